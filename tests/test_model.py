@@ -1,0 +1,199 @@
+"""The numeric core against independent computations (issue 2): Monte Carlo in the full space,
+a different quadrature (mpmath.quad on the unreduced integral), the other gradient form, central
+finite differences at higher precision, and the float64 path against 50 digits."""
+import math
+
+import mpmath
+import numpy as np
+import pytest
+
+import verify
+from verify import model
+from verify.precision import context
+
+
+def _mc_loss(c, samples=400_000, seed=1):
+    """Monte Carlo of E|v(y)|^2 in the full d-dimensional space, with its standard error."""
+    rng = np.random.default_rng(seed)
+    C = np.array(c, dtype=float)
+    Y = rng.standard_normal((samples, C.shape[1]))
+    L = Y @ C.T - 0.5 * (C * C).sum(axis=1)[None, :]
+    L -= L.max(axis=1, keepdims=True)
+    W = np.exp(L)
+    W /= W.sum(axis=1, keepdims=True)
+    V = W @ C
+    f = (V * V).sum(axis=1)
+    return f.mean(), f.std(ddof=1) / math.sqrt(samples)
+
+
+@pytest.mark.parametrize("c", [
+    [[0.3, 0.1, -0.2], [-0.2, 0.05, 0.1]],                    # overlapping, n=2, d=3
+    [[2.0, 0.0, 1.0], [-1.5, 0.5, 0.0], [0.5, -2.0, 0.3]],    # separated, n=3, d=3
+])
+def test_loss_against_monte_carlo(c):
+    est = model.F(c, 10)
+    mean, se = _mc_loss(c)
+    # 5 standard errors: a false alarm has probability ~6e-7
+    assert abs(float(est.value) - mean) <= 5 * se + float(est.error)
+
+
+def _loss_by_mpmath_quad(c, dps):
+    """E|v|^2 by mpmath.quad over the full (unreduced) plane, d = 2."""
+    with mpmath.workdps(dps):
+        C = [[mpmath.mpf(x) for x in ci] for ci in c]
+
+        def f(y1, y2):
+            lg = [y1 * a + y2 * b - (a * a + b * b) / 2 for a, b in C]
+            top = max(lg)
+            ex = [mpmath.exp(x - top) for x in lg]
+            s = sum(ex)
+            v = [sum(ex[i] * C[i][j] for i in range(len(C))) / s for j in range(2)]
+            return (v[0] ** 2 + v[1] ** 2) * mpmath.exp(-(y1 * y1 + y2 * y2) / 2) / (2 * mpmath.pi)
+
+        return mpmath.quad(f, [-mpmath.inf, 0, mpmath.inf], [-mpmath.inf, 0, mpmath.inf])
+
+
+def test_span_reduction_against_unreduced_quadrature():
+    # n = 2 in d = 2: the reduced integral is 1-D along c1 - c2; the reference integrates the plane.
+    c = [[0.4, -0.3], [-0.1, 0.35]]
+    est = model.F(c, 12)
+    ref = _loss_by_mpmath_quad(c, 20)
+    assert abs(est.value - ref) <= est.error + mpmath.mpf(10) ** -15
+
+
+def test_gauss_hermite_tensor_in_full_space_agrees_with_reduction():
+    # n = 3 in d = 3 with a 2-D difference span: compare with a 3-D tensor Gauss-Hermite rule in
+    # the original coordinates (no reduction at all), overlapping so the tensor rule converges.
+    c = [[0.2, 0.1, 0.3], [-0.1, 0.25, 0.3], [0.05, -0.2, 0.3]]
+    est = model.F(c, 25)
+    ctx = context(40)
+    x, w = ctx.gauss_quadrature(40, "hermite")
+    x = [ctx.sqrt(2) * t for t in x]
+    w = [t / ctx.sqrt(ctx.pi) for t in w]
+    C = [[ctx.mpf(v) for v in ci] for ci in c]
+    total = ctx.zero
+    for a, wa in zip(x, w):
+        for b, wb in zip(x, w):
+            for g, wg in zip(x, w):
+                y = (a, b, g)
+                lg = [sum(yj * cj for yj, cj in zip(y, ci)) - sum(cj * cj for cj in ci) / 2 for ci in C]
+                ex = [ctx.exp(t) for t in lg]
+                s = ctx.fsum(ex)
+                v = [ctx.fsum(ex[i] * C[i][j] for i in range(3)) / s for j in range(3)]
+                total += wa * wb * wg * ctx.fsum(t * t for t in v)
+    assert abs(est.value - total) <= est.error + ctx.mpf(10) ** -30
+
+
+# Separated in two directions at 20 digits costs minutes in mpmath (a nested split rule of
+# ~10^5 nodes), so the fast tier checks that geometry on the float64 path.
+@pytest.mark.parametrize("c,digits", [
+    ([[0.3, 0.1], [-0.2, 0.05]], 20),
+    ([[2.0, 0.0], [-2.0, 0.5]], 20),
+    ([[1.5, 0.2], [-1.0, 1.0], [0.3, -1.2]], 10),
+    pytest.param([[1.5, 0.2], [-1.0, 1.0], [0.3, -1.2]], 20, marks=pytest.mark.slow),
+])
+def test_direct_and_stein_forms_agree(c, digits):
+    g1 = model.grad_F(c, digits, form="direct")
+    g2 = model.grad_F(c, digits, form="stein")
+    for r1, r2, e1, e2 in zip(g1.value, g2.value, g1.error, g2.error):
+        for a, b, ea, eb in zip(r1, r2, e1, e2):
+            assert abs(a - b) <= ea + eb
+
+
+@pytest.mark.parametrize("c", [
+    [[0.3, 0.1], [-0.2, 0.05]],
+    [[2.0, 0.0], [-2.0, 0.5]],
+    [[1.0, -0.5], [-0.7, 0.8], [0.2, 0.1]],
+])
+def test_gradient_against_central_finite_differences(c):
+    digits = 20
+    g = model.grad_F(c, digits)
+    ctx = context(60)   # perturbed parameters formed exactly, not at the global 53 bits
+    h = ctx.mpf(10) ** -8   # truncation error ~ h^2 |F'''| ~ 1e-16: compare to 14 digits
+    for i in range(len(c)):
+        for j in range(len(c[0])):
+            cp = [[ctx.mpf(x) for x in r] for r in c]
+            cm = [[ctx.mpf(x) for x in r] for r in c]
+            cp[i][j] += h
+            cm[i][j] -= h
+            fp = model.F(cp, 30)
+            fm = model.F(cm, 30)
+            fd = (fp.value - fm.value) / (2 * h)
+            fd_err = (fp.error + fm.error) / (2 * h) + 1e-13   # h^2 truncation, bounded generously
+            assert abs(fd - g.value[i][j]) <= fd_err + g.error[i][j]
+
+
+@pytest.mark.parametrize("c", [
+    [[0.3, 0.1], [-0.2, 0.05]],
+    [[3.0, 0.5], [-2.0, -1.0], [0.5, 2.0]],
+])
+def test_float64_path_agrees_with_50_digits(c):
+    f64 = model.grad_F(c, 10, backend="float64")
+    ref = model.grad_F(c, 40)
+    assert f64.precision.is_float64 and not ref.precision.is_float64
+    for r, rr, e in zip(f64.value, ref.value, f64.error):
+        for a, b, ea in zip(r, rr, e):
+            assert abs(a - float(b)) <= ea + 1e-14 * max(1.0, abs(float(b)))
+    l64 = model.F(c, 10, backend="float64")
+    lref = model.F(c, 40)
+    assert abs(l64.value - float(lref.value)) <= l64.error + 1e-14 * float(lref.value)
+
+
+@pytest.mark.parametrize("c", [
+    [[0.3, 0.1], [-0.2, 0.05]],                  # overlapping
+    [[1.2, 0.0], [-1.0, 0.3]],                   # transitional
+    [[4.0, 1.0], [-4.0, 0.0]],                   # well separated
+    pytest.param([[3.0, 0.0], [-2.5, 1.0], [0.2, -3.0]],   # separated in two directions
+                 marks=pytest.mark.slow),
+])
+def test_error_estimate_bounds_true_error(c):
+    est = model.F(c, 12, backend="mpmath")
+    ref = model.F(c, 30)
+    assert abs(est.value - ref.value) <= est.error + ref.error
+
+
+def test_em_identity_stein():
+    # E[w_i (y - c_i)] = -E[w_i v] (Stein's lemma): both sides from independent integrands.
+    c = [[0.8, -0.2], [-0.5, 0.6], [0.1, 0.3]]
+    em = model.em_direction(c, 20)
+    ev = model.Evaluator(em.precision)
+    setup, vals, errs, ok, _ = ev.blocks(model.check_params(c), ["wv"])
+    wv = vals["wv"].reshape(3, 2)
+    wve = errs["wv"].reshape(3, 2)
+    for i in range(3):
+        for j in range(2):
+            assert abs(em.value[i][j] + wv[i][j]) <= em.error[i][j] + wve[i][j]
+
+
+def _tiny_config(scale_exp, n=3):
+    """Parameters m_i = 10^scale_exp (u + 1e-20 z_i) around a unit-size target (t = 0)."""
+    ctx = context(scale_exp * -1 + 80)
+    u = [ctx.mpf(1), ctx.mpf("0.5")]
+    zs = [[ctx.mpf("0.3"), ctx.mpf("-1.1")], [ctx.mpf("-0.7"), ctx.mpf("0.4")], [ctx.mpf("0.9"), ctx.mpf("0.2")]]
+    s = ctx.mpf(10) ** scale_exp
+    eps = ctx.mpf(10) ** -20
+    return [[s * (a + eps * b) for a, b in zip(u, z)] for z in zs[:n]], [ctx.mpf("0.6"), ctx.mpf("-0.4")]
+
+
+@pytest.mark.parametrize("scale_exp", [-300, -1000])
+def test_tiny_scale_keeps_the_spread(scale_exp):
+    params, target = _tiny_config(scale_exp)
+    digits = 12
+    g = verify.gradient(params, target, digits=digits)
+    assert g.precision.dps >= -scale_exp + 20 + digits   # the policy saw the spread
+    # independent: the Stein form's integrand at the same working precision
+    gs = verify.gradient(params, target, digits=digits, form="stein")
+    diffs = []
+    for j in range(2):
+        d01 = g.value[0][j] - g.value[1][j]
+        s01 = gs.value[0][j] - gs.value[1][j]
+        err = g.error[0][j] + g.error[1][j] + gs.error[0][j] + gs.error[1][j]
+        assert d01 != 0
+        assert abs(d01 - s01) <= err
+        assert err <= abs(d01) * 10 ** -digits   # the spread's contribution has `digits` digits
+        diffs.append(d01)
+    # float64 cannot even hold the parameters apart: every gradient comes out identical
+    p64 = [[float(x) for x in r] for r in params]
+    g64 = verify.gradient(p64, [float(x) for x in target], digits=8, backend="float64")
+    assert all(g64.value[0][j] == g64.value[1][j] for j in range(2))
+    assert all(d != 0 for d in diffs)

@@ -1,0 +1,324 @@
+"""Tests of the symbolic layer (proofs/, issue 3).
+
+Fast tier: every derivation's symbolic steps at small sizes; each check rejects a mutated
+expression (a flipped sign, a wrong coefficient); renderings; the cheap spot checks against the
+numeric core.  Slow tier: the full spot checks of `gradient` and `hessian`, s* at two precisions.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import mpmath
+import pytest
+import sympy as sp
+from hypothesis import example, given, settings, strategies as st
+
+import proofs
+from proofs import em_link, gradient, hessian, numeric, score, stationary
+from proofs.symbolic import SoftmaxModel, dot
+
+
+@pytest.fixture(autouse=True)
+def _reset_mpmath_precision():
+    mpmath.mp.prec = 53
+    yield
+    mpmath.mp.prec = 53
+
+
+@pytest.fixture(scope="module")
+def derivations():
+    """Each derivation's symbolic part, run once for the module."""
+    return {name: proofs.derive(name, spot_check=False) for name in proofs.NAMES}
+
+
+def _model_or_skip():
+    model, reason = numeric.load_model()
+    if model is None:
+        pytest.skip(f"needs the numeric core: {reason}")
+    return model
+
+
+# ---- registry -------------------------------------------------------------------------------
+
+def test_registry_names_and_modules():
+    assert proofs.NAMES == ["score", "gradient", "em-link", "stationary", "hessian"]
+    assert proofs.module("em-link") is em_link
+    with pytest.raises(ValueError, match="valid names: score, gradient"):
+        proofs.module("nope")
+
+
+# ---- every symbolic step passes ---------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["score", "gradient", "em-link", "stationary", "hessian"])
+def test_all_steps_pass(derivations, name):
+    der = derivations[name]
+    failed = [s.description for s in der.steps if not s.passed]
+    assert not failed, f"{name}: failed steps {failed}"
+    assert len(der.steps) >= 4
+
+
+def test_check_kinds_are_honest(derivations):
+    kinds = {s.check.split(":")[0] for d in derivations.values() for s in d.steps}
+    assert kinds <= {"symbolic-zero", "symbolic-limit", "pointwise+lemma", "pointwise-random-rational",
+                     "numeric"}
+    lemmas = {s.check for d in derivations.values() for s in d.steps if s.check.startswith("pointwise+")}
+    assert "pointwise+lemma:stein" in lemmas
+
+
+# ---- mutations make the checks fail ---------------------------------------------------------
+
+def test_stein_check_rejects_flipped_sign():
+    m = SoftmaxModel(2, 1)
+    assert gradient.check_stein(m)
+
+    def flipped(mm, i):  # + 3|v|^2 v  ->  - 3|v|^2 v
+        good = gradient.stein_integrand(mm, i)
+        vv = dot(mm.v, mm.v)
+        return [g - 2 * mm.w[i] * 6 * vv * mm.v[k] for k, g in enumerate(good)]
+
+    assert not gradient.check_stein(m, flipped)
+
+
+def test_direct_check_rejects_missing_factor():
+    m = SoftmaxModel(2, 2)
+    assert gradient.check_direct(m)
+    assert not gradient.check_direct(m, lambda mm, i: [e / 2 for e in gradient.direct_integrand(mm, i)])
+
+
+def test_em_identity_rejects_wrong_integrand():
+    m = SoftmaxModel(3, 1)
+    assert em_link.check_em_stein(m)
+    assert not em_link.check_em_stein(
+        m, lambda mm, i: [mm.w[i] * (mm.y[k] + mm.c[i][k]) for k in range(mm.d)])
+
+
+def test_em_series_rejects_wrong_s3_coefficients():
+    sr = em_link.Series(2, 2)
+    assert em_link.check_remainder_series(sr)
+    assert em_link.check_em_series(sr)
+
+    def wrong_rem(i):  # 3 |ubar|^2 ubar -> 2 |ubar|^2 ubar
+        ub = sr.ubar
+        return [e - sp.Rational(2, sr.n) * dot(ub, ub) * ub[k]
+                for k, e in enumerate(sr.remainder_s3_formula(i))]
+
+    def wrong_em(i):  # drop the - ubar <ut_i, ubar> term
+        ub, ui = sr.ubar, sr.u[i]
+        ut = [a - b for a, b in zip(ui, ub)]
+        return [e + sp.Rational(2, sr.n) * ub[k] * dot(ut, ub) for k, e in enumerate(sr.em_s3_formula(i))]
+
+    assert not em_link.check_remainder_series(sr, wrong_rem)
+    assert not em_link.check_em_series(sr, wrong_em)
+
+
+def test_stationarity_equation_rejects_wrong_coefficient():
+    assert stationary.check_symmetrised()
+    dl, sg, s = stationary.delta(), stationary.sigma(), stationary.s
+    wrong = dl ** 2 + s ** 2 * (sg - dl ** 2) * (sg - 2 * dl ** 2)   # 3 delta^2 -> 2 delta^2
+    assert not stationary.check_symmetrised(wrong)
+    w1 = stationary.weights_1d()[0]
+    wrong_stein = 2 * s * w1 * (dl + s ** 2 * (sg - 2 * dl ** 2 + 2 * sg * dl + 3 * dl ** 3))
+    assert not stationary.check_stein_1d(wrong_stein)
+
+
+def test_stationarity_mutation_moves_the_root_off_the_model_zero():
+    """Numerically too: a wrong coefficient gives an s where the numeric core's gradient is not 0."""
+    model = _model_or_skip()
+    ctx = numeric.context(15)
+    dl, sg, s, z = stationary.delta(), stationary.sigma(), stationary.s, stationary.z
+    wrong = (dl ** 2 + s ** 2 * (sg - dl ** 2) * (sg - 2 * dl ** 2)).subs(stationary.n, 3)
+    f = numeric.compile_mp([s, z], wrong, ctx)
+
+    def phi_wrong(x):
+        return numeric.expect_1d(ctx, lambda zz: f(x, zz), [-x / 2 - 1, x / 2 + 1])[0]
+
+    bad = ctx.findroot(phi_wrong, (ctx.mpf(2), ctx.mpf(3.5)), solver="illinois", verify=False)
+    g = model.grad_F(stationary.configuration(bad, 3, 1, ctx), digits=10).value
+    assert abs(ctx.mpf(g[0][0])) > 1e-6
+
+
+def test_hessian_checks_reject_mutations():
+    m = SoftmaxModel(2, 1)
+    assert hessian.check_pointwise(m)
+
+    def missing_term(mm, i, j, l, k):  # drop - delta_ij h_i delta_lk from T
+        h = dot([mm.c[i][q] - mm.v[q] for q in range(mm.d)], mm.v)
+        extra = 2 * mm.w[i] * h if (i == j and l == k) else 0
+        return hessian.hessian_formula(mm, i, j, l, k) + extra
+
+    assert not hessian.check_pointwise(m, missing_term)
+    assert not hessian.check_all_equal(
+        2, 1, lambda n, a, i, j, l, k: hessian.all_equal_formula(n, a, i, j, l, k) * sp.Rational(3, 2))
+
+
+def test_score_check_rejects_wrong_sign():
+    mx = score.Mixture(2, 2)
+    assert score.check_score(mx)
+    assert not score.check_score(
+        mx, lambda m, k: sp.Add(*[E * mu[k] for E, mu in zip(m.E, m.mu)]) / sp.Add(*m.E) + m.x[k])
+
+
+def test_softmax_rules_reject_wrong_rule():
+    m = SoftmaxModel(2, 1)
+    assert m.softmax_rules()
+    wx = m.exact_weights()
+    wrong = m.diff_exact(wx[0], m.c[0][0]) - wx[0] * (1 + wx[0]) * (m.y[0] - m.c[0][0])
+    num, _ = sp.fraction(sp.together(wrong))
+    assert sp.expand(num) != 0
+
+
+# ---- independent pointwise property: closed-form Hessian vs differences of the gradient ----------
+
+coord = st.floats(min_value=-1.5, max_value=1.5, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=8, deadline=None)
+@example(c=[[0.7, -0.4], [0.7, -0.4], [0.7, -0.4]], y=[0.3, 1.1])           # all-equal
+@example(c=[[2.55, 0.0], [-2.55, 0.0], [0.0, 0.0]], y=[-0.8, 0.5])          # the stationary family
+@given(c=st.lists(st.lists(coord, min_size=2, max_size=2), min_size=2, max_size=3),
+       y=st.lists(coord, min_size=2, max_size=2))
+def test_pointwise_hessian_matches_difference_of_gradient(c, y):
+    """The closed form H(c, y) against central differences of the direct integrand, both at 40
+    digits; the integrand comes from SymPy, the Hessian from the hand-written closed form."""
+    ctx = numeric.context(40)
+    n, d = len(c), 2
+    cc = [[ctx.mpf(x) for x in row] for row in c]
+    yy = [ctx.mpf(x) for x in y]
+    m = SoftmaxModel(n, d)
+    args = m.w + [x for row in m.c for x in row] + m.y
+    fns = [numeric.compile_mp(args, e, ctx) for i in range(n) for e in gradient.direct_integrand(m, i)]
+
+    def grad_at(cv):
+        w = numeric.weights(ctx, cv, yy)
+        flat = [x for row in cv for x in row]
+        return [f(*w, *flat, *yy) for f in fns]
+
+    H = hessian.hessian_pointwise(ctx, cc, yy)
+    h = ctx.mpf("1e-12")
+    for col in range(n * d):
+        i, l = divmod(col, d)
+        up = [row[:] for row in cc]
+        dn = [row[:] for row in cc]
+        up[i][l] += h
+        dn[i][l] -= h
+        fd = [(a - b) / (2 * h) for a, b in zip(grad_at(up), grad_at(dn))]
+        scale = max(1, max(abs(x) for x in fd))
+        assert max(abs(H[r][col] - fd[r]) for r in range(n * d)) < 1e-18 * scale
+
+
+# ---- renderings --------------------------------------------------------------------------------
+
+def test_renderings(derivations):
+    for der in derivations.values():
+        data = der.to_dict()
+        json.dumps(data)   # JSON-serialisable
+        assert set(data) == {"name", "statement", "latex", "markdown", "steps", "spot_check", "passed"}
+        assert all(set(s) >= {"description", "check", "passed"} for s in data["steps"])
+        assert "\\documentclass" not in data["latex"] and "\\begin{document}" not in data["latex"]
+        assert "$$" in data["markdown"]
+        text = der.to_text()
+        assert text.count("[PASSED]") == len(der.steps)   # spot check was not run here
+        assert "spot check: skipped" in text
+        assert data["passed"] is False   # a derivation whose spot check did not run is not passed
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
+def test_latex_compiles(derivations, tmp_path):
+    body = "\n".join(d.to_latex() for d in derivations.values())
+    doc = ("\\documentclass{article}\n\\usepackage{amsmath,amssymb}\n\\begin{document}\n"
+           + body + "\n\\end{document}\n")
+    (tmp_path / "d.tex").write_text(doc)
+    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "d.tex"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout[-2000:]
+
+
+def test_run_derive_unknown_name_and_output():
+    from verify.derive_cmd import run_derive
+    with pytest.raises(ValueError, match="valid names"):
+        run_derive(["score", "nope"])
+    import io
+    buf = io.StringIO()
+    rc = run_derive(["stationary"], spot_check=False, out=buf)
+    assert rc == 1   # the spot check did not run, so not passed
+    assert "[PASSED] 1." in buf.getvalue() and "stationary: FAILED" in buf.getvalue()
+
+
+# ---- spot checks against the numeric core (cheap ones in the fast tier) --------------------------
+
+def test_score_spot_check():
+    _model_or_skip()
+    sc = score.run_spot_check(30)
+    assert sc["passed"], sc
+
+
+def test_em_link_spot_check():
+    _model_or_skip()
+    sc = em_link.run_spot_check(30)
+    assert sc["passed"], sc
+
+
+def test_s_star_is_a_zero_of_the_model_gradient():
+    model = _model_or_skip()
+    ctx = numeric.context(35)
+    root = stationary.s_star(3, 25)
+    assert 2.5 < root < 2.6
+    assert stationary.root_count(3) == 1
+    for d in (1, 3):
+        g = model.grad_F(stationary.configuration(root, 3, d, ctx), digits=25).value
+        assert max(abs(ctx.mpf(x)) for row in g for x in row) < ctx.mpf(10) ** -22
+    # a nearby s is not stationary (so the test above can fail)
+    g = model.grad_F(stationary.configuration(root * (1 + ctx.mpf(10) ** -6), 3, 1, ctx), digits=25).value
+    assert abs(ctx.mpf(g[0][0])) > ctx.mpf(10) ** -9
+
+
+def test_loss_profile_small_s_against_series():
+    """L(s) from the 1-D integral against the derived 4 s^4/n^2 - 16 s^6/n^3 + O(s^8)."""
+    for nn in (3, 5):
+        sv = mpmath.mpf("0.01")
+        L = stationary.loss_profile("0.01", nn, digits=30)
+        series = 4 * sv ** 4 / nn ** 2 - 16 * sv ** 6 / nn ** 3
+        assert abs(L - series) < 50 * sv ** 8
+
+
+def test_loss_profile_matches_model_F_off_the_root():
+    model = _model_or_skip()
+    ctx = numeric.context(40)
+    for sv in ("0.7", "4.0"):
+        L = stationary.loss_profile(sv, 4, digits=30)
+        F = model.F(stationary.configuration(ctx.mpf(sv), 4, 2, ctx), digits=30).value
+        assert numeric.agreement_digits(ctx, L, F) > 28
+
+
+# ---- slow tier ---------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_gradient_spot_check_full():
+    _model_or_skip()
+    sc = gradient.run_spot_check(30)
+    assert sc["passed"], sc
+
+
+@pytest.mark.slow
+def test_hessian_spot_check_full():
+    _model_or_skip()
+    sc = hessian.run_spot_check(30)
+    assert sc["passed"], sc
+
+
+@pytest.mark.slow
+def test_stationary_spot_check_full():
+    _model_or_skip()
+    sc = stationary.run_spot_check(30)
+    assert sc["passed"], sc
+
+
+@pytest.mark.slow
+def test_s_star_stable_across_precision():
+    """s* at 40 digits against s* at 55 digits (a different working precision and Newton path)."""
+    for nn in (3, 4, 5):
+        a = stationary.s_star(nn, 40)
+        b = stationary.s_star(nn, 55)
+        assert abs(a - b) < mpmath.mpf(10) ** -40 * 3

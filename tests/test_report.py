@@ -1,0 +1,387 @@
+"""Reports rendered from a fixed set of hand-written records (tests/fixtures/records_small.json).
+
+What is checked: every claim and verdict appears as recorded, numbers with their errors (in full
+per claim, shortened in the summary), the REFUTED witness and the INCONCLUSIVE/ERROR reasons;
+byte-identity across renders and after re-rendering from results.json; valid figure files; LaTeX
+that compiles (when pdflatex is installed); atomic writing.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from verify.claims.record import ClaimRecord, Figure, Line, Quantity, loads
+from verify.report import figures as report_figures
+from verify.report import io as report_io
+from verify.report import latex as report_latex
+from verify.report import markdown as report_markdown
+from verify.report import render_all, rerender
+from verify.report.text import compact_json, short_decimal
+
+FIXTURE = Path(__file__).parent / "fixtures" / "records_small.json"
+HAVE_PDFLATEX = shutil.which("pdflatex") is not None
+needs_pdflatex = pytest.mark.skipif(not HAVE_PDFLATEX, reason="pdflatex not installed (CI installs texlive)")
+
+
+def fixture_records() -> tuple[list[ClaimRecord], dict]:
+    return loads(FIXTURE.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory) -> Path:
+    records, prov = fixture_records()
+    out = tmp_path_factory.mktemp("report")
+    render_all(records, prov, out, timings={"total": 130.0}, pdf=False)
+    return out
+
+
+def tree_bytes(d: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
+
+
+def md_sections(md: str) -> dict[str, str]:
+    """Per-claim sections of REPORT.md, keyed by claim id (from the section heading)."""
+    out = {}
+    for chunk in md.split('<a id="claim-')[1:]:
+        m = re.search(r"^## `([^`]+)`", chunk, re.M)
+        out[m.group(1)] = chunk
+    return out
+
+
+def tex_sections(tex: str) -> dict[str, str]:
+    out = {}
+    for chunk in tex.split(r"\section{\texorpdfstring{\texttt{")[1:]:
+        out[chunk.split("}: ", 1)[0]] = chunk
+    return out
+
+
+def tex_plain(tex: str) -> str:
+    """report.tex with the line-break hints removed, so long numbers read contiguously."""
+    return tex.replace(r"\allowbreak{}", "")
+
+
+# -------------------------------------------------------------------------------------------------
+# Content
+
+
+def test_every_claim_and_verdict_is_in_both_reports(rendered):
+    records, _ = fixture_records()
+    md = (rendered / "REPORT.md").read_text(encoding="utf-8")
+    tex = (rendered / "report.tex").read_text(encoding="utf-8")
+    mds, texs = md_sections(md), tex_sections(tex)
+    assert list(mds) == [r.id for r in records]
+    assert [report_latex.esc(r.id) for r in records] == list(texs)
+    for r in records:
+        assert f"**Verdict:** {report_markdown.VERDICT_BADGE[r.verdict]} **{r.verdict}**" in mds[r.id]
+        assert rf"\textbf{{Verdict:}} \textbf{{{r.verdict}}}" in texs[report_latex.esc(r.id)]
+        # the summary row links to the section and shows the recorded verdict
+        row = next(ln for ln in md.splitlines() if ln.startswith(f"| [`{r.id}`]"))
+        assert f"**{r.verdict}**" in row and r.assurance in row and r.tier in row
+    assert "**5 claims:** 2 CONFIRMED · 1 REFUTED · 1 INCONCLUSIVE · 1 ERROR" in md
+
+
+def test_numbers_shown_in_full_with_error_and_shortened_in_summary(rendered):
+    md = (rendered / "REPORT.md").read_text(encoding="utf-8")
+    tex = tex_plain((rendered / "report.tex").read_text(encoding="utf-8"))
+    full = "0.312500000000000000000000000000000000000000017"
+    assert f"`{full} ± 2e-45`" in md_sections(md)["thm3.1"]
+    assert rf"\texttt{{{full}}}" in tex and r"\texttt{2e-{}45}" in tex
+    # summary: 8 significant digits (rounded by hand from the fixture's strings)
+    summary = md.split("## Provenance")[0]
+    assert "`0.31250000 ± 2e-45` (claimed ≥ 0)" in summary
+    assert "`0.99333333 ± 3e-46` (claimed = 0.99666667)" in summary
+    assert "`0.925 ± 0.041` (claimed ≥ 0.9999)" in summary
+    assert full not in summary
+    # precision labels
+    assert "| dps=60 |" in md and "| float64 |" in md
+
+
+def test_refuted_witness_and_reasons_are_shown(rendered):
+    records, _ = fixture_records()
+    md = md_sections((rendered / "REPORT.md").read_text(encoding="utf-8"))
+    tex = tex_sections((rendered / "report.tex").read_text(encoding="utf-8"))
+    refuted = next(r for r in records if r.verdict == "REFUTED")
+    assert "### Witness" in md[refuted.id]
+    shown = json.loads(re.search(r"```json\n(.*?)\n```", md[refuted.id].split("### Witness")[1], re.S).group(1))
+    assert shown == refuted.witness
+    assert r"\subsection*{Witness}" in tex[refuted.id]
+    assert "measured\\_factor" in tex[refuted.id]
+
+    inconclusive = next(r for r in records if r.verdict == "INCONCLUSIVE")
+    assert "### Reason" in md[inconclusive.id]
+    assert "Budget exhausted: 40 seeds at M0 = 1e3 are too few" in md[inconclusive.id]
+    assert "Budget exhausted: 40 seeds at M0 = 1e3 are too few" in tex[inconclusive.id]
+
+    error = next(r for r in records if r.verdict == "ERROR")
+    assert "FloatingPointError: overflow in exp" in md[error.id]  # traceback kept verbatim
+    assert "FloatingPointError:\\ overflow\\ in\\ exp" in tex[report_latex.esc(error.id)]
+
+
+def test_figures_derivation_inputs_and_provenance_are_rendered(rendered):
+    md = (rendered / "REPORT.md").read_text(encoding="utf-8")
+    tex = (rendered / "report.tex").read_text(encoding="utf-8")
+    assert "![Loss profile L(s) along the symmetric direction](figures/thm3.1--loss-profile.svg)" in md
+    assert r"\includegraphics[width=0.82\linewidth]{figures/thm3.1--loss-profile.pdf}" in tex
+    # derivation: the symbolic layer's markdown in REPORT.md, its LaTeX in a display in report.tex
+    records, prov = fixture_records()
+    score = next(r for r in records if r.id == "score")
+    assert score.derivation["markdown"] in md
+    assert "\\begin{align*}\n" + score.derivation["latex"] + "\n\\end{align*}" in tex
+    # inputs as JSON that parses back to the record's inputs
+    sec = md_sections(md)["thm3.1"].split("### Inputs that reproduce it")[1]
+    assert json.loads(re.search(r"```json\n(.*?)\n```", sec, re.S).group(1)) == records[1].inputs
+    # provenance, sorted, nested keys dotted
+    keys = re.findall(r"^\| `([^`]+)` \| ", md.split("## Provenance")[1].split("<a id=")[0], re.M)
+    assert keys == sorted(keys) and "packages.mpmath" in keys and "git_commit" in keys
+    assert prov["git_commit"] in tex_plain(tex)
+
+
+def test_runtimes_only_in_timings(rendered):
+    records, _ = fixture_records()
+    saved, _ = loads((rendered / "results.json").read_text(encoding="utf-8"))
+    assert [r.runtime_s for r in saved] == [0.0] * len(records)
+    assert [dataclasses.replace(r, runtime_s=0.0) for r in records] == saved
+    timings = json.loads((rendered / "timings.json").read_text(encoding="utf-8"))
+    assert timings["claims"] == {r.id: r.runtime_s for r in records}
+    assert timings["other"] == {"total": 130.0}
+    tmd = (rendered / "timings.md").read_text(encoding="utf-8")
+    assert "| `lem3.3` | REFUTED | quick | 101.25 |" in tmd
+    assert f"| **sum of claims** | | | {sum(r.runtime_s for r in records):.2f} |" in tmd
+    for name in ("REPORT.md", "report.tex"):
+        text = (rendered / name).read_text(encoding="utf-8")
+        assert "101.25" not in text and "12.75" not in text
+
+
+# -------------------------------------------------------------------------------------------------
+# Reproducibility
+
+
+def test_byte_identical_across_renders(tmp_path, rendered):
+    records, prov = fixture_records()
+    render_all(records, prov, tmp_path / "again", timings={"total": 130.0}, pdf=False)
+    a, b = tree_bytes(rendered), tree_bytes(tmp_path / "again")
+    assert sorted(a) == sorted(b)
+    assert sorted(a) == sorted([
+        "REPORT.md", "report.tex", "results.json", "timings.json", "timings.md",
+        "figures/thm3.1--loss-profile.pdf", "figures/thm3.1--loss-profile.svg",
+        "figures/thm3.5--loss-loglog.pdf", "figures/thm3.5--loss-loglog.svg",
+    ])
+    for name in a:
+        assert a[name] == b[name], name
+
+
+def test_rerender_from_results_json_is_identical(tmp_path, rendered):
+    rerender(rendered, tmp_path / "dir", pdf=False)
+    rerender(rendered / "results.json", tmp_path / "file", pdf=False)
+    a = tree_bytes(rendered)
+    for d in ("dir", "file"):
+        b = tree_bytes(tmp_path / d)
+        assert a == b  # timings come back from timings.json too
+
+
+def test_rerender_in_place_is_a_fixed_point(tmp_path, rendered):
+    shutil.copytree(rendered, tmp_path / "r")
+    rerender(tmp_path / "r", tmp_path / "r", pdf=False)
+    assert tree_bytes(tmp_path / "r") == tree_bytes(rendered)
+
+
+# -------------------------------------------------------------------------------------------------
+# Figures
+
+
+def test_figure_files_are_valid(rendered):
+    records, _ = fixture_records()
+    for r in records:
+        for f in r.figures:
+            svg = rendered / "figures" / f"{r.id}--{f.id}.svg"
+            pdf = rendered / "figures" / f"{r.id}--{f.id}.pdf"
+            root = ET.fromstring(svg.read_bytes())
+            assert root.tag == "{http://www.w3.org/2000/svg}svg"
+            texts = {"".join(t.itertext()).strip() for t in root.iter("{http://www.w3.org/2000/svg}text")}
+            assert {f.xlabel, f.ylabel, f.title} <= texts
+            data = pdf.read_bytes()
+            assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF")
+            assert b"CreationDate" not in data
+
+
+def test_reference_lines_dashed_and_log_axes():
+    fig = Figure(id="f", title="t", xlabel="step", ylabel="loss", xscale="log", yscale="log",
+                 lines=[Line("data", [1, 10, 100], [1, 0.1, 0.01]),
+                        Line("claimed 1/tau", [1, 10, 100], [2, 0.2, 0.02], kind="reference"),
+                        Line("with a zero", [0, 1, 10], [0, 1, 2])],
+                 marks=[{"x": 10, "y": 0.1, "label": "mark here"}])
+    svg = report_figures.render_svg(fig).decode()
+    assert svg.count("stroke-dasharray") >= 1  # the reference line, and only it
+    lin = report_figures.render_svg(dataclasses.replace(fig, lines=fig.lines[:1])).decode()
+    assert "stroke-dasharray" not in lin
+    assert "mark here" in svg
+    # log axes label their ticks as powers of ten (matplotlib keeps the mathtext source in a comment)
+    assert r"$\mathdefault{10^{1}}$" in svg and r"$\mathdefault{10^{-1}}$" in svg
+    linear = report_figures.render_svg(dataclasses.replace(fig, xscale="linear", yscale="linear")).decode()
+    assert r"\mathdefault{10^{" not in linear
+
+
+# -------------------------------------------------------------------------------------------------
+# LaTeX
+
+
+def _hostile_record() -> ClaimRecord:
+    """Text that must be escaped: every special character, Unicode from each mapping, control chars."""
+    nasty = ("a_b %c &d #e $f$ ^g ~h \\i {j} <k> |l| \"m\" `n' --- o "
+             + "".join(report_latex._GREEK) + "".join(report_latex._MATH_SYMBOLS)
+             + "".join(report_latex._TEXT_SYMBOLS) + "⁰¹²³ₙ₁₂ é ü ß 中 😀 \x07 end")
+    return ClaimRecord(
+        id="odd_id #1", title=nasty, statement=nasty, provenance=nasty, verdict="REFUTED",
+        assurance="numeric",
+        quantities=[Quantity(name=nasty, value="-1.5e-1000", error="1e-1010", claimed=nasty, relation="<=",
+                             precision="60", note=nasty)],
+        findings=[nasty, "[starts with a bracket", "*starts with a star"],
+        witness={"[k]": ["[1]", "*"], "n": nasty},
+        reason="line one\n[bracket line]\n*star line\n\n" + nasty,
+        tables=[{"title": nasty, "columns": ["[a]", "*b", nasty], "rows": [["[1]", "*", None], [True, 1.5, {"k": [1]}]]}],
+        figures=[Figure(id="f/1 x", title=nasty[:40], xlabel="x_1 %", ylabel="$y$ & z", lines=[Line("l", [0, 1], [1, 2])])],
+        inputs={"s": nasty, "list": list(range(50))},
+        derivation={"name": nasty, "statement": nasty,
+                    "latex": ["a &= b \\\\\n\nc &= d", "\\begin{equation*}x^2\\end{equation*}"],
+                    "steps": [{"description": nasty, "check": "[x]", "passed": False}],
+                    "spot_check": {"k": nasty}},
+    )
+
+
+@needs_pdflatex
+def test_latex_compiles_and_pdf_is_reproducible(tmp_path):
+    records, prov = fixture_records()
+    a = render_all(records, prov, tmp_path / "a", pdf=True)
+    render_all(records, prov, tmp_path / "b", pdf=True)
+    assert tmp_path / "a" / "report.pdf" in a
+    pdf_a = (tmp_path / "a" / "report.pdf").read_bytes()
+    assert pdf_a.startswith(b"%PDF-")
+    assert pdf_a == (tmp_path / "b" / "report.pdf").read_bytes()
+
+
+@needs_pdflatex
+def test_latex_escaping_survives_hostile_text(tmp_path):
+    records, prov = fixture_records()
+    prov = dict(prov, command="python -m verify all --out 'a b' # 100% & $HOME ~/x_y")
+    render_all(records + [_hostile_record()], prov, tmp_path, pdf=True)  # raises LatexError on failure
+    assert (tmp_path / "report.pdf").read_bytes().startswith(b"%PDF-")
+    md = (tmp_path / "REPORT.md").read_text(encoding="utf-8")
+    assert "## `odd_id #1`: " in md  # ids are shown in code spans, not escaped text
+
+
+def test_latex_escape_units():
+    assert report_latex.esc("a_b%c&d#e$f") == r"a\_b\%c\&d\#e\$f"
+    assert report_latex.esc("{x}\\") == r"\{x\}\textbackslash{}"
+    assert report_latex.esc("τ ≤ 1") == r"\ensuremath{\tau} \ensuremath{\le} 1"
+    assert report_latex.esc("中") == r"\texttt{[U+4E2D]}"
+    assert report_latex.display_math("a\n\nb") == "\\begin{align*}\na\nb\n\\end{align*}"
+    assert report_latex.display_math("\\begin{align}x\\end{align}") == "\\begin{align}x\\end{align}"
+
+
+def test_missing_pdflatex_is_a_notice_not_an_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(report_latex.shutil, "which", lambda name: None)
+    records, prov = fixture_records()
+    written = render_all(records[:1], prov, tmp_path)
+    assert not (tmp_path / "report.pdf").exists() and (tmp_path / "report.tex") in written
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "pdflatex not found" in err[0]
+
+
+# -------------------------------------------------------------------------------------------------
+# Atomic writing and housekeeping
+
+
+def test_failure_mid_render_leaves_previous_report_intact(tmp_path, monkeypatch):
+    records, prov = fixture_records()
+    render_all(records, prov, tmp_path, pdf=False)
+    before = tree_bytes(tmp_path)
+
+    def broken(fig):
+        raise RuntimeError("plotting failed")
+
+    changed = [dataclasses.replace(r, title=r.title + " (changed)") for r in records]
+    monkeypatch.setattr(report_figures, "render_pdf", broken)
+    with pytest.raises(RuntimeError, match="plotting failed"):
+        render_all(changed, prov, tmp_path, pdf=False)
+    assert tree_bytes(tmp_path) == before
+
+
+def test_interrupted_write_keeps_old_file_and_leaves_no_temp(tmp_path, monkeypatch):
+    target = tmp_path / "REPORT.md"
+    report_io.write_text_atomic(target, "good report\n")
+
+    def interrupted(src, dst):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report_io.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        report_io.write_text_atomic(target, "half")
+    assert target.read_text() == "good report\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["REPORT.md"]
+
+
+def test_stale_figures_removed_and_duplicate_ids_rejected(tmp_path):
+    records, prov = fixture_records()
+    render_all(records, prov, tmp_path, pdf=False)
+    (tmp_path / "figures" / "keep-me.txt").write_text("not ours")
+    render_all([dataclasses.replace(r, figures=[]) for r in records], prov, tmp_path, pdf=False)
+    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == ["keep-me.txt"]
+    with pytest.raises(ValueError, match="duplicate claim ids"):
+        render_all([records[0], records[0]], prov, tmp_path / "dup", pdf=False)
+
+
+def test_safe_names():
+    assert report_io.safe_name("thm3.1") == "thm3.1"
+    assert report_io.safe_name("em-link") == "em-link"
+    a, b = report_io.safe_name("a/b"), report_io.safe_name("a b")
+    assert a != b and re.fullmatch(r"[A-Za-z0-9._-]+", a) and re.fullmatch(r"[A-Za-z0-9._-]+", b)
+    assert not report_io.safe_name("..").startswith(".")
+    assert report_io.unique_slugs(["thm3.1", "thm3-1", "score"])["score"] == "score"
+    assert len(set(report_io.unique_slugs(["thm3.1", "thm3-1"]).values())) == 2
+
+
+# -------------------------------------------------------------------------------------------------
+# Formatting helpers
+
+
+@pytest.mark.parametrize("s, expected", [
+    ("3.14159265358979323846", "3.1415927"),  # pi to 8 digits, rounded up
+    ("0.312500000000000000000000000000000000000000017", "0.31250000"),
+    ("-0.000123456789123", "-0.00012345679"),
+    ("1.5e-1000", "1.5e-1000"),  # no float underflow
+    ("123456789012345", "1.2345679e+14"),
+    ("0.925", "0.925"),
+    ("[0.9, 1.1]", "[0.9, 1.1]"),  # not a decimal: unchanged
+])
+def test_short_decimal(s, expected):
+    assert short_decimal(s) == expected
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=30),
+    lambda children: st.lists(children, max_size=12) | st.dictionaries(st.text(max_size=12), children, max_size=8),
+    max_leaves=60,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(json_values, st.integers(min_value=20, max_value=120))
+def test_compact_json_is_json_of_the_same_value(value, width):
+    text = compact_json(value, width)
+    assert json.loads(text) == value
+    # a line is wider than the width only when it holds one item that cannot be split:
+    # a scalar, or a key with a scalar value or with the opening bracket of its value
+    for line in text.split("\n"):  # not splitlines(): U+0085 and U+2028 stay raw in JSON strings
+        if len(line) > width:
+            item = line.strip().rstrip(",")
+            m = re.fullmatch(r'("(?:[^"\\]|\\.)*"): (.*)', item)
+            rest = m.group(2) if m else item
+            assert rest in ("[", "{") or not isinstance(json.loads(rest), (list, dict)) or \
+                len(json.dumps(json.loads(rest))) <= 2, line

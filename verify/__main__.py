@@ -1,0 +1,6 @@
+"""``python -m verify``: see :mod:`verify.cli`."""
+import sys
+
+from verify.cli import main
+
+sys.exit(main())

@@ -1,0 +1,125 @@
+"""The public API in the paper's original coordinates (SPEC §2).
+
+Learnable means m_1..m_n, target m*, noise level t >= 0.  At level t the student means are
+mu_i = e^{-t} m_i and the target mean is mu* = e^{-t} m*.  Two parameterisations:
+
+* ``"noised"``: the parameters are the mu_i (GD on the noised means); the gradient is grad_{mu_i} L;
+* ``"clean"``: the parameters are the m_i; grad_{m_i} L = e^{-t} grad_{mu_i} L.
+
+Both reduce to centred coordinates c_i = mu_i - mu* where L_t = F(c) (:mod:`verify.model`).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import mpmath
+from mpmath import libmp
+
+from verify import model
+from verify import precision as _precision
+from verify.precision import Precision, exact
+
+PARAMETERISATIONS = ("noised", "clean")
+
+
+@dataclass
+class Result:
+    """A loss or gradient value with its absolute error estimate and the precision it ran at.
+
+    value/error: an mpf/float, or n lists of d numbers for a gradient.  precision: the policy's
+    choice (``precision.describe()`` for a one-line account).  rule: the quadrature used.
+    """
+
+    value: Any
+    error: Any
+    precision: Precision
+    rule: dict = field(default_factory=dict)
+    ok: bool = True
+    parameterisation: str = "noised"
+    t: Any = 0
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+
+def check_t(t) -> mpmath.mpf:
+    tt = exact(t, "t")
+    if tt < 0:
+        raise ValueError(f"t must be >= 0, got {t!r}")
+    return tt
+
+
+def check_parameterisation(p: str) -> str:
+    if p not in PARAMETERISATIONS:
+        raise ValueError(f"parameterisation must be one of {PARAMETERISATIONS}, got {p!r}")
+    return p
+
+
+def centred(params, target, t=0, parameterisation: str = "noised", dps: int | None = None):
+    """c_i = mu_i - mu* for the given parameters (exact when t = 0).
+
+    For t > 0 the factor e^{-t} is irrational; it is applied at ``dps`` digits (default: enough
+    for the parameters' own spread plus 40 guard digits), above any working precision that the
+    policy will pick for them.
+    """
+    check_parameterisation(parameterisation)
+    p = model.check_params(params, "params")
+    d = len(p[0])
+    m_star = model.check_vector(target, d, "target")
+    tt = check_t(t)
+    if tt == 0:
+        return [[mpmath.mp.make_mpf(libmp.mpf_sub(a._mpf_, b._mpf_)) for a, b in zip(row, m_star)]
+                for row in p]
+    if dps is None:
+        _, log_spread = _precision.scale_and_spread(p + [m_star])
+        log_scale, _ = _precision.scale_and_spread(p + [m_star])
+        spread = 0 if not math.isfinite(log_spread) else max(0, math.ceil(log_scale - log_spread))
+        dps = 60 + spread
+    ctx = _precision.context(dps)
+    s = ctx.exp(-ctx.mpf(tt))
+    mu_star = [s * x for x in m_star]
+    if parameterisation == "clean":
+        return [[s * mpmath.mp.make_mpf(libmp.mpf_sub(a._mpf_, b._mpf_)) for a, b in zip(row, m_star)]
+                for row in p]
+    return [[mpmath.mp.make_mpf(libmp.mpf_sub(a._mpf_, ctx.mpf(b)._mpf_)) for a, b in zip(row, mu_star)]
+            for row in p]
+
+
+def loss(params, target, t=0, *, digits: int | None = None, dps: int | None = None,
+         backend: str = "auto", parameterisation: str = "noised", strict: bool = True) -> Result:
+    """The population score-matching loss L_t = E_{x~q_t}|s(x) - grad log q_t(x)|^2 (no 1/2).
+
+    params: n >= 2 vectors of length d (numbers are read exactly: ints, floats, decimal strings,
+    mpf); target: m* (length d); t >= 0.  Give ``digits`` (correct digits wanted; the precision
+    policy picks the working precision, float64 when it suffices) or ``dps`` (a fixed working
+    precision).  The result carries its error estimate; with ``strict`` an estimate that misses the
+    target raises :class:`verify.quadrature.InaccurateError`.
+    """
+    c = centred(params, target, t, parameterisation)
+    est = model.F(c, digits, dps=dps, backend=backend, strict=strict)
+    return Result(est.value, est.error, est.precision, est.rule, est.ok, parameterisation, t)
+
+
+def gradient(params, target, t=0, *, digits: int | None = None, dps: int | None = None,
+             backend: str = "auto", parameterisation: str = "noised", form: str = "direct",
+             strict: bool = True) -> Result:
+    """The gradient of :func:`loss` with respect to the parameters (n lists of d numbers).
+
+    ``form`` selects the direct or the Stein form of SPEC §2 (equal in exact arithmetic).
+    For ``parameterisation="clean"`` this is grad_{m_i} L = e^{-t} grad_{mu_i} L.
+    """
+    c = centred(params, target, t, parameterisation)
+    est = model.grad_F(c, digits, form=form, dps=dps, backend=backend, strict=strict)
+    value, error = est.value, est.error
+    tt = check_t(t)
+    if parameterisation == "clean" and tt != 0:
+        if est.precision.is_float64:
+            s = math.exp(-float(tt))
+        else:
+            ctx = _precision.context(est.precision.dps)
+            s = ctx.exp(-ctx.mpf(tt))
+        value = [[s * x for x in row] for row in value]
+        error = [[s * x for x in row] for row in error]
+    return Result(value, error, est.precision, est.rule, est.ok, parameterisation, t)

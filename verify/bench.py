@@ -1,0 +1,158 @@
+"""``python -m verify bench``: side-by-side timings in one run, printed as ratios (issue 2).
+
+(a) one loss + gradient evaluation at 50 digits, n = 2, error <= 1e-45: the engine (one pass of a
+    vector integrand over cached, geometry-following rules) against a naive baseline that calls
+    ``mpmath.quad`` separately for the loss and for each gradient component, in a fresh mpmath
+    context each time so that nothing (nodes included) is cached;
+(b) one GD step at 50 digits against the float64 step on the same problem (n = 3, d = 2);
+(c) 20000 population GD steps for n = 5, d = 3 in float64 (the paper's experiment, M = 4).
+
+Times are medians of repeated runs (time.perf_counter); the machine's other load shifts all of
+them alike, which is why only ratios measured in the same run are reported as results.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+
+import mpmath
+import numpy as np
+
+from verify import model
+from verify.dynamics import run_gd
+from verify.precision import Precision
+
+
+def _median_time(fn, repeat: int) -> tuple[float, object]:
+    times, out = [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), out
+
+
+def naive_loss_and_gradient(c, dps: int):
+    """Loss and direct-form gradient, each component its own mpmath.quad call (n = 2).
+
+    The baseline uses the same 1-D reduction (n = 2 depends on y only through the projection on
+    c_1 - c_2, plus E[y g] = e E[u g]) and splits at the tie point, so it differs from the engine
+    only in how the quadrature is organised.  Returns (values, max error estimate).
+    """
+    ctx = mpmath.MPContext()
+    ctx.dps = dps
+    C = [[ctx.mpf(x) for x in ci] for ci in c]
+    dvec = [a - b for a, b in zip(C[1], C[0])]
+    nd = ctx.sqrt(ctx.fsum(x * x for x in dvec))
+    e = [x / nd for x in dvec]
+    o2 = -(ctx.fsum(a * b for a, b in zip(C[0], dvec)) + nd * nd / 2)   # logit_2 - logit_1 at u=0
+    tie = -o2 / nd
+    norm = 1 / ctx.sqrt(2 * ctx.pi)
+
+    def parts(u):
+        w2 = 1 / (1 + ctx.exp(-(nd * u + o2)))
+        w = [1 - w2, w2]
+        v = [C[0][j] + w2 * dvec[j] for j in range(len(dvec))]
+        return w, v
+
+    def integrand(kind, i=None, j=None):
+        def f(u):
+            w, v = parts(u)
+            g = ctx.exp(-u * u / 2) * norm
+            if kind == "F":
+                return ctx.fsum(x * x for x in v) * g
+            h = ctx.fsum((C[i][m] - v[m]) * v[m] for m in range(len(v)))
+            # 2 (w_i v_j + w_i (y_j - c_ij) h_i), with E[y_j g(u)] = e_j E[u g(u)]
+            return 2 * (w[i] * v[j] + w[i] * (e[j] * u - C[i][j]) * h) * g
+        return f
+
+    vals, errs = [], []
+    for kind, i, j in [("F", None, None)] + [("g", i, j) for i in range(2) for j in range(len(dvec))]:
+        ctx = mpmath.MPContext()   # fresh context: its tanh-sinh node cache starts empty
+        ctx.dps = dps
+        val, err = ctx.quad(integrand(kind, i, j), [-ctx.inf, tie, ctx.inf], error=True)
+        vals.append(val)
+        errs.append(err)
+    return vals, max(errs)
+
+
+def bench_a(repeat: int) -> dict:
+    c = [["0.9", "-0.3"], ["-0.6", "0.5"]]
+    digits = 45
+    # cold: rules built inside the timed call (a fresh Evaluator and emptied rule caches)
+    from verify import quadrature
+    def engine_cold():
+        quadrature._rule_mp.cache_clear()
+        return model.grad_F(c, digits, dps=55)
+    t_cold, _ = _median_time(engine_cold, 1)
+    ev_prec = model.grad_F(c, digits, dps=55).precision
+    ev = model.Evaluator(ev_prec)
+    cx = model.check_params(c)
+    t_warm, (g, f) = _median_time(lambda: ev.grad(cx, with_loss=True), repeat)
+    t_naive, (vals, nerr) = _median_time(lambda: naive_loss_and_gradient(c, 50), max(1, repeat // 2))
+    ours_err = max(float(f.error), g.max_error())
+    agree = max([abs(float(vals[0] - f.value))] + [abs(float(vals[1 + 2 * i + j] - g.value[i][j]))
+                                                    for i in range(2) for j in range(2)])
+    return {"engine_warm_s": t_warm, "engine_cold_s": t_cold, "naive_s": t_naive,
+            "ratio_warm": t_naive / t_warm, "ratio_cold": t_naive / t_cold,
+            "engine_error": ours_err, "naive_error": float(nerr), "max_difference": agree,
+            "rule": g.rule.get("rule"), "nodes": g.rule.get("nodes")}
+
+
+def bench_b(repeat: int) -> dict:
+    c = [[1.2, 0.3], [-0.8, 0.9], [0.1, -1.1]]
+    p50 = Precision(40, 0, 10, 50, "mpmath")
+    p64 = Precision(10, 0, 3, None, "float64")
+    ev50, ev64 = model.Evaluator(p50), model.Evaluator(p64)
+    c50 = model.check_params(c)
+    eta = 0.1
+
+    def step(ev, cc):
+        g = ev.grad(cc)
+        return [[a - eta * b for a, b in zip(r, gr)] for r, gr in zip(cc, g.value)], g
+
+    step(ev50, c50)
+    step(ev64, c)                                       # warm both (rules, ladder level)
+    t50, (_, g50) = _median_time(lambda: step(ev50, c50), repeat)
+    t64, (_, g64) = _median_time(lambda: step(ev64, c), repeat * 10)
+    diff = max(abs(float(a) - b) for ra, rb in zip(g50.value, g64.value) for a, b in zip(ra, rb))
+    return {"mp50_step_s": t50, "float64_step_s": t64, "ratio": t50 / t64,
+            "mp50_rule": g50.rule.get("rule"), "mp50_nodes": g50.rule.get("nodes"),
+            "float64_rule": g64.rule.get("rule"), "float64_nodes": g64.rule.get("nodes"),
+            "gradient_difference": diff, "float64_error": g64.max_error()}
+
+
+def bench_c(steps: int) -> dict:
+    rng = np.random.default_rng(7)
+    c0 = [[4.0 + 1e-7 * z[0], 1e-7 * z[1], 1e-7 * z[2]] for z in rng.standard_normal((5, 3))]
+    t0 = time.perf_counter()
+    tr = run_gd(c0, 0.01, steps, digits=10, backend="float64", progress=False)
+    t = time.perf_counter() - t0
+    return {"steps": steps, "seconds": t, "per_step_ms": 1e3 * t / max(1, steps),
+            "classes": tr.classes, "final_loss": tr.loss[-1], "evaluations": tr.evaluations}
+
+
+def run_bench(quick: bool = False) -> int:
+    repeat = 3 if quick else 7
+    print(f"mpmath backend: {mpmath.libmp.BACKEND}")
+    a = bench_a(repeat)
+    print("(a) loss + gradient, n=2, d=2, 50 digits, error <= 1e-45")
+    print(f"    engine (warm rules) {a['engine_warm_s'] * 1e3:9.1f} ms   error estimate {a['engine_error']:.1e}"
+          f"   [{a['rule']}, {a['nodes']} nodes]")
+    print(f"    engine (cold rules) {a['engine_cold_s'] * 1e3:9.1f} ms")
+    print(f"    naive mpmath.quad   {a['naive_s'] * 1e3:9.1f} ms   error estimate {a['naive_error']:.1e}"
+          f"   (5 separate quad calls, fresh contexts)")
+    print(f"    ratio naive/engine: {a['ratio_warm']:.1f}x warm, {a['ratio_cold']:.1f}x cold"
+          f"   (target >= 20x); values agree to {a['max_difference']:.1e}")
+    b = bench_b(repeat)
+    print("(b) one GD step, n=3, d=2")
+    print(f"    50 digits {b['mp50_step_s'] * 1e3:9.2f} ms  [{b['mp50_rule']}, {b['mp50_nodes']} nodes]")
+    print(f"    float64   {b['float64_step_s'] * 1e3:9.2f} ms  [{b['float64_rule']}, {b['float64_nodes']} nodes]")
+    print(f"    ratio 50-digit/float64: {b['ratio']:.1f}x (target <= 40x); gradients agree to "
+          f"{b['gradient_difference']:.1e} (float64 error estimate {b['float64_error']:.1e})")
+    steps = 2000 if quick else 20000
+    cres = bench_c(steps)
+    print(f"(c) {steps} population GD steps, n=5, d=3, float64 (M = 4 start)")
+    print(f"    {cres['seconds']:.1f} s total, {cres['per_step_ms']:.2f} ms/step"
+          f"{'' if quick else ' (target < 120 s)'}; classes {cres['classes']}")
+    return 0

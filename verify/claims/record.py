@@ -1,0 +1,148 @@
+"""The record a claim check returns (SPEC §3), and its JSON form.
+
+A record is plain data: every field is JSON-serialisable (numbers that need more than double
+precision travel as decimal strings), so reports can be re-rendered from saved JSON without
+recomputing.  Wall-clock time lives in ``runtime_s`` and is rendered only in a separate, clearly
+marked section, so that reports of the same inputs are byte-identical.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+CONFIRMED = "CONFIRMED"
+REFUTED = "REFUTED"
+INCONCLUSIVE = "INCONCLUSIVE"
+ERROR = "ERROR"  # the check itself crashed; never a verdict on the mathematics
+VERDICTS = (CONFIRMED, REFUTED, INCONCLUSIVE, ERROR)
+
+ASSURANCE_LEVELS = ("symbolic", "certified", "numeric", "float64", "statistical")
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class Quantity:
+    """One computed number next to what the paper claims.
+
+    value, error and claimed are decimal strings (so 40-digit values survive JSON);
+    ``precision`` is the working precision in decimal digits, or "float64".
+    ``relation`` reads "computed RELATION claimed": "==" (tight), "<=" (computed <= claimed: the
+    claimed value is an upper bound), ">=" (computed >= claimed: a lower bound), "~" (same order),
+    or "" (no claimed value).
+    """
+
+    name: str
+    value: str
+    error: str | None = None
+    claimed: str | None = None
+    relation: str = ""
+    precision: str = ""
+    note: str = ""
+
+
+@dataclass
+class Line:
+    """One curve of a figure; ``kind`` is "data" or "reference" (a claimed rate drawn for comparison)."""
+
+    label: str
+    x: list[float]
+    y: list[float]
+    kind: str = "data"
+
+
+@dataclass
+class Figure:
+    """A plot the report renders (SVG for Markdown, PDF for LaTeX)."""
+
+    id: str
+    title: str
+    xlabel: str
+    ylabel: str
+    lines: list[Line] = field(default_factory=list)
+    xscale: str = "linear"
+    yscale: str = "linear"
+    marks: list[dict[str, Any]] = field(default_factory=list)  # {"x":..,"y":..,"label":..}
+
+
+@dataclass
+class ClaimRecord:
+    """The result of one claim check."""
+
+    id: str
+    title: str
+    statement: str
+    provenance: str
+    verdict: str
+    assurance: str
+    quantities: list[Quantity] = field(default_factory=list)
+    findings: list[str] = field(default_factory=list)
+    witness: dict[str, Any] | None = None
+    reason: str = ""
+    figures: list[Figure] = field(default_factory=list)
+    tables: list[dict[str, Any]] = field(default_factory=list)  # {"title", "columns": [...], "rows": [[...]]}
+    inputs: dict[str, Any] = field(default_factory=dict)
+    # The symbolic derivation behind the claim, rendered when the check ran so reports never rerun
+    # SymPy: {"name", "statement", "latex" (a LaTeX fragment), "markdown", "steps": [{"description",
+    # "check", "passed"}], "spot_check": {...}}.
+    derivation: dict[str, Any] | None = None
+    tier: str = "quick"
+    runtime_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
+        if self.assurance not in ASSURANCE_LEVELS:
+            raise ValueError(f"assurance must be one of {ASSURANCE_LEVELS}, got {self.assurance!r}")
+        if self.verdict == REFUTED and not self.witness:
+            raise ValueError("a REFUTED record needs a witness")
+        if self.verdict in (INCONCLUSIVE, ERROR) and not self.reason:
+            raise ValueError(f"an {self.verdict} record needs a reason")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ClaimRecord":
+        d = dict(d)
+        d["quantities"] = [Quantity(**q) for q in d.get("quantities", [])]
+        figs = []
+        for f in d.get("figures", []):
+            f = dict(f)
+            f["lines"] = [Line(**ln) for ln in f.get("lines", [])]
+            figs.append(Figure(**f))
+        d["figures"] = figs
+        return cls(**d)
+
+
+def finite_or_none(obj: Any) -> Any:
+    """A copy of ``obj`` with every non-finite float replaced by None (strict JSON has no inf/nan:
+    a diverged run's last distance is recorded as null)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_or_none(v) for v in obj]
+    return obj
+
+
+def dumps(records: list[ClaimRecord], provenance: dict[str, Any]) -> str:
+    """Stable, strict JSON text for a list of records (sorted keys, fixed indentation)."""
+    doc = {
+        "schema_version": SCHEMA_VERSION,
+        "provenance": provenance,
+        "records": [r.to_dict() for r in records],
+    }
+    return json.dumps(finite_or_none(doc), indent=2, sort_keys=True, ensure_ascii=False,
+                      allow_nan=False) + "\n"
+
+
+def loads(text: str) -> tuple[list[ClaimRecord], dict[str, Any]]:
+    doc = json.loads(text)
+    if doc.get("schema_version") != SCHEMA_VERSION:
+        raise ValueError(f"unsupported results schema version {doc.get('schema_version')!r}")
+    return [ClaimRecord.from_dict(r) for r in doc["records"]], doc.get("provenance", {})

@@ -1,0 +1,168 @@
+"""Reports rendered from claim records: REPORT.md, report.tex (+ report.pdf), figures/, results.json.
+
+The last step of the data flow (STYLE: parameters -> ... -> records -> reports).  Nothing here
+computes mathematics: every number comes from the records, so ``python -m verify report`` can
+re-render from a saved ``results.json`` (:func:`rerender`).
+
+Reproducibility: REPORT.md, report.tex, results.json and the figures are pure functions of the
+records and the provenance dict (byte-identical across reruns with the same matplotlib); wall-clock
+times go only to ``timings.md`` / ``timings.json``.  Writing is atomic per file, and every file is
+rendered in memory before the first one is written, so a failure while rendering leaves the
+previous report untouched.  The schema of results.json is described in ``SCHEMA.md`` beside this file.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any, Mapping
+
+from verify.claims.record import ClaimRecord, dumps, loads
+from verify.report import figures as _figures
+from verify.report import latex as _latex
+from verify.report import markdown as _markdown
+from verify.report.io import write_bytes_atomic, write_text_atomic
+from verify.report.text import figure_stem
+
+__all__ = ["render_all", "rerender", "DEFAULT_OUT_DIR", "LatexError"]
+
+DEFAULT_OUT_DIR = Path("reports")
+LatexError = _latex.LatexError
+
+# Figure files this module owns (so that stale ones from an earlier run can be removed safely).
+_FIGURE_FILE = re.compile(r"^[A-Za-z0-9._-]+--[A-Za-z0-9._-]+\.(svg|pdf)$")
+
+
+def render_all(
+    records: list[ClaimRecord],
+    provenance: dict[str, Any],
+    out_dir: Path | str = DEFAULT_OUT_DIR,
+    timings: Mapping[str, float] | None = None,
+    *,
+    pdf: bool | None = None,
+) -> list[Path]:
+    """Render every report file into ``out_dir`` and return the paths written, in a fixed order.
+
+    ``records`` are rendered in the order given (the caller passes registry order).  Per-claim
+    wall-clock times come from ``record.runtime_s``; ``timings`` adds other named times (e.g.
+    ``{"total": 812.4}``).  Both go only to timings.md/timings.json; results.json gets
+    ``runtime_s = 0``.  ``pdf``: None builds report.pdf when pdflatex is on PATH (a one-line notice on
+    stderr otherwise), False never, True requires it.  Raises :class:`LatexError` if the LaTeX does
+    not compile; the other files have been written by then.
+    """
+    claim_times = {r.id: float(r.runtime_s) for r in records}
+    return _render(records, provenance, Path(out_dir), claim_times, dict(timings or {}), pdf)
+
+
+def rerender(source: Path | str, out_dir: Path | str = DEFAULT_OUT_DIR, *, pdf: bool | None = None) -> list[Path]:
+    """Re-render from a saved results.json (or the directory holding it) without recomputing.
+
+    Run times come from ``timings.json`` beside it when present; otherwise from the records'
+    ``runtime_s`` where non-zero (a records file saved by the claims runner), else unknown.
+    """
+    source = Path(source)
+    results = source / "results.json" if source.is_dir() else source
+    records, provenance = loads(results.read_text(encoding="utf-8"))
+    claim_times: dict[str, float | None] = {r.id: (r.runtime_s or None) for r in records}
+    other: dict[str, float] = {}
+    timings_file = results.parent / "timings.json"
+    if timings_file.exists():
+        saved = json.loads(timings_file.read_text(encoding="utf-8"))
+        claim_times.update({k: v for k, v in saved.get("claims", {}).items() if k in claim_times})
+        other = dict(saved.get("other", {}))
+    return _render(records, provenance, Path(out_dir), claim_times, other, pdf)
+
+
+def _render(
+    records: list[ClaimRecord],
+    provenance: dict[str, Any],
+    out_dir: Path,
+    claim_times: Mapping[str, float | None],
+    other_times: Mapping[str, float],
+    pdf: bool | None,
+) -> list[Path]:
+    ids = [r.id for r in records]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"duplicate claim ids in records: {sorted({i for i in ids if ids.count(i) > 1})}")
+    stripped = [dataclasses.replace(r, runtime_s=0.0) for r in records]
+
+    # 1. Render everything in memory: a failure here leaves the previous report untouched.
+    figure_files: dict[str, bytes] = {}
+    for r in stripped:
+        for f in r.figures:
+            stem = figure_stem(r.id, f.id)
+            if f"figures/{stem}.svg" in figure_files:
+                raise ValueError(f"duplicate figure id {f.id!r} in claim {r.id!r}")
+            figure_files[f"figures/{stem}.svg"] = _figures.render_svg(f)
+            figure_files[f"figures/{stem}.pdf"] = _figures.render_pdf(f)
+    results_json = dumps(stripped, provenance)
+    report_tex = _latex.render_latex(stripped, provenance)
+    report_md = _markdown.render_markdown(stripped, provenance)
+    timings_json = _timings_json(records, claim_times, other_times)
+    timings_md = _timings_md(records, claim_times, other_times)
+
+    # 2. Write, each file atomically; REPORT.md last, so it never points at figures not yet written.
+    written = []
+    for rel in sorted(figure_files):
+        written.append(write_bytes_atomic(out_dir / rel, figure_files[rel]))
+    written.append(write_text_atomic(out_dir / "results.json", results_json))
+    written.append(write_text_atomic(out_dir / "timings.json", timings_json))
+    written.append(write_text_atomic(out_dir / "timings.md", timings_md))
+    written.append(write_text_atomic(out_dir / "report.tex", report_tex))
+    written.append(write_text_atomic(out_dir / "REPORT.md", report_md))
+    _remove_stale_figures(out_dir / "figures", set(figure_files))
+
+    # 3. The PDF, when a TeX installation is present.
+    if pdf is None:
+        pdf = _latex.pdflatex_available()
+        if not pdf:
+            print("verify report: pdflatex not found on PATH; skipping report.pdf "
+                  "(report.tex is written)", file=sys.stderr)
+    if pdf:
+        figure_pdfs = {rel: data for rel, data in figure_files.items() if rel.endswith(".pdf")}
+        written.append(write_bytes_atomic(out_dir / "report.pdf", _latex.build_pdf(report_tex, figure_pdfs)))
+    return written
+
+
+def _remove_stale_figures(fig_dir: Path, current: set[str]) -> None:
+    """Delete figure files of ours (``<claim>--<figure>.svg|pdf``) that this render did not produce."""
+    if not fig_dir.is_dir():
+        return
+    for p in sorted(fig_dir.iterdir()):
+        if p.is_file() and _FIGURE_FILE.match(p.name) and f"figures/{p.name}" not in current:
+            p.unlink()
+
+
+def _timings_json(records, claim_times, other_times) -> str:
+    doc = {
+        "note": "wall-clock seconds; these vary between runs and are kept out of the reports",
+        "claims": {r.id: claim_times.get(r.id) for r in records},
+        "other": dict(other_times),
+    }
+    return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+
+
+def _timings_md(records, claim_times, other_times) -> str:
+    def fmt(t):
+        return "—" if t is None else f"{t:.2f}"
+
+    lines = [
+        "# Wall-clock run times",
+        "",
+        "These times vary from run to run. They are kept here, apart from `REPORT.md`, `report.tex` "
+        "and `results.json`, so that those stay byte-identical across reruns of the same inputs.",
+        "",
+        "| Claim | Verdict | Tier | Run time (s) |",
+        "|---|---|---|---|",
+    ]
+    for r in records:
+        lines.append(f"| {_markdown.code(r.id)} | {r.verdict} | {_markdown.esc_cell(r.tier)} | {fmt(claim_times.get(r.id))} |")
+    known = [t for t in (claim_times.get(r.id) for r in records) if t is not None]
+    if records:
+        lines.append(f"| **sum of claims** | | | {fmt(sum(known)) if known else '—'} |")
+    if other_times:
+        lines += ["", "| Other | Time (s) |", "|---|---|"]
+        lines += [f"| {_markdown.esc_cell(k)} | {fmt(other_times[k])} |" for k in sorted(other_times)]
+    return "\n".join(lines) + "\n"
