@@ -22,7 +22,7 @@ import time
 import sympy as sp
 
 from proofs import numeric
-from proofs.base import Derivation, Expect, Notation as N, Outer, Sq, Step, eq, Inner
+from proofs.base import Derivation, Expect, Inner, Notation as N, Outer, Step, eq
 from proofs.symbolic import SoftmaxModel, dot, gaussian_expect
 
 NAME = "hessian"

@@ -10,13 +10,12 @@
 """
 from __future__ import annotations
 
-import itertools
 import time
 
 import sympy as sp
 
 from proofs import numeric
-from proofs.base import Derivation, Expect, Grad, Inner, Notation as N, Sq, Step, eq
+from proofs.base import Derivation, Expect, Grad, Notation as N, Sq, Step, eq
 from proofs.symbolic import dot
 
 NAME = "score"

@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import time
 
-import mpmath
 import sympy as sp
 
 from proofs import numeric
-from proofs.base import Derivation, Expect, Grad, Notation as N, Sq, Step, eq
-from proofs.gradient import direct_integrand, stein_integrand
+from proofs.base import Derivation, Expect, Grad, Notation as N, Step, eq
+from proofs.gradient import direct_integrand
 from proofs.symbolic import SoftmaxModel
 
 NAME = "stationary"
@@ -332,7 +331,7 @@ def derive(spot_check: bool = True, digits: int = 30) -> Derivation:
         "Small $s$: Gaussian moments of the series of $\\delta^2$ give $L(s) = 4 s^4/n^2 + O(s^6)$, "
         "so $L$ and $\\Phi_n$ (about $8 s^2/n^2$) are positive near 0.",
         disp["small"], "pointwise+lemma:gaussian-moments", ok_small,
-        "series to s^6: " + sp.sstr(series)))
+        "symbolic in n; through $s^8$: $L = " + sp.latex(series) + " + O(s^{10})$"))
 
     small, large, lim0, lim_inf3, lim_inf7 = limit_bounds()
     ok_lim = check_mgf() and lim0 == 0 and lim_inf3 == 0 and lim_inf7 == 0

@@ -37,51 +37,63 @@ def test_loss_against_monte_carlo(c):
     assert abs(float(est.value) - mean) <= 5 * se + float(est.error)
 
 
-def _loss_by_mpmath_quad(c, dps):
-    """E|v|^2 by mpmath.quad over the full (unreduced) plane, d = 2."""
-    with mpmath.workdps(dps):
-        C = [[mpmath.mpf(x) for x in ci] for ci in c]
+@pytest.mark.parametrize("c", [
+    [[0.4, -0.3], [-0.1, 0.35]],      # overlapping
+    [[2.5, 1.0], [-1.5, -0.5]],       # separated: a sharp transition at the tie point
+])
+def test_loss_against_tanh_sinh_quadrature(c):
+    """A different rule: mpmath.quad (tanh-sinh) on an independently written 1-D integrand.
 
-        def f(y1, y2):
-            lg = [y1 * a + y2 * b - (a * a + b * b) / 2 for a, b in C]
-            top = max(lg)
-            ex = [mpmath.exp(x - top) for x in lg]
-            s = sum(ex)
-            v = [sum(ex[i] * C[i][j] for i in range(len(C))) / s for j in range(2)]
-            return (v[0] ** 2 + v[1] ** 2) * mpmath.exp(-(y1 * y1 + y2 * y2) / 2) / (2 * mpmath.pi)
-
-        return mpmath.quad(f, [-mpmath.inf, 0, mpmath.inf], [-mpmath.inf, 0, mpmath.inf])
-
-
-def test_span_reduction_against_unreduced_quadrature():
-    # n = 2 in d = 2: the reduced integral is 1-D along c1 - c2; the reference integrates the plane.
-    c = [[0.4, -0.3], [-0.1, 0.35]]
-    est = model.F(c, 12)
-    ref = _loss_by_mpmath_quad(c, 20)
-    assert abs(est.value - ref) <= est.error + mpmath.mpf(10) ** -15
-
-
-def test_gauss_hermite_tensor_in_full_space_agrees_with_reduction():
-    # n = 3 in d = 3 with a 2-D difference span: compare with a 3-D tensor Gauss-Hermite rule in
-    # the original coordinates (no reduction at all), overlapping so the tensor rule converges.
-    c = [[0.2, 0.1, 0.3], [-0.1, 0.25, 0.3], [0.05, -0.2, 0.3]]
-    est = model.F(c, 25)
+    For n = 2 the weights depend on y only through u = <y, e>, e = (c2 - c1)/|c2 - c1|, and
+    |v|^2 = |c1 + w2 (c2 - c1)|^2 with w2 = sigmoid(|c2 - c1| u + o)."""
     ctx = context(40)
-    x, w = ctx.gauss_quadrature(40, "hermite")
+    C = [[ctx.mpf(x) for x in r] for r in c]
+    dv = [b - a for a, b in zip(C[0], C[1])]
+    nd = ctx.sqrt(ctx.fsum(x * x for x in dv))
+    o = -(ctx.fsum(a * b for a, b in zip(C[0], dv)) + nd * nd / 2)
+
+    def f(u):
+        w2 = 1 / (1 + ctx.exp(-(nd * u + o)))
+        v = [a + w2 * b for a, b in zip(C[0], dv)]
+        return ctx.fsum(x * x for x in v) * ctx.exp(-u * u / 2) / ctx.sqrt(2 * ctx.pi)
+
+    ref, ref_err = ctx.quad(f, [-ctx.inf, -o / nd, ctx.inf], error=True)
+    est = model.F(c, 25)
+    assert ref_err < ctx.mpf(10) ** -30
+    assert abs(est.value - ref) <= est.error + ref_err
+
+
+def _unreduced_tensor_loss(c, order, ctx):
+    """E|v|^2 by an order^d tensor Gauss-Hermite rule in the original coordinates."""
+    x, w = ctx.gauss_quadrature(order, "hermite")
     x = [ctx.sqrt(2) * t for t in x]
     w = [t / ctx.sqrt(ctx.pi) for t in w]
     C = [[ctx.mpf(v) for v in ci] for ci in c]
     total = ctx.zero
-    for a, wa in zip(x, w):
-        for b, wb in zip(x, w):
-            for g, wg in zip(x, w):
-                y = (a, b, g)
-                lg = [sum(yj * cj for yj, cj in zip(y, ci)) - sum(cj * cj for cj in ci) / 2 for ci in C]
-                ex = [ctx.exp(t) for t in lg]
-                s = ctx.fsum(ex)
-                v = [ctx.fsum(ex[i] * C[i][j] for i in range(3)) / s for j in range(3)]
-                total += wa * wb * wg * ctx.fsum(t * t for t in v)
-    assert abs(est.value - total) <= est.error + ctx.mpf(10) ** -30
+    import itertools
+    for idx in itertools.product(range(order), repeat=len(c[0])):
+        y = [x[i] for i in idx]
+        wt = ctx.fprod(w[i] for i in idx)
+        ex = [ctx.exp(ctx.fsum(yj * cj for yj, cj in zip(y, ci)) - ctx.fsum(cj * cj for cj in ci) / 2)
+              for ci in C]
+        s = ctx.fsum(ex)
+        v = [ctx.fsum(ex[i] * C[i][j] for i in range(len(C))) / s for j in range(len(c[0]))]
+        total += wt * ctx.fsum(t * t for t in v)
+    return total
+
+
+def test_span_reduction_against_unreduced_tensor_rule():
+    # n = 3 in d = 3 with a 2-D difference span: compare with a 3-D tensor Gauss-Hermite rule in
+    # the original coordinates (no reduction at all), overlapping so the tensor rule converges;
+    # the reference's own error is estimated by two orders.
+    c = [[0.2, 0.1, 0.3], [-0.1, 0.25, 0.3], [0.05, -0.2, 0.3]]
+    est = model.F(c, 20)
+    ctx = context(40)
+    r1 = _unreduced_tensor_loss(c, 24, ctx)
+    r2 = _unreduced_tensor_loss(c, 32, ctx)
+    ref_err = abs(r2 - r1)
+    assert ref_err < ctx.mpf(10) ** -20
+    assert abs(est.value - r2) <= est.error + ref_err
 
 
 # Separated in two directions at 20 digits costs minutes in mpmath (a nested split rule of

@@ -22,6 +22,7 @@ import mpmath
 from mpmath import libmp
 
 GUARD_DIGITS = 10
+STRING_BITS = 4000
 MIN_DIGITS = 1
 MIN_DPS = 15
 FLOAT64_DIGITS = 15  # what a double holds; the float64 path needs digits + spread + guard <= this
@@ -95,7 +96,8 @@ def exact(x, name: str = "value") -> mpmath.mpf:
     """``x`` as an mpf with no rounding at all (int, float, mpf, decimal string, or anything
     whose ``str`` is a decimal number, e.g. a Fraction-free SymPy Float).
 
-    Decimal strings are parsed with enough bits for every digit they carry.  Non-finite values
+    Decimal strings ("0.3") are read to STRING_BITS bits (~1200 digits), far beyond any working
+    precision, so "0.3" means 0.3 at every precision a run uses.  Non-finite values
     raise ValueError naming ``name``.
     """
     if isinstance(x, mpmath.mpf):
@@ -111,7 +113,7 @@ def exact(x, name: str = "value") -> mpmath.mpf:
     else:
         text = str(x).strip()
         try:
-            raw = libmp.from_str(text, 4 * len(text) + 64, libmp.round_nearest)
+            raw = libmp.from_str(text, max(STRING_BITS, 4 * len(text) + 64), libmp.round_nearest)
         except (ValueError, TypeError):
             raise ValueError(f"{name} must be a real number, got {x!r}") from None
     if raw in (libmp.fnan, libmp.finf, libmp.fninf):

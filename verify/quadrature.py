@@ -39,8 +39,7 @@ GL_LADDER = (4, 6, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64, 80, 96)
 # the softmax has poles at distance pi/spread from the real axis; Gauss–Hermite needs about
 # (ln(10^D) / (pi/spread))^2 / 2 nodes, which beats the split rule's ~(2L + grading) * N nodes only
 # below these spreads (float64: D ~ 12; mpmath: D ~ 30-100).
-SHARP_FLOAT64 = 1.5
-SHARP_MP = 1.0
+GH_COMFORT = 128
 PANEL_MAX = 2.0  # widest panel of the split rule away from tie points
 MAX_SPLIT_DIMS = 2
 
@@ -210,16 +209,51 @@ class Tolerance:
 # Node sets
 # --------------------------------------------------------------------------------------------
 
-def _tensor_gh(order: int, dims: int, ar: Arith):
-    x, w = rule("hermite", order, ar)
+def _tensor_gh(orders: list[int], ar: Arith):
+    """Tensor Gauss–Hermite rule with ``orders[j]`` nodes along dimension j."""
+    dims = len(orders)
     if dims == 0:
         return np.empty((1, 0), dtype=ar.dtype), np.array([ar.num(1)], dtype=ar.dtype)
-    idx = np.array(list(itertools.product(range(order), repeat=dims)))
-    nodes = x[idx]
-    weights = w[idx[:, 0]]
-    for j in range(1, dims):
-        weights = weights * w[idx[:, j]]
+    rules = [rule("hermite", q, ar) for q in orders]
+    idx = np.array(list(itertools.product(*[range(q) for q in orders])))
+    nodes = np.empty((len(idx), dims), dtype=ar.dtype)
+    weights = None
+    for j, (x, w) in enumerate(rules):
+        nodes[:, j] = x[idx[:, j]]
+        weights = w[idx[:, j]] if weights is None else weights * w[idx[:, j]]
     return nodes, weights
+
+
+def sharp_limit(digits: float) -> float:
+    """Largest logit-slope spread along a direction for which Gauss–Hermite converges within
+    GH_COMFORT nodes: the softmax's poles sit at distance pi/spread from the real axis, and a GH
+    rule of N nodes reaches ~exp(-(pi/spread) sqrt(2N)) there."""
+    return min(1.5, math.pi * math.sqrt(2 * GH_COMFORT) / (math.log(10) * (digits + 2)))
+
+
+def _gh_orders(spreads: list[float], level: int, limit: float, coarse: bool,
+               digits: float) -> list[int]:
+    """Per smooth direction, the GH order of the fine (or coarse) rule at ``level``.
+
+    Directions whose spread is far below the limit need far fewer nodes (N grows like
+    spread^2), so their ladder index is shifted down -- but never below the order at which the
+    softmax's Taylor terms (3 spread)^(2N) drop under 10^-digits.  The coarse rule is always one
+    rung below the fine one in every direction, so the pair's difference sees every direction."""
+    out = []
+    for sp in spreads:
+        if sp >= limit:
+            shift, floor_idx = 0, 0
+        else:
+            shift = len(GH_LADDER) if sp <= 0 else int(2 * math.log2(limit / sp))
+            if sp <= 0:
+                need = 2
+            else:
+                need = math.ceil(digits / (2 * max(0.3, -math.log10(min(3 * sp, 0.5))))) + 1
+            floor_idx = next((i for i, q in enumerate(GH_LADDER) if q >= need), len(GH_LADDER) - 2)
+            floor_idx = max(0, min(floor_idx - 1, len(GH_LADDER) - 2))
+        idx = max(floor_idx, level - 1 - shift) + (0 if coarse else 1)
+        out.append(GH_LADDER[min(idx, len(GH_LADDER) - 1)])
+    return out
 
 
 @lru_cache(maxsize=None)
@@ -359,22 +393,29 @@ class Integrator:
         self._start: dict[tuple, int] = {}
         self.evaluations = 0
 
-    def _layout(self, geom: Geometry) -> tuple[list[int], int]:
+    def _limit(self, digits: float) -> float:
+        return sharp_limit(digits)
+
+    def _layout(self, geom: Geometry, digits: float) -> tuple[list[int], int]:
         spreads = geom.spreads()
-        limit = SHARP_FLOAT64 if self.prec.is_float64 else SHARP_MP
+        limit = self._limit(digits)
         sharp = [j for j in range(geom.k) if spreads[j] > limit]
         smooth = [j for j in range(geom.k) if spreads[j] <= limit]
         return sharp + smooth, len(sharp)
 
-    def nodes(self, geom: Geometry, level: int, digits: float):
-        """Nodes (m, k) in the geometry's coordinates and weights (m,) of the rule at ``level``."""
+    def nodes(self, geom: Geometry, level: int, digits: float, coarse: bool = False):
+        """Nodes (m, k) in the geometry's coordinates and weights (m,) of the fine rule at
+        ``level`` (level >= 1), or of its coarse partner (one rung lower in every direction)."""
         ar = self.ar
-        perm, ks = self._layout(geom)
+        perm, ks = self._layout(geom, digits)
         if ks > MAX_SPLIT_DIMS:
             raise InaccurateError(f"{ks} separated directions exceed the split rule's limit "
                                   f"of {MAX_SPLIT_DIMS}")
         k = geom.k
-        outer = _tensor_gh(GH_LADDER[level], k - ks, ar)
+        spreads = geom.spreads()
+        orders = _gh_orders([spreads[j] for j in perm[ks:]], level, self._limit(digits), coarse,
+                            digits)
+        outer = _tensor_gh(orders, ar)
         if ks == 0:
             U, W = outer
         else:
@@ -382,14 +423,15 @@ class Integrator:
                               np.array(geom.o, dtype=float))
             L = _truncation(digits)
             margin = math.log(10.0) * digits + 10.0
-            U, W = _split_nodes(geom_f, ks, outer, GL_LADDER[level], L, margin, ar)
+            U, W = _split_nodes(geom_f, ks, outer, GL_LADDER[level - 1 if coarse else level], L,
+                                margin, ar)
         inv = np.argsort(perm)
-        return (U[:, inv] if k else U), W, {"sharp_dims": ks, "k": k}
+        return (U[:, inv] if k else U), W, {"sharp_dims": ks, "k": k, "gh_orders": orders}
 
     def expect(self, geom: Geometry, f, tol: Tolerance, *, key: tuple = ()) -> Expectation:
         """E[f(u)] with error estimate; climbs the ladder until two consecutive rules agree."""
         ar = self.ar
-        perm, ks = self._layout(geom)
+        perm, ks = self._layout(geom, tol.digits)
         skey = (geom.k, ks) + tuple(key)
         level = max(0, self._start.get(skey, 0))
         if geom.k == 0:
@@ -398,39 +440,39 @@ class Integrator:
             self.evaluations += 1
             err = np.array([abs(x) * ar.eps * 4 for x in val], dtype=ar.dtype)
             return Expectation(val, err, True, {"rule": "exact (k=0)", "nodes": 1})
-        prev = None
         best = None
-        for lv in range(level, len(GH_LADDER)):
-            U, W, info = self.nodes(geom, lv, tol.digits)
-            vals = f(U)
-            self.evaluations += len(W)
-            val = (W[:, None] * vals).sum(axis=0)
-            absmax = np.abs(vals).max(axis=0)
-            if prev is not None:
-                err = np.abs(val - prev[0])
-                # rounding: each weighted sum loses at most ~m*eps of the absolute sum
-                err = err + np.abs(W[:, None] * vals).sum(axis=0) * ar.eps * 8 * math.sqrt(len(W))
-                if ks:
-                    err = err + absmax * _tail_factor(geom.k, _truncation(tol.digits), ar)
-                desc = {"rule": _describe(ks, geom.k, lv), "nodes": int(len(W)),
-                        "compare_nodes": int(prev[1]), "level": lv}
-                best = Expectation(val, err, tol.met(val, err), desc)
-                if best.ok:
-                    # Warm start: next time compare (lv-1, lv) again, or one level lower when this
-                    # pair agreed far better than needed, so the ladder can also come down.
-                    slack = Tolerance(tol.digits + 4, tol.groups, tol.floors).met(val, err)
-                    self._start[skey] = max(0, lv - (2 if slack else 1))
-                    return best
-            prev = (val, len(W))
+        for lv in range(max(1, level), len(GH_LADDER)):
+            results = []
+            for coarse in (True, False):
+                U, W, info = self.nodes(geom, lv, tol.digits, coarse)
+                vals = f(U)
+                self.evaluations += len(W)
+                results.append(((W[:, None] * vals).sum(axis=0), W, vals, info))
+            (v0, W0, _, _), (val, W, vals, info) = results
+            err = np.abs(val - v0)
+            # rounding: each weighted sum loses at most ~sqrt(m) eps of the absolute sum
+            err = err + np.abs(W[:, None] * vals).sum(axis=0) * ar.eps * 8 * math.sqrt(len(W))
+            if ks:
+                absmax = np.abs(vals).max(axis=0)
+                err = err + absmax * _tail_factor(geom.k, _truncation(tol.digits), ar)
+            desc = {"rule": _describe(ks, info["gh_orders"], lv), "nodes": int(len(W)),
+                    "compare_nodes": int(len(W0)), "level": lv}
+            best = Expectation(val, err, tol.met(val, err), desc)
+            if best.ok:
+                # Warm start: next time begin at this level, or one lower when this pair agreed
+                # far better than needed, so the ladder can also come down.
+                slack = Tolerance(tol.digits + 4, tol.groups, tol.floors).met(val, err)
+                self._start[skey] = max(1, lv - (1 if slack else 0))
+                return best
         assert best is not None
         self._start[skey] = max(0, len(GH_LADDER) - 2)
         return best
 
 
-def _describe(ks: int, k: int, level: int) -> str:
+def _describe(ks: int, gh_orders: list[int], level: int) -> str:
     parts = []
-    if k - ks:
-        parts.append(f"Gauss-Hermite {GH_LADDER[level - 1]}->{GH_LADDER[level]} per dim x{k - ks}")
+    if gh_orders:
+        parts.append("Gauss-Hermite " + "x".join(str(q) for q in gh_orders) + " vs one rung lower")
     if ks:
         parts.append(f"split Gauss-Legendre {GL_LADDER[level - 1]}->{GL_LADDER[level]}/panel x{ks}")
     return " (x) ".join(parts)

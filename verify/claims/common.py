@@ -21,6 +21,8 @@ def nstr(x, digits: int = 17) -> str:
     """A decimal string for an mpf/float/int with ``digits`` significant digits."""
     if x is None:
         return ""
+    if isinstance(x, str):
+        return x
     if isinstance(x, (int,)) and not isinstance(x, bool):
         return str(x)
     if isinstance(x, float):
@@ -56,7 +58,10 @@ def versions() -> dict[str, str]:
 
 
 def make_record(module, *, verdict: str, assurance: str, tier: str, **fields: Any) -> ClaimRecord:
-    """A record for the claim module ``module`` (reads its ID, TITLE, STATEMENT, PROVENANCE)."""
+    """A record for the claim module ``module`` (a module or its name; reads its ID, TITLE,
+    STATEMENT, PROVENANCE)."""
+    if isinstance(module, str):
+        module = sys.modules[module]
     inputs = dict(fields.pop("inputs", {}))
     inputs.setdefault("versions", versions())
     return ClaimRecord(id=module.ID, title=module.TITLE, statement=module.STATEMENT,

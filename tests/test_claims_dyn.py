@@ -1,0 +1,181 @@
+"""Tests of the dynamics claims (thm2.1, thm3.4, thm3.5, thm3.7, figure) and of verify.sgd.
+
+Reduced variants of each quick check run in the fast tier and their verdicts are asserted; each
+claim also gets a deliberately false variant (wrong rate exponent, an initialisation where all
+means converge, a negative eps) that must come out REFUTED or INCONCLUSIVE -- never CONFIRMED.
+The stochastic gradient is compared with the independent quadrature gradient of verify.model.
+"""
+import json
+import math
+
+import numpy as np
+import pytest
+
+from verify import model, sgd
+from verify.claims import c_figure, c_thm2_1, c_thm3_4, c_thm3_5, c_thm3_7
+from verify.claims.c_thm3_5 import classify_outcome, outcome_rules
+from verify.claims.record import CONFIRMED, INCONCLUSIVE, REFUTED, dumps, loads
+from verify.dynamics import Trajectory
+
+
+# ---------------------------------------------------------------------------------------------
+# verify.sgd against the population gradient (an independent computation)
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_sample_gradient_agrees_with_quadrature(seed):
+    C = np.random.default_rng(seed).standard_normal((3, 2)) * 0.7
+    exact = np.array(model.grad_F(C.tolist(), 6).value, dtype=float)
+    loss = float(model.F(C.tolist(), 6).value)
+    Y = np.random.default_rng(100 + seed).standard_normal((400000, 2))
+    G, L, se = sgd.sample_gradient(C, Y)
+    # Monte Carlo error ~ 1/sqrt(4e5) ~ 1.6e-3 relative to the integrand's size
+    assert np.abs(G - exact).max() < 6e-3 * max(1.0, np.abs(exact).max())
+    assert abs(L - loss) < 5 * se
+
+
+def test_run_sgd_reproducible_and_records():
+    c0 = [[1.0, 0.0], [0.0, 0.5], [-0.3, 0.2]]
+    a = sgd.run_sgd(c0, 0.05, 30, samples=500, seed=7)
+    b = sgd.run_sgd(c0, 0.05, 30, samples=500, seed=7)
+    assert a.final_c == b.final_c and a.loss == b.loss
+    assert a.steps[0] == 0 and a.steps[-1] == 30
+    assert a.settings["samples"] == 500 and a.settings["seed"] == 7
+    assert a.loss[-1] < a.loss[0]
+
+
+def test_run_sgd_clean_step_is_scaled():
+    c0 = [[1.0, 0.0], [0.0, 0.5]]
+    noised = sgd.run_sgd(c0, 0.05, 5, samples=200, seed=3)
+    clean = sgd.run_sgd(c0, 0.05 * math.exp(2.0), 5, samples=200, seed=3, t=1.0,
+                        parameterisation="clean")
+    assert np.allclose(np.array(noised.final_c, dtype=float), np.array(clean.final_c, dtype=float))
+
+
+def test_run_sgd_rejects_bad_input():
+    with pytest.raises(ValueError):
+        sgd.run_sgd([[1.0], [0.0]], -1.0, 3)
+    with pytest.raises(ValueError):
+        sgd.run_sgd([[1.0], [0.0]], 0.1, 3, parameterisation="other")
+
+
+# ---------------------------------------------------------------------------------------------
+# The classification rule on hand-made distance histories
+# ---------------------------------------------------------------------------------------------
+
+def _traj(rows):
+    return Trajectory(steps=list(range(len(rows))), dist=rows)
+
+
+def test_classify_outcome_rules():
+    rules = outcome_rules(converge_tol=0.1, window=3)
+    rows = [[1.0, 1.0, 1.0], [0.5, 1.1, 0.9], [0.09, 1.2, 1.1],
+            [0.05, 1.3, 0.8], [0.04, 1.4, 1.2], [0.03, 1.5, 1.3]]
+    assert classify_outcome(_traj(rows), rules) == ["converged", "diverging", "undecided"]
+    assert classify_outcome(_traj(rows + [[0.02, math.inf, 1.4]]), rules)[1] == "diverging"
+
+
+# ---------------------------------------------------------------------------------------------
+# Claim checks: reduced quick variants and false variants
+# ---------------------------------------------------------------------------------------------
+
+def _roundtrip(rec):
+    recs, _ = loads(dumps([rec], {}))
+    assert recs[0].verdict == rec.verdict
+    json.loads(dumps([rec], {}))
+
+
+def test_thm2_1_confirmed_reduced():
+    rec = c_thm2_1.check("quick", runs=[(2, 3, 2.0, "moderate", "noised", 4000)])
+    assert rec.id == "thm2.1"
+    run = rec.inputs["runs"][0]
+    assert all(run["approaching"])
+    assert run["implied_constant"]["bounded"]
+    assert rec.verdict == CONFIRMED
+    _roundtrip(rec)
+
+
+def test_thm3_4_aligned_target_confirmed():
+    rec = c_thm3_4.check("quick", M0s=[8.0], angles=[0.0])
+    run = rec.inputs["runs"][0]
+    assert run["classes"][0] == "converged"
+    assert all(c == "diverging" for c in run["classes"][1:])
+    assert rec.verdict == CONFIRMED
+    _roundtrip(rec)
+
+
+def test_thm3_4_opposite_target_is_a_witness():
+    # m* opposite to e_1: the means at the origin are closer and converge; m_1 diverges.
+    rec = c_thm3_4.check("quick", M0s=[8.0], angles=[math.pi])
+    run = rec.inputs["runs"][0]
+    assert run["classes"][0] == "diverging"
+    assert rec.verdict == REFUTED and rec.witness["angle_to_e1"] == pytest.approx(math.pi)
+
+
+def test_thm3_4_false_variant_all_start_at_origin():
+    # all means at the origin: they stay identical and all converge; the claim must not pass
+    rec = c_thm3_4.check("quick", M0s=[5.0], angles=[0.0], init_scale=0.0, steps=2000)
+    assert rec.verdict in (REFUTED, INCONCLUSIVE)
+    assert rec.inputs["runs"][0]["classes"].count("converged") != 1
+
+
+def _small_35(**kw):
+    return c_thm3_5.check("quick", configs=[(2, 2, [4.0], 2)], steps=3000, run_seconds=5.0,
+                          rate_run=(2, 2, 4.0, 12000), **kw)
+
+
+def test_thm3_5_reduced():
+    rec = _small_35()
+    q = [x for x in rec.quantities if x.name.startswith("P(exactly one")][0]
+    assert float(q.claimed) < 0  # the bound is vacuous at M0 = 4
+    assert rec.verdict == CONFIRMED
+    _roundtrip(rec)
+
+
+def test_thm3_5_false_rate_exponent():
+    rec = _small_35(claimed_power=2.0)  # tau^2 * loss is not bounded
+    assert rec.verdict in (REFUTED, INCONCLUSIVE)
+    assert rec.verdict == REFUTED and rec.witness["claimed_power"] == 2.0
+
+
+def test_thm3_7_reduced_not_confirmed_wrongly():
+    rec = c_thm3_7.check("quick", steps=15000)
+    # a finite run cannot confirm a transient as the asymptotic bound: either all the tail tests
+    # pass, or the verdict is INCONCLUSIVE; never a REFUTED for eps > 0 at this length
+    assert rec.verdict in (CONFIRMED, INCONCLUSIVE)
+    if rec.verdict == CONFIRMED:
+        assert all(p["nondecreasing"] and p["slope_ok"] for p in rec.inputs["per_eps"])
+
+
+def test_thm3_7_false_negative_eps():
+    rec = c_thm3_7.check("quick", steps=15000, eps_list=[-0.5])
+    assert rec.verdict == REFUTED
+    assert rec.witness["slope"] < -0.5
+
+
+def test_figure_reduced_quick_is_not_a_pass():
+    rec = c_figure.check("quick", steps=300, population_steps=50, population_seconds=3.0)
+    # 300 steps cannot decide the 20000-step claim's slope: never CONFIRMED
+    assert rec.verdict in (INCONCLUSIVE, REFUTED)
+    assert rec.verdict == INCONCLUSIVE
+    assert len(rec.figures) == 4
+    _roundtrip(rec)
+
+
+def test_figure_false_slope_not_confirmed():
+    rec = c_figure.check("quick", steps=300, population_steps=20, population_seconds=2.0,
+                         claimed_slope=-3.0)
+    assert rec.verdict != CONFIRMED
+
+
+# ---------------------------------------------------------------------------------------------
+# The full quick checks (slow tier)
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mod", [c_thm2_1, c_thm3_4, c_thm3_5, c_thm3_7, c_figure])
+def test_quick_checks_run(mod):
+    rec = mod.check("quick")
+    assert rec.id == mod.ID
+    assert rec.verdict in (CONFIRMED, REFUTED, INCONCLUSIVE)
+    _roundtrip(rec)

@@ -1,0 +1,193 @@
+"""Claim checks that need high precision: thm3.1 (stationary point), thm3.2 (exponentially small
+initialisation), lem3.3 (reference point).  Each quick check runs and its verdict is asserted
+from the computed numbers, against independent computations where possible; each claim also has
+a deliberately false variant whose check must not come out CONFIRMED."""
+import json
+import math
+
+import mpmath
+import pytest
+
+from verify import model
+from verify.claims import c_lem3_3, c_thm3_1, c_thm3_2
+from verify.claims.record import CONFIRMED, INCONCLUSIVE, REFUTED, dumps, loads
+from verify.precision import context
+
+
+def _q(rec, prefix):
+    return [q for q in rec.quantities if q.name.startswith(prefix)]
+
+
+# ---------------------------------------------------------------------------------------------
+# thm3.1
+# ---------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def thm31_quick():
+    return c_thm3_1.check("quick")
+
+
+def test_thm31_quick_confirmed_with_numbers(thm31_quick):
+    rec = thm31_quick
+    assert rec.verdict == CONFIRMED, (rec.reason, rec.witness)
+    s3 = _q(rec, "s* (n=3)")[0]
+    L3 = _q(rec, "L(s*) (n=3)")[0]
+    # >= 40 significant digits reported, error bar below 1e-40
+    assert len(s3.value.replace(".", "").lstrip("0")) >= 40 and float(s3.error) < 1e-40
+    assert float(L3.value) > 0 and float(L3.error) < 1e-40
+    # every core gradient row is zero within its floor, and F agrees with L to >= 38 digits
+    grad_rows = rec.tables[0]["rows"]
+    assert {r[1] for r in grad_rows if r[0] == "3"} == {"1", "2", "3"}
+    assert all(r[5] == "yes" and float(r[6]) >= 38 for r in grad_rows)
+    json.dumps(rec.to_dict())  # the record is plain data
+
+
+def test_thm31_s_star_is_a_critical_point_of_the_profile(thm31_quick):
+    """Independent of the stationarity integrand: L(s) (a different integral) is maximal at s*
+    along the family: L(s* +- h) < L(s*) by about |L''| h^2 / 2."""
+    s = mpmath.mpf(_q(thm31_quick, "s* (n=3)")[0].value)
+    ctx = context(50)
+    h = ctx.mpf("1e-6")
+    L0 = c_thm3_1.profile_L(ctx, s, 3)[0]
+    Lp, Lm = c_thm3_1.profile_L(ctx, s + h, 3)[0], c_thm3_1.profile_L(ctx, s - h, 3)[0]
+    assert Lp < L0 and Lm < L0
+    # first derivative by central difference vanishes to O(h^2)
+    assert abs((Lp - Lm) / (2 * h)) < 1e-10
+
+
+def test_thm31_hessian_is_a_saddle_with_rotation_null_directions(thm31_quick):
+    rows = {r[1]: r for r in thm31_quick.tables[1]["rows"] if r[0] == "3"}
+    assert rows["1"][8] == "saddle" and rows["1"][5] == "0"           # no zero eigenvalue in d=1
+    assert rows["2"][5] == rows["2"][6] == "1"                        # one rotation null direction
+    assert rows["3"][5] == rows["3"][6] == "2"
+    eig1 = [float(x) for x in rows["1"][2].split(", ")]
+    assert sum(x < 0 for x in eig1) == 2 and sum(x > 0 for x in eig1) == 1
+
+
+def test_thm31_hessian_family_eigenvalue_matches_G_prime():
+    """Along the family direction x = (e_1, -e_1, 0)/sqrt(2), x^T H x = G'(s*) (L' = 2 G and
+    L(s) = F(s e_1, -s e_1, 0) with |d c / d s|^2 = 2): a check of the FD Hessian against the
+    derivative of the 1-D stationarity integrand."""
+    root = c_thm3_1.find_s_star(3, 20)
+    H = c_thm3_1.hessian_fd(root["s"], 3, 1, 10)
+    ctx = H["ctx"]
+    x = [1, -1, 0]
+    q = ctx.fsum(H["H"][r][c] * x[r] * x[c] for r in range(3) for c in range(3)) / 2
+    assert abs(q - root["G_prime"]) < 1e-5
+
+
+def test_thm31_wrong_sign_in_stationarity_condition_is_refuted():
+    rec = c_thm3_1.check("quick", stationarity_sign=-1, ns=(3,), hessian=False, cross_checks=False)
+    assert rec.verdict in (REFUTED, INCONCLUSIVE)
+    if rec.verdict == REFUTED:
+        assert float(rec.witness["max_abs_grad"]) > 1e-6
+
+
+def test_thm31_wrong_claimed_s_star_is_refuted():
+    rec = c_thm3_1.check("quick", ns=(3,), hessian=False, cross_checks=False,
+                         claimed_s_star={3: "2.6"})
+    assert rec.verdict == REFUTED
+    assert float(rec.witness["max_abs_grad_at_claimed"]) > 1e-3
+    assert rec.witness["computed_s_star"].startswith("2.55055")
+
+
+def test_thm31_wrong_kind_claim_is_refuted(thm31_quick):
+    """The paper's wording could suggest a local maximum; claiming it must be refuted."""
+    # reuse the computed classification: a claimed kind that differs from every computed class
+    kinds = {q.value for q in _q(thm31_quick, "Hessian class")}
+    assert "local maximum" not in kinds
+    rec = c_thm3_1.check("quick", claimed_kind="local maximum", ns=(3,), cross_checks=False)
+    assert rec.verdict == REFUTED and rec.witness["computed_kind"] == "saddle"
+    assert any(float(e) < 0 for e in rec.witness["eigenvalues"]) and \
+        any(float(e) > 0 for e in rec.witness["eigenvalues"])
+
+
+# ---------------------------------------------------------------------------------------------
+# thm3.2
+# ---------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def thm32_quick():
+    return c_thm3_2.check("quick")
+
+
+def test_thm32_quick_confirmed(thm32_quick):
+    rec = thm32_quick
+    assert rec.verdict == CONFIRMED, (rec.reason, rec.witness)
+    for row in rec.tables[0]["rows"]:
+        assert set(row[5].split(", ")) == {"converged"}
+        start, mx, end = (float(x) for x in row[6].split(" -> "))
+        assert start < -90 and mx < start + 2      # the spread survives and is not amplified
+    # the policy's working precision exceeds the spread: dps > -log10(initial bound)
+    for key, prec in rec.inputs["precision"].items():
+        assert prec["backend"] == "mpmath"
+    for q in _q(rec, "loss log-log slope"):
+        assert float(q.value) <= -0.5
+
+
+def test_thm32_initial_scales_follow_the_theorem():
+    ctx = context(30)
+    b = c_thm3_2.scale_bound(2, 1, 1, ctx)
+    assert abs(ctx.log10(b) - (-212 / ctx.log(10) - ctx.log10(216))) < 1e-20
+    init = c_thm3_2.initial_parameters(3, 2, "1", seed=1)
+    assert init["max_init_norm_log10"] <= init["log10_bound"] + 1e-12
+    # the centred parameters keep the spread exactly enough: differences are ~ the bound
+    c = init["c"]
+    diff = max(abs(a - b) for a, b in zip(c[0], c[1]))
+    assert -281 < float(mpmath.log10(diff)) < -278
+
+
+def test_thm32_float64_loses_the_spread(thm32_quick):
+    for row in thm32_quick.tables[1]["rows"]:
+        assert row[2] == "-inf"          # float64: spread zero at the start
+        assert float(row[5]) < -90       # high precision: the spread is there
+
+
+def test_thm32_all_equal_trajectory_is_exact():
+    """Independent prediction: for all-equal parameters F = |a|^2 exactly and a contracts by
+    1 - 2 eta/n, so the loss after k steps is M0^2 (1 - 2 eta/n)^(2k) (float64 run)."""
+    tr = c_thm3_2.tracked_gd([[-1.0], [-1.0], [-1.0]], "0.25", 10, digits=8, backend="float64")
+    for k in range(11):
+        assert tr.loss[k] == pytest.approx((1 - 0.5 / 3) ** (2 * k), rel=1e-10)
+
+
+def test_thm32_too_large_initial_scale_is_not_confirmed():
+    rec = c_thm3_2.check("quick", runs=[(2, 1, "3")], init_scale="0.5", steps=150)
+    assert rec.verdict in (REFUTED, INCONCLUSIVE)
+
+
+# ---------------------------------------------------------------------------------------------
+# lem3.3
+# ---------------------------------------------------------------------------------------------
+
+def test_lem33_quick_confirmed_with_convention_finding():
+    rec = c_lem3_3.check("quick")
+    assert rec.verdict == CONFIRMED, (rec.reason, rec.witness)
+    for row in rec.tables[0]["rows"]:
+        n = int(row[0].split(",")[0].split("=")[1])
+        measured = mpmath.mpf(row[2])
+        assert abs(measured - (1 - 2 * 0.25 / n)) < 1e-20
+        assert abs(measured - (1 - 0.25 / n)) > 0.01
+        assert float(row[7]) <= float(row[9])         # tracking within the band
+    assert any("Convention factor 2" in f for f in rec.findings)
+    records, _ = loads(dumps([rec], {}))
+    assert records[0].verdict == CONFIRMED
+
+
+def test_lem33_literal_factor_without_convention_is_refuted():
+    rec = c_lem3_3.check("quick", convention_factor=1, runs=[(2, 1, "1")])
+    assert rec.verdict == REFUTED
+    w = rec.witness
+    assert mpmath.mpf(w["claimed_factor"]) == mpmath.mpf("0.875")
+    assert abs(mpmath.mpf(w["measured_factor_mean"]) - mpmath.mpf("0.75")) < 1e-30
+
+
+# ---------------------------------------------------------------------------------------------
+# full tiers (minutes)
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module", [c_thm3_1, c_thm3_2, c_lem3_3])
+def test_full_tier(module):
+    rec = module.check("full")
+    assert rec.verdict == CONFIRMED, (rec.reason, rec.witness)

@@ -1,0 +1,24 @@
+"""Shared by the claims whose core is a SymPy derivation (score, gradient, em-link): run the
+derivation, keep its rendered form for the report, and turn its checks into quantities."""
+from __future__ import annotations
+
+from verify.claims.common import quantity
+
+
+def run_derivation(name: str, digits: int = 30):
+    """(derivation dict for the record, passed flag, quantities describing its checks)."""
+    import proofs
+    der = proofs.derive(name, digits=digits)
+    d = der.to_dict()
+    d.pop("runtime_s", None)   # wall-clock: kept out of reproducible records
+    steps = der.steps
+    sc = der.spot_check
+    qs = [quantity(f"derivation '{name}': steps passed", f"{sum(s.passed for s in steps)}/{len(steps)}",
+                   claimed=f"{len(steps)}/{len(steps)}", relation="==", precision="symbolic",
+                   note="; ".join(sorted({s.check.split(':')[0] for s in steps})))]
+    if sc and "digits" in sc:
+        qs.append(quantity(f"derivation '{name}': spot check, digits of agreement",
+                           f"{float(sc['digits']):.1f}", claimed=f"{float(sc.get('required_digits', 0)):.1f}",
+                           relation=">=", precision=f"dps={sc.get('dps')}",
+                           note=str(sc.get("note", ""))[:200]))
+    return d, der.passed, qs
