@@ -119,8 +119,8 @@ def test_thm3_4_false_variant_all_start_at_origin():
     assert rec.inputs["runs"][0]["classes"].count("converged") != 1
 
 
-def _small_35(**kw):
-    return c_thm3_5.check("quick", configs=[(2, 2, [4.0], 2)], steps=3000, run_seconds=5.0,
+def _small_35(configs=((2, 2, [4.0], 2),), **kw):
+    return c_thm3_5.check("quick", configs=list(configs), steps=3000, run_seconds=5.0,
                           rate_run=(2, 2, 4.0, 12000), **kw)
 
 
@@ -133,13 +133,13 @@ def test_thm3_5_reduced():
 
 
 def test_thm3_5_false_rate_exponent():
-    rec = _small_35(claimed_power=2.0)  # tau^2 * loss is not bounded
+    rec = _small_35(configs=(), claimed_power=2.0)  # tau^2 * loss is not bounded
     assert rec.verdict in (REFUTED, INCONCLUSIVE)
     assert rec.verdict == REFUTED and rec.witness["claimed_power"] == 2.0
 
 
 def test_thm3_7_reduced_not_confirmed_wrongly():
-    rec = c_thm3_7.check("quick", steps=15000)
+    rec = c_thm3_7.check("quick", steps=12000)
     # a finite run cannot confirm a transient as the asymptotic bound: either all the tail tests
     # pass, or the verdict is INCONCLUSIVE; never a REFUTED for eps > 0 at this length
     assert rec.verdict in (CONFIRMED, INCONCLUSIVE)
@@ -148,7 +148,7 @@ def test_thm3_7_reduced_not_confirmed_wrongly():
 
 
 def test_thm3_7_false_negative_eps():
-    rec = c_thm3_7.check("quick", steps=15000, eps_list=[-0.5])
+    rec = c_thm3_7.check("quick", steps=12000, eps_list=[-0.5])
     assert rec.verdict == REFUTED
     assert rec.witness["slope"] < -0.5
 

@@ -57,7 +57,9 @@ def test_thm31_s_star_is_a_critical_point_of_the_profile(thm31_quick):
 
 def test_thm31_hessian_is_a_saddle_with_rotation_null_directions(thm31_quick):
     rows = {r[1]: r for r in thm31_quick.tables[1]["rows"] if r[0] == "3"}
-    assert rows["1"][8] == "saddle" and rows["1"][5] == "0"           # no zero eigenvalue in d=1
+    # columns: n, d, eigenvalues, tol, neg, zero, zero: rotations, zero: splits, pos, class, ...
+    assert rows["1"][9] == "saddle" and rows["1"][5] == "0"           # no zero eigenvalue in d=1
+    assert rows["2"][9] == rows["3"][9] == "saddle"
     assert rows["2"][5] == rows["2"][6] == "1"                        # one rotation null direction
     assert rows["3"][5] == rows["3"][6] == "2"
     eig1 = [float(x) for x in rows["1"][2].split(", ")]

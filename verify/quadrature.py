@@ -151,8 +151,9 @@ class Geometry:
         return self.e.shape[1]
 
     def spreads(self) -> list[float]:
-        """Per direction, max_i e_ij - min_i e_ij (how sharp the softmax is along it)."""
-        return [float(max(self.e[:, j]) - min(self.e[:, j])) for j in range(self.k)]
+        """Per direction, log10 of max_i e_ij - min_i e_ij (how sharp the softmax is along it;
+        -inf for none).  Logarithms, because spreads of 1e-1000 are routine here."""
+        return [log10_abs(max(self.e[:, j]) - min(self.e[:, j])) for j in range(self.k)]
 
 
 @dataclass
@@ -233,22 +234,23 @@ def sharp_limit(digits: float) -> float:
 
 def _gh_orders(spreads: list[float], level: int, limit: float, coarse: bool,
                digits: float) -> list[int]:
-    """Per smooth direction, the GH order of the fine (or coarse) rule at ``level``.
+    """``spreads`` are log10 spreads.  Per smooth direction, the GH order of the fine (or coarse) rule at ``level``.
 
     Directions whose spread is far below the limit need far fewer nodes (N grows like
     spread^2), so their ladder index is shifted down -- but never below the order at which the
     softmax's Taylor terms (3 spread)^(2N) drop under 10^-digits.  The coarse rule is always one
     rung below the fine one in every direction, so the pair's difference sees every direction."""
     out = []
-    for sp in spreads:
-        if sp >= limit:
+    log_limit = math.log10(limit)
+    for lsp in spreads:
+        if lsp >= log_limit:
             shift, floor_idx = 0, 0
         else:
-            shift = len(GH_LADDER) if sp <= 0 else int(2 * math.log2(limit / sp))
-            if sp <= 0:
+            shift = len(GH_LADDER) if lsp == -math.inf else int(2 * (log_limit - lsp) / math.log10(2))
+            if lsp == -math.inf:
                 need = 2
             else:
-                need = math.ceil(digits / (2 * max(0.3, -math.log10(min(3 * sp, 0.5))))) + 1
+                need = math.ceil(digits / (2 * max(0.3, -min(math.log10(3) + lsp, math.log10(0.5))))) + 1
             floor_idx = next((i for i, q in enumerate(GH_LADDER) if q >= need), len(GH_LADDER) - 2)
             floor_idx = max(0, min(floor_idx - 1, len(GH_LADDER) - 2))
         idx = max(floor_idx, level - 1 - shift) + (0 if coarse else 1)
@@ -398,9 +400,9 @@ class Integrator:
 
     def _layout(self, geom: Geometry, digits: float) -> tuple[list[int], int]:
         spreads = geom.spreads()
-        limit = self._limit(digits)
-        sharp = [j for j in range(geom.k) if spreads[j] > limit]
-        smooth = [j for j in range(geom.k) if spreads[j] <= limit]
+        log_limit = math.log10(self._limit(digits))
+        sharp = [j for j in range(geom.k) if spreads[j] > log_limit]
+        smooth = [j for j in range(geom.k) if spreads[j] <= log_limit]
         return sharp + smooth, len(sharp)
 
     def nodes(self, geom: Geometry, level: int, digits: float, coarse: bool = False):

@@ -87,7 +87,9 @@ def implied_constant(tau: list[float], y: list[float], power: float, *, tail: fl
     if fit is None:
         return ImpliedConstant(power, max(tail_vals), tail_vals[-1], None, False, False)
     bounded = fit.slope <= slack + 2 * fit.stderr
-    return ImpliedConstant(power, max(tail_vals), tail_vals[-1], fit, bounded, True)
+    # a tail shorter than a decade cannot tell a transient hump from growth
+    decided = fit.x_to >= 10 * fit.x_from
+    return ImpliedConstant(power, max(tail_vals), tail_vals[-1], fit, bounded, decided)
 
 
 def eventually_nondecreasing(tau: list[float], y: list[float], power: float, *,

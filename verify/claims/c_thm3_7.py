@@ -56,7 +56,7 @@ def check(tier: str = "quick", seed: int = 20260101, *, eps_list=None, steps: in
     d = d or cfg["d"]
     rules = rules or outcome_rules()
     eta = default_eta(M0)
-    c0, m = far_init(n, d, M0, seed)
+    c0, _ = far_init(n, d, M0, seed)
     tr = dynamics.run_gd(c0, eta, steps, digits=4, progress=False, max_seconds=max_seconds)
     cls = classify_outcome(tr, rules)
     regime = exactly_one(cls)
@@ -70,8 +70,10 @@ def check(tier: str = "quick", seed: int = 20260101, *, eps_list=None, steps: in
         b = [p for p in pts if p[0] >= mid]
         half1 = rates.loglog_fit([p[0] for p in a], [p[1] for p in a], tail=1.0)
         half2 = rates.loglog_fit([p[0] for p in b], [p[1] for p in b], tail=1.0)
-    rel_tol = max((e / v for e, v in zip(tr.loss_error, tr.loss) if v > 0 and math.isfinite(e)),
-                  default=1e-9) * 4 + 1e-12
+    # the loss's own relative error over the judged tail (twice it), so noise is not a decrease
+    lo_tau = tr.steps[-1] ** (1 - TAIL) if tr.steps[-1] > 1 else 0
+    rel_tol = 2 * max((e / v for s_, e, v in zip(tr.steps, tr.loss_error, tr.loss)
+                       if s_ >= lo_tau and v > 0 and math.isfinite(e)), default=1e-12) + 1e-12
     quantities, per_eps, witness = [], [], None
     all_ok = fit is not None and regime is True
     for eps in eps_list:
