@@ -305,6 +305,9 @@ def _figure(r: ClaimRecord, f: Figure) -> str:
 _DISPLAY_ENVS = re.compile(r"^\s*(\\begin\{(equation|align|gather|multline|flalign|displaymath)\*?\}|\\\[|\$\$)")
 
 
+_TEXT_FRAGMENT = re.compile(r"\\(paragraph|section|subsection|begin\{(enumerate|itemize)\}|noindent)")
+
+
 def display_math(fragment: str) -> str:
     """A sympy.latex fragment in a display context.
 
@@ -312,6 +315,10 @@ def display_math(fragment: str) -> str:
     ``align*`` (so ``&`` alignment points and ``\\\\`` line breaks of multi-line derivations work).
     Blank lines, which end a paragraph and are illegal in math, are dropped.
     """
+    if _TEXT_FRAGMENT.search(fragment):
+        # a rendered document fragment (paragraphs, lists, its own display environments), as
+        # proofs.base.Derivation.to_latex() produces: it goes in as it is
+        return fragment.strip()
     body = "\n".join(ln for ln in fragment.strip().split("\n") if ln.strip())
     if _DISPLAY_ENVS.match(body):
         return body
