@@ -218,6 +218,9 @@ def run_gd(c0, eta, steps: int, *, digits: int = 20, backend: str = "auto", t=0,
                 except (OverflowError, FloatingPointError):
                     traj.stop_reason = "overflow"
                     break
+                except InaccurateError as e:
+                    traj.stop_reason = f"unresolved gradient at step {tau}: {e}"
+                    break
                 if not g_est.ok:
                     traj.stop_reason = (f"inaccurate gradient at step {tau}: error "
                                         f"{g_est.max_error():.3g} ({g_est.rule.get('rule')})")

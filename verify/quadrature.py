@@ -42,6 +42,10 @@ GL_LADDER = (4, 6, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64, 80, 96)
 GH_COMFORT = 128
 PANEL_MAX = 2.0  # widest panel of the split rule away from tie points
 MAX_SPLIT_DIMS = 2
+# Node budgets per rule: beyond them a value is reported as unresolved rather than computed for
+# minutes (a float64 node costs ~1 us, an mpmath one ~100 us).
+MAX_NODES_FLOAT64 = 2_000_000
+MAX_NODES_MP = 60_000
 
 
 class InaccurateError(ArithmeticError):
@@ -443,10 +447,17 @@ class Integrator:
             err = np.array([abs(x) * ar.eps * 4 for x in val], dtype=ar.dtype)
             return Expectation(val, err, True, {"rule": "exact (k=0)", "nodes": 1})
         best = None
+        budget = MAX_NODES_FLOAT64 if ar.ctx is None else MAX_NODES_MP
         for lv in range(max(1, level), len(GH_LADDER)):
             results = []
             for coarse in (True, False):
-                U, W, info = self.nodes(geom, lv, tol.digits, coarse)
+                try:
+                    U, W, info = self.nodes(geom, lv, tol.digits, coarse)
+                except InaccurateError as e:
+                    return _unresolved(geom, ar, str(e), best)
+                if len(W) > budget:
+                    return _unresolved(geom, ar, f"the rule at level {lv} needs {len(W)} nodes, "
+                                       f"over the budget of {budget}", best)
                 vals = f(U)
                 self.evaluations += len(W)
                 results.append(((W[:, None] * vals).sum(axis=0), W, vals, info))
@@ -469,6 +480,13 @@ class Integrator:
         assert best is not None
         self._start[skey] = max(0, len(GH_LADDER) - 2)
         return best
+
+
+def _unresolved(geom: Geometry, ar: Arith, why: str, best: "Expectation | None") -> "Expectation":
+    """The best value so far (or NaN-free zeros) flagged as not meeting the tolerance."""
+    if best is not None:
+        return Expectation(best.value, best.error, False, dict(best.rule, unresolved=why))
+    raise InaccurateError(why)
 
 
 def _describe(ks: int, gh_orders: list[int], level: int) -> str:
