@@ -840,7 +840,9 @@ def high_noise_starts(draw, n=st.just(2)):
     return [[math.exp(-t) * x for x in r] for r in m], d
 
 
-def gd_run(case, steps=3000):
+# 10^4 steps: the judged window (last quarter in log tau) then spans a decade, the least over
+# which rates.implied_constant calls a tail decided.
+def gd_run(case, steps=10_000):
     c0, _ = case
     return dynamics.run_gd(c0, 0.5, steps, digits=8, progress=False)
 
@@ -852,7 +854,8 @@ def gd_run(case, steps=3000):
     "undecidable on 3000 steps for some starts: K = loss sqrt(tau) is still on its transient hump "
     "over tau in [464, 3000] (e.g. c0 = [[0, -0.0612], [0, -0.0408]]: tail slope 0.08 > 2 se), so "
     "rates.implied_constant judges 'unbounded' with decided=True; the slow tier runs 10^5 steps"))
-@settings(max_examples=4)  # a 3000-step run per example
+# no shrinking: each example is a 10^4-step run
+@settings(max_examples=4, phases=[Phase.explicit, Phase.reuse, Phase.generate])
 @given(high_noise_starts())
 def test_high_noise_rate_implied_constant_bounded(case):
     prop_high_noise_rate(gd_run, case)
@@ -893,13 +896,17 @@ def far_starts(draw, n=st.just(2), M0s=(6.0,)):
     return [[M0 + float(x)] for x in z], 1
 
 
-def far_run(case, steps=3000):
+def far_run(case, steps=10_000):
     c0, _ = case
     return dynamics.run_gd(c0, 0.5, steps, digits=8, progress=False)
 
 
 # n = 2 only in the fast tier (n = 3 needs ~10^4 steps to leave the transient): slow tier
-@settings(max_examples=4)  # a 3000-step run per example
+@pytest.mark.xfail(strict=False, reason=(
+    "undecidable on 10^4 steps for some starts: tau*loss is still rising over tau in [1e3, 1e4] "
+    "(c0 = [[4.7588], [8.3650]]: slope 0.10 +- 0.016, with its maximum before the end), i.e. the "
+    "loss decays like tau^-0.9 there; the slow tier runs 10^5 steps"))
+@settings(max_examples=4, phases=[Phase.explicit, Phase.reuse, Phase.generate])
 @given(far_starts())
 def test_far_regime_rates_short_run(case):
     prop_far_regime_rates(far_run, case)
