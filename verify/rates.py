@@ -87,8 +87,8 @@ def implied_constant(tau: list[float], y: list[float], power: float, *, tail: fl
     if fit is None:
         return ImpliedConstant(power, max(tail_vals), tail_vals[-1], None, False, False)
     bounded = fit.slope <= slack + 2 * fit.stderr
-    # a tail shorter than a decade cannot tell a transient hump from growth
-    decided = fit.x_to >= 10 * fit.x_from
+    # a window shorter than a decade of tau cannot tell a transient hump from growth
+    decided = math.log10(pairs[-1][0]) - lo >= 1.0
     return ImpliedConstant(power, max(tail_vals), tail_vals[-1], fit, bounded, decided)
 
 
