@@ -862,10 +862,13 @@ def test_high_noise_rate_implied_constant_bounded(case):
 
 
 def test_mutant_high_noise_rate_is_falsified():
-    # a loss that stalls: multiplied by tau^0.75 it decays slower than 1/sqrt(tau)
+    # a loss that stalls: a component decaying like tau^-0.25, slower than 1/sqrt(tau), added
+    # to the true loss (a multiplicative mutant is not enough where the true loss decays
+    # geometrically)
     def mutant(case):
         traj = gd_run(case)
-        traj.loss = [x * max(s, 1) ** 0.75 for s, x in zip(traj.steps, traj.loss)]
+        l0 = traj.loss[0]
+        traj.loss = [x + l0 * (1 + s) ** -0.25 for s, x in zip(traj.steps, traj.loss)]
         return traj
     assert falsified(high_noise_starts(), prop_high_noise_rate, mutant, max_examples=3)
 
