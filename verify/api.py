@@ -73,8 +73,7 @@ def centred(params, target, t=0, parameterisation: str = "noised", dps: int | No
         return [[mpmath.mp.make_mpf(libmp.mpf_sub(a._mpf_, b._mpf_)) for a, b in zip(row, m_star)]
                 for row in p]
     if dps is None:
-        _, log_spread = _precision.scale_and_spread(p + [m_star])
-        log_scale, _ = _precision.scale_and_spread(p + [m_star])
+        log_scale, log_spread = _precision.scale_and_spread(p + [m_star])
         spread = 0 if not math.isfinite(log_spread) else max(0, math.ceil(log_scale - log_spread))
         dps = 60 + spread
     ctx = _precision.context(dps)

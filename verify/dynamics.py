@@ -30,7 +30,7 @@ import numpy as np
 from verify import model
 from verify import precision as _precision
 from verify.precision import Precision
-from verify.quadrature import InaccurateError
+from verify.quadrature import InaccurateError, log10_abs
 
 CONVERGED, DIVERGING, UNDECIDED = "converged", "diverging", "undecided"
 FLOAT64_OVERFLOW = 1e60
@@ -84,14 +84,6 @@ class Trajectory:
     def to_dict(self) -> dict[str, Any]:
         import dataclasses
         return dataclasses.asdict(self)
-
-
-def _log10(x) -> float:
-    if isinstance(x, float):
-        return math.log10(x) if x > 0 else -math.inf
-    if x == 0:
-        return -math.inf
-    return float(mpmath.log10(x)) if abs(x) > 0 else -math.inf
 
 
 def _to_float(x) -> float:
@@ -281,8 +273,8 @@ def _record(traj: Trajectory, tau: int, f_est, C: np.ndarray, G: np.ndarray) -> 
     traj.steps.append(tau)
     traj.loss.append(_to_float(f_est.value))
     traj.loss_error.append(_to_float(f_est.error))
-    traj.loss_log10.append(_log10(f_est.value))
+    traj.loss_log10.append(log10_abs(f_est.value))
     norms = [(row * row).sum() for row in C]
     traj.dist.append([_to_float(x) ** 0.5 if _to_float(x) > 0 else 0.0 for x in norms])
-    traj.dist_log10.append([_log10(x) / 2 for x in norms])
+    traj.dist_log10.append([log10_abs(x) / 2 for x in norms])
     traj.grad_norm.append(_to_float(sum((row * row).sum() for row in G)) ** 0.5)

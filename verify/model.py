@@ -142,7 +142,7 @@ def _principal_rotation(E0: np.ndarray, ar: Arith) -> np.ndarray:
     k = E0.shape[1]
     if k <= 1:
         return np.array([[ar.num(1)]] * k, dtype=ar.dtype).reshape(k, k)
-    centred = E0 - E0.mean(axis=0)[None, :] if ar.ctx is None else E0 - (E0.sum(axis=0) / E0.shape[0])[None, :]
+    centred = E0 - (E0.sum(axis=0) / E0.shape[0])[None, :]   # works for float and object arrays
     G = centred.T @ centred
     if ar.ctx is None:
         lam, V = np.linalg.eigh(G)

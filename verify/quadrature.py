@@ -483,7 +483,7 @@ class Integrator:
 
 
 def _unresolved(geom: Geometry, ar: Arith, why: str, best: "Expectation | None") -> "Expectation":
-    """The best value so far (or NaN-free zeros) flagged as not meeting the tolerance."""
+    """The best value so far, flagged as not meeting the tolerance; with none yet, raise."""
     if best is not None:
         return Expectation(best.value, best.error, False, dict(best.rule, unresolved=why))
     raise InaccurateError(why)
