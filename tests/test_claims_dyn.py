@@ -120,7 +120,7 @@ def test_thm3_4_false_variant_all_start_at_origin():
 
 
 def _small_35(configs=((2, 2, [4.0], 2),), **kw):
-    return c_thm3_5.check("quick", configs=list(configs), steps=3000, run_seconds=5.0,
+    return c_thm3_5.check("quick", configs=list(configs), steps=3000,
                           rate_run=(2, 2, 4.0, 12000), **kw)
 
 
@@ -154,7 +154,7 @@ def test_thm3_7_false_negative_eps():
 
 
 def test_figure_reduced_quick_is_not_a_pass():
-    rec = c_figure.check("quick", steps=300, population_steps=50, population_seconds=3.0)
+    rec = c_figure.check("quick", steps=300, population_steps=50)
     # 300 steps cannot decide the 20000-step claim's slope: never CONFIRMED
     assert rec.verdict in (INCONCLUSIVE, REFUTED)
     assert rec.verdict == INCONCLUSIVE
@@ -163,7 +163,7 @@ def test_figure_reduced_quick_is_not_a_pass():
 
 
 def test_figure_false_slope_not_confirmed():
-    rec = c_figure.check("quick", steps=300, population_steps=20, population_seconds=2.0,
+    rec = c_figure.check("quick", steps=300, population_steps=20,
                          claimed_slope=-3.0)
     assert rec.verdict != CONFIRMED
 
@@ -179,3 +179,24 @@ def test_quick_checks_run(mod):
     assert rec.id == mod.ID
     assert rec.verdict in (CONFIRMED, REFUTED, INCONCLUSIVE)
     _roundtrip(rec)
+
+
+# ---------------------------------------------------------------------------------------------
+# run_gd: a small-spread start in mpmath continues in float64 once the policy allows it
+# ---------------------------------------------------------------------------------------------
+
+def test_run_gd_drops_to_float64_when_policy_allows_and_agrees_with_mpmath():
+    from verify import dynamics
+    z = np.random.default_rng(3).standard_normal((3, 2))
+    c0 = (np.array([[3.0, 0.0]] * 3) + 1e-9 * z).tolist()
+    steps, digits = 120, 3
+    auto = dynamics.run_gd(c0, 0.05, steps, digits=digits, progress=False)
+    hp = dynamics.run_gd(c0, 0.05, steps, digits=digits, backend="mpmath", progress=False)
+    assert auto.precision["backend"] == "mpmath"          # the 1e-9 spread needs it at the start
+    sw = auto.precision["switched"]
+    assert sw["backend"] == "float64" and sw["step"] % dynamics.RECHECK_STEPS == 0
+    assert "switched" not in hp.precision                   # an explicit backend is never changed
+    # both runs ask for `digits` digits of each gradient; over the run the distances must agree
+    # to that many digits
+    for a, b in zip(auto.dist[-1], hp.dist[-1]):
+        assert abs(a - b) <= 10 ** (-digits) * abs(b)

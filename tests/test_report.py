@@ -159,6 +159,22 @@ def test_runtimes_only_in_timings(rendered):
         assert "101.25" not in text and "12.75" not in text
 
 
+def test_check_timings_go_to_timings_files_only(tmp_path):
+    records, prov = fixture_records()
+    records = [dataclasses.replace(records[0], timings={"population GD: seconds per step": 0.0375})] + records[1:]
+    render_all(records, prov, tmp_path / "a", pdf=False)
+    saved, _ = loads((tmp_path / "a" / "results.json").read_text(encoding="utf-8"))
+    assert all(r.timings == {} for r in saved)
+    timings = json.loads((tmp_path / "a" / "timings.json").read_text(encoding="utf-8"))
+    assert timings["details"] == {records[0].id: {"population GD: seconds per step": 0.0375}}
+    assert "| population GD: seconds per step | 0.04 |" in (tmp_path / "a" / "timings.md").read_text(encoding="utf-8")
+    for name in ("REPORT.md", "report.tex"):
+        assert "0.0375" not in (tmp_path / "a" / name).read_text(encoding="utf-8")
+    # re-rendering from the saved files keeps the details
+    rerender(tmp_path / "a", tmp_path / "b", pdf=False)
+    assert tree_bytes(tmp_path / "a") == tree_bytes(tmp_path / "b")
+
+
 # -------------------------------------------------------------------------------------------------
 # Reproducibility
 

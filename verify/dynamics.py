@@ -153,6 +153,9 @@ def _progress(total: int, enabled: bool | None, desc: str):
     return tqdm(total=total, desc=desc, unit="step", leave=False, file=sys.stderr)
 
 
+RECHECK_STEPS = 10  # how often a run in mpmath asks whether float64 now suffices
+
+
 def run_gd(c0, eta, steps: int, *, digits: int = 20, backend: str = "auto", t=0,
            parameterisation: str = "noised", rules: Rules | None = None,
            stop_when_classified: bool = False, progress: bool | None = None,
@@ -161,7 +164,11 @@ def run_gd(c0, eta, steps: int, *, digits: int = 20, backend: str = "auto", t=0,
 
     eta > 0 is the step on the chosen parameterisation (the effective step on c is eta, or
     eta e^{-2t} for "clean").  The precision comes from the policy for ``c0`` and ``digits``
-    (float64 when it suffices); the working precision is raised if the spread later needs more.
+    (float64 when it suffices).  A run that starts in mpmath only because the parameters are close
+    together (the usual small-spread start) re-applies the policy to the current iterate every
+    ``RECHECK_STEPS`` steps and continues in float64 from the first iterate where the policy says
+    float64 gives ``digits`` digits there; the switch (step and policy) is kept in
+    ``traj.precision["switched"]``.  The precision is never raised mid-run.
     The loss is evaluated together with the gradient, so it costs nothing extra.
     """
     c_exact = model.check_params(c0, "c0")
@@ -238,6 +245,16 @@ def run_gd(c0, eta, steps: int, *, digits: int = 20, backend: str = "auto", t=0,
                     break
                 C = C - h * G
                 tau += 1
+                if (backend == "auto" and not prec.is_float64 and tau % RECHECK_STEPS == 0):
+                    now = model.check_params(C.tolist(), "c")
+                    cand = model._resolve_precision(now, digits, None, "auto",
+                                                    model._scale_digits(now))
+                    if cand.is_float64:
+                        prec = cand
+                        traj.precision["switched"] = {"step": tau, **cand.to_dict()}
+                        ev = model.Evaluator(prec)
+                        C = convert(prec, now)
+                        h = eff_step(prec)
                 if prec.is_float64 and not np.all(np.isfinite(C)) or (
                         prec.is_float64 and np.abs(C).max() > FLOAT64_OVERFLOW):
                     traj.stop_reason = "overflow"

@@ -91,6 +91,10 @@ class ClaimRecord:
     derivation: dict[str, Any] | None = None
     tier: str = "quick"
     runtime_s: float = 0.0
+    # Other wall-clock measurements of the check (e.g. seconds per GD step), in seconds.  Like
+    # ``runtime_s`` they vary between runs, so reports move them to timings.json/timings.md and
+    # results.json always holds an empty dict here.
+    timings: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:

@@ -53,7 +53,9 @@ def render_all(
     not compile; the other files have been written by then.
     """
     claim_times = {r.id: float(r.runtime_s) for r in records}
-    return _render(records, provenance, Path(out_dir), claim_times, dict(timings or {}), pdf)
+    details = {r.id: dict(r.timings) for r in records if r.timings}
+    return _render(records, provenance, Path(out_dir), claim_times, dict(timings or {}), pdf,
+                   details)
 
 
 def rerender(source: Path | str, out_dir: Path | str = DEFAULT_OUT_DIR, *, pdf: bool | None = None) -> list[Path]:
@@ -66,13 +68,15 @@ def rerender(source: Path | str, out_dir: Path | str = DEFAULT_OUT_DIR, *, pdf: 
     results = source / "results.json" if source.is_dir() else source
     records, provenance = loads(results.read_text(encoding="utf-8"))
     claim_times: dict[str, float | None] = {r.id: (r.runtime_s or None) for r in records}
+    details = {r.id: dict(r.timings) for r in records if r.timings}
     other: dict[str, float] = {}
     timings_file = results.parent / "timings.json"
     if timings_file.exists():
         saved = json.loads(timings_file.read_text(encoding="utf-8"))
         claim_times.update({k: v for k, v in saved.get("claims", {}).items() if k in claim_times})
         other = dict(saved.get("other", {}))
-    return _render(records, provenance, Path(out_dir), claim_times, other, pdf)
+        details.update({k: v for k, v in saved.get("details", {}).items() if k in claim_times})
+    return _render(records, provenance, Path(out_dir), claim_times, other, pdf, details)
 
 
 def _render(
@@ -82,11 +86,13 @@ def _render(
     claim_times: Mapping[str, float | None],
     other_times: Mapping[str, float],
     pdf: bool | None,
+    details: Mapping[str, Mapping[str, float]] | None = None,
 ) -> list[Path]:
     ids = [r.id for r in records]
+    details = {k: dict(v) for k, v in (details or {}).items()}
     if len(set(ids)) != len(ids):
         raise ValueError(f"duplicate claim ids in records: {sorted({i for i in ids if ids.count(i) > 1})}")
-    stripped = [dataclasses.replace(r, runtime_s=0.0) for r in records]
+    stripped = [dataclasses.replace(r, runtime_s=0.0, timings={}) for r in records]
 
     # 1. Render everything in memory: a failure here leaves the previous report untouched.
     figure_files: dict[str, bytes] = {}
@@ -100,8 +106,8 @@ def _render(
     results_json = dumps(stripped, provenance)
     report_tex = _latex.render_latex(stripped, provenance)
     report_md = _markdown.render_markdown(stripped, provenance)
-    timings_json = _timings_json(records, claim_times, other_times)
-    timings_md = _timings_md(records, claim_times, other_times)
+    timings_json = _timings_json(records, claim_times, other_times, details)
+    timings_md = _timings_md(records, claim_times, other_times, details)
 
     # 2. Write, each file atomically; REPORT.md last, so it never points at figures not yet written.
     written = []
@@ -135,16 +141,17 @@ def _remove_stale_figures(fig_dir: Path, current: set[str]) -> None:
             p.unlink()
 
 
-def _timings_json(records, claim_times, other_times) -> str:
+def _timings_json(records, claim_times, other_times, details) -> str:
     doc = {
         "note": "wall-clock seconds; these vary between runs and are kept out of the reports",
         "claims": {r.id: claim_times.get(r.id) for r in records},
+        "details": {r.id: details[r.id] for r in records if details.get(r.id)},
         "other": dict(other_times),
     }
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 
 
-def _timings_md(records, claim_times, other_times) -> str:
+def _timings_md(records, claim_times, other_times, details) -> str:
     def fmt(t):
         return "—" if t is None else f"{t:.2f}"
 
@@ -162,6 +169,13 @@ def _timings_md(records, claim_times, other_times) -> str:
     known = [t for t in (claim_times.get(r.id) for r in records) if t is not None]
     if records:
         lines.append(f"| **sum of claims** | | | {fmt(sum(known)) if known else '—'} |")
+    if any(details.get(r.id) for r in records):
+        lines += ["", "Measured inside the checks:", "", "| Claim | Measurement | Time (s) |",
+                  "|---|---|---|"]
+        for r in records:
+            for k in sorted(details.get(r.id, {})):
+                lines.append(f"| {_markdown.code(r.id)} | {_markdown.esc_cell(k)} | "
+                             f"{fmt(details[r.id][k])} |")
     if other_times:
         lines += ["", "| Other | Time (s) |", "|---|---|"]
         lines += [f"| {_markdown.esc_cell(k)} | {fmt(other_times[k])} |" for k in sorted(other_times)]
