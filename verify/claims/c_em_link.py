@@ -36,6 +36,10 @@ U_CONFIGS = [
 ]
 
 
+# (divisor of u, digits) at which the identity E[w_i(y - c_i)] = -E[w_i v] is checked, per tier
+IDENTITY_POINTS = {"quick": [(2, 20)], "full": [(2, 20), (4, 30)]}
+
+
 def identity_gap(c, digits: int):
     em = model.em_direction(c, digits)
     ev = model.Evaluator(em.precision)
@@ -79,12 +83,15 @@ def check(tier: str = "quick", seed: int = 20260101, *, claimed_power: int = 3):
     rows, ok_all = [], True
     witness = None
     for u in configs:
-        # the identity at c = u/2: components still overlap, so a Gauss-Hermite rule reaches
-        # the digits (at c = u a nested 2-D split rule in mpmath exceeds the node budget)
-        gap, ok, prec = identity_gap([[float(x) / 2 for x in r] for r in u], digits)
-        ok_all &= ok
-        qs.append(quantity(f"|E[w_i(y-c_i)] + E[w_i v]| at c = u/2, u = {u}", gap, claimed="0",
-                           relation="==", precision=prec, note="within error estimates" if ok else "EXCEEDS error estimates"))
+        # the identity at c = u/2 (and u/4 at more digits in the full tier): components still
+        # overlap, so the rules reach the digits (at c = u, or u/2 at 30 digits, a nested 2-D split
+        # rule in mpmath exceeds the node budget)
+        for div, idigits in IDENTITY_POINTS[tier]:
+            gap, ok, prec = identity_gap([[float(x) / div for x in r] for r in u], idigits)
+            ok_all &= ok
+            qs.append(quantity(f"|E[w_i(y-c_i)] + E[w_i v]| at c = u/{div}, u = {u}", gap,
+                               claimed="0", relation="==", precision=prec,
+                               note="within error estimates" if ok else "EXCEEDS error estimates"))
         ratios = remainder_ratios(u, scales, digits)
         import proofs.em_link as pe
         ctx = context(digits + 20)
@@ -116,7 +123,8 @@ def check(tier: str = "quick", seed: int = 20260101, *, claimed_power: int = 3):
     table = {"title": "Remainder R(s) = grad F + 2 EM along c = s u",
              "columns": ["u", "s", "max|R|/s^3", f"max|R|/s^{claimed_power}", "gap to derived coeff.",
                          "error (scaled)", "precision"], "rows": rows}
-    inputs = {"configs": configs, "scales": scales, "digits": digits, "claimed_power": claimed_power}
+    inputs = {"configs": configs, "scales": scales, "digits": digits, "claimed_power": claimed_power,
+              "identity_points": IDENTITY_POINTS[tier]}
     if ok_all and der_ok:
         return make_record(__name__, verdict=CONFIRMED, assurance="numeric", tier=tier,
                            quantities=qs, tables=[table], derivation=der, inputs=inputs,

@@ -152,7 +152,19 @@ def check(tier: str = "quick", seed: int = 20260101, *, runs=None, claimed_power
         verdict, reason, witness = CONFIRMED, "", None
     else:
         verdict, witness = INCONCLUSIVE, None
-        reason = "some run has a parameter not yet approaching the target or an undecided implied constant"
+        undecided = [
+            f"n={r['n']}, d={r['d']}, M={r['M']:g}, eta={r['eta_effective']:.4g}, {r['parameterisation']}, "
+            f"{r['steps']} steps (eta*tau = {r['eta_effective'] * r['steps']:.3g}): approaching "
+            f"{r['approaching']}, implied constant decided={r['implied_constant']['decided']}, "
+            f"bounded={r['implied_constant']['bounded']}, log K slope "
+            + (f"{r['implied_constant']['fit']['slope']:.3f} +- {r['implied_constant']['fit']['stderr']:.3f}"
+               if r['implied_constant'].get('fit') else "-")
+            for r in rows if not (all(r["approaching"]) and r["implied_constant"]["decided"]
+                                  and r["implied_constant"]["bounded"])]
+        reason = ("not decided within the runs' budgets (a run decides when every |c_i| is "
+                  "approaching the target and K = loss sqrt(eta tau)/(n^3 d^2) is bounded over the "
+                  "tail; growth of K that is not steady over the last half of the tail, or has not "
+                  "exceeded K before the tail, is not counted as a refutation): " + "; ".join(undecided))
     inputs = {"seed": seed, "tier": tier, "t_rule": f"log n + log M + 2 + {t_margin}",
               "approach_rule": f"|c_i| strictly decreasing over the last {WINDOW}+1 records and below its start",
               "claimed_power": claimed_power, "runs": rows}
