@@ -10,6 +10,7 @@ import pytest
 import verify
 from verify import model
 from verify.precision import context
+from verify.quadrature import InaccurateError
 
 
 def _mc_loss(c, samples=400_000, seed=1):
@@ -96,13 +97,19 @@ def test_span_reduction_against_unreduced_tensor_rule():
     assert abs(est.value - r2) <= est.error + ref_err
 
 
-# Separated in two directions at 20 digits costs minutes in mpmath (a nested split rule of
-# ~10^5 nodes), so the fast tier checks that geometry on the float64 path.
+# Separated in two directions at 20 digits needs a nested split rule of ~10^5 nodes in mpmath,
+# beyond the engine's mpmath node budget (quadrature.MAX_NODES_MP): the engine refuses with
+# InaccurateError instead of returning a value that misses its target.  The slow cases below
+# record that limitation: they are expected to fail with exactly that error (strict, so they
+# start failing -- and get promoted -- the day the engine handles them), and any other outcome,
+# a wrong number above all, fails the test.  The fast tier checks that geometry on float64.
+NODE_BUDGET = pytest.mark.xfail(raises=InaccurateError, strict=True,
+                                reason="2-D separated geometry in mpmath exceeds MAX_NODES_MP")
 @pytest.mark.parametrize("c,digits", [
     ([[0.3, 0.1], [-0.2, 0.05]], 20),
     ([[2.0, 0.0], [-2.0, 0.5]], 20),
     ([[1.5, 0.2], [-1.0, 1.0], [0.3, -1.2]], 10),
-    pytest.param([[1.5, 0.2], [-1.0, 1.0], [0.3, -1.2]], 20, marks=pytest.mark.slow),
+    pytest.param([[1.5, 0.2], [-1.0, 1.0], [0.3, -1.2]], 20, marks=[pytest.mark.slow, NODE_BUDGET]),
 ])
 def test_direct_and_stein_forms_agree(c, digits):
     g1 = model.grad_F(c, digits, form="direct")
@@ -138,7 +145,8 @@ def test_gradient_against_central_finite_differences(c):
 @pytest.mark.parametrize("c", [
     [[0.3, 0.1], [-0.2, 0.05]],
     [[3.0, 0.5], [-2.0, -2.0], [0.5, -0.75]],   # separated, differences collinear (k = 1)
-    pytest.param([[3.0, 0.5], [-2.0, -1.0], [0.5, 2.0]], marks=pytest.mark.slow),  # k = 2, sharp
+    pytest.param([[3.0, 0.5], [-2.0, -1.0], [0.5, 2.0]],                 # k = 2, sharp
+                 marks=[pytest.mark.slow, NODE_BUDGET]),
 ])
 def test_float64_path_agrees_with_50_digits(c):
     f64 = model.grad_F(c, 10, backend="float64")
@@ -157,7 +165,7 @@ def test_float64_path_agrees_with_50_digits(c):
     [[1.2, 0.0], [-1.0, 0.3]],                   # transitional
     [[4.0, 1.0], [-4.0, 0.0]],                   # well separated
     pytest.param([[3.0, 0.0], [-2.5, 1.0], [0.2, -3.0]],   # separated in two directions
-                 marks=pytest.mark.slow),
+                 marks=[pytest.mark.slow, NODE_BUDGET]),
 ])
 def test_error_estimate_bounds_true_error(c):
     est = model.F(c, 12, backend="mpmath")
