@@ -899,9 +899,15 @@ def far_starts(draw, n=st.just(2), M0s=(6.0,)):
     return [[M0 + float(x)] for x in z], 1
 
 
-def far_run(case, steps=10_000):
+def far_run(case, steps=10_000, eta=0.5):
     c0, _ = case
-    return dynamics.run_gd(c0, 0.5, steps, digits=8, progress=False)
+    return dynamics.run_gd(c0, eta, steps, digits=8, progress=False)
+
+
+def claim_eta(case) -> float:
+    """The thm3.5 check's step rule, min(0.01, 0.36/M0^2), at M0 = the largest initial |c_i|."""
+    from verify.claims.c_thm3_5 import default_eta
+    return default_eta(max(math.sqrt(sum(x * x for x in r)) for r in case[0]))
 
 
 # n = 2 only in the fast tier (n = 3 needs ~10^4 steps to leave the transient): slow tier

@@ -83,14 +83,61 @@ def test_thm31_symmetric_family_wide(case):
 # ---- rates on long runs -------------------------------------------------------------------
 
 
-@settings(max_examples=3)  # 10^5 float64 steps (~2-3 minutes) per example
+# Known failure, pinned (the last @example below) and expected: a finite run cannot judge the
+# O(1/sqrt(tau)) bound by "K = loss sqrt(tau) not growing" when the start falls onto a slow
+# plateau.  From c0 = [[-0.0207446], [-0.0248935]] the two means become a symmetric pair +-a
+# within ~100 steps (a0 = 0.002075); a then decays through cubic terms only,
+# a(tau)^2 = a0^2 / (1 + 2 kappa eta a0^2 tau) with kappa ~ 2 measured (a = 0.001521 at 1e5), so
+# the loss ~ a^4 sits at ~1.8e-11 for T ~ 1/(2 kappa eta a0^2) ~ 1.2e5 steps and K rises with
+# slope 0.32 over tau in [383, 1e5] -- while loss sqrt(eta tau) stays below 1.3e-9, far under the
+# bound.  T grows without limit as a0 -> 0, so no fixed run length decides every start; the
+# property needs a precondition tied to that time scale (next step).  The witness is its own
+# test (strict: an unexpected pass is reported); the drawn starts keep running, marked
+# non-strict because other draws can land on such a plateau too.
+PLATEAU = "finite-run plateau: K = loss sqrt(tau) rises while a symmetric pair decays through cubic terms"
+
+
+@pytest.mark.xfail(raises=AssertionError, strict=True, reason=(
+    PLATEAU + "; here a0 = 0.002075, T ~ 1.2e5 steps, K slope 0.32 at K ~ 2e-9"))
+def test_high_noise_rate_long_run_plateau_witness():
+    P.prop_high_noise_rate(lambda cs: P.gd_run(cs, steps=100_000),
+                           ([[-0.02074461181994332], [-0.024893534183931983]], 1), tail=0.5)
+
+
+@pytest.mark.xfail(raises=AssertionError, strict=False, reason=PLATEAU)
+@settings(max_examples=3)  # 10^5 float64 steps (~20 s in d = 1, ~2-3 minutes in d = 2) per example
 @given(P.high_noise_starts(n=st.integers(2, 3)))
 @example(([[math.exp(-3.5) * x for x in r] for r in S.thm31(1.0, 3, 2)], 2))
 def test_high_noise_rate_long_run(case):
     P.prop_high_noise_rate(lambda cs: P.gd_run(cs, steps=100_000), case, tail=0.5)
 
 
+# The step is the thm3.5 check's rule, min(0.01, 0.36/M0^2) (the fast tier's eta = 0.5 is far
+# above the stability limit at M0 ~ 6-8, where the Hessian grows like M0^2).
+#
+# Known failure, pinned as its own test: from c0 = [[8.7143], [8.3386]] (d = 1, eta = 0.00474)
+# the near mean reaches the target by tau ~ 1000, and the far one then drifts out only from
+# 8.73 to 9.01 by tau = 1e5 while the loss creeps from 3.7e-4 to 2.1e-4, so tau * loss rises with
+# slope 0.59 (K = 21 at the end).  The loss is set by the target's mass near the softmax tie
+# point r/2 (~ e^{-r^2/8}), and the far mean moves at a speed of that size, so the O(1/tau)
+# regime starts only after T ~ e^{r^2/8} / eta steps: ~3e6 here.  A fixed 10^5-step run cannot
+# decide such starts; the property needs a precondition tied to T (next step).  The drawn starts
+# keep running, non-strict.
+FAR_PLATEAU = ("finite-run plateau: after the near mean converges, the far one at r drifts out on a "
+               "time scale ~ e^{r^2/8}/eta, and tau*loss rises until then")
+
+
+@pytest.mark.xfail(raises=AssertionError, strict=True, reason=(
+    FAR_PLATEAU + "; here r = 8.73, eta = 0.00474, T ~ 3e6 steps, tau*loss slope 0.59 at K = 21"))
+def test_far_regime_rates_long_run_plateau_witness():
+    case = ([[8.714309835804574], [8.338601744846889]], 1)
+    P.prop_far_regime_rates(lambda cs: P.far_run(cs, steps=100_000, eta=P.claim_eta(cs)), case,
+                            eps=0.1, tail=0.5)
+
+
+@pytest.mark.xfail(raises=AssertionError, strict=False, reason=FAR_PLATEAU)
 @settings(max_examples=3)  # 10^5 float64 steps per example
 @given(P.far_starts(n=st.integers(2, 3), M0s=(6.0, 8.0)))
 def test_far_regime_rates_long_run(case):
-    P.prop_far_regime_rates(lambda cs: P.far_run(cs, steps=100_000), case, eps=0.1, tail=0.5)
+    P.prop_far_regime_rates(lambda cs: P.far_run(cs, steps=100_000, eta=P.claim_eta(cs)), case,
+                            eps=0.1, tail=0.5)
