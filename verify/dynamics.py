@@ -181,7 +181,10 @@ def run_gd(c0, eta, steps: int, *, digits: int = 20, backend: str = "auto", t=0,
     check_parameterisation(parameterisation)
     tt = check_t(t)
     rules = rules or Rules()
-    prec = model._resolve_precision(c_exact, digits, None, backend, model._scale_digits(c_exact))
+    def policy(c_ex, backend_: str) -> Precision:
+        return model._resolve_precision(c_ex, digits, None, backend_, model._scale_digits(c_ex))
+
+    prec = policy(c_exact, backend)
     traj = Trajectory(rules=rules.to_dict(), precision=prec.to_dict(),
                       settings={"eta": str(eta), "steps": steps, "t": str(t), "digits": digits,
                                 "parameterisation": parameterisation, "backend": prec.backend})
@@ -247,8 +250,7 @@ def run_gd(c0, eta, steps: int, *, digits: int = 20, backend: str = "auto", t=0,
                 tau += 1
                 if (backend == "auto" and not prec.is_float64 and tau % RECHECK_STEPS == 0):
                     now = model.check_params(C.tolist(), "c")
-                    cand = model._resolve_precision(now, digits, None, "auto",
-                                                    model._scale_digits(now))
+                    cand = policy(now, "auto")
                     if cand.is_float64:
                         prec = cand
                         traj.precision["switched"] = {"step": tau, **cand.to_dict()}

@@ -87,7 +87,7 @@ def check(tier: str = "quick", seed: int = 20260101, *, runs=None, claimed_power
     """Run the thm2.1 check; ``claimed_power`` mutates the rate (the paper's is 1/2 in eta tau)."""
     runs = runs or TIERS[tier]
     quantities, rows, table, figs_runs = [], [], [], []
-    all_ok, refuted = True, None
+    all_ok, refuted, undecided = True, None, []
     for k, (n, d, M, eta_kind, param, steps) in enumerate(runs):
         s = seed + k
         m0, m_star = initial(n, d, M, s)
@@ -127,6 +127,8 @@ def check(tier: str = "quick", seed: int = 20260101, *, runs=None, claimed_power
                      "parameterisation": param, "steps": steps, "seed": s, "approaching": appr,
                      "dist_ratio_end_over_start": ratios, "stop_reason": tr.stop_reason,
                      "precision": tr.precision, "implied_constant": ic.to_dict()})
+        if not ok:
+            undecided.append(rows[-1])
         table.append([n, d, M, f"{t:.4f}", param, f"{eta:.4g}", steps, str(all(appr)),
                       f"{max(ratios):.3g}", f"{ic.k_max:.3g}", str(ic.bounded),
                       f"{fit.slope:.3f} +- {fit.stderr:.3f}" if fit else "-"])
@@ -152,19 +154,18 @@ def check(tier: str = "quick", seed: int = 20260101, *, runs=None, claimed_power
         verdict, reason, witness = CONFIRMED, "", None
     else:
         verdict, witness = INCONCLUSIVE, None
-        undecided = [
+        described = [
             f"n={r['n']}, d={r['d']}, M={r['M']:g}, eta={r['eta_effective']:.4g}, {r['parameterisation']}, "
             f"{r['steps']} steps (eta*tau = {r['eta_effective'] * r['steps']:.3g}): approaching "
             f"{r['approaching']}, implied constant decided={r['implied_constant']['decided']}, "
             f"bounded={r['implied_constant']['bounded']}, log K slope "
             + (f"{r['implied_constant']['fit']['slope']:.3f} +- {r['implied_constant']['fit']['stderr']:.3f}"
                if r['implied_constant'].get('fit') else "-")
-            for r in rows if not (all(r["approaching"]) and r["implied_constant"]["decided"]
-                                  and r["implied_constant"]["bounded"])]
+            for r in undecided]
         reason = ("not decided within the runs' budgets (a run decides when every |c_i| is "
                   "approaching the target and K = loss sqrt(eta tau)/(n^3 d^2) is bounded over the "
                   "tail; growth of K that is not steady over the last half of the tail, or has not "
-                  "exceeded K before the tail, is not counted as a refutation): " + "; ".join(undecided))
+                  "exceeded K before the tail, is not counted as a refutation): " + "; ".join(described))
     inputs = {"seed": seed, "tier": tier, "t_rule": f"log n + log M + 2 + {t_margin}",
               "approach_rule": f"|c_i| strictly decreasing over the last {WINDOW}+1 records and below its start",
               "claimed_power": claimed_power, "runs": rows}

@@ -53,9 +53,7 @@ def render_all(
     not compile; the other files have been written by then.
     """
     claim_times = {r.id: float(r.runtime_s) for r in records}
-    details = {r.id: dict(r.timings) for r in records if r.timings}
-    return _render(records, provenance, Path(out_dir), claim_times, dict(timings or {}), pdf,
-                   details)
+    return _render(records, provenance, Path(out_dir), claim_times, dict(timings or {}), pdf)
 
 
 def rerender(source: Path | str, out_dir: Path | str = DEFAULT_OUT_DIR, *, pdf: bool | None = None) -> list[Path]:
@@ -68,15 +66,15 @@ def rerender(source: Path | str, out_dir: Path | str = DEFAULT_OUT_DIR, *, pdf: 
     results = source / "results.json" if source.is_dir() else source
     records, provenance = loads(results.read_text(encoding="utf-8"))
     claim_times: dict[str, float | None] = {r.id: (r.runtime_s or None) for r in records}
-    details = {r.id: dict(r.timings) for r in records if r.timings}
     other: dict[str, float] = {}
+    saved_details: dict[str, dict[str, float]] = {}
     timings_file = results.parent / "timings.json"
     if timings_file.exists():
         saved = json.loads(timings_file.read_text(encoding="utf-8"))
         claim_times.update({k: v for k, v in saved.get("claims", {}).items() if k in claim_times})
         other = dict(saved.get("other", {}))
-        details.update({k: v for k, v in saved.get("details", {}).items() if k in claim_times})
-    return _render(records, provenance, Path(out_dir), claim_times, other, pdf, details)
+        saved_details = {k: v for k, v in saved.get("details", {}).items() if k in claim_times}
+    return _render(records, provenance, Path(out_dir), claim_times, other, pdf, saved_details)
 
 
 def _render(
@@ -86,10 +84,12 @@ def _render(
     claim_times: Mapping[str, float | None],
     other_times: Mapping[str, float],
     pdf: bool | None,
-    details: Mapping[str, Mapping[str, float]] | None = None,
+    saved_details: Mapping[str, Mapping[str, float]] | None = None,
 ) -> list[Path]:
+    """``saved_details`` (from a saved timings.json) override the records' own ``timings``."""
     ids = [r.id for r in records]
-    details = {k: dict(v) for k, v in (details or {}).items()}
+    details = {r.id: dict(r.timings) for r in records if r.timings}
+    details.update({k: dict(v) for k, v in (saved_details or {}).items()})
     if len(set(ids)) != len(ids):
         raise ValueError(f"duplicate claim ids in records: {sorted({i for i in ids if ids.count(i) > 1})}")
     stripped = [dataclasses.replace(r, runtime_s=0.0, timings={}) for r in records]
