@@ -19,9 +19,12 @@ INCONCLUSIVE = "INCONCLUSIVE"
 ERROR = "ERROR"  # the check itself crashed; never a verdict on the mathematics
 VERDICTS = (CONFIRMED, REFUTED, INCONCLUSIVE, ERROR)
 
-ASSURANCE_LEVELS = ("symbolic", "certified", "numeric", "float64", "statistical")
+# Strongest first.  "asymptotic": a derived reduced (slow) law of the regime, validated against full
+# gradient descent where both run and followed to tau = 1e12 (SPEC §3); it sits between "numeric"
+# and "float64".
+ASSURANCE_LEVELS = ("symbolic", "certified", "numeric", "asymptotic", "float64", "statistical")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 @dataclass
@@ -69,6 +72,36 @@ class Figure:
 
 
 @dataclass
+class Finding:
+    """Something a check found about the paper (a convention difference, a reading's alternative,
+    a time scale, a gap between a stated constant and an observed onset).
+
+    headline: one sentence, plain text (no TeX); value: the number behind it with its error or
+    precision ("" if none); evidence: the id of a figure, the title of a table or the name of a
+    quantity in the same record that shows it; kind: "finding", "convention", "reading",
+    "time-scale", "constant-gap", "note".
+    """
+
+    headline: str
+    value: str = ""
+    evidence: str = ""
+    kind: str = "finding"
+    detail: str = ""
+
+
+@dataclass
+class Enclosure:
+    """A rigorous enclosure [lo, hi] (decimal strings, outward rounded) of a named quantity,
+    computed in ball arithmetic at ``prec_bits`` bits; ``proves`` says what it establishes."""
+
+    name: str
+    lo: str
+    hi: str
+    prec_bits: int
+    proves: str = ""
+
+
+@dataclass
 class ClaimRecord:
     """The result of one claim check."""
 
@@ -79,7 +112,14 @@ class ClaimRecord:
     verdict: str
     assurance: str
     quantities: list[Quantity] = field(default_factory=list)
-    findings: list[str] = field(default_factory=list)
+    # Findings about the paper; plain strings are accepted and become Finding(headline=...).
+    findings: list[Finding] = field(default_factory=list)
+    # How the check reads each parameter the public statement leaves open: {parameter: "choice --
+    # why"}.  The verdict is about this reading; other readings appear as findings, never as a
+    # refutation.
+    reading: dict[str, str] = field(default_factory=dict)
+    # Rigorous enclosures behind a "certified" assurance (empty otherwise).
+    enclosures: list[Enclosure] = field(default_factory=list)
     witness: dict[str, Any] | None = None
     reason: str = ""
     figures: list[Figure] = field(default_factory=list)
@@ -97,6 +137,11 @@ class ClaimRecord:
     timings: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.findings = [f if isinstance(f, Finding) else
+                         Finding(**f) if isinstance(f, dict) else Finding(headline=str(f))
+                         for f in self.findings]
+        self.enclosures = [e if isinstance(e, Enclosure) else Enclosure(**e)
+                           for e in self.enclosures]
         if self.verdict not in VERDICTS:
             raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
         if self.assurance not in ASSURANCE_LEVELS:
@@ -147,6 +192,8 @@ def dumps(records: list[ClaimRecord], provenance: dict[str, Any]) -> str:
 
 def loads(text: str) -> tuple[list[ClaimRecord], dict[str, Any]]:
     doc = json.loads(text)
-    if doc.get("schema_version") != SCHEMA_VERSION:
+    if not isinstance(doc, dict) or "records" not in doc:
+        raise ValueError("not a verify results file (expected a JSON object with 'records')")
+    if doc.get("schema_version") not in (1, SCHEMA_VERSION):
         raise ValueError(f"unsupported results schema version {doc.get('schema_version')!r}")
     return [ClaimRecord.from_dict(r) for r in doc["records"]], doc.get("provenance", {})

@@ -364,7 +364,7 @@ def _section(r: ClaimRecord, label: str) -> str:
         parts += [r"\subsection*{Computed vs claimed}", _quantities(r)]
     if r.findings:
         parts += [r"\subsection*{Findings}",
-                  "\\begin{itemize}\n" + "\n".join(rf"\item{{}} {esc_par(f)}" for f in r.findings) + "\n\\end{itemize}"]
+                  "\\begin{itemize}\n" + "\n".join(rf"\item{{}} {esc_par(f.headline)}" for f in r.findings) + "\n\\end{itemize}"]
     if r.witness:
         intro = ["The inputs and numbers that break the claim:"] if r.verdict == "REFUTED" else []
         parts += [r"\subsection*{Witness}", *intro, tt_block(T.compact_json(r.witness, width=92))]

@@ -164,7 +164,7 @@ def _section(r: ClaimRecord, anchor: str) -> str:
     if r.quantities:
         parts += ["### Computed vs claimed", _quantities(r)]
     if r.findings:
-        parts += ["### Findings", "\n".join("- " + esc(f).replace("\n", "\n  ") for f in r.findings)]
+        parts += ["### Findings", "\n".join("- " + esc(f.headline).replace("\n", "\n  ") for f in r.findings)]
     if r.witness:
         intro = ["The inputs and numbers that break the claim:"] if r.verdict == "REFUTED" else []
         parts += ["### Witness", *intro, fenced(T.compact_json(r.witness), "json")]
