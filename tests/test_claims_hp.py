@@ -171,7 +171,7 @@ def test_lem33_quick_confirmed_with_convention_finding():
         assert abs(measured - (1 - 2 * 0.25 / n)) < 1e-20
         assert abs(measured - (1 - 0.25 / n)) > 0.01
         assert float(row[7]) <= float(row[9])         # tracking within the band
-    assert any("Convention factor 2" in f for f in rec.findings)
+    assert any("Convention factor 2" in f.headline for f in rec.findings)
     records, _ = loads(dumps([rec], {}))
     assert records[0].verdict == CONFIRMED
 
