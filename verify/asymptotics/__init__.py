@@ -1,0 +1,1 @@
+"""Reduced (slow) laws of the asymptotic regimes (issue 11): near-converged and far."""

@@ -1,0 +1,282 @@
+"""Far regime (issue 11, item 2; SPEC §3 thm3.4, thm3.5, thm3.7): the slow drift of a far cluster
+once the near mean has converged.
+
+Configuration (t = 0, centred coordinates, everything on one line u): a near mean c_1 = delta u and a
+cluster of m equal far means c_2 = ... = c_{m+1} = r u.  Equal means stay equal under GD and the
+configuration stays collinear, so every expectation is a 1-D Gaussian integral over y = <y, u>.
+With W = sigmoid(z), z = (r - delta) y - (r^2 - delta^2)/2 + ln m (the cluster's total weight),
+
+    v = delta (1 - W) + r W,    F(delta, r) = E[v^2]   (the loss).
+
+The near mean is a fast variable: its gradient is ~2 (delta - delta*(r)), so it relaxes in ~1/(2 eta)
+steps to the quasi-static offset delta*(r) where dF/d delta = 0 (the cluster's pull; delta* ~
+e^{-r^2/8}).  On that slow manifold each far mean moves radially by
+
+    dr/dtau = eta g(r),   g(r) = -(1/m) dF/dr (delta*(r), r) = -(1/m) d/dr Ft(r),  Ft(r) = F(delta*(r), r)
+
+(envelope theorem: the delta-derivative vanishes there), i.e. gradient flow of the reduced loss
+Ft.  Derived asymptotics (proofs/far_drift.py; checked against the numbers here and in the tests):
+
+    Ft(r) = sqrt(pi m / 8) r e^{-r^2/8} (1 + O(1/r^2)),   g(r) = sqrt(pi / (8 m)) (r^2/4) e^{-r^2/8} (1 + O(1/r^2)),
+    along the law: loss ~ 16 m / (eta r^2 tau) ~ 2 m / (eta tau ln tau),  s = dln loss/dln tau = -1 - 8/r^2 + ...
+    = -1 - p/ln tau with p = 1.
+
+Two evaluations of the 1-D integrals: float64 composite Gauss-Legendre on panels placed around the
+softmax tie point (fast, used for the trajectories; its error estimate is the difference to the
+panel-halved rule), and mpmath ``quad`` in a private context with breakpoints at the tie point
+(:func:`drift_mp`, the reference the float64 path is checked against).  Nothing touches the global
+``mpmath.mp``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import mpmath
+import numpy as np
+from scipy.integrate import solve_ivp
+from scipy.special import expit
+
+# The reduced law is an asymptotic statement about separated components: below this distance of
+# the cluster from the target the near mean's offset is not small and the law is refused.
+R_MIN = 3.0
+
+_GL_X, _GL_W = np.polynomial.legendre.leggauss(24)
+_GL10_X, _GL10_W = np.polynomial.legendre.leggauss(10)
+
+
+def _check_regime(r, m, delta=0.0) -> tuple[float, int]:
+    r = float(r)
+    if not (isinstance(m, (int, np.integer)) and m >= 1):
+        raise ValueError(f"m (the number of equal far means) must be an integer >= 1, got {m!r}")
+    if not math.isfinite(r) or r < R_MIN:
+        raise ValueError(f"r = {r!r}: the far-regime drift needs the cluster separated from the "
+                         f"target, r >= {R_MIN} (condition: the near mean converged and the far "
+                         "cluster's softmax tie point r/2 far out in the Gaussian tail)")
+    if abs(delta) > 0.5:
+        raise ValueError(f"delta = {delta!r}: the near mean is not converged (|delta| <= 0.5 needed)")
+    return r, int(m)
+
+
+def tie_point(r: float, delta: float, m: int) -> float:
+    """y where the cluster's and the near mean's logits are equal (z = 0)."""
+    return (r + delta) / 2 - math.log(m) / (r - delta)
+
+
+def _nodes(r: float, delta: float, m: int, refine: int = 1):
+    """Gauss-Legendre nodes/weights on y in [-14, r + 14]: panels of width ~2/(r - delta) in the
+    softmax variable x = (r - delta)(y - y_tie) over x in [-64, 80], and width 0.5 in the bulk."""
+    s = r - delta
+    yt = tie_point(r, delta, m)
+    tie = yt + np.arange(-64.0, 80.0 + 1e-9, 2.0 / refine) / s
+    lo, hi = -14.0, max(r + 14.0, tie[-1] + 1.0)
+    left = np.arange(lo, tie[0], 0.5 / refine)
+    right = np.arange(tie[-1], hi, 0.5 / refine)[1:]
+    edges = np.unique(np.concatenate([left[left < tie[0]], tie, right, [hi]]))
+    a, b = edges[:-1, None], edges[1:, None]
+    y = ((b - a) / 2 * _GL_X[None, :] + (a + b) / 2).ravel()
+    w = ((b - a) / 2 * _GL_W[None, :]).ravel()
+    return y, w * np.exp(-y * y / 2) / math.sqrt(2 * math.pi)
+
+
+def _integrals(r: float, delta: float, m: int, refine: int = 1) -> np.ndarray:
+    """[F, dF/dr, dF/ddelta] at (delta, r) in float64 (dF/dr moves the whole cluster)."""
+    y, w = _nodes(r, delta, m, refine)
+    z = (r - delta) * y - (r * r - delta * delta) / 2 + math.log(m)
+    W, V = expit(z), expit(-z)             # W and 1 - W without cancellation
+    v = delta * V + r * W
+    WV = W * V
+    dv_dr = W + (r - delta) * WV * (y - r)
+    dv_dd = V - (r - delta) * WV * (y - delta)
+    return np.array([w @ (v * v), 2 * (w @ (v * dv_dr)), 2 * (w @ (v * dv_dd))])
+
+
+def near_offset(r: float, m: int = 1) -> float:
+    """delta*(r): the near mean's quasi-static position (dF/ddelta = 0), by the secant method."""
+    r, m = _check_regime(r, m)
+    d0, f0 = 0.0, _integrals(r, 0.0, m)[2]
+    d1 = -f0 / 2
+    for _ in range(30):
+        f1 = _integrals(r, d1, m)[2]
+        if f1 == f0:
+            break
+        d0, d1, f0 = d1, d1 - f1 * (d1 - d0) / (f1 - f0), f1
+        if abs(d1 - d0) <= 1e-15 * max(abs(d1), 1e-300):
+            break
+    return d1
+
+
+@dataclass
+class Drift:
+    """g(r) and the reduced loss Ft(r) on the slow manifold, float64, with error estimates."""
+
+    r: float
+    m: int
+    delta: float          # the near mean's quasi-static offset delta*(r)
+    g: float              # dr/dtau = eta g
+    g_error: float
+    loss: float           # Ft(r) = F(delta*(r), r)
+    loss_error: float
+    g_frozen: float       # g with the near mean held at exactly 0 (the cruder reduction)
+    loss_frozen: float
+
+
+def drift(r: float, m: int = 1) -> Drift:
+    """The reduced law at distance r (slaved near mean), and the same with the near mean frozen at
+    0; errors are the difference to the rule with halved panels."""
+    r, m = _check_regime(r, m)
+    d = near_offset(r, m)
+    a = _integrals(r, d, m)
+    b = _integrals(r, d, m, refine=2)
+    z = _integrals(r, 0.0, m)
+    tiny = 4 * np.finfo(float).eps
+    return Drift(r=r, m=m, delta=d, g=-b[1] / m,
+                 g_error=abs(a[1] - b[1]) / m + tiny * abs(b[1]) / m,
+                 loss=b[0], loss_error=abs(a[0] - b[0]) + tiny * b[0],
+                 g_frozen=-z[1] / m, loss_frozen=z[0])
+
+
+# ---- asymptotic form (derived in proofs/far_drift.py) -----------------------------------------
+
+def loss_asymptotic(r: float, m: int = 1) -> float:
+    """Leading term: Ft(r) ~ sqrt(pi m / 8) r e^{-r^2/8}."""
+    return math.sqrt(math.pi * m / 8) * r * math.exp(-r * r / 8)
+
+
+def g_asymptotic(r: float, m: int = 1, order: int = 0) -> float:
+    """Leading term of g: sqrt(pi/(8m)) (r^2/4) e^{-r^2/8}; ``order=1`` adds the derived 1/r^2
+    correction factor (1 + b1(m)/r^2), b1 from :func:`proofs.far_drift.correction_b1`."""
+    lead = math.sqrt(math.pi / (8 * m)) * r * r / 4 * math.exp(-r * r / 8)
+    if order == 0:
+        return lead
+    from proofs.far_drift import correction_b1
+    return lead * (1 + correction_b1(m) / (r * r))
+
+
+# ---- mpmath reference ------------------------------------------------------------------------
+
+def drift_mp(r, m: int = 1, delta=0, digits: int = 20) -> tuple[mpmath.mpf, mpmath.mpf]:
+    """-(1/m) dF/dr at (delta, r) to ``digits`` significant digits, with an error estimate: mpmath
+    ``quad`` (tanh-sinh) in a private context with breakpoints at the tie point, cross-checked by
+    Gauss-Legendre; the estimate is the larger of quad's own and the two rules' difference.
+    ``delta`` is exact (a near mean held there)."""
+    _check_regime(float(r), m, float(delta))
+    ctx = mpmath.MPContext()
+    # quad's convergence floor is absolute (~10^-dps): add the digits of the value's own size,
+    # ~e^{-r^2/8} (the integrand lives near the tie point r/2)
+    ctx.dps = digits + 15 + int(float(r) ** 2 / (8 * math.log(10)))
+    r, d = ctx.mpf(r), ctx.mpf(delta)
+    s = r - d
+    yt = (r + d) / 2 - ctx.log(m) / s
+    pts = [-ctx.inf] + [yt + k / s for k in (-40, -8, -2, 0, 2, 8, 40)] + [ctx.inf]
+    if 0 < pts[1]:
+        pts.insert(1, ctx.mpf(0))
+    lm = ctx.log(m)
+    c = 1 / ctx.sqrt(2 * ctx.pi)
+
+    def f(y):
+        z = s * y - (r * r - d * d) / 2 + lm
+        W = 1 / (1 + ctx.exp(-z))
+        V = 1 / (1 + ctx.exp(z))
+        v = d * V + r * W
+        return 2 * v * (W + s * W * V * (y - r)) * c * ctx.exp(-y * y / 2)
+
+    a, ea = ctx.quad(f, pts, error=True, method="tanh-sinh")
+    b = ctx.quad(f, pts, method="gauss-legendre")
+    val = -a / m
+    err = max(abs(ea), abs(a - b)) / m
+    if err > abs(val) * ctx.mpf(10) ** (-digits):
+        raise ArithmeticError(f"drift_mp: error {ctx.nstr(err, 3)} misses {digits} digits of "
+                              f"{ctx.nstr(val, 5)} at r = {ctx.nstr(r, 8)}")
+    return mpmath.mpf(val), mpmath.mpf(err)
+
+
+# ---- the reduced trajectory ------------------------------------------------------------------
+
+@dataclass
+class LawTrajectory:
+    """The reduced law integrated from r(0) = r0: arrays aligned on ``tau``."""
+
+    r0: float
+    eta: float
+    m: int
+    tau: np.ndarray
+    r: np.ndarray
+    loss: np.ndarray
+    slope: np.ndarray            # s(tau) = d ln loss / d ln tau (exact along the law)
+    r_error: float               # max |r(rtol) - r(rtol/1000)| over the grid
+    settings: dict = field(default_factory=dict)
+
+    def r_at(self, tau) -> np.ndarray:
+        return np.interp(np.log1p(np.asarray(tau, float)), np.log1p(self.tau), self.r)
+
+
+def _solve(r0: float, eta: float, m: int, tau_max: float, rtol: float, grid: np.ndarray):
+    # u = ln(1 + tau):  dr/du = (1 + tau) eta g(r)
+    def rhs(u, y):
+        return [math.expm1(u) * eta * drift_fast(y[0], m) + eta * drift_fast(y[0], m)]
+
+    sol = solve_ivp(rhs, (0.0, math.log1p(tau_max)), [r0], method="DOP853", rtol=rtol,
+                    atol=1e-14, t_eval=grid)
+    if not sol.success:
+        raise ArithmeticError(f"reduced law integration failed: {sol.message}")
+    return sol.y[0]
+
+
+def drift_fast(r: float, m: int) -> float:
+    """g(r) on the slow manifold (float64, the finer rule only)."""
+    d = near_offset(r, m)
+    return -_integrals(r, d, m)[1] / m
+
+
+def integrate(r0: float, eta: float, m: int = 1, tau_max: float = 1e12,
+              points_per_decade: int = 20) -> LawTrajectory:
+    """Integrate dr/dtau = eta g(r) from r(0) = r0 to tau_max on a log grid (error-controlled
+    DOP853 in u = ln(1 + tau); the error is the difference to a 1000x tighter run)."""
+    _check_regime(r0, m)
+    if not eta > 0:
+        raise ValueError(f"eta must be > 0, got {eta!r}")
+    if not tau_max >= 10:
+        raise ValueError(f"tau_max must be >= 10, got {tau_max!r}")
+    taus = np.unique(np.concatenate([[0.0], np.logspace(0, math.log10(tau_max),
+                                                          int(points_per_decade * math.log10(tau_max)) + 1)]))
+    grid = np.log1p(taus)
+    grid[-1] = math.log1p(tau_max)
+    r_lo = _solve(r0, eta, m, tau_max, 1e-9, grid)
+    r_hi = _solve(r0, eta, m, tau_max, 1e-12, grid)
+    dr = [drift(x, m) for x in r_hi]
+    loss = np.array([x.loss for x in dr])
+    g = np.array([x.g for x in dr])
+    # s = tau Ft'(r) eta g / Ft = -m eta tau g^2 / Ft
+    slope = -m * eta * taus * g * g / loss
+    return LawTrajectory(r0=r0, eta=eta, m=m, tau=taus, r=r_hi, loss=loss, slope=slope,
+                         r_error=float(np.max(np.abs(r_hi - r_lo))),
+                         settings={"method": "DOP853 in u = ln(1+tau)", "rtol": 1e-12,
+                                   "error_from": "rtol 1e-9 run", "points_per_decade": points_per_decade})
+
+
+def steps_to_move(r: float, dr: float, eta: float, m: int = 1) -> float:
+    """Steps the law needs to move the cluster from r to r + dr: (1/eta) int dr'/g(r')."""
+    _check_regime(r, m)
+    a, b = r, r + dr
+    k = max(4, int(math.ceil(dr * max(r, 1) / 2)))
+    edges = np.linspace(a, b, k + 1)
+    tot = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        pts = (hi - lo) / 2 * _GL10_X + (hi + lo) / 2
+        tot += (hi - lo) / 2 * sum(wk / drift_fast(p, m) for wk, p in zip(_GL10_W, pts))
+    return tot / eta
+
+
+def first_crossing_after(tau: np.ndarray, f: np.ndarray) -> float | None:
+    """The tau after which f (sampled on tau) stays >= 0: the last sign change from < 0 to >= 0,
+    linearly interpolated in ln tau (None if f is never negative)."""
+    neg = np.nonzero(f < 0)[0]
+    if len(neg) == 0:
+        return None
+    k = neg[-1]
+    if k + 1 >= len(tau):
+        return math.inf
+    x0, x1 = math.log(max(tau[k], 1e-300)), math.log(tau[k + 1])
+    t = f[k] / (f[k] - f[k + 1])
+    return math.exp(x0 + t * (x1 - x0))
