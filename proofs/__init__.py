@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 
-NAMES = ["score", "gradient", "em-link", "stationary", "hessian", "far-drift"]
+NAMES = ["score", "gradient", "em-link", "stationary", "hessian", "far-drift", "near-converged"]
 
 
 def module(name: str):
