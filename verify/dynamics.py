@@ -117,13 +117,20 @@ def classify(dist_history: list[list[float]], rules: Rules, initial_max: float) 
 
 
 class _Interrupt:
-    """Turns the first Ctrl-C into a flag so the trajectory so far is kept."""
+    """Turns the first Ctrl-C into a flag so the trajectory so far is kept.
+
+    The Ctrl-C is also recorded process-wide (:mod:`verify.interrupt`): inside a claims run
+    (an armed scope) the check is then stopped -- the next run refuses to start -- and never
+    reported as a verdict.  Outside a claims run only this run ends, as before.
+    """
 
     def __init__(self):
         self.hit = False
         self._old = None
 
     def __enter__(self):
+        from verify import interrupt
+        interrupt.check()  # a check stopped by Ctrl-C starts no new run
         try:
             self._old = signal.signal(signal.SIGINT, self._handler)
         except ValueError:  # not the main thread
@@ -131,6 +138,8 @@ class _Interrupt:
         return self
 
     def _handler(self, signum, frame):
+        from verify import interrupt
+        interrupt.request()
         if self.hit:
             raise KeyboardInterrupt
         self.hit = True
