@@ -280,3 +280,184 @@ def first_crossing_after(tau: np.ndarray, f: np.ndarray) -> float | None:
     x0, x1 = math.log(max(tau[k], 1e-300)), math.log(tau[k + 1])
     t = f[k] / (f[k] - f[k + 1])
     return math.exp(x0 + t * (x1 - x0))
+
+
+# ---- validation against full gradient descent ------------------------------------------------
+
+@dataclass
+class Validation:
+    """The reduced law against a full GD trajectory on the taus both cover.
+
+    ``tau0``: the first record where the near mean is within ``near_tol`` of the target and the far
+    means form one cluster (the law starts there from the GD value of r); the comparison starts
+    ``settle`` steps later (the near mean's relaxation e^{-2 eta tau} to its quasi-static offset).
+    Gaps are relative; their errors combine the GD loss error, float64 rounding of the GD iterate
+    and the law's integration and quadrature errors."""
+
+    passed: bool
+    reason: str
+    m: int
+    eta: float
+    tau0: int
+    r0: float
+    taus: list
+    r_gap: float
+    r_gap_error: float
+    r_gap_tau: int
+    loss_gap: float
+    loss_gap_error: float
+    loss_gap_tau: int
+    gd_steps: int
+    law: "LawTrajectory | None" = None
+    r_gd: list = field(default_factory=list)
+    loss_gd: list = field(default_factory=list)
+    r_law: list = field(default_factory=list)
+    loss_law: list = field(default_factory=list)
+    tolerance: dict = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        return {k: getattr(self, k) for k in ("passed", "reason", "m", "eta", "tau0", "r0",
+                                               "r_gap", "r_gap_error", "r_gap_tau", "loss_gap",
+                                               "loss_gap_error", "loss_gap_tau", "gd_steps",
+                                               "tolerance")} | {"taus": list(self.taus)}
+
+
+# A relative gap this small, not growing along the compared range, cannot change a power of tau or
+# a log factor: the verdicts use only the law's rate.  The reduction's own neglected terms (the near
+# mean's lag behind its quasi-static offset, discrete vs continuous time) are far smaller.
+GAP_TOL = {"r": 1e-3, "loss": 1e-2}
+
+
+def cluster_split(c: list[list[float]], near_tol: float):
+    """(index of the near mean, indices of the far cluster, r) if c is in the far regime: one mean
+    within near_tol of the target and all others equal to 1e-9 relative; else None."""
+    norms = [math.sqrt(sum(x * x for x in row)) for row in c]
+    i = int(np.argmin(norms))
+    if norms[i] > near_tol:
+        return None
+    far = [j for j in range(len(c)) if j != i]
+    ref = np.array(c[far[0]], float)
+    if any(np.linalg.norm(np.array(c[j], float) - ref) > 1e-9 * np.linalg.norm(ref) for j in far):
+        return None
+    return i, far, float(np.linalg.norm(ref))
+
+
+def validate(traj, eta: float, *, near_tol: float = 0.05, tau_max: float = 1e12,
+             points_per_decade: int = 20, min_span: float = 10.0) -> Validation:
+    """Compare a GD trajectory (verify.dynamics.Trajectory, t = 0, noised parameterisation) in the
+    far regime with the reduced law started from it; integrates the law out to tau_max too."""
+    dist = traj.dist
+    near = min(range(len(dist[0])), key=lambda i: dist[-1][i])
+    far_idx = [j for j in range(len(dist[0])) if j != near]
+    m = len(far_idx)
+    k0 = next((k for k, row in enumerate(dist) if row[near] <= near_tol
+               and max(row[j] for j in far_idx) - min(row[j] for j in far_idx)
+               <= 1e-9 * row[far_idx[0]]), None)
+    empty = dict(taus=[], r_gap=math.nan, r_gap_error=math.nan, r_gap_tau=-1, loss_gap=math.nan,
+                 loss_gap_error=math.nan, loss_gap_tau=-1, gd_steps=traj.steps[-1],
+                 tolerance=dict(GAP_TOL))
+    if k0 is None:
+        return Validation(False, f"the near mean never came within {near_tol} of the target with the "
+                          "far means equal (not the far regime)", m, eta, -1, math.nan, **empty)
+    tau0 = traj.steps[k0]
+    r0 = float(np.mean([dist[k0][j] for j in far_idx]))
+    if r0 < R_MIN:
+        return Validation(False, f"far cluster at r = {r0:.4g} < {R_MIN} when the near mean "
+                          "converged (outside the law's regime)", m, eta, tau0, r0, **empty)
+    law = integrate(r0, eta, m, tau_max=tau_max, points_per_decade=points_per_decade)
+    settle = math.ceil(10 / eta)
+    ks = [k for k, s in enumerate(traj.steps) if s >= tau0 + settle]
+    if len(ks) < 3 or traj.steps[-1] < min_span * (tau0 + settle):
+        return Validation(False, f"the GD run spans less than a factor {min_span:g} in tau after the "
+                          f"near mean settled (tau0 = {tau0}, settle = {settle}, run = "
+                          f"{traj.steps[-1]})", m, eta,
+                          tau0, r0, **(empty | {"law": law}))
+    taus = [traj.steps[k] for k in ks]
+    r_gd = np.array([np.mean([dist[k][j] for j in far_idx]) for k in ks])
+    l_gd = np.array([traj.loss[k] for k in ks])
+    l_gd_err = np.array([traj.loss_error[k] for k in ks])
+    r_law = law.r_at(np.array(taus, float) - tau0)
+    dr = [drift(x, m) for x in r_law]
+    l_law = np.array([x.loss for x in dr])
+    l_law_err = np.array([x.loss_error for x in dr])
+    rg = np.abs(r_gd / r_law - 1)
+    lg = np.abs(l_gd / l_law - 1)
+    # the law's r error also moves its loss: dloss/loss = (F'/F) dr ~ (r/4) dr
+    r_err = law.r_error / r_law + np.array(taus) * 4e-16
+    l_err = l_gd_err / l_gd + l_law_err / l_law + r_law / 4 * law.r_error
+    kr, kl = int(np.argmax(rg)), int(np.argmax(lg))
+    passed = bool(rg[kr] <= GAP_TOL["r"] and lg[kl] <= GAP_TOL["loss"])
+    reason = "" if passed else (f"gap above tolerance: r {rg[kr]:.3g} (tol {GAP_TOL['r']}), loss "
+                                f"{lg[kl]:.3g} (tol {GAP_TOL['loss']})")
+    return Validation(passed, reason, m, eta, tau0, r0, taus, float(rg[kr]), float(r_err[kr]),
+                      taus[kr], float(lg[kl]), float(l_err[kl]), taus[kl], traj.steps[-1], law,
+                      r_gd.tolist(), l_gd.tolist(), r_law.tolist(), l_law.tolist(), dict(GAP_TOL))
+
+
+# ---- what the claims read off the law --------------------------------------------------------
+
+def crossing_times(law: LawTrajectory, eps_list, tau0: float = 0.0) -> dict:
+    """For each eps, the GD step after which tau^(1+eps) * loss stops decreasing under the law
+    (the last crossing of s = -(1+eps) from below; tau0 shifts law time to GD steps).  inf when
+    the law still decreases it at its end, None when it never decreases."""
+    out = {}
+    for eps in eps_list:
+        t = first_crossing_after(law.tau[1:], law.slope[1:] + 1 + eps)
+        out[eps] = None if t is None else (t if not math.isfinite(t) else t + tau0)
+    return out
+
+
+def asymptotic_ratios(law: LawTrajectory) -> dict:
+    """Along the law, the derived forms' ratios at the end and two decades earlier:
+    loss eta tau r^2/(16 m) -> 1, (-1 - s) r^2/8 -> 1, (-1 - s) ln tau -> p = 1, g/g_asym(order 1) -> 1."""
+    def at(k):
+        t, r, L, s = law.tau[k], law.r[k], law.loss[k], law.slope[k]
+        return {"tau": float(t), "r": float(r), "loss": float(L), "slope": float(s),
+                "loss_eta_tau_r2_over_16m": float(L * law.eta * t * r * r / (16 * law.m)),
+                "slope_excess_r2_over_8": float((-1 - s) * r * r / 8),
+                "slope_excess_ln_tau": float((-1 - s) * math.log(t)),
+                "g_over_asymptotic": float(drift_fast(r, law.m) / g_asymptotic(r, law.m, order=1))}
+    k_end = len(law.tau) - 1
+    k_mid = int(np.searchsorted(law.tau, law.tau[-1] / 100))
+    return {"end": at(k_end), "earlier": at(k_mid)}
+
+
+def law_consistent(ratios: dict) -> bool:
+    """The law's numbers approach the derived asymptotic forms: every ratio is closer to 1 at the
+    end than two decades earlier, and within 0.5 of 1 at the end."""
+    keys = ("loss_eta_tau_r2_over_16m", "slope_excess_r2_over_8", "g_over_asymptotic")
+    e, b = ratios["end"], ratios["earlier"]
+    return all(abs(e[k] - 1) <= abs(b[k] - 1) + 1e-12 and abs(e[k] - 1) < 0.5 for k in keys)
+
+
+def figures(prefix: str, title: str, traj, val: Validation, plateau_mark: bool = True):
+    """Two log-log figures (loss and far distance against the GD step): full GD and the reduced
+    law on the same axes out to the law's end, with the plateau time tau0 + e^{r0^2/8}/eta marked."""
+    from verify.claims.record import Figure, Line
+    law = val.law
+    gd_pos = [(s, v) for s, v in zip(traj.steps, traj.loss) if s > 0 and 0 < v < math.inf]
+    far_idx = [j for j in range(len(traj.dist[0])) if j != min(range(len(traj.dist[0])),
+                                                                  key=lambda i: traj.dist[-1][i])]
+    gd_r = [(s, float(np.mean([row[j] for j in far_idx]))) for s, row in zip(traj.steps, traj.dist)
+            if s > 0]
+    lines_l = [Line("full GD loss", [float(s) for s, _ in gd_pos], [float(v) for _, v in gd_pos])]
+    lines_r = [Line("full GD |c| of the far mean(s)", [float(s) for s, _ in gd_r],
+                    [v for _, v in gd_r])]
+    marks_l, marks_r = [], []
+    if law is not None:
+        xs = (law.tau[1:] + val.tau0).tolist()
+        lines_l.append(Line(f"reduced law (m = {law.m}) from tau0 = {val.tau0}", xs,
+                            law.loss[1:].tolist()))
+        lines_r.append(Line(f"reduced law (m = {law.m})", xs, law.r[1:].tolist()))
+        Tp = val.tau0 + math.exp(law.r0 ** 2 / 8) / law.eta
+        if plateau_mark:
+            marks_l.append({"x": Tp, "y": float(np.interp(math.log(Tp), np.log(xs), law.loss[1:])),
+                            "label": "plateau time e^{r0^2/8}/eta"})
+            marks_r.append({"x": Tp, "y": float(np.interp(math.log(Tp), np.log(xs), law.r[1:])),
+                            "label": "plateau time e^{r0^2/8}/eta"})
+    return [Figure(id=f"{prefix}-law-loss", title=f"{title}: loss, full GD and the far-regime law",
+                   xlabel="GD step tau", ylabel="loss", lines=lines_l, xscale="log", yscale="log",
+                   marks=marks_l),
+            Figure(id=f"{prefix}-law-r", title=f"{title}: distance of the far mean(s), GD and law",
+                   xlabel="GD step tau", ylabel="r = |c_far|", lines=lines_r, xscale="log",
+                   yscale="log", marks=marks_r)]
