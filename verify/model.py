@@ -37,12 +37,26 @@ DEFAULT_DIGITS = 30
 # ---------------------------------------------------------------------------------------------
 
 
-def check_params(c, name: str = "params", min_n: int = 2) -> list[list]:
-    """Validate n >= min_n vectors of one length d >= 1 with finite entries; exact mpf copies."""
+def _as_sequence(x, name: str, what: str) -> list:
+    """``x`` as a list; strings, mappings and sets are refused (a string is not a vector of its
+    characters: ['10', '20'] must not mean the means (1, 0) and (2, 0))."""
+    if isinstance(x, (str, bytes, bytearray)):
+        raise ValueError(f"{name} must be {what}, got the string {x!r:.60}")
+    if isinstance(x, (dict, set, frozenset)):
+        raise ValueError(f"{name} must be {what}, got a {type(x).__name__}")
     try:
-        rows = [list(ci) for ci in c]
+        return list(x)
     except TypeError:
-        raise ValueError(f"{name} must be a sequence of n vectors, got {type(c).__name__}") from None
+        raise ValueError(f"{name} must be {what}, got {type(x).__name__}") from None
+
+
+def check_params(c, name: str = "params", min_n: int = 2) -> list[list]:
+    """Validate n >= min_n vectors of one length d >= 1 with finite entries; exact mpf copies.
+
+    Each vector is a sequence of numbers (int, float, mpf, decimal string); a string in place of
+    a vector raises ValueError naming it."""
+    rows = [_as_sequence(ci, f"{name}[{i}]", "a vector (a sequence of numbers)")
+            for i, ci in enumerate(_as_sequence(c, name, "a sequence of n vectors"))]
     if len(rows) < min_n:
         raise ValueError(f"{name} needs n >= {min_n} vectors, got n = {len(rows)}")
     d = len(rows[0])
@@ -55,10 +69,8 @@ def check_params(c, name: str = "params", min_n: int = 2) -> list[list]:
 
 
 def check_vector(x, d: int, name: str) -> list:
-    try:
-        vals = list(x)
-    except TypeError:
-        raise ValueError(f"{name} must be a vector of length {d}") from None
+    """Validate one vector of length d (a string in place of a vector raises ValueError)."""
+    vals = _as_sequence(x, name, f"a vector of length {d}")
     if len(vals) != d:
         raise ValueError(f"{name} has length {len(vals)}, expected d = {d}")
     return [exact(v, f"{name}[{j}]") for j, v in enumerate(vals)]
