@@ -33,6 +33,7 @@ from verify.claims import common
 from verify.claims.c_thm3_5 import (CONVERGED, DIVERGING, UNDECIDED, classify_outcome,
                                     outcome_rules)
 from verify.claims.common import CONFIRMED, INCONCLUSIVE, REFUTED, quantity
+from verify.claims.record import Finding
 
 ID = "figure"
 TITLE = "The paper's experiment: n=5, d=3, eta=0.01; M=4 all converge, M=6 exactly one; loss slope ~ -1"
@@ -143,8 +144,10 @@ def check(tier: str = "quick", seed: int = 20260101, *, claimed_slope: float = -
                                            if v is None)
     for (kind, M), r in results.items():
         if kind == "population" and r["steps_run"] < population_steps:
-            findings.append(f"population GD at M={M:g} stopped at step {r['steps_run']} of "
-                            f"{population_steps}: {r['stop_reason']}.")
+            findings.append(Finding(f"Population GD at M={M:g} stopped before its step budget: "
+                                    f"{r['stop_reason']}.",
+                                    value=f"step {r['steps_run']} of {population_steps}",
+                                    evidence=f"figure_M{int(M)}-loss", kind="note"))
     figs = []
     for M in Ms:
         figs += common.trajectory_figures(f"figure_M{int(M)}", f"paper's experiment, M={M:g}",

@@ -40,6 +40,7 @@ from verify import dynamics, model, rates
 from verify import precision as _precision
 from verify.claims import common
 from verify.claims.common import CONFIRMED, INCONCLUSIVE, REFUTED, Figure, Line, nstr, quantity
+from verify.claims.record import Finding
 
 ID = "thm3.2"
 TITLE = "Exponentially small initialisation: every parameter converges, loss O(1/sqrt(tau))"
@@ -281,19 +282,27 @@ def check(tier: str = "quick", seed: int = 20260101, *, runs: list | None = None
     ok_runs = [r for r in results if all(c == dynamics.CONVERGED for c in r["hp"].classes)]
     if ok_runs:
         r = ok_runs[0]
-        findings.append(
-            f"Loss decays geometrically, far faster than the claimed O(1/sqrt(tau)): tail slope "
-            + ", ".join(f"{x['n']},{x['d']},M0={x['M0']}: {x['fit'].slope:.3g}" for x in ok_runs if x["fit"])
-            + ".  The parameters move as one block: the common point contracts by 1 - 2 eta/n per step "
-            "while the spread stays at its initial scale (see claim lem3.3), so the loss is ~|a|^2.")
-    findings.append(
-        "float64 on the same initialisation: m_i(0) - m* rounds to -m* for every i (the spread "
-        "1e" + f"{results[0]['init']['log10_bound']:.0f}" + " is far below a double's resolution of "
-        "M0), so all c_i are bitwise equal, their gradients are equal and they never separate: float64 "
-        "follows the all-equal trajectory (it also reaches the target, but for that reason only).  "
-        "The high-precision runs keep the spread (table) and show it is not amplified enough to matter.")
-    findings.append("Working precision needed: " + ", ".join(
-        f"{x['n']},{x['d']},M0={x['M0']}: {x['hp'].precision.describe()}" for x in results) + ".")
+        findings.append(Finding(
+            "From the paper's tiny initialisation the loss decays geometrically, far faster than the "
+            "claimed O(1/sqrt(tau)): the parameters move as one block, the common point contracting by "
+            "1 - 2 eta/n per step while the spread stays at its initial scale (claim lem3.3), so the "
+            "loss is about |a|^2.",
+            value="tail log-log slopes " + ", ".join(
+                f"{x['n']},{x['d']},M0={x['M0']}: {x['fit'].slope:.3g} +- {x['fit'].stderr:.2g}"
+                for x in ok_runs if x["fit"]) + f" ({ok_runs[0]['hp'].precision.describe()} and up)",
+            evidence="thm3.2-loss", kind="finding"))
+    findings.append(Finding(
+        "In float64 the paper's initialisation collapses: m_i(0) - m* rounds to -m* for every i, so "
+        "all c_i are bitwise equal and never separate; float64 follows the all-equal trajectory (it "
+        "reaches the target for that reason only). The high-precision runs keep the spread.",
+        value="initial spread 1e" + f"{results[0]['init']['log10_bound']:.0f}"
+              " against a double's resolution of about 1e-16 M0",
+        evidence="float64 on the same initialisation", kind="note"))
+    findings.append(Finding(
+        "Following the spread needs a working precision far above double precision.",
+        value=", ".join(f"{x['n']},{x['d']},M0={x['M0']}: {x['hp'].precision.describe()}"
+                        for x in results),
+        evidence="High-precision runs", kind="note"))
     if refuted:
         verdict, witness, reason = REFUTED, dict(refuted[0], further_failures=len(refuted) - 1), ""
     elif inconclusive:
