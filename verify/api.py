@@ -44,10 +44,18 @@ class Result:
         return float(self.value)
 
 
+# Largest noise level accepted: e^{-t} ~ 10^-434294 there, and the clean parameterisation's
+# c = e^{-t}(m - m*) is still formed quickly; far beyond, exp(-t) itself becomes intractable.
+MAX_T = 10**6
+
+
 def check_t(t) -> mpmath.mpf:
+    """t as an exact mpf; ValueError naming ``t`` unless 0 <= t <= MAX_T."""
     tt = exact(t, "t")
     if tt < 0:
-        raise ValueError(f"t must be >= 0, got {t!r}")
+        raise ValueError(f"t must be >= 0, got {t!r:.60}")
+    if tt > MAX_T:
+        raise ValueError(f"t must be <= {MAX_T} (e^-t is below 10^-434294 there), got {t!r:.60}")
     return tt
 
 

@@ -1,35 +1,101 @@
 """Command line: each subcommand parses its arguments and calls a plain function.
 
-Exit status: 0 when everything ran (whatever the verdicts), 1 when a check errored (or, with
-``--strict``, when a verdict is REFUTED or INCONCLUSIVE), 2 for bad input (a one-line message,
-no traceback).
+Every path ends in a result or in exactly one line on stderr:
+
+* exit 0: everything ran (whatever the verdicts);
+* exit 1: a check errored, the engine could not reach the accuracy asked (the line gives the
+  reason), the report could not be published, or -- with ``--strict`` -- a verdict is REFUTED or
+  INCONCLUSIVE;
+* exit 2: bad input (the line names the argument);
+* exit 130: interrupted by Ctrl-C (finished records are kept, see :mod:`verify.claims.runner`).
+
+No traceback reaches the user; ``VERIFY_DEBUG=1`` prints it for an unexpected internal error.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
+import traceback
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+MAX_MESSAGE = 400
 
 
-def _params(text: str):
-    """Parse '1,0;0,1' (vectors separated by ';', entries by ',') or JSON [[1,0],[0,1]]."""
+class BadInput(ValueError):
+    """Bad command-line input (argparse's complaints included)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of printing usage and exiting (one line, our format)."""
+
+    def error(self, message):
+        raise BadInput(f"{self.prog.replace('python -m verify', '').strip() or 'verify'}: {message}")
+
+
+def one_line(msg: str) -> str:
+    """Collapse whitespace and cut to MAX_MESSAGE characters."""
+    text = " ".join(str(msg).split())
+    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE - 3] + "..."
+
+
+def _json(text: str, option: str):
+    try:
+        return json.loads(text, parse_float=str, parse_int=str)
+    except ValueError as e:
+        raise BadInput(f"{option}: not valid JSON ({e})") from None
+
+
+def _params(text: str, option: str = "--params") -> list:
+    """Parse '1,0;0,1' (vectors separated by ';', entries by ',') or JSON [[1,0],[0,1]].
+
+    Entries stay strings (read exactly by the library).  JSON must be a list of lists: a flat
+    list such as [10,20] is refused rather than read as vectors of its characters.
+    """
     text = text.strip()
     if text.startswith("["):
-        return json.loads(text, parse_float=str, parse_int=str)
-    return [[x.strip() for x in row.split(",")] for row in text.split(";") if row.strip()]
+        doc = _json(text, option)
+        if not isinstance(doc, list) or not all(isinstance(row, list) for row in doc):
+            raise BadInput(f"{option}: JSON must be a list of vectors, e.g. [[1,0],[0,1]]")
+        return doc
+    rows = [row for row in text.split(";")]
+    if not text or any(not row.strip() for row in rows):
+        raise BadInput(f"{option}: expected vectors separated by ';' with entries separated by ',' "
+                       f"(e.g. '1,0;0,1'), got {text!r}")
+    return [[x.strip() for x in row.split(",")] for row in rows]
+
+
+def _vector(text: str, option: str = "--target") -> list:
+    """Parse one vector: '0,0' or JSON [0,0]."""
+    text = text.strip()
+    if text.startswith("["):
+        doc = _json(text, option)
+        if not isinstance(doc, list) or any(isinstance(x, (list, dict)) for x in doc):
+            raise BadInput(f"{option}: JSON must be one vector, e.g. [0,0]")
+        return doc
+    if not text or ";" in text:
+        raise BadInput(f"{option}: expected one vector with entries separated by ',' (e.g. '0,0'), "
+                       f"got {text!r}")
+    return [x.strip() for x in text.split(",")]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m verify",
-                                description="Check the claims of 'Convergence Dynamics of "
-                                            "Over-Parameterized Score Matching for a Single Gaussian'.")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    p = _Parser(prog="python -m verify",
+                description="Check the claims of 'Convergence Dynamics of Over-Parameterized "
+                            "Score Matching for a Single Gaussian'.",
+                epilog="Exit status: 0 ran, 1 a check errored or the accuracy asked was not "
+                       "reached, 2 bad input, 130 interrupted.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     def run_opts(sp):
         sp.add_argument("--quick", action="store_true", help="the quick tier (a few minutes)")
         sp.add_argument("--seed", type=int, default=20260101, help="base seed (default 20260101)")
         sp.add_argument("--jobs", type=int, default=None, help="worker processes (default: cores)")
-        sp.add_argument("--out", default="reports", help="report directory (default reports/)")
+        sp.add_argument("--out", default="reports",
+                        help="report directory (default reports/); records merge into its "
+                             "results.json")
         sp.add_argument("--json", action="store_true", help="print the records as JSON on stdout")
         sp.add_argument("--strict", action="store_true",
                         help="exit 1 on REFUTED or INCONCLUSIVE too")
@@ -40,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="claim IDs with one-line statements")
     sp = sub.add_parser("all", help="check every claim and write the reports")
     run_opts(sp)
-    sp = sub.add_parser("run", help="check the named claims")
+    sp = sub.add_parser("run", help="check the named claims (merged into the existing report)")
     sp.add_argument("ids", nargs="+", metavar="ID")
     run_opts(sp)
     sp = sub.add_parser("derive", help="print the SymPy derivations with their checks")
@@ -54,51 +120,121 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("loss", "gradient"):
         sp = sub.add_parser(name, help=f"evaluate the population {name} once")
         sp.add_argument("--params", required=True, help="'m1;m2;...' e.g. '1,0;0,1' or JSON")
-        sp.add_argument("--target", required=True, help="m*, e.g. '0,0'")
+        sp.add_argument("--target", required=True, help="m*, e.g. '0,0' or JSON [0,0]")
         sp.add_argument("--t", default="0", help="noise level t >= 0")
-        sp.add_argument("--digits", type=int, default=None)
-        sp.add_argument("--dps", type=int, default=None)
+        sp.add_argument("--digits", type=int, default=None,
+                        help="significant digits wanted (see verify.api for the maximum)")
+        sp.add_argument("--dps", type=int, default=None, help="fixed working precision (digits)")
         sp.add_argument("--parameterisation", choices=("noised", "clean"), default="noised")
         if name == "gradient":
             sp.add_argument("--form", choices=("direct", "stein"), default="direct")
     return p
 
 
+def _fail(msg: str, code: int) -> int:
+    print(f"error: {one_line(msg)}", file=sys.stderr)
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    """Run one command; returns the exit status (never raises, except SystemExit from --help)."""
+    from verify import interrupt
+    from verify.quadrature import InaccurateError
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as e:  # argparse already printed its message
-        return int(e.code or 0) and 2
-    if args.command is None:
-        parser.print_help()
-        return 2
-    try:
-        return _dispatch(args)
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as e:  # --help / --version: argparse printed it
+            return EXIT_OK if not e.code else EXIT_BAD_INPUT
+        if args.command is None:
+            raise BadInput("a command is required (list, all, run, derive, report, bench, loss, "
+                           "gradient); see --help")
+        return _dispatch(args, argv)
     except KeyboardInterrupt:
+        interrupt.request()
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except InaccurateError as e:
+        return _fail(f"the engine could not reach the accuracy asked: {e}", EXIT_FAILED)
+    except ValueError as e:
+        return _fail(str(e), EXIT_BAD_INPUT)
+    except RecursionError as e:
+        return _fail(f"input too deeply nested ({e})", EXIT_BAD_INPUT)
+    except OSError as e:
+        where = f" ({e.filename})" if getattr(e, "filename", None) else ""
+        return _fail(f"{e.strerror or e}{where}", EXIT_FAILED)
+    except Exception as e:  # noqa: BLE001 - the last line of defence: one line, exit 1
+        from verify.claims.runner import PublishError
+        if isinstance(e, PublishError):
+            return _fail(str(e), EXIT_FAILED)
+        if isinstance(e, (ArithmeticError, MemoryError)):
+            return _fail(f"the computation failed: {type(e).__name__}: {e}", EXIT_FAILED)
+        if os.environ.get("VERIFY_DEBUG"):
+            traceback.print_exc()
+        return _fail(f"internal error ({type(e).__name__}: {e}); please report it, "
+                     "VERIFY_DEBUG=1 shows the traceback", EXIT_FAILED)
 
 
-def _dispatch(args) -> int:
+def _finite(x) -> bool:
+    try:
+        return math.isfinite(float(x))
+    except OverflowError:
+        return False
+
+
+def _evaluate(args) -> int:
+    from verify import api
+    kw = dict(digits=args.digits, dps=args.dps, parameterisation=args.parameterisation)
+    params, target = _params(args.params), _vector(args.target)
+    if args.command == "loss":
+        r = api.loss(params, target, args.t, **kw)
+        errs = [r.error]
+    else:
+        r = api.gradient(params, target, args.t, form=args.form, **kw)
+        errs = [e for row in r.error for e in row]
+    if not all(_finite(e) for e in errs):
+        return _fail("the engine could not bound the error of this evaluation (error estimate "
+                     f"not finite; {r.precision.describe()})", EXIT_FAILED)
+    if args.command == "loss":
+        print(f"loss = {r.value}  (error <= {float(r.error):.3g}; {r.precision.describe()}; "
+              f"{r.rule.get('rule')})")
+    else:
+        for i, (row, err) in enumerate(zip(r.value, r.error)):
+            print(f"grad[{i}] = {[str(x) for x in row]}  (error <= {max(float(e) for e in err):.3g})")
+        print(f"({r.precision.describe()}; {r.rule.get('rule')})")
+    return EXIT_OK
+
+
+def _report(args) -> int:
+    """Re-render from saved records into --out (default: the source's directory), as one set."""
+    from pathlib import Path
+
+    from verify.claims import record as rec
+    from verify.report import io as report_io
+    from verify.report import rerender
+    source = Path(args.source)
+    results = source / "results.json" if source.is_dir() else source
+    if not results.exists():
+        hint = " (run `python -m verify all` first, or name a results.json)" \
+            if args.source == "reports" else ""
+        raise BadInput(f"report: no results file at {results}{hint}")
+    if not results.is_file():
+        raise BadInput(f"report: {results} is not a file")
+    try:
+        rec.loads(results.read_text(encoding="utf-8"))
+    except (ValueError, TypeError, KeyError, AttributeError) as e:
+        raise BadInput(f"report: {results}: {e}") from None
+    out = args.out if args.out is not None else str(results.parent)
+    report_io.check_out_dir(out)
+    for pth in report_io.publish(out, lambda d: rerender(results, d)):
+        print(pth)
+    return EXIT_OK
+
+
+def _dispatch(args, argv) -> int:
     cmd = args.command
     if cmd in ("loss", "gradient"):
-        from verify import api
-        kw = dict(digits=args.digits, dps=args.dps, parameterisation=args.parameterisation)
-        target = _params(args.target)[0]
-        if cmd == "loss":
-            r = api.loss(_params(args.params), target, args.t, **kw)
-            print(f"loss = {r.value}  (error <= {float(r.error):.3g}; {r.precision.describe()}; "
-                  f"{r.rule.get('rule')})")
-        else:
-            r = api.gradient(_params(args.params), target, args.t, form=args.form, **kw)
-            for i, (row, err) in enumerate(zip(r.value, r.error)):
-                print(f"grad[{i}] = {[str(x) for x in row]}  (error <= {max(float(e) for e in err):.3g})")
-            print(f"({r.precision.describe()}; {r.rule.get('rule')})")
-        return 0
+        return _evaluate(args)
     if cmd == "derive":
         from verify.derive_cmd import run_derive
         return run_derive(args.names or None, latex=args.latex)
@@ -106,16 +242,12 @@ def _dispatch(args) -> int:
         from verify.bench import run_bench
         return run_bench(quick=args.quick)
     if cmd == "report":
-        from verify.report import rerender
-        paths = rerender(args.source, args.out or (args.source if not args.source.endswith(".json")
-                                                  else None))
-        for pth in paths:
-            print(pth)
-        return 0
+        return _report(args)
     from verify.claims import runner
     if cmd == "list":
         return runner.list_claims()
     ids = None if cmd == "all" else args.ids
     return runner.run_claims(ids, quick=args.quick, seed=args.seed, jobs=args.jobs, out=args.out,
                              as_json=args.json, strict=args.strict, report=not args.no_report,
-                             progress=args.progress)
+                             progress=args.progress,
+                             argv=list(argv) if argv is not None else None)

@@ -1,21 +1,43 @@
-"""Runs claim checks (in a process pool across claims), collects records, writes reports.
+"""Runs claim checks (in a process pool across claims), collects records, merges them into the
+report directory and publishes the reports.
 
 Each check runs in its own worker process; a check that raises becomes an ERROR record carrying
 the traceback, so one broken check never hides the others' verdicts.
+
+Partial runs keep what exists: the new records replace only their own claims' records in the
+``results.json`` already in ``--out`` (each claim keeps the tier, commit and seed of the run that
+produced it, in ``provenance["per_claim"]`` when it differs from the current run), and the whole
+report is re-rendered and swapped in as one set (:func:`verify.report.io.publish`).  ``--out`` is
+checked before anything is computed.
+
+Ctrl-C (:mod:`verify.interrupt`) stops the whole command: running checks stop (an interrupted check
+is INCONCLUSIVE with reason "interrupted", never a verdict), pending ones are cancelled, workers
+that do not stop within ``GRACE_S`` are terminated; finished records are merged and published,
+an interrupted claim's previous record stays, and the exit status is 130.
 """
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, as_completed, wait
 from pathlib import Path
 
+from verify import interrupt
 from verify.claims import record as rec
 from verify.claims.registry import CLAIM_IDS, load
+
+EXIT_INTERRUPTED = 130
+GRACE_S = 3.0  # how long stopped workers get to hand back their interrupted records
+RUN_KEYS = ("tier", "git_commit", "commit_date", "seed", "command")
+
+
+class PublishError(RuntimeError):
+    """The records were computed but (part of) the report could not be published."""
 
 
 def list_claims() -> int:
@@ -28,34 +50,68 @@ def list_claims() -> int:
     return 0
 
 
-def run_one(claim_id: str, tier: str, seed: int) -> rec.ClaimRecord:
-    """Run one check; never raises (an exception becomes an ERROR record)."""
-    start = time.perf_counter()
+def _blank_record(claim_id: str, tier: str, verdict: str, reason: str) -> rec.ClaimRecord:
     try:
         mod = load(claim_id)
-        r = mod.check(tier=tier, seed=seed)
-    except Exception as e:  # noqa: BLE001 - turned into an ERROR record with the traceback
+        title, statement, prov = mod.TITLE, mod.STATEMENT, mod.PROVENANCE
+    except Exception:  # noqa: BLE001
+        title, statement, prov = claim_id, "", ""
+    return rec.ClaimRecord(id=claim_id, title=title, statement=statement, provenance=prov,
+                           verdict=verdict, assurance="numeric", tier=tier, reason=reason)
+
+
+def interrupted_record(claim_id: str, tier: str) -> rec.ClaimRecord:
+    """The record of a check that Ctrl-C stopped: no verdict, whatever it had computed."""
+    return _blank_record(claim_id, tier, rec.INCONCLUSIVE,
+                         f"{interrupt.REASON} (Ctrl-C stopped the check before it finished)")
+
+
+def is_interrupted(r: rec.ClaimRecord) -> bool:
+    return r.verdict == rec.INCONCLUSIVE and r.reason.startswith(interrupt.REASON)
+
+
+def run_one(claim_id: str, tier: str, seed: int) -> rec.ClaimRecord:
+    """Run one check; never raises (an exception becomes an ERROR record, Ctrl-C an
+    INCONCLUSIVE "interrupted" one, also when the check returned after the Ctrl-C)."""
+    start = time.perf_counter()
+    try:
         try:
-            mod = load(claim_id)
-            title, statement, prov = mod.TITLE, mod.STATEMENT, mod.PROVENANCE
-        except Exception:  # noqa: BLE001
-            title, statement, prov = claim_id, "", ""
-        r = rec.ClaimRecord(id=claim_id, title=title, statement=statement, provenance=prov,
-                            verdict=rec.ERROR, assurance="numeric", tier=tier,
-                            reason=f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=6)}")
+            with interrupt.armed():
+                mod = load(claim_id)
+                r = mod.check(tier=tier, seed=seed)
+        except KeyboardInterrupt:
+            interrupt.request()
+            raise
+        if interrupt.requested():
+            r = interrupted_record(claim_id, tier)
+    except KeyboardInterrupt:
+        r = interrupted_record(claim_id, tier)
+    except Exception as e:  # noqa: BLE001 - turned into an ERROR record with the traceback
+        r = _blank_record(claim_id, tier, rec.ERROR,
+                          f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=6)}")
     r.runtime_s = time.perf_counter() - start
     return r
 
 
+def _git(*args: str) -> str:
+    out = subprocess.run(["git", *args], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[2], timeout=10)
+    return out.stdout.strip()
+
+
 def _git_commit() -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                             cwd=Path(__file__).resolve().parents[2], timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True,
-                               cwd=Path(__file__).resolve().parents[2], timeout=10)
-        commit = out.stdout.strip() or "unknown"
-        return commit + ("-dirty" if dirty.stdout.strip() else "")
+        commit = _git("rev-parse", "HEAD") or "unknown"
+        dirty = _git("status", "--porcelain", "--untracked-files=no")
+        return commit + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _commit_date() -> str:
+    """The commit's date (deterministic for a commit, so reports stay reproducible)."""
+    try:
+        return _git("log", "-1", "--format=%cI", "HEAD") or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 
@@ -63,52 +119,243 @@ def _git_commit() -> str:
 def provenance(argv: list[str], tier: str, seed: int, ids: list[str]) -> dict:
     from verify.claims.common import versions
     return {"command": "python -m verify " + " ".join(argv), "git_commit": _git_commit(),
-            "tier": tier, "seed": seed, "claims": ids, "packages": versions()}
+            "commit_date": _commit_date(), "tier": tier, "seed": seed, "claims": ids,
+            "packages": versions()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Merging into an existing report
+# ---------------------------------------------------------------------------------------------
+
+
+def load_previous(out: Path) -> tuple[list[rec.ClaimRecord], dict] | None:
+    """The records and provenance of the report in ``out``, with their saved run times; None when
+    ``out`` holds no results.json.  ValueError (naming --out) when it cannot be read."""
+    results = out / "results.json"
+    if not results.exists():
+        return None
+    try:
+        records, prov = rec.loads(results.read_text(encoding="utf-8"))
+    except (ValueError, TypeError, KeyError, OSError) as e:
+        msg = " ".join(str(e).split())[:200]
+        raise ValueError(f"--out {out}: its results.json cannot be read ({msg}); pass another "
+                         "--out or move the file away") from None
+    try:
+        saved = json.loads((out / "timings.json").read_text(encoding="utf-8"))
+        times, details = saved.get("claims", {}), saved.get("details", {})
+    except (OSError, ValueError, AttributeError):
+        times, details = {}, {}
+    for r in records:
+        t = times.get(r.id) if isinstance(times, dict) else None
+        r.runtime_s = float(t) if isinstance(t, (int, float)) else 0.0
+        d = details.get(r.id) if isinstance(details, dict) else None
+        r.timings = dict(d) if isinstance(d, dict) else {}
+    return records, prov if isinstance(prov, dict) else {}
+
+
+def _run_of(prov: dict, tier: str | None = None) -> dict:
+    run = {k: prov[k] for k in RUN_KEYS if k in prov}
+    if tier is not None:
+        run["tier"] = tier
+    return run
+
+
+def merge(previous, new: list[rec.ClaimRecord], prov_now: dict):
+    """Records of the merged report (registry order, then unknown ids in their old order) and its
+    provenance: the current run's, plus ``per_claim`` for records whose run differs from it."""
+    old_records, old_prov = previous or ([], {})
+    old_per_claim = old_prov.get("per_claim") if isinstance(old_prov.get("per_claim"), dict) else {}
+    by_id: dict[str, rec.ClaimRecord] = {}
+    runs: dict[str, dict] = {}
+    for r in old_records:
+        by_id[r.id] = r
+        saved = old_per_claim.get(r.id)
+        runs[r.id] = dict(saved) if isinstance(saved, dict) else _run_of(old_prov, r.tier)
+    for r in new:
+        by_id[r.id] = r
+        runs[r.id] = _run_of(prov_now, r.tier)
+    order = [c for c in CLAIM_IDS if c in by_id] + [r.id for r in old_records if r.id not in CLAIM_IDS]
+    records = [by_id[c] for c in order]
+    prov = dict(prov_now)
+    tiers = {r.tier for r in records}
+    if len(tiers) > 1:
+        prov["tier"] = "mixed (see per_claim)"
+    per_claim = {c: runs[c] for c in order if runs[c] != _run_of(prov_now, by_id[c].tier)}
+    if per_claim:
+        prov["per_claim"] = per_claim
+    return records, prov
+
+
+# ---------------------------------------------------------------------------------------------
+# Running
+# ---------------------------------------------------------------------------------------------
+
+
+def _worker_init() -> None:
+    """Pool workers ignore Ctrl-C while idle (no traceback from the pool's loop); run_one arms
+    it for the duration of a check."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    interrupt.clear()
+
+
+def _run_serial(ids, tier, seed, show, results) -> bool:
+    """Run in this process; True if Ctrl-C stopped the run."""
+    try:
+        with interrupt.armed():
+            for cid in ids:
+                if interrupt.requested():
+                    break
+                if show:
+                    print(f"[{len(results) + 1}/{len(ids)}] {cid} ...", file=sys.stderr, flush=True)
+                results[cid] = run_one(cid, tier, seed)
+    except KeyboardInterrupt:
+        interrupt.request()
+    return interrupt.requested()
+
+
+def _collect(fut, cid, tier, results) -> None:
+    try:
+        results[cid] = fut.result()
+    except BaseException as e:  # noqa: BLE001 - a dead worker (BrokenProcessPool) or a stray signal
+        if isinstance(e, KeyboardInterrupt) or interrupt.requested():
+            results[cid] = interrupted_record(cid, tier)
+        else:
+            results[cid] = _blank_record(cid, tier, rec.ERROR, f"{type(e).__name__}: {e}")
+
+
+def _run_pool(ids, tier, seed, jobs, show, results) -> bool:
+    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init)
+    futs = {}
+    stopped = False
+    try:
+        with interrupt.armed():
+            futs = {pool.submit(run_one, cid, tier, seed): cid for cid in ids}
+            for fut in as_completed(futs):
+                cid = futs[fut]
+                _collect(fut, cid, tier, results)
+                if show:
+                    r = results[cid]
+                    print(f"[{len(results)}/{len(ids)}] {cid}: {r.verdict} ({r.runtime_s:.1f} s)",
+                          file=sys.stderr, flush=True)
+    except KeyboardInterrupt:
+        interrupt.request()
+        stopped = True
+        _stop_pool(pool, futs, tier, results)
+    finally:
+        pool.shutdown(wait=not stopped, cancel_futures=True)
+    return stopped or any(is_interrupted(r) for r in results.values())
+
+
+def _stop_pool(pool, futs, tier, results) -> None:
+    """Cancel pending checks, ask running ones to stop (SIGINT, in case the signal reached only
+    this process), keep what they hand back within GRACE_S, terminate the rest."""
+    for f in futs:
+        f.cancel()
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    for p in procs:
+        try:
+            os.kill(p.pid, signal.SIGINT)
+        except OSError:
+            pass
+    running = [f for f in futs if not f.done()]
+    try:
+        with interrupt.armed():
+            wait(running, timeout=GRACE_S)
+    except KeyboardInterrupt:  # a second Ctrl-C: no more waiting
+        pass
+    for f, cid in futs.items():
+        if cid not in results and f.done() and not f.cancelled():
+            _collect(f, cid, tier, results)
+        elif cid not in results and not f.cancelled():
+            results[cid] = interrupted_record(cid, tier)
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    for p in procs:
+        p.join(1.0)
+        if p.is_alive():
+            p.kill()
 
 
 def run_claims(ids: list[str] | None, *, quick: bool, seed: int, jobs: int | None, out: str,
-               as_json: bool, strict: bool, report: bool, progress: bool | None) -> int:
-    ids = list(CLAIM_IDS) if not ids else ids
+               as_json: bool, strict: bool, report: bool, progress: bool | None,
+               argv: list[str] | None = None) -> int:
+    ids = list(CLAIM_IDS) if not ids else list(dict.fromkeys(ids))
     for cid in ids:
         if cid not in CLAIM_IDS:
             raise ValueError(f"unknown claim {cid!r}; known: {', '.join(CLAIM_IDS)}")
     if jobs is not None and jobs < 1:
         raise ValueError(f"--jobs must be >= 1, got {jobs}")
+    # --out is checked, and its report read, before anything is computed.
+    previous = None
+    out_path = None
+    if report:
+        from verify.report import io as report_io
+        out_path = report_io.check_out_dir(out)
+        previous = load_previous(out_path) if out_path.is_dir() else None
     tier = "quick" if quick else "full"
     jobs = jobs or os.cpu_count() or 1
     show = sys.stderr.isatty() if progress is None else progress
+    if argv is None:
+        argv = sys.argv[1:] if sys.argv and sys.argv[0].endswith(("__main__.py", "verify")) else []
+    prov = provenance(argv, tier, seed, ids)
+    interrupt.clear()
     started = time.perf_counter()
     results: dict[str, rec.ClaimRecord] = {}
     if jobs == 1 or len(ids) == 1:
-        for cid in ids:
-            if show:
-                print(f"[{len(results) + 1}/{len(ids)}] {cid} ...", file=sys.stderr, flush=True)
-            results[cid] = run_one(cid, tier, seed)
+        stopped = _run_serial(ids, tier, seed, show, results)
     else:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futs = {pool.submit(run_one, cid, tier, seed): cid for cid in ids}
-            for fut in as_completed(futs):
-                cid = futs[fut]
-                results[cid] = fut.result()
-                if show:
-                    r = results[cid]
-                    print(f"[{len(results)}/{len(ids)}] {cid}: {r.verdict} ({r.runtime_s:.1f} s)",
-                          file=sys.stderr, flush=True)
-    records = [results[cid] for cid in ids]
+        stopped = _run_pool(ids, tier, seed, jobs, show, results)
     total = time.perf_counter() - started
-    argv = sys.argv[1:] if sys.argv and sys.argv[0].endswith(("__main__.py", "verify")) else []
-    prov = provenance(argv, tier, seed, ids)
+    records = [results[cid] for cid in ids if cid in results]
+    finished = [r for r in records if not is_interrupted(r)]
     if as_json:
         sys.stdout.write(rec.dumps(records, prov))
     else:
         for r in records:
             print(f"{r.id:10s} {r.verdict:13s} {r.assurance:11s} {r.runtime_s:8.1f} s  {r.title}")
+        for cid in ids:
+            if cid not in results:
+                print(f"{cid:10s} {'not run':13s} (interrupted before it started)")
         print(f"total {total:.1f} s ({tier} tier, {jobs} worker(s))")
-    if report:
-        from verify.report import render_all
-        paths = render_all(records, prov, out, timings={"total": total})
-        if not as_json:
-            print(f"reports written to {out}/ ({len(paths)} files)")
+    if report and (finished or not stopped):
+        _publish(out_path, previous, records, prov, total, as_json)
+    elif report:
+        print(f"interrupted before any check finished; {out} left as it was", file=sys.stderr)
+    if stopped:
+        print(f"interrupted: {len(finished)} of {len(ids)} check(s) finished and kept",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
     errored = any(r.verdict == rec.ERROR for r in records)
     undecided = any(r.verdict in (rec.REFUTED, rec.INCONCLUSIVE) for r in records)
     return 1 if errored or (strict and undecided) else 0
+
+
+def _publish(out_path: Path, previous, records, prov, total, as_json) -> None:
+    """Merge and publish; an interrupted claim's previous record is kept (the new one is used only
+    when there is none).  A LaTeX failure still publishes the other files, then raises."""
+    from verify import report as _report
+    from verify.report import io as report_io
+    old_ids = {r.id for r in previous[0]} if previous else set()
+    new = [r for r in records if not (is_interrupted(r) and r.id in old_ids)]
+    merged, merged_prov = merge(previous, new, prov)
+    timings = {"total": total}
+
+    def render(pdf=None):
+        kw = {} if pdf is None else {"pdf": pdf}
+        return lambda d: _report.render_all(merged, merged_prov, d, timings=timings, **kw)
+
+    latex_error = getattr(_report, "LatexError", None)
+    try:
+        paths = report_io.publish(out_path, render())
+    except Exception as e:  # noqa: BLE001
+        if latex_error is None or not isinstance(e, latex_error):
+            raise
+        report_io.publish(out_path, render(pdf=False))
+        raise PublishError(f"report.pdf not built, LaTeX failed: {' '.join(str(e).split())[:300]}; "
+                           f"the other report files are in {out_path}") from None
+    if not as_json:
+        new_ids = {r.id for r in new}
+        kept = sum(1 for r in merged if r.id not in new_ids)
+        more = f", {kept} earlier record(s) kept" if kept else ""
+        print(f"reports written to {out_path}/ ({len(paths)} files; {len(merged)} claims{more})")
