@@ -8,26 +8,31 @@ constant times n^3 d^2 / sqrt(eta tau).
 Provenance: as reported by the public summary of arXiv 2511.22069 (Thm 2.1); the constant and the
 parameterisation of the step are unverified (SPEC §1).
 
-Kind of check: an *upper bound* (rate) plus a qualitative statement (convergence).  Random
-initialisations with |m_i(0) - m*| = M exactly (m* a random unit vector, directions seeded), t just
-above the threshold (t = log n + log M + 2 + 0.1), float64 GD.  Since c = e^{-t}(m - m*), every
-|c_i(0)| < e^{-2}/n: the whole run lives near the target.  Per run:
+Kind of check: an *upper bound* O(tau^-1/2), an asymptotic statement, decided by the derived slow
+law of the near-converged regime (SPEC §3, assurance "asymptotic"; issue 11).  Since
+c = e^{-t}(m - m*), every |c_i(0)| < e^{-2}/n: the whole run lives near the target, where
+proofs/near_converged.py derives F = |cbar|^2 + tr S^2 + O(|c|^6): the mean contracts by
+1 - 2 eta/n per step and the spread S = (1/n) sum ct_k ct_k^T follows
+S(tau) = S0 (I + (8 eta/n) S0 tau)^(-1) (verify.asymptotics.near), so F ~ r n^2/(64 (eta tau)^2)
+after a plateau of T = n/(8 eta lam_max(S0)) steps (n^2/(16 eta a0^2) for a symmetric pair).
 
-* every parameter must be *approaching* the target: |c_i| strictly decreasing over the last
-  ``window`` + 1 records and below its start (the ratio |c_i(end)| / |c_i(0)| is reported);
-* the implied constant K(tau) = loss sqrt(eta tau) / (n^3 d^2) must stay bounded over the last
-  30% of the run in log tau (:func:`verify.rates.implied_constant`, power 1/2); the fitted slope is
-  shown next to -1/2 (a faster decay still confirms an upper bound).  K growing is counted against
-  the claim only when it grows over that tail *and* over its last half *and* ends above every
-  value K took before the tail (otherwise K is still bounded by its own earlier values; these
-  runs show a loss plateau for eta tau ~ 50..1000 that ends inside the moderate-step runs).
+1. Validation: the law against full population GD (float64) from a symmetric pair and from a
+   random thm2.1 start (at least 1e5 steps in the full tier): the largest relative gaps in the
+   distances |c_i(tau)| and in the loss, next to the allowance derived from the first omitted terms
+   of the expansion.  A failed validation makes the verdict INCONCLUSIVE.
+2. Per theorem run (random initialisation with |m_i(0) - m*| = M, t = threshold + 0.1): convergence
+   from the law started at the run's last state (every c_i -> 0; the measured distances are
+   reported, but need not be monotone at the end of a run, as the decaying mean and the spread
+   add as vectors); the implied
+   constant K(tau) = loss (eta tau)^(1/2) / (n^3 d^2) measured over the run, and bounded over the
+   tail tau >= tau_end by the law started from the run's last state (closed form per eigenvalue of
+   S; the law is refused, and the run left undecided, if that state is not a small spread).
+   sup K = max(measured, tail bound).  CONFIRMED when the law accepts every run's last state (so
+   every mean converges) and every sup K is finite; REFUTED, with the law as witness, when the law makes K grow (a claimed power
+   above the law's 2); otherwise INCONCLUSIVE.
 
-Runs use the noised parameterisation with the theorem's small step eta = 1/(n^4 d^2) and with a
-moderate step eta = 0.5 (outside "small" but reaching eta tau >> 1 within the budget), and one run
-in the clean parameterisation (effective step on c is eta e^{-2t}; eta is scaled by e^{2t} so that
-the effective step equals 0.5 -- stated in the inputs).  CONFIRMED when every run's parameters are
-approaching and every run's K is decided bounded; REFUTED when some decided run has K growing or a
-parameter classified as moving away; otherwise INCONCLUSIVE.
+The window slope of log K over the run's tail is still reported: on a plateau it is positive (the
+law predicts the rise up to tau ~ T/3) and it never decides the verdict.
 """
 from __future__ import annotations
 
@@ -37,8 +42,10 @@ import sys
 import numpy as np
 
 from verify import api, dynamics, rates
+from verify.asymptotics import near
 from verify.claims import common
 from verify.claims.common import CONFIRMED, INCONCLUSIVE, REFUTED, quantity
+from verify.claims.record import Figure, Finding, Line
 
 ID = "thm2.1"
 TITLE = "High noise: for t > log n + log M + 2 GD converges globally, loss O(n^3 d^2 / sqrt(eta tau))"
@@ -50,16 +57,41 @@ PROVENANCE = "As reported by the public summary of arXiv 2511.22069 (Thm 2.1); c
 WINDOW = 4
 MARGIN_T = 0.1
 TAIL = 0.3
+MEAN_EFOLDS = 20        # matching time: the mean has contracted by e^-20 (tau_m = 20 n / (2 eta))
+LAW_HORIZON = 1e12      # the figure follows the law out to this step
+
+READING = {
+    "eta (small)": ("eta = 1/(n^4 d^2), the step of the stated order with constant 1 -- the largest "
+                    "step the statement calls small, so the plateau (length ~ 1/(eta a0^2)) is as "
+                    "short as the reading allows; the derived law gives a finite sup K for every "
+                    "step below the stability limit, and the moderate-step runs (eta = 0.5) are "
+                    "findings, not part of the reading"),
+    "t": ("t = log n + log M + 2 + 0.1, just above the threshold -- the largest starts the theorem "
+          "allows (|c_i(0)| = e^{-t} M), where the implied constant is largest: the law's bound "
+          "grows with the start (|cbar0|^2 and lam_j^(3/2) terms)"),
+    "parameterisation": ("GD on the noised means mu_i = e^{-t} m_i, so eta is the step on c -- the "
+                         "scale-free reading of 'eta of order 1/(n^4 d^2)'; GD on the clean means "
+                         "has effective step eta e^{-2t} and its K differs by the constant factor "
+                         "e^{t} (a finding, run separately)"),
+    "initialisation": ("random directions with |m_i(0) - m*| = M exactly, m* a random unit vector "
+                       "(seeded) -- 'any initialisation' is sampled; the law bounds sup K for every "
+                       "small start in closed form"),
+    "O(.) constant": ("sup over tau >= 1 of loss sqrt(eta tau)/(n^3 d^2) must be finite -- an "
+                      "O(.) bound asserts a finite constant, whose value the statement leaves open"),
+}
 
 TIERS = {
     # (n, d, M, eta kind, parameterisation, steps)
-    "quick": [(3, 2, 2.0, "moderate", "noised", 12000), (2, 3, 2.0, "moderate", "noised", 4000),
-              (3, 2, 2.0, "moderate", "clean", 4000)],
-    "full": [(2, 2, 2.0, "small", "noised", 60000), (3, 2, 2.0, "small", "noised", 60000),
-             (2, 3, 5.0, "moderate", "noised", 20000), (3, 2, 2.0, "moderate", "noised", 20000),
-             (3, 3, 3.0, "moderate", "noised", 10000), (4, 2, 2.0, "moderate", "noised", 8000),
-             (3, 2, 2.0, "moderate", "clean", 10000)],
+    "quick": {"runs": [(3, 2, 2.0, "small", "noised", 3000), (2, 3, 2.0, "moderate", "noised", 2000),
+                       (3, 2, 2.0, "moderate", "clean", 2000)],
+              "validation_steps": {"pair": 4000, "general": 2000}},
+    "full": {"runs": [(2, 2, 2.0, "small", "noised", 20000), (3, 2, 2.0, "small", "noised", 30000),
+                      (3, 3, 3.0, "small", "noised", 20000), (2, 3, 5.0, "moderate", "noised", 10000),
+                      (3, 2, 2.0, "moderate", "noised", 10000), (4, 2, 2.0, "moderate", "noised", 5000),
+                      (3, 2, 2.0, "moderate", "clean", 5000)],
+             "validation_steps": {"pair": 100_000, "general": 100_000}},
 }
+VALIDATION_ETA = 0.5     # a moderate step: 1e5 steps then reach far past the plateau (T ~ 1e2..1e3)
 
 
 def initial(n: int, d: int, M: float, seed: int):
@@ -72,6 +104,15 @@ def initial(n: int, d: int, M: float, seed: int):
     return (m_star[None, :] + M * u).tolist(), m_star.tolist()
 
 
+def start(n: int, d: int, M: float, seed: int, param: str, t_margin: float = MARGIN_T):
+    """(t, params in the parameterisation, centred c0 as floats)."""
+    m0, m_star = initial(n, d, M, seed)
+    t = math.log(n) + math.log(M) + 2 + t_margin
+    params = [[math.exp(-t) * x for x in row] for row in m0] if param == "noised" else m0
+    c0 = api.centred(params, m_star, t, param)
+    return t, params, m_star, [[float(x) for x in row] for row in c0]
+
+
 def approaching(traj, window: int = WINDOW) -> list[bool]:
     out = []
     for i in range(len(traj.dist[0])):
@@ -82,97 +123,291 @@ def approaching(traj, window: int = WINDOW) -> list[bool]:
     return out
 
 
+def matching_time(n: int, eta: float) -> int:
+    """Steps after which the mean has contracted by e^-MEAN_EFOLDS (rate 2 eta/n per step)."""
+    return int(math.ceil(MEAN_EFOLDS * n / (2 * eta)))
+
+
+# ---- validation ------------------------------------------------------------------------------
+
+def pair_allowance(n: int, a0: float, eta: float) -> float:
+    """Relative size of the terms the log-corrected pair law omits: a0^4 times the sum of the
+    derived coefficients of the first omitted terms (mu/kappa and (lam/kappa)^2 in the step,
+    (eta kappa)^2 from the map's third-order term, f8/f4 and (f6/f4)^2 in the loss)."""
+    co = near.coefficients(n)
+    k = float(co["kappa"])
+    coef = (abs(float(co["mu"])) / k + (float(co["lam"]) / k) ** 2 + (eta * k) ** 2
+            + abs(float(co["f8"]) / float(co["f4"])) + (float(co["f6"]) / float(co["f4"])) ** 2)
+    return coef * a0 ** 4
+
+
+def spread_allowance(n: int, amplitude: float) -> float:
+    """Relative size of what the leading-order spread law omits: (|lam|/kappa + |f6|/f4) a^2, the
+    pair's derived fifth-order step and sixth-order loss coefficients at the largest amplitude
+    (the general spread's fifth-order form is not derived; the measured gap / a^2 is reported)."""
+    co = near.coefficients(n)
+    return (abs(float(co["lam"] / co["kappa"])) + abs(float(co["f6"] / co["f4"]))) * amplitude ** 2
+
+
+def _gaps(traj, dist_law, loss_law, tau_from: float) -> dict:
+    st = np.array(traj.steps, dtype=float)
+    keep = st >= max(tau_from, 1)
+    D = np.array(traj.dist, dtype=float)[keep]
+    Dl = dist_law(st[keep])
+    dist_gaps = [near.validation_gap(st[keep], D[:, i], Dl[:, i]) for i in range(D.shape[1])]
+    dg = max(dist_gaps, key=lambda g: g["gap"])
+    lg = near.validation_gap(st[keep], np.array(traj.loss)[keep], loss_law(st[keep]),
+                             np.array(traj.loss_error)[keep])
+    return {"dist": dg, "loss": lg}
+
+
+def validate(tier: str, seed: int) -> dict:
+    """Both validations: {"pair": {...}, "general": {...}, "passed": bool, "trajs": {...}}."""
+    steps = TIERS[tier]["validation_steps"]
+    eta = VALIDATION_ETA
+    out, trajs = {}, {}
+    # symmetric pair at the thm2.1 scale: a0 = e^{-(2 + margin)}/n (|m_i - m*| = M, t at the threshold)
+    n = 2
+    a0 = math.exp(-(2 + MARGIN_T)) / n
+    tr = dynamics.run_gd([[a0], [-a0]], eta, steps["pair"], digits=6, progress=False)
+    law = near.PairLaw(n, eta, a0)
+    g = _gaps(tr, lambda s: np.stack([law.a(s), law.a(s)], axis=1), law.loss, 1)
+    allow = pair_allowance(n, a0, eta)
+    out["pair"] = {"n": n, "d": 1, "a0": a0, "eta": eta, "steps": steps["pair"],
+                   "steps_run": tr.steps[-1], "stop_reason": tr.stop_reason,
+                   "plateau_time": law.plateau_time, "gaps": g, "allowance": allow,
+                   "law": "log-corrected pair law (kappa, lambda, f4..f8 from proofs/near_converged)",
+                   "passed": tr.stop_reason == "max steps" and g["dist"]["gap"] <= allow
+                   and g["loss"]["gap"] <= allow}
+    trajs["pair"] = (tr, law)
+    # a random thm2.1 start (n = 3, d = 2, M = 2): the leading-order spread law from c0 (with the
+    # mean's transient), compared after the mean has decayed
+    n, d, M = 3, 2, 2.0
+    _, _, _, c0 = start(n, d, M, seed + 100, "noised")
+    tr = dynamics.run_gd(c0, eta, steps["general"], digits=6, progress=False)
+    law = near.SpreadLaw(c0, eta)
+    tm = matching_time(n, eta)
+    g = _gaps(tr, law.dist, law.loss, tm)
+    allow = spread_allowance(n, law.amplitude)
+    out["general"] = {"n": n, "d": d, "M": M, "seed": seed + 100, "eta": eta, "steps": steps["general"],
+                      "steps_run": tr.steps[-1], "stop_reason": tr.stop_reason, "c0": c0,
+                      "matching_time": tm, "amplitude": law.amplitude,
+                      "plateau_time": law.plateau_time, "gaps": g, "allowance": allow,
+                      "gap_over_amplitude_squared": g["loss"]["gap"] / law.amplitude ** 2,
+                      "law": "leading-order spread law S0 (I + (8 eta/n) S0 tau)^-1 plus the mean's decay",
+                      "passed": tr.stop_reason == "max steps" and g["dist"]["gap"] <= allow
+                      and g["loss"]["gap"] <= allow}
+    trajs["general"] = (tr, law)
+    out["passed"] = out["pair"]["passed"] and out["general"]["passed"]
+    return out, trajs
+
+
+# ---- the check ------------------------------------------------------------------------------
+
 def check(tier: str = "quick", seed: int = 20260101, *, runs=None, claimed_power: float = 0.5,
           t_margin: float = MARGIN_T) -> common.ClaimRecord:
     """Run the thm2.1 check; ``claimed_power`` mutates the rate (the paper's is 1/2 in eta tau)."""
-    runs = runs or TIERS[tier]
-    quantities, rows, table, figs_runs = [], [], [], []
-    all_ok, refuted, undecided = True, None, []
+    runs = runs or TIERS[tier]["runs"]
+    valid, vtrajs = validate(tier, seed)
+    quantities, rows, table, findings = [], [], [], []
+    refuted, undecided, plateau = None, [], None
+    figure_run = None
     for k, (n, d, M, eta_kind, param, steps) in enumerate(runs):
         s = seed + k
-        m0, m_star = initial(n, d, M, s)
-        t = math.log(n) + math.log(M) + 2 + t_margin
+        t, params, m_star, c0 = start(n, d, M, s, param, t_margin)
         eta_eff = 1.0 / (n ** 4 * d ** 2) if eta_kind == "small" else 0.5
-        if param == "noised":
-            params = [[math.exp(-t) * x for x in row] for row in m0]   # mu_i = e^{-t} m_i
-            eta = eta_eff
-        else:
-            params = m0
-            eta = eta_eff * math.exp(2 * t)   # effective step on c is eta e^{-2t}
-        c0 = api.centred(params, m_star, t, param)
-        tr = dynamics.run_gd(c0, eta, steps, digits=6, t=t, parameterisation=param,
-                             progress=False)
+        eta = eta_eff if param == "noised" else eta_eff * math.exp(2 * t)   # clean: step on c is eta e^{-2t}
+        tr = dynamics.run_gd(c0, eta, steps, digits=6, t=t, parameterisation=param, progress=False)
         appr = approaching(tr)
         scale = n ** 3 * d ** 2
-        # K(tau) = loss (eta tau)^p / (n^3 d^2), eta the effective step on c; implied_constant
-        # multiplies by tau^p itself
-        kvals = [v * eta_eff ** claimed_power / scale for v in tr.loss]
-        ic = rates.implied_constant(tr.steps, kvals, claimed_power, tail=TAIL)
-        # the last half of that tail: growth there too makes the growth steady, not a transient
-        ic_late = rates.implied_constant(tr.steps, kvals, claimed_power, tail=TAIL / 2)
+        st = np.array(tr.steps, dtype=float)
+        kvals = np.array(tr.loss) * (eta_eff * st) ** claimed_power / scale
+        k_run = float(kvals[st > 0].max())
+        ic = rates.implied_constant(tr.steps, [v * eta_eff ** claimed_power / scale for v in tr.loss],
+                                    claimed_power, tail=TAIL)
         fit = rates.loglog_fit(tr.steps, tr.loss, tail=0.5)
         ratios = [row_end / row0 for row0, row_end in zip(tr.dist[0], tr.dist[-1])]
-        ok = all(appr) and ic.decided and ic.bounded
-        all_ok = all_ok and ok
-        k_before_tail = max((kk * st ** claimed_power for st, kk in zip(tr.steps, kvals)
-                             if 0 < st < (ic.fit.x_from if ic.fit else 0)), default=0.0)
-        if (ic.decided and not ic.bounded and ic_late.decided and not ic_late.bounded
-                and ic.k_last > k_before_tail and refuted is None):
-            refuted = {"run": k, "n": n, "d": d, "M": M, "t": t, "eta": eta, "eta_effective": eta_eff,
-                       "parameterisation": param, "seed": s, "steps": steps,
-                       "claimed_power": claimed_power, "K_slope": ic.fit.slope,
-                       "K_slope_stderr": ic.fit.stderr, "K_max": ic.k_max, "K_last": ic.k_last}
+        row = {"n": n, "d": d, "M": M, "t": t, "eta": eta, "eta_effective": eta_eff,
+               "parameterisation": param, "steps": steps, "seed": s, "approaching": appr,
+               "stop_reason": tr.stop_reason, "precision": tr.precision,
+               "dist_ratio_end_over_start": ratios, "K_run_max": k_run,
+               "window_implied_constant": ic.to_dict()}
+        # the law from the start (plateau time, a gap on this run) and from the last state (tail)
+        law0 = near.SpreadLaw(c0, eta_eff)
+        row["plateau_time"] = law0.plateau_time
+        row["late_constant"] = law0.late_constant
+        tm = matching_time(n, eta_eff)
+        if tr.steps[-1] > 2 * tm:
+            row["law_gap_from_start"] = _gaps(tr, law0.dist, law0.loss, tm)
+        final = np.array([[float(x) for x in r] for r in tr.final_c])
+        try:
+            law = near.SpreadLaw(final, eta_eff, tau0=tr.steps[-1])
+        except ValueError as exc:
+            row["tail"] = {"refused": str(exc)}
+            undecided.append((row, f"law refused at the last state: {exc}"))
+            law = None
+        if law is not None:
+            tail = law.sup_k(claimed_power)
+            k_tail = tail["upper_bound"] / scale
+            row["tail"] = {"tau_from": tr.steps[-1], "K_tail_bound": k_tail,
+                           "K_tail_grid_sup": tail["sup"] / scale, "bounded": tail["bounded"],
+                           "late_constant": law.late_constant, "growth": tail.get("growth", "")}
+            row["K_sup"] = max(k_run, k_tail)
+            if not tail["bounded"]:
+                k12 = float(law.loss(LAW_HORIZON)) * (eta_eff * LAW_HORIZON) ** claimed_power / scale
+                if refuted is None:
+                    refuted = {"run": k, "n": n, "d": d, "M": M, "t": t, "eta": eta,
+                               "eta_effective": eta_eff, "parameterisation": param, "seed": s,
+                               "steps": steps, "claimed_power": claimed_power,
+                               "law": f"F ~ {law.late_constant:g} / (eta tau)^2 (derived, validated)",
+                               "growth": tail["growth"], "K_at_tau_1e12": k12,
+                               "K_run_max": k_run}
+            # convergence: under the validated law every c_i -> 0 (the mean like (1 - 2 eta/n)^tau,
+            # the spread like (eta tau)^-1/2); the measured distances need not be monotone at the
+            # end of a run (the decaying mean and the spread add as vectors)
+            row["law_converges"] = True
+            row["law_dist_at_1e12"] = float(law.dist(LAW_HORIZON).max())
+        rows.append(row)
         label = f"n={n}, d={d}, M={M:g}, eta={eta_kind}, {param}"
-        rows.append({"n": n, "d": d, "M": M, "t": t, "eta": eta, "eta_effective": eta_eff,
-                     "parameterisation": param, "steps": steps, "seed": s, "approaching": appr,
-                     "dist_ratio_end_over_start": ratios, "stop_reason": tr.stop_reason,
-                     "precision": tr.precision, "implied_constant": ic.to_dict()})
-        if not ok:
-            undecided.append(rows[-1])
         table.append([n, d, M, f"{t:.4f}", param, f"{eta:.4g}", steps, str(all(appr)),
-                      f"{max(ratios):.3g}", f"{ic.k_max:.3g}", str(ic.bounded),
+                      f"{row.get('law_dist_at_1e12', math.nan):.3g}",
+                      f"{row['plateau_time']:.3g}", f"{k_run:.3g}",
+                      f"{row['tail'].get('K_tail_bound', math.nan):.3g}",
+                      f"{row.get('K_sup', math.nan):.3g}",
+                      f"{ic.fit.slope:.3f} +- {ic.fit.stderr:.3f}" if ic.fit else "-",
                       f"{fit.slope:.3f} +- {fit.stderr:.3f}" if fit else "-"])
-        quantities.append(quantity(f"K = loss sqrt(eta tau)/(n^3 d^2) max over tail ({label})",
-                                   ic.k_max, precision="float64",
-                                   note=f"last {ic.k_last:.3g}; log K slope "
-                                        f"{ic.fit.slope if ic.fit else math.nan:.3f} +- "
-                                        f"{ic.fit.stderr if ic.fit else math.nan:.3f}; bounded={ic.bounded}"))
-        if fit:
-            quantities.append(quantity(f"loss log-log slope ({label})", fit.slope, fit.stderr,
-                                       claimed=-claimed_power, relation="<=", precision="float64"))
-        if k < 2:
-            figs_runs.append((label, tr))
-    figs = common.trajectory_figures("thm2_1", "thm2.1 (high noise)", figs_runs,
-                                     reference=("tau^-1/2", 0.5))
-    findings = ["Every |c_i(0)| = e^{-t} M < e^{-2}/n: the high-noise threshold puts the whole run "
-                "inside a small ball around the target.",
-                "The measured decay is faster than tau^-1/2 in these runs where the slope is below "
-                "-1/2; an upper bound is still confirmed by a faster decay."]
-    if refuted:
-        verdict, reason, witness = REFUTED, "", refuted
-    elif all_ok:
-        verdict, reason, witness = CONFIRMED, "", None
-    else:
-        verdict, witness = INCONCLUSIVE, None
-        described = [
-            f"n={r['n']}, d={r['d']}, M={r['M']:g}, eta={r['eta_effective']:.4g}, {r['parameterisation']}, "
-            f"{r['steps']} steps (eta*tau = {r['eta_effective'] * r['steps']:.3g}): approaching "
-            f"{r['approaching']}, implied constant decided={r['implied_constant']['decided']}, "
-            f"bounded={r['implied_constant']['bounded']}, log K slope "
-            + (f"{r['implied_constant']['fit']['slope']:.3f} +- {r['implied_constant']['fit']['stderr']:.3f}"
-               if r['implied_constant'].get('fit') else "-")
-            for r in undecided]
-        reason = ("not decided within the runs' budgets (a run decides when every |c_i| is "
-                  "approaching the target and K = loss sqrt(eta tau)/(n^3 d^2) is bounded over the "
-                  "tail; growth of K that is not steady over the last half of the tail, or has not "
-                  "exceeded K before the tail, is not counted as a refutation): " + "; ".join(described))
+        quantities.append(quantity(
+            f"sup_tau K = loss sqrt(eta tau)/(n^3 d^2), run and law tail ({label})",
+            row.get("K_sup", math.nan), precision="float64",
+            note=(f"run max {k_run:.3g} (tau <= {tr.steps[-1]}), law tail bound "
+                  f"{row['tail'].get('K_tail_bound', math.nan):.3g}; plateau T = {row['plateau_time']:.3g} steps")))
+        if eta_kind == "small" and param == "noised" and (plateau is None or row["plateau_time"] > plateau[1]["plateau_time"]):
+            plateau = (label, row, ic)
+            figure_run = (label, tr, law0, law, eta_eff)
+
+    # ---- quantities of the law and its validation -----------------------------------------
+    for key in ("pair", "general"):
+        v = valid[key]
+        for what in ("dist", "loss"):
+            g = v["gaps"][what]
+            quantities.append(quantity(
+                f"validation ({key}): largest relative gap in {'|c_i|' if what == 'dist' else 'loss'}, law vs full GD",
+                g["gap"], g["error"], claimed=v["allowance"], relation="<=", precision="float64",
+                note=f"over tau in [{g['tau_from']:g}, {g['tau_to']:g}] ({g['points']} records), "
+                     f"worst at tau = {g['at_tau']:g}; eta = {v['eta']}, {v['steps']} steps"))
+    kap = near.coefficients(2)
+    quantities.append(quantity("kappa(n) = 8/n^2 at n = 2 (derived, pair step a <- a - eta kappa a^3)",
+                               float(kap["kappa"]), precision="symbolic",
+                               note=f"lambda(2) = {kap['lam']} (a^5 term); slow-tier witness measured ~2"))
+    k_sup_all = max((r.get("K_sup", math.nan) for r in rows), default=math.nan)
+    quantities.append(quantity("sup over runs and tails of K = loss sqrt(eta tau)/(n^3 d^2)", k_sup_all,
+                               precision="float64", note="finite: the O(.) constant is bounded"))
+
+    # ---- findings ---------------------------------------------------------------------------
+    findings.append(Finding(
+        "Every |c_i(0)| = e^{-t} M < e^{-2}/n: the high-noise threshold puts the whole run inside a "
+        "small ball around the target, where the derived near-converged law holds.", kind="note"))
+    if plateau:
+        label, row, ic = plateau
+        findings.append(Finding(
+            f"Plateau time scale: a spread decays only through cubic terms, so the loss stays near "
+            f"its start for about T = n/(8 eta lam_max) steps (n^2/(16 eta a0^2) for a symmetric pair); "
+            f"in the run {label} T = {row['plateau_time']:.3g} steps, against {row['steps']} steps run. "
+            "That is why the former window check was undecided: K = loss sqrt(eta tau) rises until "
+            "about T/3 and only then falls.",
+            value=f"T = {row['plateau_time']:.4g} steps; window slope of log K "
+                  + (f"{ic.fit.slope:.3f} +- {ic.fit.stderr:.3f}" if ic.fit else "-"),
+            evidence="thm2_1-near-law", kind="time-scale"))
+    findings.append(Finding(
+        "Late law: any start with a spread ends on loss ~ r n^2/(64 (eta tau)^2), r the rank of the "
+        "spread covariance; it decays like tau^-2, faster than the bound's tau^-1/2, so the bound "
+        "holds with room. A start without spread (all means equal) contracts exponentially, by "
+        "1 - 2 eta/n per step.", value="C = r n^2/64 (n = 3, r = 2: 0.28125)",
+        evidence="thm2_1-near-law", kind="finding"))
+    findings.append(Finding(
+        "Closed form of the implied constant for a symmetric pair of amplitude a0: sup over tau of "
+        "loss sqrt(eta tau) = (3 sqrt 3/16) a0^3/n at leading order, reached at eta tau = n^2/(48 a0^2).",
+        value=f"pair validation run: law {3 * math.sqrt(3) / 16 * valid['pair']['a0'] ** 3 / 2:.4g}",
+        evidence="validation (pair)", kind="finding"))
+    findings.append(Finding(
+        "The mean is a fast mode slaved to the spread only at fifth order (derivation near-converged): "
+        "it does not change the slow law to the order kept; while it decays it stretches the spread "
+        "along itself by exp(|cbar0|^2/(1 - eta/n)).", kind="finding"))
+    for r in rows:
+        if r["parameterisation"] == "clean":
+            findings.append(Finding(
+                "Clean-parameterisation reading: with GD on the clean means the effective step on c is "
+                "eta e^{-2t}; K in that reading is e^{t} times the noised one, also bounded.",
+                value=f"e^t = {math.exp(r['t']):.4g} at t = {r['t']:.4f}", kind="reading"))
+            break
+    if any(r["eta"] == 0.5 for r in rows):
+        findings.append(Finding(
+            "Moderate-step reading (eta = 0.5, outside 'small'): the law bounds K there as well.",
+            kind="reading"))
+
+    figs = _figures(figure_run, vtrajs, valid, claimed_power)
     inputs = {"seed": seed, "tier": tier, "t_rule": f"log n + log M + 2 + {t_margin}",
-              "approach_rule": f"|c_i| strictly decreasing over the last {WINDOW}+1 records and below its start",
-              "claimed_power": claimed_power, "runs": rows}
-    return common.make_record(sys.modules[__name__], verdict=verdict, assurance="float64", tier=tier,
-                              quantities=quantities, findings=findings, witness=witness,
+              "approach_rule": f"reported only: |c_i| strictly decreasing over the last {WINDOW}+1 records and below its start",
+              "claimed_power": claimed_power, "matching_rule": f"mean contracted by e^-{MEAN_EFOLDS}",
+              "remainder_tol": near.REMAINDER_TOL, "validation": valid, "runs": rows}
+    reason, witness = "", None
+    if not valid["passed"]:
+        verdict = INCONCLUSIVE
+        bad = [f"{k}: gaps |c| {valid[k]['gaps']['dist']['gap']:.3g}, loss {valid[k]['gaps']['loss']['gap']:.3g} "
+               f"vs allowance {valid[k]['allowance']:.3g} ({valid[k]['stop_reason']}, "
+               f"{valid[k]['steps_run']} of {valid[k]['steps']} steps)"
+               for k in ("pair", "general") if not valid[k]["passed"]]
+        reason = "the near-converged law failed its validation against full GD: " + "; ".join(bad)
+    elif refuted:
+        verdict, witness = REFUTED, refuted
+    elif undecided:
+        verdict = INCONCLUSIVE
+        reason = "; ".join(f"n={r['n']}, d={r['d']}, {r['parameterisation']}, eta={r['eta_effective']:.4g}: {why}"
+                           for r, why in undecided)
+    else:
+        verdict = CONFIRMED
+    return common.make_record(sys.modules[__name__], verdict=verdict, assurance="asymptotic", tier=tier,
+                              quantities=quantities, findings=findings, witness=witness, reading=READING,
                               reason=reason, figures=figs, inputs=inputs,
                               tables=[{"title": "thm2.1 runs",
                                        "columns": ["n", "d", "M", "t", "param", "eta", "steps",
-                                                   "approaching", "max |c|end/|c|0", "K max",
-                                                   "K bounded", "slope"], "rows": table}])
+                                                   "approaching (measured)", "max |c_i| at 1e12 (law)", "plateau T", "K run max",
+                                                   "K tail bound (law)", "sup K", "window slope log K",
+                                                   "loss slope"], "rows": table},
+                                      {"title": "validation (law vs full GD)",
+                                       "columns": ["start", "eta", "steps", "plateau T", "gap |c|",
+                                                   "gap loss", "allowance", "passed"],
+                                       "rows": [[k, valid[k]["eta"], valid[k]["steps_run"],
+                                                 f"{valid[k]['plateau_time']:.3g}",
+                                                 f"{valid[k]['gaps']['dist']['gap']:.3g}",
+                                                 f"{valid[k]['gaps']['loss']['gap']:.3g} +- {valid[k]['gaps']['loss']['error']:.1g}",
+                                                 f"{valid[k]['allowance']:.3g}", str(valid[k]["passed"])]
+                                                for k in ("pair", "general")]}])
+
+
+def _loss_line(label, tr):
+    pts = [(float(s), v) for s, v in zip(tr.steps, tr.loss) if s > 0 and 0 < v < math.inf]
+    return Line(label, [p[0] for p in pts], [p[1] for p in pts])
+
+
+def _figures(figure_run, vtrajs, valid, claimed_power) -> list[Figure]:
+    """One log-log figure: full GD and the reduced law on the same axes out to tau = 1e12, the
+    plateau times marked."""
+    lines, marks = [], []
+    taus = np.geomspace(1, LAW_HORIZON, 241)
+    tr, law = vtrajs["pair"]
+    lines.append(_loss_line(f"full GD, symmetric pair a0 = {law.a0:.4g} (eta = {law.eta:g})", tr))
+    lines.append(Line("reduced law (pair, log-corrected)", taus.tolist(), law.loss(taus).tolist(),
+                      kind="reference"))
+    T = law.plateau_time
+    marks.append({"x": T, "y": float(law.loss(T)), "label": f"T = {T:.3g}"})
+    if figure_run:
+        label, tr, law0, law_end, eta = figure_run
+        lines.append(_loss_line(f"full GD, {label} (eta = {eta:.4g})", tr))
+        lines.append(Line(f"reduced law from the start ({label})", taus.tolist(),
+                          law0.loss(taus).tolist(), kind="reference"))
+        T = law0.plateau_time
+        marks.append({"x": T, "y": float(law0.loss(T)), "label": f"T = {T:.3g}"})
+    return [Figure(id="thm2_1-near-law", title="thm2.1: full GD and the near-converged law",
+                   xlabel="GD step tau", ylabel="loss", lines=lines, xscale="log", yscale="log",
+                   marks=marks)]
