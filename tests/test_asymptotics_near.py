@@ -1,0 +1,201 @@
+"""Properties of the near-converged law (issue 11, item 7): the derived constants against the
+numeric core's full gradient (finite differences, an independent computation), the law against
+full gradient descent, the regime refusal, and mutants showing each property can fail.
+
+kappa and lambda come from proofs/near_converged.py (SymPy); the gradients from verify.model (the
+numeric core's quadrature).  The finite-difference third derivative of the pair's gradient
+g(a) = <grad_{c_1} F, u> at c = (a u, -a u, 0, ...) is, g being odd,
+
+    D(h) = (g(2h) - 2 g(h)) / h^3 = 6 kappa + 30 lambda h^2 + 126 mu h^4 + O(h^6),
+
+so D(h)/6 -> kappa with the predicted O(h^2) correction 5 lambda h^2 (stencil truncation from the
+derived series, not a fitted tolerance).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from verify import dynamics, model
+from verify.asymptotics import near
+
+import test_properties as P  # tests/ is on sys.path
+
+
+def pair_config(n: int, u, a: float):
+    u = np.asarray(u, dtype=float)
+    return [list(a * u), list(-a * u)] + [[0.0] * len(u)] * (n - 2)
+
+
+def pair_gradient(n: int, u, a: float) -> tuple[float, float]:
+    """(<grad_{c_1} F, u>, its error estimate) from the numeric core (float64 where it suffices)."""
+    est = model.grad_F(pair_config(n, u, a), digits=8)
+    assert est.ok
+    g = np.array([float(x) for x in est.value[0]])
+    e = max(float(x) for x in est.error[0])
+    return float(g @ np.asarray(u, dtype=float)), e
+
+
+def fd_third(n: int, u, h: float) -> tuple[float, float]:
+    """D(h)/6 and its error bound from the two gradients' error estimates."""
+    g2, e2 = pair_gradient(n, u, 2 * h)
+    g1, e1 = pair_gradient(n, u, h)
+    return (g2 - 2 * g1) / h ** 3 / 6, (e2 + 2 * e1) / h ** 3 / 6
+
+
+def prop_kappa_from_fd(coeffs, case):
+    """D(h)/6 = kappa + 5 lambda h^2 + 21 mu h^4 + O(h^6): the residual after the derived
+    correction is within the next term's size (|21 mu| h^4, doubled for the O(h^6) tail) plus the
+    quadrature error; and without the correction the gap is of order h^2 (so the test sees lambda)."""
+    n, u, h = case
+    co = coeffs(n)
+    k, lam, mu = float(co["kappa"]), float(co["lam"]), float(co["mu"])
+    d6, err = fd_third(n, u, h)
+    bound = 2 * 21 * abs(mu) * h ** 4 + err + 1e-12 * abs(k)
+    assert abs(d6 - k - 5 * lam * h ** 2) <= bound, (n, h, d6, k, lam, bound)
+
+
+def unit_vectors(d):
+    return st.lists(st.floats(-1, 1), min_size=d, max_size=d).filter(
+        lambda v: sum(x * x for x in v) > 0.05).map(lambda v: [x / math.sqrt(sum(y * y for y in v)) for x in v])
+
+
+@st.composite
+def pair_cases(draw):
+    n = draw(st.integers(2, 5))
+    d = draw(st.integers(1, 2))
+    u = draw(unit_vectors(d))
+    h = draw(st.sampled_from([0.02, 0.03, 0.05]))
+    return n, u, h
+
+
+@settings(max_examples=8, deadline=None)
+@given(pair_cases())
+@example((2, [1.0], 0.05))
+@example((3, [0.6, 0.8], 0.03))
+def test_kappa_matches_fd_third_derivative(case):
+    prop_kappa_from_fd(near.coefficients, case)
+
+
+def test_kappa_convergence_order_h_squared():
+    """D(h)/6 - kappa shrinks by 4 when h halves (the predicted O(h^2) correction) and its size is
+    5 lambda h^2 to within the next term."""
+    n, u = 3, [1.0]
+    k, lam = near.kappa(n), float(near.coefficients(n)["lam"])
+    dev = [fd_third(n, u, h)[0] - k for h in (0.04, 0.02)]
+    assert 3.6 < dev[0] / dev[1] < 4.4, dev
+    assert abs(dev[1] / (5 * lam * 0.02 ** 2) - 1) < 0.02, dev
+
+
+def test_mutant_kappa_fails():
+    """A wrong kappa (8/n instead of 8/n^2) and a kappa without the a^5 term's sign are caught."""
+    def wrong_kappa(n):
+        co = dict(near.coefficients(n))
+        co["kappa"] = co["kappa"] * n
+        return co
+
+    def wrong_lambda(n):
+        co = dict(near.coefficients(n))
+        co["lam"] = -co["lam"]
+        return co
+
+    assert P.fails(prop_kappa_from_fd, wrong_kappa, (3, [1.0], 0.03))
+    assert P.fails(prop_kappa_from_fd, wrong_lambda, (2, [1.0], 0.05))
+
+
+def test_cubic_form_of_a_general_spread():
+    """A zero-mean spread c = s u: grad_{c_i} F / s^3 -> (4/n) C u_i (derived cubic form) with an
+    O(s^2) remainder: Richardson in s^2 from s and s/2 leaves O(s^4)."""
+    rng = np.random.default_rng(7)
+    u = rng.standard_normal((3, 2))
+    u -= u.mean(axis=0)
+    C = u.T @ u / 3
+    want = 4 / 3 * u @ C
+    est, err = [], []
+    for s in (0.04, 0.02):
+        g = model.grad_F((s * u).tolist(), digits=6)
+        assert g.ok
+        est.append(np.array([[float(x) for x in r] for r in g.value]) / s ** 3)
+        err.append(max(float(x) for r in g.error for x in r) / s ** 3)
+    rich = (4 * est[1] - est[0]) / 3
+    # Richardson leaves O(s^4): the pair's derived s^4 coefficients (mu/kappa, (lam/kappa)^2) are
+    # ~10-20 at n = 3, so 50 s^4 bounds that term; plus the propagated quadrature error
+    tol = 50 * 0.04 ** 4 * np.abs(want).max() + (4 * err[1] + err[0]) / 3
+    assert np.abs(rich - want).max() <= tol, (rich, want, tol)
+    assert np.abs(est[1] - want).max() > 3 * np.abs(rich - want).max()   # the s^2 term is seen
+
+
+def test_pair_law_against_gd():
+    """The log-corrected pair law against 3000 float64 GD steps from a thm2.1-scale pair (past the
+    plateau: T = 133 steps): the gaps in a(tau) and loss are within the derived allowance."""
+    from verify.claims.c_thm2_1 import pair_allowance
+    n, eta, a0 = 2, 0.5, math.exp(-2.1) / 2
+    tr = dynamics.run_gd([[a0], [-a0]], eta, 3000, digits=6, progress=False)
+    assert tr.stop_reason == "max steps", tr.stop_reason
+    law = near.PairLaw(n, eta, a0)
+    st_ = np.array(tr.steps[1:], dtype=float)
+    ga = near.validation_gap(st_, [r[0] for r in tr.dist[1:]], law.a(st_))
+    gl = near.validation_gap(st_, tr.loss[1:], law.loss(st_), tr.loss_error[1:])
+    allow = pair_allowance(n, a0, eta)
+    assert ga["gap"] <= allow and gl["gap"] <= allow + gl["error"], (ga, gl, allow)
+    law.order = 1   # the leading law misses by O(a0^2): the correction is needed and seen
+    gl1 = near.validation_gap(st_, tr.loss[1:], law.loss(st_))
+    assert gl1["gap"] > 10 * gl["gap"]
+
+
+def test_sup_closed_form_against_the_law_and_gd():
+    """(3 sqrt3/16) a0^3/n equals the maximum of the leading law on a fine grid, and the measured
+    GD maximum of loss sqrt(eta tau) sits within the pair allowance below it (records are sparse)."""
+    n, eta, a0 = 2, 0.5, 0.03
+    law = near.PairLaw(n, eta, a0, order=1)
+    closed = law.sup_k_closed_form(0.5)
+    assert math.isclose(closed, 3 * math.sqrt(3) / 16 * a0 ** 3 / n, rel_tol=1e-12)
+    taus = np.geomspace(1, 1e9, 200_001)
+    grid = float((law.loss(taus) * np.sqrt(eta * taus)).max())
+    assert math.isclose(grid, closed, rel_tol=1e-6)
+    tr = dynamics.run_gd([[a0], [-a0]], eta, 5000, digits=6, progress=False)
+    meas = max(v * math.sqrt(eta * s) for s, v in zip(tr.steps, tr.loss))
+    assert meas <= closed * (1 + 10 * near.remainder_ratio(n) * a0 ** 2)
+    assert meas >= closed * 0.97
+
+
+def test_spread_law_late_constant_and_rank():
+    """rank(S0) n^2/64 from the law's own eigenvalues at tau = 1e15 (the late limit)."""
+    c = [[0.01, 0.002], [-0.004, 0.003], [-0.006, -0.005]]
+    law = near.SpreadLaw(c, 0.1)
+    assert law.rank == 2
+    tau = 1e15
+    assert math.isclose(float(law.loss(tau)) * (0.1 * tau) ** 2, law.late_constant, rel_tol=1e-6)
+
+
+def test_all_equal_start_has_no_plateau():
+    law = near.SpreadLaw([[0.01, 0.02]] * 3, 0.1)
+    assert law.rank == 0 and law.plateau_time == math.inf and law.late_constant == 0
+    assert float(law.loss(1000)) == pytest.approx(5e-4 * (1 - 2 * 0.1 / 3) ** 2000, rel=1e-9)
+
+
+@pytest.mark.parametrize("bad", [
+    lambda: near.PairLaw(2, 0.5, 0.5),
+    lambda: near.SpreadLaw([[0.5], [-0.5]], 0.5),
+    lambda: near.SpreadLaw([[0.3, 0.0], [0.31, 0.0]], 0.5),
+    lambda: near.PairLaw(1, 0.5, 0.01),
+    lambda: near.PairLaw(2, -0.5, 0.01),
+])
+def test_law_refused_outside_the_regime(bad):
+    with pytest.raises(ValueError) as exc:
+        bad()
+    msg = str(exc.value)
+    assert ("small" in msg) or ("n must" in msg) or ("eta must" in msg), msg
+
+
+def test_refusal_threshold_is_the_remainder_condition():
+    n = 3
+    amax = near.max_amplitude(n)
+    assert math.isclose(near.remainder_ratio(n) * amax ** 2, near.REMAINDER_TOL)
+    near.PairLaw(n, 0.1, 0.999 * amax)
+    with pytest.raises(ValueError, match="lambda"):
+        near.PairLaw(n, 0.1, 1.001 * amax)
