@@ -62,3 +62,319 @@ def test_run_writes_reports_and_json(tmp_path):
     again = tmp_path / "again"
     assert main(["report", str(out / "results.json"), "--out", str(again)]) == 0
     assert (again / "REPORT.md").read_text() == text
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 15: no tracebacks, partial runs that keep what exists, Ctrl-C
+# ---------------------------------------------------------------------------------------------
+
+import signal
+import threading
+import time
+import types
+
+from verify import interrupt
+from verify.claims import record as rec_mod
+from verify.claims import runner
+
+
+def _one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:"), err
+    assert "\n" not in err and "Traceback" not in err, err
+    return err
+
+
+@pytest.mark.parametrize("argv", [
+    ["loss", "--params", "1;0", "--target", ""],                    # was IndexError
+    ["loss", "--params", "[10,20]", "--target", "0,0"],             # was read as means (1,0),(2,0)
+    ["loss", "--params", "[[1],[2]]", "--target", "[[0]]"],
+    ["loss", "--params", "1;;0", "--target", "0"],
+    ["loss", "--params", "[1", "--target", "0"],
+    ["loss", "--params", "1;0", "--target", "0", "--t", "1e100000", "--parameterisation", "clean"],
+    ["loss", "--params", "1;0", "--target", "0", "--digits", "abc"],  # argparse's complaint
+    ["gradient", "--params", "1;0", "--target", "0", "--form", "x"],
+    ["frobnicate"],
+    [],                                                              # no command
+])
+def test_bad_input_from_the_issue_is_one_line(argv, capsys):
+    assert main(argv) == 2
+    _one_line_error(capsys)
+
+
+def test_digits_beyond_the_maximum_are_refused_at_once(capsys):
+    from verify import precision
+    if not hasattr(precision, "MAX_DIGITS"):
+        pytest.skip("precision.MAX_DIGITS not in this tree yet")
+    start = time.perf_counter()
+    assert main(["loss", "--params", "1;0", "--target", "0", "--digits", "100000"]) == 2
+    assert time.perf_counter() - start < 5
+    assert "digits" in _one_line_error(capsys)
+
+
+def test_engine_failures_are_one_line_with_status_1(monkeypatch, capsys):
+    from verify import api
+    from verify.quadrature import InaccurateError
+
+    def inaccurate(*a, **k):
+        raise InaccurateError("error estimate 1e-3 misses 20 digits\n(split rule)")
+    monkeypatch.setattr(api, "loss", inaccurate)
+    assert main(["loss", "--params", "1;0", "--target", "0", "--digits", "20"]) == 1
+    assert "accuracy" in _one_line_error(capsys)
+
+    def broken(*a, **k):
+        raise RuntimeError("a bug\nspanning lines")
+    monkeypatch.setattr(api, "loss", broken)
+    assert main(["loss", "--params", "1;0", "--target", "0"]) == 1
+    assert "internal error" in _one_line_error(capsys)
+
+    class R:  # a result whose error is not finite is not presented as a result
+        value, error, rule = 1.0, float("inf"), {}
+        precision = types.SimpleNamespace(describe=lambda: "float64")
+    monkeypatch.setattr(api, "loss", lambda *a, **k: R())
+    assert main(["loss", "--params", "1;0", "--target", "0"]) == 1
+    assert "could not bound" in _one_line_error(capsys)
+
+
+def test_huge_parameters_end_in_a_result_or_one_line(capsys):
+    rc = main(["loss", "--params", "1e400;0", "--target", "0", "--digits", "10"])
+    if rc == 0:
+        assert "inf" not in capsys.readouterr().out
+    else:
+        assert rc == 1
+        _one_line_error(capsys)
+
+
+def test_strings_are_not_vectors():
+    import verify
+    with pytest.raises(ValueError, match=r"params\[0\]"):
+        verify.loss(["10", "20"], [0, 0])
+    with pytest.raises(ValueError, match="target"):
+        verify.loss([[1], [2]], "0")
+    for t in (10 ** 400, "1e100000"):
+        with pytest.raises(ValueError, match="t must be"):
+            verify.gradient([[1], [0]], [0], t=t, parameterisation="clean", digits=10)
+
+
+def _no_compute(monkeypatch):
+    def boom(*a, **k):
+        raise AssertionError("computed before checking --out")
+    monkeypatch.setattr(runner, "run_one", boom)
+
+
+def test_bad_out_is_refused_before_computing(tmp_path, monkeypatch, capsys):
+    _no_compute(monkeypatch)
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    for out in (str(a_file), str(a_file / "sub"), "/proc/verify-x", "/sys/verify-x"):
+        assert main(["run", "score", "--quick", "--jobs", "1", "--out", out]) == 2, out
+        assert "--out" in _one_line_error(capsys)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "results.json").write_text("[1, 2]")
+    assert main(["run", "score", "--quick", "--jobs", "1", "--out", str(bad)]) == 2
+    assert "results.json" in _one_line_error(capsys)
+
+
+def test_report_on_missing_or_wrong_sources(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["report"]) == 2                              # no reports/ here
+    assert "no results file" in _one_line_error(capsys)
+    assert main(["report", str(tmp_path / "none.json")]) == 2
+    _one_line_error(capsys)
+    assert main(["report", str(tmp_path / "nodir") + "/"]) == 2
+    _one_line_error(capsys)
+    lst = tmp_path / "list.json"
+    lst.write_text("[1, 2]")
+    assert main(["report", str(lst)]) == 2
+    _one_line_error(capsys)
+    (tmp_path / "bad.json").write_text('{"schema_version": 2, "records": [1]}')
+    assert main(["report", str(tmp_path / "bad.json")]) == 2
+    _one_line_error(capsys)
+
+
+# A tiny fake catalogue, so runner behaviour is tested without the claims' cost.
+
+def _fake_claim(cid, verdict="CONFIRMED", work=None):
+    def check(tier, seed):
+        if work is not None:
+            work()
+        return rec_mod.ClaimRecord(id=cid, title=f"fake {cid}", statement="s", provenance="p",
+                                   verdict=verdict, assurance="numeric", tier=tier,
+                                   reason="" if verdict == "CONFIRMED" else "r")
+    return types.SimpleNamespace(TITLE=f"fake {cid}", STATEMENT="s", PROVENANCE="p", check=check)
+
+
+@pytest.fixture
+def fake_claims(monkeypatch):
+    """Claims a, b, slow, later; no pdflatex on PATH (the PDF is tested above)."""
+    monkeypatch.setenv("PATH", os.path.dirname(sys.executable))
+    claims = {}
+
+    def load(cid):
+        return claims[cid]
+    monkeypatch.setattr(runner, "CLAIM_IDS", ("a", "b", "slow", "later"))
+    monkeypatch.setattr(runner, "load", load)
+    claims["a"] = _fake_claim("a")
+    claims["b"] = _fake_claim("b")
+    claims["later"] = _fake_claim("later")
+    return claims
+
+
+def _records(out):
+    doc = json.loads((out / "results.json").read_text())
+    return {r["id"]: r for r in doc["records"]}, doc["provenance"]
+
+
+def _no_strays(out):
+    strays = [p.name for p in out.parent.iterdir() if p.name.startswith(f".{out.name}.")]
+    strays += [p.name for p in out.rglob("*.tmp")]
+    assert not strays, strays
+
+
+def test_partial_run_merges_into_the_existing_report(tmp_path, fake_claims, capsys):
+    out = tmp_path / "rep"
+    assert main(["run", "a", "b", "--quick", "--jobs", "1", "--out", str(out)]) == 0
+    (out / "notes.txt").write_text("mine")
+    fake_claims["b"] = _fake_claim("b", verdict="INCONCLUSIVE")
+    assert main(["run", "b", "--jobs", "1", "--out", str(out)]) == 0   # full tier, b only
+    recs, prov = _records(out)
+    assert recs["a"]["tier"] == "quick" and recs["a"]["verdict"] == "CONFIRMED"
+    assert recs["b"]["tier"] == "full" and recs["b"]["verdict"] == "INCONCLUSIVE"
+    assert prov["per_claim"]["a"]["tier"] == "quick" and "b" not in prov["per_claim"]
+    assert prov["tier"].startswith("mixed")
+    md = (out / "REPORT.md").read_text()
+    assert "fake a" in md and "fake b" in md
+    assert (out / "notes.txt").read_text() == "mine"      # a file the report does not own stays
+    _no_strays(out)
+    # a new directory gets only the new records
+    fresh = tmp_path / "fresh"
+    assert main(["run", "b", "--quick", "--jobs", "1", "--out", str(fresh)]) == 0
+    assert set(_records(fresh)[0]) == {"b"}
+    capsys.readouterr()
+
+
+def _sigint_soon(delay):
+    timer = threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    return timer
+
+
+def test_ctrl_c_stops_the_claim_not_only_the_gd_run(tmp_path, fake_claims, capsys):
+    """A Ctrl-C inside a GD run: the run returns, the claim's next run refuses to start, the
+    record is INCONCLUSIVE "interrupted" (never the CONFIRMED the check would return), later
+    claims do not start, and the previous records stay."""
+    from verify import dynamics
+    out = tmp_path / "rep"
+    calls = []
+
+    def two_long_runs():
+        for _ in range(2):
+            calls.append(1)
+            dynamics.run_gd([[0.5], [-0.3]], 1e-3, 10 ** 7, digits=8, progress=False)
+    fake_claims["slow"] = _fake_claim("slow", work=two_long_runs)
+    assert main(["run", "a", "--quick", "--jobs", "1", "--out", str(out)]) == 0
+    before = (out / "results.json").read_text()
+    timer = _sigint_soon(1.0)
+    start = time.perf_counter()
+    try:
+        rc = main(["run", "slow", "later", "--quick", "--jobs", "1", "--out", str(out)])
+    finally:
+        timer.cancel()
+    assert rc == 130 and time.perf_counter() - start < 20
+    assert calls == [1]                                      # the second GD run never started
+    captured = capsys.readouterr()
+    assert "INCONCLUSIVE" in captured.out and "not run" in captured.out
+    assert "interrupted" in captured.err
+    assert (out / "results.json").read_text() == before      # nothing finished: report untouched
+    assert not interrupt.is_armed()
+    _no_strays(out)
+
+
+def test_interrupted_claim_keeps_its_previous_record(tmp_path, fake_claims, capsys):
+    out = tmp_path / "rep"
+    fake_claims["slow"] = _fake_claim("slow")
+    assert main(["run", "a", "slow", "--quick", "--jobs", "1", "--out", str(out)]) == 0
+
+    def ctrl_c():
+        interrupt.request()   # as the GD run's handler does
+    fake_claims["slow"] = _fake_claim("slow", work=ctrl_c)
+    fake_claims["a"] = _fake_claim("a", verdict="INCONCLUSIVE")
+    assert main(["run", "a", "slow", "--jobs", "1", "--out", str(out)]) == 130
+    recs, _ = _records(out)
+    assert recs["a"]["verdict"] == "INCONCLUSIVE" and recs["a"]["tier"] == "full"  # finished: kept
+    assert recs["slow"]["verdict"] == "CONFIRMED" and recs["slow"]["tier"] == "quick"  # previous
+    interrupt.clear()
+    capsys.readouterr()
+
+
+_KILL_DURING_RENDER = r"""
+import sys, time
+from pathlib import Path
+from verify.report.io import publish
+def render(d):
+    (d / "results.json").write_text("new")
+    (d / "figures").mkdir()
+    (d / "figures" / "x--y.svg").write_text("new")
+    print("rendering", flush=True)
+    time.sleep(60)
+    return []
+publish(sys.argv[1], render)
+"""
+
+
+def test_kill_during_rendering_leaves_the_old_report(tmp_path):
+    from verify.report.io import publish
+    out = tmp_path / "rep"
+    out.mkdir()
+    (out / "results.json").write_text("old")
+    (out / "REPORT.md").write_text("old")
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    proc = subprocess.Popen([sys.executable, "-c", _KILL_DURING_RENDER, str(out)],
+                            stdout=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout.readline().strip() == "rendering"
+    proc.kill()
+    proc.wait(10)
+    assert (out / "results.json").read_text() == "old" and (out / "REPORT.md").read_text() == "old"
+    assert not list(out.rglob("*.tmp"))
+
+    def render(d):
+        (d / "results.json").write_text("new")
+        return [d / "results.json"]
+    assert publish(out, render) == [out.resolve() / "results.json"]
+    assert (out / "results.json").read_text() == "new"
+    assert not (out / "REPORT.md").exists()                  # owned, not rendered: dropped
+    _no_strays(out)                                          # the dead run's staging is gone
+
+
+def test_ctrl_c_with_a_process_pool_exits_130_and_keeps_other_records(tmp_path):
+    """`verify run thm3.4 thm3.5 --quick --jobs 2`, SIGINT to the process group (as a terminal's
+    Ctrl-C) after the claims started: exit 130 within seconds, no worker left behind, and the
+    records already in results.json survive."""
+    out = tmp_path / "rep"
+    out.mkdir()
+    keep = rec_mod.ClaimRecord(id="score", title="kept", statement="s", provenance="p",
+                               verdict="CONFIRMED", assurance="symbolic", tier="full")
+    (out / "results.json").write_text(rec_mod.dumps([keep], {"tier": "full"}))
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    proc = subprocess.Popen([sys.executable, "-m", "verify", "run", "thm3.4", "thm3.5", "--quick",
+                             "--jobs", "2", "--out", str(out)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    time.sleep(4.0)
+    os.killpg(proc.pid, signal.SIGINT)
+    sent = time.perf_counter()
+    try:
+        stdout, stderr = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
+    waited = time.perf_counter() - sent
+    assert proc.returncode == 130, stderr[-2000:]
+    assert waited < 10, waited
+    assert "Traceback" not in stderr, stderr[-2000:]
+    time.sleep(0.5)
+    with pytest.raises(ProcessLookupError):                  # no worker outlives the command
+        os.killpg(proc.pid, 0)
+    recs, _ = _records(out)
+    assert recs["score"]["title"] == "kept"
+    assert "INCONCLUSIVE" in stdout or "not run" in stdout     # something was stopped
