@@ -8,12 +8,14 @@ that compiles (when pdflatex is installed); atomic writing.
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import re
 import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pypdf
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -23,6 +25,7 @@ from verify.report import io as report_io
 from verify.report import latex as report_latex
 from verify.report import markdown as report_markdown
 from verify.report import render_all, rerender
+from verify.report.build import build_document
 from verify.report.text import compact_json, short_decimal
 
 FIXTURE = Path(__file__).parent / "fixtures" / "records_small.json"
@@ -49,8 +52,8 @@ def tree_bytes(d: Path) -> dict[str, bytes]:
 def md_sections(md: str) -> dict[str, str]:
     """Per-claim sections of REPORT.md, keyed by claim id (from the section heading)."""
     out = {}
-    for chunk in md.split('<a id="claim-')[1:]:
-        m = re.search(r"^## `([^`]+)`", chunk, re.M)
+    for chunk in re.split(r'<a id="claim-[a-z0-9-]+"></a>\n\n## ', md)[1:]:
+        m = re.match(r"`([^`]+)`", chunk)
         out[m.group(1)] = chunk
     return out
 
@@ -84,17 +87,17 @@ def test_every_claim_and_verdict_is_in_both_reports(rendered):
         # the summary row links to the section and shows the recorded verdict
         row = next(ln for ln in md.splitlines() if ln.startswith(f"| [`{r.id}`]"))
         assert f"**{r.verdict}**" in row and r.assurance in row and r.tier in row
-    assert "**5 claims:** 2 CONFIRMED · 1 REFUTED · 1 INCONCLUSIVE · 1 ERROR" in md
+    assert "**5 claims:** 2 CONFIRMED, 1 REFUTED, 1 INCONCLUSIVE, 1 ERROR." in md
 
 
 def test_numbers_shown_in_full_with_error_and_shortened_in_summary(rendered):
     md = (rendered / "REPORT.md").read_text(encoding="utf-8")
     tex = tex_plain((rendered / "report.tex").read_text(encoding="utf-8"))
     full = "0.312500000000000000000000000000000000000000017"
-    assert f"`{full} ± 2e-45`" in md_sections(md)["thm3.1"]
+    assert f"| `{full}` | `2e-45` |" in md_sections(md)["thm3.1"]
     assert rf"\texttt{{{full}}}" in tex and r"\texttt{2e-{}45}" in tex
     # summary: 8 significant digits (rounded by hand from the fixture's strings)
-    summary = md.split("## Provenance")[0]
+    summary = md.split("## What the checks found")[0]
     assert "`0.31250000 ± 2e-45` (claimed ≥ 0)" in summary
     assert "`0.99333333 ± 3e-46` (claimed = 0.99666667)" in summary
     assert "`0.925 ± 0.041` (claimed ≥ 0.9999)" in summary
@@ -111,7 +114,7 @@ def test_refuted_witness_and_reasons_are_shown(rendered):
     assert "### Witness" in md[refuted.id]
     shown = json.loads(re.search(r"```json\n(.*?)\n```", md[refuted.id].split("### Witness")[1], re.S).group(1))
     assert shown == refuted.witness
-    assert r"\subsection*{Witness}" in tex[refuted.id]
+    assert r"\subsection*{\texorpdfstring{Witness}" in tex[refuted.id]
     assert "measured\\_factor" in tex[refuted.id]
 
     inconclusive = next(r for r in records if r.verdict == "INCONCLUSIVE")
@@ -128,19 +131,114 @@ def test_figures_derivation_inputs_and_provenance_are_rendered(rendered):
     md = (rendered / "REPORT.md").read_text(encoding="utf-8")
     tex = (rendered / "report.tex").read_text(encoding="utf-8")
     assert "![Loss profile L(s) along the symmetric direction](figures/thm3.1--loss-profile.svg)" in md
-    assert r"\includegraphics[width=0.82\linewidth]{figures/thm3.1--loss-profile.pdf}" in tex
-    # derivation: the symbolic layer's markdown in REPORT.md, its LaTeX in a display in report.tex
+    assert r"\includegraphics[width=\linewidth]{figures/thm3.1--loss-profile.pdf}" in tex
+    # derivation: the symbolic layer's markdown in REPORT.md, its LaTeX in a display in report.tex,
+    # both in the appendix; the claim section links there
     records, prov = fixture_records()
     score = next(r for r in records if r.id == "score")
-    assert score.derivation["markdown"] in md
-    assert "\\begin{align*}\n" + score.derivation["latex"] + "\n\\end{align*}" in tex
-    # inputs as JSON that parses back to the record's inputs
-    sec = md_sections(md)["thm3.1"].split("### Inputs that reproduce it")[1]
-    assert json.loads(re.search(r"```json\n(.*?)\n```", sec, re.S).group(1)) == records[1].inputs
+    appendix_md = md.split("## Appendix A: Derivations")[1]
+    assert score.derivation["markdown"] in appendix_md
+    assert "\\begin{align*}\n" + score.derivation["latex"] + "\n\\end{align*}" in tex.split(r"\appendix")[1]
+    assert "(#derivation-score)" in md_sections(md)["score"]
+    # the statement's inline math is typeset ($`...`$ on a code-hosting site, $...$ in LaTeX)
+    assert r"$`\frac{1}{n}\sum_i \mathcal{N}(\mu_i, I)`$" in md
+    assert r"$\frac{1}{n}\sum_i \mathcal{N}(\mu_i, I)$" in tex
+    # inputs: a compact table of the ones that matter, pointing to the exact record
+    sec = md_sections(md)["thm3.5"].split("### Inputs")[1]
+    assert "| `seeds` | 40 entries (in results.json) |" in sec and "| `eta` | 0.01 |" in sec
+    assert "[`results.json`](results.json), record 3 (`thm3.5`), field `inputs`" in sec
+    assert '"seeds"' not in md  # the exact inputs stay in results.json
     # provenance, sorted, nested keys dotted
-    keys = re.findall(r"^\| `([^`]+)` \| ", md.split("## Provenance")[1].split("<a id=")[0], re.M)
+    prov_md = md.split("Provenance of the run")[1]
+    keys = re.findall(r"^\| `([^`]+)` \| ", prov_md, re.M)
     assert keys == sorted(keys) and "packages.mpmath" in keys and "git_commit" in keys
     assert prov["git_commit"] in tex_plain(tex)
+
+
+def test_findings_come_first_numbered_and_linked_to_their_evidence(rendered):
+    records, _ = fixture_records()
+    md = (rendered / "REPORT.md").read_text(encoding="utf-8")
+    head, rest = md.split("## What the checks found", 1)
+    findings_md = rest.split('<a id="claim-')[0]
+    assert "## Summary" in head  # summary, then the findings, then the claims
+    every = [f for r in records for f in r.findings]
+    numbers = [int(n) for n in re.findall(r"\*\*F(\d+)\.\*\*", findings_md)]
+    assert numbers == list(range(1, len(every) + 1))
+    for f in every:
+        assert report_markdown.esc(f.headline) in findings_md
+    # grouped by kind: the paper's findings before conventions before notes
+    assert findings_md.index("### About the paper") < findings_md.index("### Conventions") \
+        < findings_md.index("### Notes on the checks")
+    # each evidence links to the figure / quantity table of its claim
+    assert "[figure `loss-profile`](#fig-thm3-1-loss-profile)" in findings_md
+    assert "(#quantities-lem3-3)" in findings_md
+    # verdicts that depend on a reading are named, with a link to the reading
+    readings = findings_md.split("### Verdicts that depend on a reading")[1]
+    assert "(#reading-thm3-5)" in readings and "(#reading-lem3-3)" in readings
+    # per-claim: the reading table and the findings' numbers and details
+    thm35 = md_sections(md)["thm3.5"]
+    assert "### Reading" in thm35 and "| `M0` | the smallest M0 of the sweep" in thm35
+    assert "the spectrum shows the direction of descent" in md_sections(md)["thm3.1"]
+
+
+def test_enclosures_and_assurance_legend(rendered):
+    md = (rendered / "REPORT.md").read_text(encoding="utf-8")
+    tex = tex_plain((rendered / "report.tex").read_text(encoding="utf-8"))
+    sec = md_sections(md)["thm3.1"].split("### Certified enclosures")[1]
+    assert ("| s\\* (n = 3) | \\[`1.2498765432109876543210987`, `1.2498765432109876543210999`\\] | 128 | "
+            "the stationary scale lies in this interval") in sec
+    assert r"\texttt{1.2498765432109876543210987}" in tex
+    legend = md.split("## What the checks found")[0]
+    for level in ("symbolic", "certified", "numeric", "asymptotic", "float64", "statistical"):
+        assert f"`{level}`:" in legend
+    assert legend.index("`numeric`") < legend.index("`asymptotic`") < legend.index("`float64`")
+
+
+def test_markdown_anchors_and_images_resolve(rendered):
+    md = (rendered / "REPORT.md").read_text(encoding="utf-8")
+    ids = re.findall(r'<a id="([^"]+)"></a>', md)
+    assert len(ids) == len(set(ids))
+    for target in re.findall(r"\]\(#([^)]+)\)", md):
+        assert target in ids, target
+    for img in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md):
+        assert not img.startswith(("/", "http")) and (rendered / img).is_file(), img
+    # every internal reference of the LaTeX has its label
+    tex = (rendered / "report.tex").read_text(encoding="utf-8")
+    labels = set(re.findall(r"\\label\{([^}]+)\}", tex))
+    assert set(re.findall(r"\\hyperref\[([^\]]+)\]", tex)) <= labels
+
+
+def test_sweep_section_hook():
+    records, prov = fixture_records()
+    sweeps = [{"title": "Split threshold", "text": "The split starts near M0 = 2.",
+               "figures": [{"stem": "sweep--split", "caption": "Split probability against M0"}],
+               "table": {"title": "onsets", "columns": ["n", "onset M0"], "rows": [[2, 2.1], [3, 2.6]]}}]
+    doc = build_document(records, prov, sweeps=sweeps)
+    md = report_markdown.render_document(doc)
+    tex = report_latex.render_document(doc)
+    assert md.index("## What the checks found") < md.index("## Where the behaviour starts") \
+        < md.index('<a id="claim-score">')
+    assert "![Split probability against M0](figures/sweep--split.svg)" in md
+    assert r"\includegraphics[width=\linewidth]{figures/sweep--split.pdf}" in tex
+    assert "| 3 | 2.6 |" in md
+    plain_doc = build_document(records, prov)
+    assert "Where the behaviour starts" not in report_markdown.render_document(plain_doc)
+
+
+def test_long_tables_go_to_the_appendix_and_wide_ones_are_split():
+    records, prov = fixture_records()
+    wide = {"title": "wide", "columns": [f"a rather long column heading {k}" for k in range(14)],
+            "rows": [[f"value-{k}-{i} with words" for k in range(14)] for i in range(3)]}
+    long = {"title": "long", "columns": ["i", "square"], "rows": [[i, i * i] for i in range(30)]}
+    rec = dataclasses.replace(records[0], tables=[wide, long])
+    md = report_markdown.render_document(build_document([rec], prov))
+    sec = md_sections(md)["score"].split("## Appendix")[0]
+    assert "30 rows, in the appendix" in sec and "| 29 | 841 |" not in sec
+    assert "| 29 | 841 |" in md.split("## Appendix B: Long tables")[1]
+    assert "(continued, part 2 of" in sec
+    # every column of the wide table is shown once (the first repeated in each part)
+    for k in range(1, 14):
+        assert sec.count(f"a rather long column heading {k} |") == 1
 
 
 def test_runtimes_only_in_timings(rendered):
@@ -290,6 +388,40 @@ def test_latex_escaping_survives_hostile_text(tmp_path):
     assert (tmp_path / "report.pdf").read_bytes().startswith(b"%PDF-")
     md = (tmp_path / "REPORT.md").read_text(encoding="utf-8")
     assert "## `odd_id #1`: " in md  # ids are shown in code spans, not escaped text
+
+
+@needs_pdflatex
+def test_pdf_text_shows_no_tex_source_and_everything_fits(tmp_path):
+    """The typeset PDF: no TeX source in its text (math typeset once, never shown as source), no
+    overfull box in the log (tables fit the page, even a wide and a long one), every figure
+    captioned and referenced from its own section."""
+    records, prov = fixture_records()
+    wide = {"title": "wide", "columns": [f"column heading {k}" for k in range(14)],
+            "rows": [[f"{k}.{i}e-{i}5 of x_{k}" for k in range(14)] for i in range(3)]}
+    long = {"title": "long", "columns": ["i", "square"], "rows": [[i, i * i] for i in range(30)]}
+    records = [dataclasses.replace(records[0], tables=[wide, long])] + records[1:]
+    render_all(records, prov, tmp_path, pdf=False)
+    tex = (tmp_path / "report.tex").read_text(encoding="utf-8")
+    figs = {f"figures/{p.name}": p.read_bytes() for p in (tmp_path / "figures").glob("*.pdf")}
+    pdf, log = report_latex.compile_latex(tex, figs)
+    text = "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf)).pages)
+    assert report_latex.tex_leaks(text) == []
+    assert report_latex.overfull_boxes(log) == []
+    assert "What the checks found" in text and "softmax-weighted mean" in text
+    # figures: one caption each, referenced from the claim section that holds them
+    for claim, body in tex_sections(tex).items():
+        labels = re.findall(r"\\caption\{.*?\}\\label\{([^}]+)\}", body)
+        assert len(labels) == body.count("\\includegraphics")
+        for label in labels:
+            assert f"\\hyperref[{label}]" in body, (claim, label)
+
+
+def test_leak_and_overfull_detectors_fire():
+    assert report_latex.tex_leaks("ok line\nthe score $\\sum_i w_i$ leaked") == ["the score $\\sum_i w_i$ leaked"]
+    assert report_latex.tex_leaks("x_{1} here")
+    assert not report_latex.tex_leaks("plain text with x_1 and |v|^2")
+    assert report_latex.overfull_boxes("Overfull \\hbox (3.2pt too wide) in paragraph\nfine") == \
+        ["Overfull \\hbox (3.2pt too wide) in paragraph"]
 
 
 def test_latex_escape_units():

@@ -4,6 +4,10 @@ The last step of the data flow (STYLE: parameters -> ... -> records -> reports).
 computes mathematics: every number comes from the records, so ``python -m verify report`` can
 re-render from a saved ``results.json`` (:func:`rerender`).
 
+One document model: :mod:`verify.report.build` turns the records into a tree of blocks
+(:mod:`verify.report.document`: section, paragraph, table, figure, math, code, list), and the
+Markdown and LaTeX renderers write that same tree, so the two reports cannot drift apart.
+
 Reproducibility: REPORT.md, report.tex, results.json and the figures are pure functions of the
 records and the provenance dict (byte-identical across reruns with the same matplotlib); wall-clock
 times go only to ``timings.md`` / ``timings.json``.  Writing is atomic per file, and every file is
@@ -21,6 +25,7 @@ from typing import Any, Mapping
 
 from verify.claims.record import ClaimRecord, dumps, loads
 from verify.report import figures as _figures
+from verify.report.build import build_document
 from verify.report import latex as _latex
 from verify.report import markdown as _markdown
 from verify.report.io import write_bytes_atomic, write_text_atomic
@@ -104,8 +109,9 @@ def _render(
             figure_files[f"figures/{stem}.svg"] = _figures.render_svg(f)
             figure_files[f"figures/{stem}.pdf"] = _figures.render_pdf(f)
     results_json = dumps(stripped, provenance)
-    report_tex = _latex.render_latex(stripped, provenance)
-    report_md = _markdown.render_markdown(stripped, provenance)
+    document = build_document(stripped, provenance)  # one tree, two renderings
+    report_tex = _latex.render_document(document)
+    report_md = _markdown.render_document(document)
     timings_json = _timings_json(records, claim_times, other_times, details)
     timings_md = _timings_md(records, claim_times, other_times, details)
 

@@ -1,13 +1,18 @@
-"""report.tex (and report.pdf): the same content as REPORT.md, as a LaTeX article.
+"""report.tex (and report.pdf): the report's document tree (:mod:`verify.report.build`) as LaTeX.
 
+The renderer knows the node types of :mod:`verify.report.document` and nothing about claims.
 Packages are limited to what Debian's texlive-latex-base, texlive-latex-recommended and lmodern
-provide.  Every text field of a record is escaped (:func:`esc`), including non-ASCII characters,
-which pdflatex's UTF-8 input would otherwise reject; only the derivation's ``latex`` fragments
-(written by ``sympy.latex`` for this purpose) are inserted as LaTeX, inside a display environment.
+provide.  Every text span is escaped (:func:`esc`), including non-ASCII characters, which pdflatex's
+UTF-8 input would otherwise reject; only math spans and the derivations' ``latex`` fragments
+(written by the symbolic layer for this purpose) go in as LaTeX, so math is typeset once and never
+shown as source.  Table columns get widths from their content (``build.column_widths``) and long
+tokens get break points, so tables fit the page; one-line displays wider than the line are scaled
+down to it.
 
-The PDF is built by :func:`build_pdf` in a temporary directory with pdflatex run until the
-cross-references settle, with the PDF's dates, trailer ID and pdfTeX banner suppressed so the same
-report.tex gives the same bytes.
+The PDF is built by :func:`build_pdf` (:func:`compile_latex` also returns the log) in a temporary
+directory with pdflatex run until the cross-references settle, with the PDF's dates, trailer ID
+and pdfTeX banner suppressed so the same report.tex gives the same bytes.  :func:`tex_leaks` and
+:func:`overfull_boxes` are the checks the tests apply to the PDF's text and the log.
 """
 from __future__ import annotations
 
@@ -19,9 +24,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from verify.claims.record import SCHEMA_VERSION, ClaimRecord, Figure
-from verify.report import text as T
-from verify.report.io import unique_slugs
+from verify.claims.record import ClaimRecord
+from verify.report import document as D
 
 # ----------------------------------------------------------------------------------------------
 # Escaping
@@ -181,16 +185,12 @@ PREAMBLE = r"""\documentclass[10pt,a4paper]{article}
 \setlength{\LTpre}{0.5\baselineskip}
 \setlength{\LTpost}{0.5\baselineskip}
 \newcolumntype{P}[1]{>{\raggedright\arraybackslash}p{#1}}
+% A display that is wider than the line is scaled down to it (long SymPy expressions).
+\newsavebox{\fitbox}
+\newcommand{\fitdisplay}[1]{\sbox{\fitbox}{$\displaystyle #1$}%
+  \ifdim\wd\fitbox>\linewidth\resizebox{\linewidth}{!}{\usebox{\fitbox}}\else\usebox{\fitbox}\fi}
 \sloppy
 """
-
-VERDICT_TEX = {
-    "CONFIRMED": r"\textbf{CONFIRMED}",
-    "REFUTED": r"\textbf{REFUTED}",
-    "INCONCLUSIVE": r"\textbf{INCONCLUSIVE}",
-    "ERROR": r"\textbf{ERROR}",
-}
-
 
 def _longtable(fracs: list[float], header: list[str], rows: list[list[str]], size: str = r"\small") -> str:
     """A booktabs longtable whose columns take the given fractions of the line width (sum 1)."""
@@ -211,100 +211,10 @@ def _row_start(row: list[str]) -> list[str]:
     return row
 
 
-def _summary(records: list[ClaimRecord], labels: dict[str, str]) -> str:
-    rows = []
-    for r in records:
-        q = T.key_quantity(r)
-        if q is None:
-            key = "---"
-        else:
-            key = f"{esc(q.name)} $=$ {tt_number(T.value_with_error(q, short=True))}"
-            claimed = T.claimed_text(q, short=True)
-            key += f" (claimed {_claimed_tex(q, short=True)})" if claimed else " (no claimed value)"
-        rows.append([
-            rf"\hyperref[{labels[r.id]}]{{\texttt{{{esc(r.id)}}}}} (\S\ref*{{{labels[r.id]}}})",
-            esc_par(r.title),
-            VERDICT_TEX[r.verdict],
-            esc(r.assurance),
-            key,
-            esc(r.tier),
-        ])
-    return _longtable(
-        [0.11, 0.22, 0.175, 0.11, 0.32, 0.065],
-        [r"\textbf{Claim}", r"\textbf{Statement}", r"\textbf{Verdict}", r"\textbf{Assurance}",
-         r"\textbf{Key number: computed (claimed)}", r"\textbf{Tier}"],
-        rows,
-        r"\footnotesize",
-    )
-
-
-def _legend() -> str:
-    verdicts = "; ".join(rf"\textbf{{{v}}}: {esc(m)}" for v, m in T.VERDICT_MEANING.items())
-    levels = "; ".join(rf"\texttt{{{a}}}: {esc(m)}" for a, m in T.ASSURANCE_MEANING.items())
-    return f"{{\\small Verdicts. {verdicts}.\n\nAssurance levels. {levels}.\\par}}"
-
-
-def _provenance(provenance: dict[str, Any]) -> str:
-    if not provenance:
-        return r"\emph{No provenance was recorded.}"
-    rows = [[rf"\texttt{{{esc(k)}}}", tt_number(T.leaf_text(v))] for k, v in T.flatten(provenance)]
-    return _longtable([0.25, 0.75], [r"\textbf{Key}", r"\textbf{Value}"], rows)
-
-
-def _claimed_tex(q, short: bool = False) -> str:
-    """The claimed side, e.g. ``≥ 0.9999`` (relation escaped), with a long number breakable."""
-    rel = T.RELATION_TEXT.get(q.relation, q.relation)
-    value = T.short_decimal(q.claimed) if short else q.claimed
-    return (esc(rel) + " " if rel else "") + tt_number(value)
-
-
-def _quantities(r: ClaimRecord) -> str:
-    rows = []
-    for q in r.quantities:
-        claimed = T.claimed_text(q)
-        rows.append([
-            esc_par(q.name),
-            tt_number(q.value),
-            tt_number(q.error) if q.error else "---",
-            _claimed_tex(q) if claimed else "---",
-            esc(T.precision_label(q.precision) or "---"),
-        ])
-    out = _longtable(
-        [0.2, 0.31, 0.13, 0.25, 0.11],
-        [r"\textbf{Quantity}", r"\textbf{Computed}", r"\textbf{Error}", r"\textbf{Claimed}",
-         r"\textbf{Precision}"],
-        rows,
-    )
-    notes = [q for q in r.quantities if q.note]
-    if notes:
-        out += "\n\n{\\small Notes.\\begin{itemize}\n" + "\n".join(
-            rf"\item{{}} {esc_par(q.name)}: {esc_par(q.note)}" for q in notes) + "\n\\end{itemize}}"
-    return out
-
-
-def _record_table(t: dict[str, Any]) -> str:
-    cols = list(t.get("columns", []))
-    rows = [[esc_par(T.cell(x)) for x in row] for row in t.get("rows", [])]
-    ncol = max([len(cols)] + [len(r) for r in rows]) or 1
-    cols += [""] * (ncol - len(cols))
-    rows = [r + [""] * (ncol - len(r)) for r in rows]
-    header = [rf"\textbf{{{esc_par(c)}}}" for c in cols]
-    return _longtable([1.0 / ncol] * ncol, header, rows, r"\footnotesize")
-
-
-def _figure(r: ClaimRecord, f: Figure) -> str:
-    stem = T.figure_stem(r.id, f.id)
-    return (
-        "\\begin{figure}[H]\n\\centering\n"
-        f"\\includegraphics[width=0.82\\linewidth]{{figures/{stem}.pdf}}\n"
-        f"\\caption{{{esc_par(f.title)} (\\texttt{{{esc(f.id)}}})}}\n"
-        "\\end{figure}"
-    )
-
-
 _DISPLAY_ENVS = re.compile(r"^\s*(\\begin\{(equation|align|gather|multline|flalign|displaymath)\*?\}|\\\[|\$\$)")
 
 
+_EQUATION = re.compile(r"\\begin\{equation\*\}(.*?)\\end\{equation\*\}", re.S)
 _TEXT_FRAGMENT = re.compile(r"\\(paragraph|section|subsection|begin\{(enumerate|itemize)\}|noindent)")
 
 
@@ -317,95 +227,167 @@ def display_math(fragment: str) -> str:
     """
     if _TEXT_FRAGMENT.search(fragment):
         # a rendered document fragment (paragraphs, lists, its own display environments), as
-        # proofs.base.Derivation.to_latex() produces: it goes in as it is
-        return fragment.strip()
+        # proofs.base.Derivation.to_latex() produces: it goes in as it is, its one-line displays
+        # scaled down to the line where they are wider
+        return _EQUATION.sub(lambda m: "\\[\\fitdisplay{" + m.group(1).strip() + "}\\]", fragment.strip())
     body = "\n".join(ln for ln in fragment.strip().split("\n") if ln.strip())
     if _DISPLAY_ENVS.match(body):
         return body
     return "\\begin{align*}\n" + body + "\n\\end{align*}"
 
 
-def _derivation(d: dict[str, Any]) -> list[str]:
+# ----------------------------------------------------------------------------------------------
+# The document tree -> LaTeX (no claim-specific text here: see verify.report.build)
+
+_BREAK_AFTER = re.compile(r"([,;=/)\]])(?!\s)")
+
+
+def _breakable(s: str) -> str:
+    """Escaped text with break points inside long tokens (table cells are narrow): after
+    punctuation and every 10 characters of a long run."""
     out = []
-    head = rf"\textbf{{{esc_par(d['name'])}}}" if d.get("name") else ""
-    if d.get("statement"):
-        head = f"{head}: {esc_par(d['statement'])}" if head else esc_par(d["statement"])
-    if head:
-        out.append(head)
-    frags = d.get("latex") or []
-    for frag in frags if isinstance(frags, list) else [frags]:
-        out.append(display_math(str(frag)))
-    steps = d.get("steps") or []
-    if steps:
-        rows = [
-            [str(i), esc_par(s.get("description", "")), esc_par(s.get("check", "")),
-             r"$\checkmark$ yes" if s.get("passed") else r"\textbf{no}"]
-            for i, s in enumerate(steps, 1)
-        ]
-        out.append(_longtable([0.05, 0.5, 0.35, 0.1],
-                              [r"\textbf{\#}", r"\textbf{Step}", r"\textbf{How it was checked}",
-                               r"\textbf{Passed}"], rows, r"\footnotesize"))
-    if d.get("spot_check"):
-        out.append("Numeric spot check:\n" + tt_block(T.compact_json(d["spot_check"], width=92)))
-    return out
+    for tok in re.split(r"(\s+)", s):
+        if len(tok) <= 12 or tok.isspace():
+            out.append(esc(tok))
+            continue
+        buf = []
+        for piece in _BREAK_AFTER.split(tok):
+            if len(piece) == 1 and piece in ",;=/)]":
+                buf.append(esc(piece) + r"\allowbreak{}")
+            elif len(piece) > 12:
+                buf.append(r"\allowbreak{}".join(esc(piece[i:i + 10]) for i in range(0, len(piece), 10)))
+            else:
+                buf.append(esc(piece))
+        out.append("".join(buf))
+    return "".join(out)
 
 
-def _section(r: ClaimRecord, label: str) -> str:
-    parts = [
-        rf"\section{{\texorpdfstring{{\texttt{{{esc(r.id)}}}: {esc_par(r.title)}}}"
-        rf"{{{esc_pdf_string(r.id + ': ' + r.title)}}}}}\label{{{label}}}",
-        rf"\textbf{{Verdict:}} {VERDICT_TEX[r.verdict]} \quad "
-        rf"\textbf{{Assurance:}} {esc(r.assurance)} ({esc(T.ASSURANCE_MEANING.get(r.assurance, ''))}) \quad "
-        rf"\textbf{{Tier:}} {esc(r.tier)}",
-        rf"\textbf{{Statement.}} {esc_par(r.statement)}",
-        rf"\textbf{{Provenance.}} {esc_par(r.provenance)}",
-    ]
-    if r.quantities:
-        parts += [r"\subsection*{Computed vs claimed}", _quantities(r)]
-    if r.findings:
-        parts += [r"\subsection*{Findings}",
-                  "\\begin{itemize}\n" + "\n".join(rf"\item{{}} {esc_par(f.headline)}" for f in r.findings) + "\n\\end{itemize}"]
-    if r.witness:
-        intro = ["The inputs and numbers that break the claim:"] if r.verdict == "REFUTED" else []
-        parts += [r"\subsection*{Witness}", *intro, tt_block(T.compact_json(r.witness, width=92))]
-    if r.reason:
-        reason = r.reason.rstrip()
-        parts += [r"\subsection*{Reason}", tt_block(reason) if "\n" in reason else esc_par(reason)]
-    for t in r.tables:
-        parts += [rf"\subsection*{{Table: {esc_par(t.get('title', ''))}}}", _record_table(t)]
-    if r.figures:
-        parts += [r"\subsection*{Figures}"] + [_figure(r, f) for f in r.figures]
-    parts += [r"\subsection*{Inputs that reproduce it}", tt_block(T.compact_json(r.inputs, width=92))]
-    if r.derivation:
-        parts += [r"\subsection*{Derivation}"] + _derivation(r.derivation)
-    return "\n\n".join(parts)
+class _Writer:
+    def __init__(self) -> None:
+        self.in_table = False
+
+    # inline --------------------------------------------------------------------------------
+    def inline(self, xs: list) -> str:
+        return "".join(self.span(x) for x in xs)
+
+    def span(self, x) -> str:
+        if isinstance(x, str):
+            x = D.Text(x)
+        if isinstance(x, D.Text):
+            s = re.sub(r"\s+", " ", x.text)  # one line; edge spaces kept (they separate spans)
+            return _breakable(s) if self.in_table else esc(s)
+        if isinstance(x, D.Code):
+            s = re.sub(r"\s+", " ", x.text)
+            return r"\texttt{" + (_breakable(s) if self.in_table else esc(s)) + "}"
+        if isinstance(x, D.Number):
+            return tt_number(x.text)
+        if isinstance(x, D.Math):
+            return "$" + " ".join(x.tex.split()) + "$"
+        if isinstance(x, D.Strong):
+            return r"\textbf{" + self.inline(list(x.children)) + "}"
+        if isinstance(x, D.Emph):
+            return r"\emph{" + self.inline(list(x.children)) + "}"
+        if isinstance(x, D.Ref):
+            return rf"\hyperref[{x.target}]{{{self.inline(list(x.children))}}}"
+        if isinstance(x, D.FileLink):
+            return r"\texttt{" + esc(x.path) + "}"
+        if isinstance(x, D.Verdict):
+            return r"\textbf{" + esc(x.verdict) + "}"
+        raise TypeError(f"unknown inline {type(x).__name__}")
+
+    def cell(self, xs: list) -> str:
+        self.in_table = True
+        try:
+            return self.inline(xs)
+        finally:
+            self.in_table = False
+
+    # blocks --------------------------------------------------------------------------------
+    def blocks(self, bs: list) -> list[str]:
+        return [self.block(b) for b in bs]
+
+    def block(self, b) -> str:
+        if isinstance(b, D.Section):
+            return self.section(b)
+        if isinstance(b, D.Paragraph):
+            text = self.inline(b.inlines)
+            return f"{{\\small {text}\\par}}" if b.small else text
+        if isinstance(b, D.ItemList):
+            env = "enumerate" if b.ordered else "itemize"
+            anchors = b.anchors or [None] * len(b.items)
+            items = [r"\item{}" + (rf"\phantomsection\label{{{a}}}" if a else "") + " " + self.inline(it)
+                     for it, a in zip(b.items, anchors)]
+            return f"\\begin{{{env}}}\n" + "\n".join(items) + f"\n\\end{{{env}}}"
+        if isinstance(b, D.Table):
+            header = [r"\textbf{" + self.cell(h) + "}" for h in b.header]
+            rows = [[self.cell(c) for c in row] for row in b.rows]
+            lab = rf"\phantomsection\label{{{b.anchor}}}" + "\n" if b.anchor else ""
+            size = r"\scriptsize" if b.tiny else r"\footnotesize" if b.small else r"\small"
+            return lab + _longtable(b.widths, header, rows, size)
+        if isinstance(b, D.FigureRow):
+            return self.figures(b.figures)
+        if isinstance(b, D.FigureBlock):
+            return self.figures([b])
+        if isinstance(b, D.MathBlock):
+            return display_math(b.tex)
+        if isinstance(b, D.CodeBlock):
+            return tt_block(b.text)
+        if isinstance(b, D.Fragment):
+            return display_math(b.latex)
+        if isinstance(b, D.Anchor):
+            return rf"\phantomsection\label{{{b.id}}}"
+        raise TypeError(f"unknown block {type(b).__name__}")
+
+    def figures(self, figs: list) -> str:
+        width = "0.49" if len(figs) > 1 else "0.7"
+        parts = []
+        for f in figs:
+            parts.append(
+                f"\\begin{{minipage}}[t]{{{width}\\linewidth}}\n\\centering\n"
+                f"\\includegraphics[width=\\linewidth]{{figures/{f.stem}.pdf}}\n"
+                f"\\caption{{{self.inline(f.caption)}}}\\label{{{f.anchor}}}\n\\end{{minipage}}")
+        return "\\begin{figure}[H]\n\\centering\n" + "\\hfill\n".join(parts) + "\n\\end{figure}"
+
+    def section(self, s: D.Section) -> str:
+        cmd = {1: "section", 2: "subsection", 3: "subsubsection"}.get(s.level, "paragraph")
+        star = "" if (s.numbered and s.level == 1) else "*"
+        title = self.inline(s.title)
+        bookmark = esc_pdf_string(s.bookmark or D.plain(s.title))
+        head = rf"\{cmd}{star}{{\texorpdfstring{{{title}}}{{{bookmark}}}}}"
+        if star:
+            head += rf"\phantomsection\label{{{s.anchor}}}"
+            if s.level == 1:
+                head += rf"\addcontentsline{{toc}}{{section}}{{{bookmark}}}"
+        else:
+            head += rf"\label{{{s.anchor}}}"
+        return "\n\n".join([head] + self.blocks(s.blocks))
 
 
-def render_latex(records: list[ClaimRecord], provenance: dict[str, Any]) -> str:
-    """The whole report.tex as one string (ends with a single newline)."""
-    labels = {rid: f"claim:{s}" for rid, s in unique_slugs([r.id for r in records]).items()}
-    counts = ", ".join(f"{n} {v}" for v, n in T.verdict_counts(records))
+def render_document(doc: D.Document) -> str:
+    """The whole report.tex for a document tree (ends with a single newline)."""
+    w = _Writer()
     parts = [
         PREAMBLE.rstrip(),
-        rf"\hypersetup{{pdftitle={{Verification report: {esc(T.PAPER_TITLE)}}}}}",
-        r"\title{Verification report\\[0.3em]\large " + esc(T.PAPER_TITLE) + "}",
-        r"\author{" + esc(T.PAPER_CITATION) + r"\\[0.3em]\small rendered by \texttt{verify} from \texttt{results.json}}",
+        rf"\hypersetup{{pdftitle={{{esc(doc.pdf_title)}}}}}",
+        r"\title{" + esc(doc.title) + r"\\[0.3em]\large " + esc(doc.subtitle) + "}",
+        r"\author{" + esc(doc.byline) + r"\\[0.3em]\small rendered by \texttt{verify} from \texttt{results.json}}",
         r"\date{}",
         r"\begin{document}",
         r"\maketitle",
-        "Every number in this document is rendered from the check records in \\texttt{results.json} "
-        f"(schema version {SCHEMA_VERSION}). Wall-clock run times are kept apart in "
-        "\\texttt{timings.md}, so that this file is byte-identical across reruns of the same inputs.",
-        (rf"\textbf{{{len(records)} claims:}} {counts}." if records else r"\textbf{No claims were checked.}"),
-        r"\section*{Summary}",
-        _summary(records, labels),
-        _legend(),
-        r"\section*{Provenance}",
-        _provenance(provenance),
     ]
-    parts += [_section(r, labels[r.id]) for r in records]
+    parts += w.blocks(doc.intro)
+    parts += w.blocks(doc.body)
+    if doc.appendix:
+        parts += [r"\clearpage", r"\appendix", r"\phantomsection\label{appendix}"]
+        parts += w.blocks(doc.appendix)
     parts.append(r"\end{document}")
     return "\n\n".join(parts) + "\n"
+
+
+def render_latex(records: list[ClaimRecord], provenance: dict[str, Any]) -> str:
+    """report.tex for records (builds the document tree, then renders it)."""
+    from verify.report.build import build_document
+    return render_document(build_document(records, provenance))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -430,6 +412,12 @@ def build_pdf(tex: str, figure_pdfs: dict[str, bytes], max_runs: int = 4, timeou
     pdflatex runs at least twice and until no rerun is requested (at most ``max_runs``); an error
     or an undefined reference afterwards raises :class:`LatexError`.
     """
+    return compile_latex(tex, figure_pdfs, max_runs, timeout)[0]
+
+
+def compile_latex(tex: str, figure_pdfs: dict[str, bytes], max_runs: int = 4,
+                  timeout: float = 180.0) -> tuple[bytes, str]:
+    """:func:`build_pdf`, also returning the last pdflatex log (for the overfull-box check)."""
     env = dict(os.environ)
     env.setdefault("SOURCE_DATE_EPOCH", "0")
     env["FORCE_SOURCE_DATE"] = "1"
@@ -455,7 +443,21 @@ def build_pdf(tex: str, figure_pdfs: dict[str, bytes], max_runs: int = 4, timeou
         if _UNDEFINED.search(log):
             raise LatexError("report.tex has undefined references:\n" + "\n".join(
                 ln for ln in log.splitlines() if "undefined" in ln))
-        return (tmpdir / "report.pdf").read_bytes()
+        return (tmpdir / "report.pdf").read_bytes(), log
+
+
+# Markup that must never reach the typeset text (math shown as source).
+TEX_LEAKS = ("$", "\\frac", "\\mathcal", "\\sum", "_{", "\\begin", "\\left", "\\mathbb")
+
+
+def tex_leaks(pdf_text: str) -> list[str]:
+    """The lines of a PDF's extracted text that show TeX source (see TEX_LEAKS)."""
+    return [ln for ln in pdf_text.splitlines() if any(m in ln for m in TEX_LEAKS)]
+
+
+def overfull_boxes(log: str) -> list[str]:
+    """The pdflatex log's overfull-box warnings (content wider than the line: it sticks out)."""
+    return [ln for ln in log.splitlines() if ln.startswith(("Overfull \\hbox", "Overfull \\vbox"))]
 
 
 def _tail(log: str, n: int = 40) -> str:

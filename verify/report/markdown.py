@@ -1,19 +1,18 @@
-"""REPORT.md: the claim records as GitHub-flavoured Markdown.
+"""REPORT.md: the report's document tree (:mod:`verify.report.build`) as GitHub-flavoured Markdown.
 
-Layout: a summary table (one row per claim), the provenance of the run, then one section per claim
-(statement, provenance, computed vs claimed, findings, witness or reason, tables, figures, the
-inputs that reproduce it, the derivation).  Every string from a record is escaped, so record text
-is shown as text, never interpreted as Markdown or HTML; only ``derivation["markdown"]``, which the
-symbolic layer renders for this purpose, is inserted as Markdown.
+Every text span is escaped, so record text is shown as text, never interpreted as Markdown or HTML;
+only :class:`~verify.report.document.Fragment` (``derivation["markdown"]``, which the symbolic layer
+renders for this purpose) is inserted as Markdown.  Math spans use GitHub's ``$`...`$`` and
+```` ```math ```` forms; anchors are explicit ``<a id>`` targets and images are relative links
+(``figures/<claim>--<figure>.svg``), so the file renders on a code-hosting site as it is.
 """
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from verify.claims.record import SCHEMA_VERSION, ClaimRecord, Figure
-from verify.report import text as T
-from verify.report.io import unique_slugs
+from verify.claims.record import ClaimRecord
+from verify.report import document as D
 
 VERDICT_BADGE = {"CONFIRMED": "✅", "REFUTED": "❌", "INCONCLUSIVE": "❔", "ERROR": "⚠️"}
 
@@ -54,150 +53,111 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def _summary(records: list[ClaimRecord], anchors: dict[str, str]) -> str:
-    rows = []
-    for r in records:
-        q = T.key_quantity(r)
-        if q is None:
-            key = "—"
-        else:
-            key = f"{esc_cell(q.name)} = {code(T.value_with_error(q, short=True))}"
-            claimed = T.claimed_text(q, short=True)
-            key += f" (claimed {esc_cell(claimed)})" if claimed else " (no claimed value)"
-        rows.append([
-            f"[{code(r.id)}](#claim-{anchors[r.id]})",
-            esc_cell(r.title),
-            f"{VERDICT_BADGE[r.verdict]} **{r.verdict}**",
-            esc_cell(r.assurance),
-            key,
-            esc_cell(r.tier),
-        ])
-    return table(["Claim", "Statement", "Verdict", "Assurance", "Key number: computed (claimed)", "Tier"], rows)
+def anchor(a: str) -> str:
+    """An explicit link target (GitHub keeps it as ``user-content-<a>`` and resolves ``#<a>``)."""
+    return f'<a id="{a}"></a>'
 
 
-def _legend() -> str:
-    verdicts = "; ".join(f"**{v}**: {esc(m)}" for v, m in T.VERDICT_MEANING.items())
-    levels = "; ".join(f"`{a}`: {esc(m)}" for a, m in T.ASSURANCE_MEANING.items())
-    return f"Verdicts. {verdicts}.\n\nAssurance levels. {levels}."
+# ----------------------------------------------------------------------------------------------
+# The document tree -> Markdown (no claim-specific text here: see verify.report.build)
 
 
-def _provenance(provenance: dict[str, Any]) -> str:
-    if not provenance:
-        return "_No provenance was recorded._"
-    rows = [[code(k), code(T.leaf_text(v))] for k, v in T.flatten(provenance)]
-    return table(["Key", "Value"], rows)
+class _Writer:
+    def __init__(self) -> None:
+        self.in_cell = False
+
+    def inline(self, xs: list) -> str:
+        return "".join(self.span(x) for x in xs)
+
+    def span(self, x) -> str:
+        if isinstance(x, str):
+            x = D.Text(x)
+        if isinstance(x, D.Text):
+            # one line; edge spaces kept (they separate spans)
+            return re.sub(r"\s+", " ", esc(x.text)) if self.in_cell else " ".join(esc(x.text).split("\n"))
+        if isinstance(x, (D.Code, D.Number)):
+            return code(x.text)
+        if isinstance(x, D.Math):
+            tex = " ".join(x.tex.split())
+            out = f"$`{tex}`$"
+            return out.replace("|", "\\|") if self.in_cell else out
+        if isinstance(x, D.Strong):
+            return f"**{self.inline(list(x.children))}**"
+        if isinstance(x, D.Emph):
+            return f"*{self.inline(list(x.children))}*"
+        if isinstance(x, D.Ref):
+            return f"[{self.inline(list(x.children))}](#{x.target})"
+        if isinstance(x, D.FileLink):
+            return f"[{code(x.path)}]({x.path})"
+        if isinstance(x, D.Verdict):
+            return f"{VERDICT_BADGE.get(x.verdict, '')} **{x.verdict}**"
+        raise TypeError(f"unknown inline {type(x).__name__}")
+
+    def cell(self, xs: list) -> str:
+        self.in_cell = True
+        try:
+            return self.inline(xs).strip() or " "
+        finally:
+            self.in_cell = False
+
+    def blocks(self, bs: list, appendix: bool = False) -> list[str]:
+        out = []
+        for i, b in enumerate(bs):
+            if appendix and isinstance(b, D.Section):
+                out.append(self.section(b, prefix=f"Appendix {chr(ord('A') + i)}: "))
+            else:
+                out.append(self.block(b))
+        return out
+
+    def block(self, b) -> str:
+        if isinstance(b, D.Section):
+            return self.section(b)
+        if isinstance(b, D.Paragraph):
+            return self.inline(b.inlines)
+        if isinstance(b, D.ItemList):
+            anchors = b.anchors or [None] * len(b.items)
+            lines = []
+            for k, (it, a) in enumerate(zip(b.items, anchors), 1):
+                mark = f"{k}." if b.ordered else "-"
+                lines.append(f"{mark} " + (anchor(a) if a else "") + self.inline(it))
+            return "\n".join(lines)
+        if isinstance(b, D.Table):
+            t = table([self.cell(h) for h in b.header], [[self.cell(c) for c in r] for r in b.rows])
+            return (anchor(b.anchor) + "\n\n" + t) if b.anchor else t
+        if isinstance(b, D.FigureRow):
+            return "\n\n".join(self.figure(f) for f in b.figures)
+        if isinstance(b, D.FigureBlock):
+            return self.figure(b)
+        if isinstance(b, D.MathBlock):
+            return fenced(b.tex, "math")
+        if isinstance(b, D.CodeBlock):
+            return fenced(b.text, b.lang)
+        if isinstance(b, D.Fragment):
+            return b.markdown.strip()
+        if isinstance(b, D.Anchor):
+            return anchor(b.id)
+        raise TypeError(f"unknown block {type(b).__name__}")
+
+    def figure(self, f: D.FigureBlock) -> str:
+        return (f"{anchor(f.anchor)}\n\n![{esc_cell(f.alt)}](figures/{f.stem}.svg)\n\n"
+                f"*Figure: {self.inline(f.caption)}* ([SVG](figures/{f.stem}.svg), [PDF](figures/{f.stem}.pdf))")
+
+    def section(self, s: D.Section, prefix: str = "") -> str:
+        head = f"{anchor(s.anchor)}\n\n{'#' * (s.level + 1)} {prefix}{self.inline(s.title)}"
+        return "\n\n".join([head] + self.blocks(s.blocks))
 
 
-def _quantities(r: ClaimRecord) -> str:
-    has_note = any(q.note for q in r.quantities)
-    header = ["Quantity", "Computed ± error", "Claimed", "Precision"] + (["Note"] if has_note else [])
-    rows = []
-    for q in r.quantities:
-        claimed = T.claimed_text(q)
-        row = [
-            esc_cell(q.name),
-            code(T.value_with_error(q)),
-            code(claimed) if claimed else "—",
-            esc_cell(T.precision_label(q.precision) or "—"),
-        ]
-        if has_note:
-            row.append(esc_cell(q.note) if q.note else " ")
-        rows.append(row)
-    return table(header, rows)
-
-
-def _record_table(t: dict[str, Any]) -> str:
-    cols = [esc_cell(c) for c in t.get("columns", [])]
-    rows = [[esc_cell(T.cell(x)) for x in row] for row in t.get("rows", [])]
-    ncol = max([len(cols)] + [len(r) for r in rows]) or 1
-    return table(cols + [" "] * (ncol - len(cols)), [r + [" "] * (ncol - len(r)) for r in rows])
-
-
-def _paragraph_or_block(s: str) -> str:
-    """Single-paragraph text as escaped Markdown; multi-line text (tracebacks) as a code block."""
-    s = s.rstrip()
-    return fenced(s) if "\n" in s else esc(s)
-
-
-def _figure(r: ClaimRecord, f: Figure) -> str:
-    stem = T.figure_stem(r.id, f.id)
-    return (
-        f"![{esc_cell(f.title)}](figures/{stem}.svg)\n\n"
-        f"*Figure {code(f.id)}: {esc(f.title)}* ([SVG](figures/{stem}.svg), [PDF](figures/{stem}.pdf))"
-    )
-
-
-def _derivation(d: dict[str, Any]) -> list[str]:
-    out = []
-    head = f"**{esc(d['name'])}**" if d.get("name") else ""
-    if d.get("statement"):
-        head = f"{head}: {esc(d['statement'])}" if head else esc(d["statement"])
-    if head:
-        out.append(head)
-    if d.get("markdown"):
-        out.append(str(d["markdown"]).strip())
-    elif d.get("latex"):
-        frags = d["latex"] if isinstance(d["latex"], list) else [d["latex"]]
-        out += [fenced(str(f), "math") for f in frags]
-    steps = d.get("steps") or []
-    if steps:
-        rows = [
-            [str(i), esc_cell(s.get("description", "")), esc_cell(s.get("check", "")),
-             "✓ yes" if s.get("passed") else "✗ **no**"]
-            for i, s in enumerate(steps, 1)
-        ]
-        out.append(table(["#", "Step", "How it was checked", "Passed"], rows))
-    if d.get("spot_check"):
-        out.append("Numeric spot check:\n\n" + fenced(T.compact_json(d["spot_check"]), "json"))
-    return out
-
-
-def _section(r: ClaimRecord, anchor: str) -> str:
-    parts = [
-        f'<a id="claim-{anchor}"></a>\n\n## {code(r.id)}: {esc(r.title)}',
-        f"**Verdict:** {VERDICT_BADGE[r.verdict]} **{r.verdict}** · "
-        f"**Assurance:** {esc(r.assurance)} ({esc(T.ASSURANCE_MEANING.get(r.assurance, ''))}) · "
-        f"**Tier:** {esc(r.tier)}",
-        f"**Statement.** {esc(r.statement)}",
-        f"**Provenance.** {esc(r.provenance)}",
-    ]
-    if r.quantities:
-        parts += ["### Computed vs claimed", _quantities(r)]
-    if r.findings:
-        parts += ["### Findings", "\n".join("- " + esc(f.headline).replace("\n", "\n  ") for f in r.findings)]
-    if r.witness:
-        intro = ["The inputs and numbers that break the claim:"] if r.verdict == "REFUTED" else []
-        parts += ["### Witness", *intro, fenced(T.compact_json(r.witness), "json")]
-    if r.reason:
-        parts += ["### Reason",
-                  _paragraph_or_block(r.reason)]
-    for t in r.tables:
-        parts += [f"### Table: {esc(t.get('title', ''))}", _record_table(t)]
-    if r.figures:
-        parts += ["### Figures"] + [_figure(r, f) for f in r.figures]
-    parts += ["### Inputs that reproduce it", fenced(T.compact_json(r.inputs), "json")]
-    if r.derivation:
-        parts += ["### Derivation"] + _derivation(r.derivation)
-    return "\n\n".join(parts)
+def render_document(doc: D.Document) -> str:
+    """The whole REPORT.md for a document tree (ends with a single newline)."""
+    w = _Writer()
+    parts = [f"# {esc(doc.title)}", f"**Paper:** *{esc(doc.subtitle)}* ({esc(doc.byline)})."]
+    parts += w.blocks(doc.intro) + w.blocks(doc.body)
+    if doc.appendix:
+        parts += w.blocks(doc.appendix, appendix=True)
+    return "\n\n".join(parts) + "\n"
 
 
 def render_markdown(records: list[ClaimRecord], provenance: dict[str, Any]) -> str:
-    """The whole REPORT.md as one string (ends with a single newline)."""
-    anchors = unique_slugs([r.id for r in records])
-    counts = " · ".join(f"{n} {v}" for v, n in T.verdict_counts(records))
-    parts = [
-        "# Verification report",
-        f"**Paper:** *{esc(T.PAPER_TITLE)}* ({esc(T.PAPER_CITATION)}).",
-        "Rendered by `verify` from the check records in [`results.json`](results.json) "
-        f"(schema version {SCHEMA_VERSION}, described in `verify/report/SCHEMA.md`). "
-        "Every number below comes from those records. Wall-clock run times are kept apart in "
-        "[`timings.md`](timings.md), so this file is byte-identical across reruns of the same inputs.",
-        f"**{len(records)} claims:** {counts}" if records else "**No claims were checked.**",
-        "## Summary",
-        _summary(records, anchors),
-        _legend(),
-        "## Provenance",
-        _provenance(provenance),
-    ]
-    parts += [_section(r, anchors[r.id]) for r in records]
-    return "\n\n".join(parts) + "\n"
+    """REPORT.md for records (builds the document tree, then renders it)."""
+    from verify.report.build import build_document
+    return render_document(build_document(records, provenance))

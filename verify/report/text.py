@@ -38,8 +38,10 @@ VERDICT_MEANING = {
 
 ASSURANCE_MEANING = {
     "symbolic": "SymPy identity",
-    "certified": "interval enclosure",
+    "certified": "interval enclosure: ball arithmetic with outward rounding proves the bounds",
     "numeric": "high precision with an error estimate",
+    "asymptotic": "a derived reduced law of the regime, validated against full gradient descent "
+                  "(between numeric and float64)",
     "float64": "double precision",
     "statistical": "frequency over seeds",
 }

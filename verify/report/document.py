@@ -1,0 +1,224 @@
+"""The report's document model: a small tree of blocks that both renderers walk.
+
+:mod:`verify.report.build` turns the claim records into one :class:`Document`; the Markdown and
+LaTeX renderers (:mod:`verify.report.markdown`, :mod:`verify.report.latex`) each know how to write
+the dozen node types below and nothing about claims.  Structure, order, headings and wording are
+decided once, in ``build``, so the two formats cannot drift apart.
+
+Inline content is a list of spans (a plain ``str`` is read as :class:`Text`).  Text spans are
+literal: each renderer escapes them.  Only :class:`Math` / :class:`MathBlock` (TeX math, typeset by
+both formats: ``$...$`` in LaTeX, GitHub's ``$`...`$`` / ```` ```math ```` in Markdown) and
+:class:`Fragment` (per-format text produced by the symbolic layer for exactly this purpose) carry
+markup.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+# ------------------------------------------------------------------------------------------------
+# Inline spans
+
+
+@dataclass(frozen=True)
+class Text:
+    """Literal text (escaped by the renderer)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Code:
+    """Literal text in a monospace font: identifiers, file names, JSON keys."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Number:
+    """A decimal string as recorded (monospace; breakable, since 40+ digit values occur)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Math:
+    """Inline TeX math, typeset in both formats."""
+
+    tex: str
+
+
+@dataclass(frozen=True)
+class Strong:
+    children: tuple = ()
+
+
+@dataclass(frozen=True)
+class Emph:
+    children: tuple = ()
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A link to an anchor of this document (a section, table, figure or list item)."""
+
+    target: str
+    children: tuple = ()
+
+
+@dataclass(frozen=True)
+class FileLink:
+    """A link to a file beside the report (relative path, e.g. ``results.json``)."""
+
+    path: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A verdict word (rendered bold, with a badge in Markdown)."""
+
+    verdict: str
+
+
+Inline = Union[str, Text, Code, Number, Math, Strong, Emph, Ref, FileLink, Verdict]
+Inlines = list  # list[Inline]
+
+
+def strong(*children: Inline) -> Strong:
+    return Strong(tuple(children))
+
+
+def emph(*children: Inline) -> Emph:
+    return Emph(tuple(children))
+
+
+def ref(target: str, *children: Inline) -> Ref:
+    return Ref(target, tuple(children))
+
+
+# ------------------------------------------------------------------------------------------------
+# Blocks
+
+
+@dataclass
+class Paragraph:
+    inlines: Inlines
+    small: bool = False
+
+
+@dataclass
+class ItemList:
+    """A list; each item is a list of inlines.  ``anchors`` (optional, one per item) make items
+    link targets (the numbered findings)."""
+
+    items: list
+    ordered: bool = False
+    anchors: list | None = None
+
+
+@dataclass
+class Table:
+    """``header`` and each row are lists of cells; a cell is a list of inlines.  ``widths`` are the
+    columns' fractions of the line (LaTeX); ``anchor`` makes the table a link target."""
+
+    header: list
+    rows: list
+    widths: list
+    anchor: str | None = None
+    caption: Inlines | None = None
+    small: bool = True
+    tiny: bool = False  # many columns: the smallest type (LaTeX)
+
+
+@dataclass
+class FigureBlock:
+    """A plot drawn from a record Figure: ``stem`` names ``figures/<stem>.svg|pdf``."""
+
+    anchor: str
+    stem: str
+    caption: Inlines
+    alt: str = ""
+
+
+@dataclass
+class FigureRow:
+    """Figures set side by side where the format allows it (LaTeX: two per row)."""
+
+    figures: list
+
+
+@dataclass
+class MathBlock:
+    tex: str
+
+
+@dataclass
+class CodeBlock:
+    """Preformatted text (JSON, tracebacks); ``lang`` is a Markdown info string."""
+
+    text: str
+    lang: str = ""
+
+
+@dataclass
+class Fragment:
+    """Text rendered by the symbolic layer for each format (``derivation['latex'|'markdown']``)."""
+
+    latex: str
+    markdown: str
+
+
+@dataclass
+class Anchor:
+    """A link target that is not a heading."""
+
+    id: str
+
+
+@dataclass
+class Section:
+    """A heading with its content.  ``level`` 1 is a top-level section; ``numbered`` sections get
+    a number in LaTeX; ``bookmark`` is the plain-text title for PDF bookmarks."""
+
+    title: Inlines
+    anchor: str
+    blocks: list = field(default_factory=list)
+    level: int = 1
+    numbered: bool = True
+    bookmark: str = ""
+
+
+@dataclass
+class Document:
+    """``body`` comes first; ``appendix`` sections follow a page break, lettered in LaTeX."""
+
+    title: str
+    subtitle: str
+    byline: str
+    pdf_title: str
+    intro: list
+    body: list
+    appendix: list = field(default_factory=list)
+
+
+Block = Union[Paragraph, ItemList, Table, FigureBlock, FigureRow, MathBlock, CodeBlock, Fragment,
+              Anchor, Section]
+
+
+def plain(inlines: Inlines) -> str:
+    """The text of inline content without any markup (bookmarks, alt text)."""
+    out = []
+    for x in inlines:
+        if isinstance(x, str):
+            out.append(x)
+        elif isinstance(x, (Text, Code, Number)):
+            out.append(x.text)
+        elif isinstance(x, Math):
+            out.append(x.tex)
+        elif isinstance(x, (Strong, Emph, Ref)):
+            out.append(plain(list(x.children)))
+        elif isinstance(x, FileLink):
+            out.append(x.path)
+        elif isinstance(x, Verdict):
+            out.append(x.verdict)
+    return "".join(out)
