@@ -461,3 +461,35 @@ def figures(prefix: str, title: str, traj, val: Validation, plateau_mark: bool =
             Figure(id=f"{prefix}-law-r", title=f"{title}: distance of the far mean(s), GD and law",
                    xlabel="GD step tau", ylabel="r = |c_far|", lines=lines_r, xscale="log",
                    yscale="log", marks=marks_r)]
+
+
+def displacement_check(traj, eta: float, *, near_tol: float = 0.05) -> dict | None:
+    """The far cluster's displacement in a GD run against the law's, from the first record after
+    the near mean has settled (tau0 + 10/eta) to the end: the drift speed g where the cluster
+    moves too little for :func:`validate` (large r).  None when the run never reaches the regime
+    or ends before the near mean settles.  The relative gap's error: float64 rounding of the GD
+    iterate (~4e-16 r per step, as a random walk) and the law's integration error."""
+    dist = traj.dist
+    near = min(range(len(dist[0])), key=lambda i: dist[-1][i])
+    far_idx = [j for j in range(len(dist[0])) if j != near]
+    k0 = next((k for k, row in enumerate(dist) if row[near] <= near_tol
+               and max(row[j] for j in far_idx) - min(row[j] for j in far_idx)
+               <= 1e-9 * row[far_idx[0]]), None)
+    if k0 is None:
+        return None
+    ka = next((k for k, s in enumerate(traj.steps) if s >= traj.steps[k0] + math.ceil(10 / eta)), None)
+    if ka is None or ka == len(traj.steps) - 1:
+        return None
+    ra = float(np.mean([dist[ka][j] for j in far_idx]))
+    rb = float(np.mean([dist[-1][j] for j in far_idx]))
+    if ra < R_MIN:
+        return None
+    span = traj.steps[-1] - traj.steps[ka]
+    law = integrate(ra, eta, len(far_idx), tau_max=max(span, 10), points_per_decade=40)
+    d_law = float(law.r_at(span) - ra)
+    d_gd = rb - ra
+    err = (4e-16 * rb * math.sqrt(span) + law.r_error) / abs(d_law)
+    return {"tau_from": traj.steps[ka], "tau_to": traj.steps[-1], "r_from": ra, "m": len(far_idx),
+            "dr_gd": d_gd, "dr_law": d_law, "rel_gap": abs(d_gd / d_law - 1), "rel_gap_error": err,
+            "tolerance": GAP_TOL["loss"],
+            "passed": bool(abs(d_gd / d_law - 1) <= GAP_TOL["loss"] + err)}
