@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import importlib
 
-NAMES = ["score", "gradient", "em-link", "stationary", "hessian", "far-drift", "near-converged"]
+NAMES = ["score", "gradient", "em-link", "stationary", "hessian", "far-drift", "near-converged",
+         "all-equal"]
 
 
 def module(name: str):
