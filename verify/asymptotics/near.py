@@ -226,6 +226,18 @@ class SpreadLaw:
         mean = self.cbar0[None, None, :] * np.power(abs(self.q), dt)[:, None, None]
         return np.sqrt(((ct + mean) ** 2).sum(axis=-1))
 
+    def decreasing_after(self, power: float = 0.5) -> float:
+        """The step after which F (eta tau)^power decreases for good under the law (power < 2):
+        each eigenvalue's term lam^2 x^p/(1 + b lam (x - x0))^2 and the mean's term are unimodal, so
+        past the latest of their peaks (closed form, :func:`sup_single`) the sum decreases."""
+        if power >= 2:
+            return math.inf
+        x0 = self.eta * self.tau0
+        peaks = [sup_single(float(l), self.n, power, x0)[0] for l in self.lam0]
+        if float(self.cbar0 @ self.cbar0) > 0 and self.q < 1:
+            peaks.append(max(x0, power * self.eta / (-2 * math.log(abs(self.q)))))
+        return max(peaks, default=x0) / self.eta
+
     def sup_k(self, power: float = 0.5, tau_from: float | None = None) -> dict:
         """sup over tau >= tau_from (default tau0) of F(tau) (eta tau)^power under the law.
 

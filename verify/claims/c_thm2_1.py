@@ -154,7 +154,9 @@ def _gaps(traj, dist_law, loss_law, tau_from: float) -> dict:
     keep = st >= max(tau_from, 1)
     D = np.array(traj.dist, dtype=float)[keep]
     Dl = dist_law(st[keep])
-    dist_gaps = [near.validation_gap(st[keep], D[:, i], Dl[:, i]) for i in range(D.shape[1])]
+    # a mean the law keeps exactly at 0 (a symmetric start) has no relative gap: skip it
+    dist_gaps = [near.validation_gap(st[keep], D[:, i], Dl[:, i]) for i in range(D.shape[1])
+                 if np.any(Dl[:, i] > 0)]
     dg = max(dist_gaps, key=lambda g: g["gap"])
     lg = near.validation_gap(st[keep], np.array(traj.loss)[keep], loss_law(st[keep]),
                              np.array(traj.loss_error)[keep])
