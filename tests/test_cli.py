@@ -270,8 +270,8 @@ def test_ctrl_c_stops_the_claim_not_only_the_gd_run(tmp_path, fake_claims, capsy
 
     def two_long_runs():
         for _ in range(2):
-            calls.append(1)
-            dynamics.run_gd([[0.5], [-0.3]], 1e-3, 10 ** 7, digits=8, progress=False)
+            calls.append(dynamics.run_gd([[0.5], [-0.3]], 1e-3, 10 ** 7, digits=8,
+                                         progress=False))
     fake_claims["slow"] = _fake_claim("slow", work=two_long_runs)
     assert main(["run", "a", "--quick", "--jobs", "1", "--out", str(out)]) == 0
     before = (out / "results.json").read_text()
@@ -282,7 +282,7 @@ def test_ctrl_c_stops_the_claim_not_only_the_gd_run(tmp_path, fake_claims, capsy
     finally:
         timer.cancel()
     assert rc == 130 and time.perf_counter() - start < 20
-    assert calls == [1]                                      # the second GD run never started
+    assert len(calls) <= 1 and all(tr.interrupted for tr in calls)  # no second GD run
     captured = capsys.readouterr()
     assert "INCONCLUSIVE" in captured.out and "not run" in captured.out
     assert "interrupted" in captured.err
