@@ -27,7 +27,8 @@ import numpy as np
 
 from verify import precision as _precision
 from verify.precision import Precision, exact
-from verify.quadrature import Arith, Geometry, InaccurateError, Integrator, Tolerance
+from verify.quadrature import (Arith, Float64RangeError, Geometry, InaccurateError, Integrator,
+                               Tolerance, groups_measure)
 
 FORMS = ("direct", "stein")
 DEFAULT_DIGITS = 30
@@ -114,15 +115,22 @@ class Estimate:
 class Setup:
     ar: Arith
     C: np.ndarray      # (n, d) parameters
-    D: np.ndarray      # (n, d) differences d_i = c_i - c_1
+    D: np.ndarray      # (n, d) differences d_i = c_i - c_ref
     P: np.ndarray      # (d, k) orthonormal basis of span{d_i}, principal directions first
     geom: Geometry     # logits <u, e_i> + o_i
     n: int
     d: int
+    ref: int = 0       # the reference component: the one nearest the target
 
     @property
     def k(self) -> int:
         return self.P.shape[1]
+
+    @property
+    def R(self):
+        """max_i |c_i| (rounded up by a relative 2^-40): every |v(y)| is at most this."""
+        R = max(self.ar.sqrt((row * row).sum()) for row in self.C)
+        return R * (1 + self.ar.num(2) ** -40)
 
 
 def _orthonormal_basis(D: np.ndarray, ar: Arith) -> np.ndarray:
@@ -170,14 +178,18 @@ def prepare(c_exact: list[list], prec: Precision) -> Setup:
     ar = Arith(prec)
     C = ar.array(c_exact)
     n, d = C.shape
-    D = C - C[0][None, :]
-    P0 = _orthonormal_basis(D[1:], ar)
+    # The reference is the component nearest the target: v = c_ref + sum_i w_i d_i is then formed
+    # without cancellation where that component dominates (a far reference would leave
+    # v = 30 - 30 (1 - 1e-50) to rounding), and small differences stay exact as before.
+    ref = min(range(n), key=lambda i: (C[i] * C[i]).sum())
+    D = C - C[ref][None, :]
+    P0 = _orthonormal_basis(np.delete(D, ref, axis=0), ar)
     E0 = D @ P0 if P0.shape[1] else ar.zeros((n, 0))
     V = _principal_rotation(E0, ar)
     P = P0 @ V if P0.shape[1] else P0
     E = D @ P if P.shape[1] else ar.zeros((n, 0))
-    o = -((D * C[0][None, :]).sum(axis=1) + (D * D).sum(axis=1) / 2)
-    return Setup(ar, C, D, P, Geometry(E, o), n, d)
+    o = -((D * C[ref][None, :]).sum(axis=1) + (D * D).sum(axis=1) / 2)
+    return Setup(ar, C, D, P, Geometry(E, o), n, d, ref)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -199,11 +211,31 @@ def _softmax(L: np.ndarray, ar: Arith) -> np.ndarray:
 
 
 def integrand(setup: Setup, blocks: Sequence[str]):
-    """f(U) -> (m, ncomp): the requested blocks, concatenated in the order given."""
-    C, D, geom, ar = setup.C, setup.D, setup.geom, setup.ar
-    c1 = C[0]
+    """f(U) -> (values, magnitudes), both (m, ncomp): the requested blocks, concatenated in the
+    order given, and per entry the size of the terms it was formed from (its rounding scale).
 
-    def f(U: np.ndarray) -> np.ndarray:
+    ``f.bounds`` = (a, b) per component with |f(u)| <= a + b|u| for every u (R = max_i |c_i|,
+    |v| <= R since v is a convex combination of the c_i): |v|^2 <= R^2, |w_i v_j| <= R,
+    |w_i h_i| = w_i |<c_i - v, v>| <= 2R^2, the Stein integrand <= R + 8R^3, w_i <= 1, and a
+    factor |u_j| <= |u| for the u-weighted blocks.  They bound the mass a truncated range omits.
+    """
+    C, D, geom, ar = setup.C, setup.D, setup.geom, setup.ar
+    c1 = C[setup.ref]
+    absc1 = ar.sqrt((c1 * c1).sum())
+    normD = np.array([ar.sqrt((row * row).sum()) for row in D], dtype=ar.dtype)
+    normC2 = (C * C).sum(axis=1)
+    normC = np.array([ar.sqrt(x) for x in normC2], dtype=ar.dtype)
+    n, d, k = setup.n, setup.d, setup.k
+    R = setup.R
+    zero, one = ar.num(0), ar.num(1)
+    bound_of = {"F": (R * R, zero), "wv": (R, zero), "wh": (2 * R * R, zero),
+                "uwh": (zero, 2 * R * R), "stein": (R + 8 * R ** 3, zero), "w": (one, zero),
+                "uw": (zero, one)}
+    sizes = _block_sizes(n, d, k)
+    a_vec = np.concatenate([np.array([bound_of[b][0]] * sizes[b], dtype=ar.dtype) for b in blocks])
+    b_vec = np.concatenate([np.array([bound_of[b][1]] * sizes[b], dtype=ar.dtype) for b in blocks])
+
+    def f(U: np.ndarray):
         m = U.shape[0]
         if setup.k:
             L = U @ geom.e.T + geom.o[None, :]
@@ -212,24 +244,41 @@ def integrand(setup: Setup, blocks: Sequence[str]):
         w = _softmax(L, ar)                        # (m, n)
         delta = w @ D                              # (m, d)
         v = c1[None, :] + delta                    # (m, d)
-        out = []
+        vabs = absc1 + w @ normD                   # (m,)  >= |v|: the scale v is formed at
+        out, mag = [], []
         for b in blocks:
             if b == "F":
                 out.append((v * v).sum(axis=1)[:, None])
+                mag.append((vabs * vabs)[:, None])
             elif b == "wv":
                 out.append((w[:, :, None] * v[:, None, :]).reshape(m, -1))
+                mag.append(np.repeat(w * vabs[:, None], d, axis=1))
             elif b in ("wh", "uwh"):
                 h = ((D[None, :, :] - delta[:, None, :]) * v[:, None, :]).sum(axis=2)  # (m, n)
                 wh = w * h
-                out.append(wh if b == "wh" else (U[:, :, None] * wh[:, None, :]).reshape(m, -1))
+                whm = w * (normD[None, :] + (w @ normD)[:, None]) * vabs[:, None]
+                if b == "wh":
+                    out.append(wh)
+                    mag.append(whm)
+                else:
+                    out.append((U[:, :, None] * wh[:, None, :]).reshape(m, -1))
+                    mag.append((np.abs(U)[:, :, None] * whm[:, None, :]).reshape(m, -1))
             elif b == "stein":
                 out.append(_stein(w, v, C).reshape(m, -1))
+                s2 = w @ normC2                    # sum_j w_j |c_j|^2
+                sm = w * (vabs[:, None] + normC[None, :] * s2[:, None]
+                          + 2 * (vabs * vabs)[:, None] * normC[None, :]
+                          + 2 * (vabs * s2)[:, None] + 3 * (vabs ** 3)[:, None])
+                mag.append(np.repeat(sm, d, axis=1))
             elif b == "w":
                 out.append(w)
+                mag.append(w)
             elif b == "uw":
                 out.append((U[:, :, None] * w[:, None, :]).reshape(m, -1))
-        return np.concatenate(out, axis=1)
+                mag.append((np.abs(U)[:, :, None] * w[:, None, :]).reshape(m, -1))
+        return np.concatenate(out, axis=1), np.concatenate(mag, axis=1)
 
+    f.bounds = (a_vec, b_vec)
     return f
 
 
@@ -256,9 +305,14 @@ def _resolve_precision(c_exact, digits: int | None, dps: int | None, backend: st
         raise ValueError(f"backend must be 'auto', 'float64' or 'mpmath', got {backend!r}")
     if digits is not None and (not isinstance(digits, int) or isinstance(digits, bool) or digits < 1):
         raise ValueError(f"digits must be a positive integer, got {digits!r}")
+    if digits is not None and digits > _precision.MAX_DIGITS:
+        raise ValueError(f"digits must be <= {_precision.MAX_DIGITS} (precision.MAX_DIGITS), "
+                         f"got {digits}")
     if dps is not None:
         if not isinstance(dps, int) or isinstance(dps, bool) or dps < _precision.MIN_DPS:
             raise ValueError(f"dps must be an integer >= {_precision.MIN_DPS}, got {dps!r}")
+        if dps > _precision.MAX_DPS:
+            raise ValueError(f"dps must be <= {_precision.MAX_DPS} (precision.MAX_DPS), got {dps}")
         if backend == "float64":
             raise ValueError("dps and backend='float64' exclude each other")
         pol = _precision.choose(c_exact, 1, allow_float64=False, extra_digits=extra_digits)
@@ -285,30 +339,139 @@ def _scale_digits(c_exact) -> int:
     return max(0, math.ceil(2 * log_scale)) if math.isfinite(log_scale) else 0
 
 
+def _norm(g: np.ndarray, ar: Arith):
+    """Frobenius norm of an array of numbers at the working precision."""
+    return ar.sqrt(sum((x * x for x in g.ravel()), ar.num(0)))
+
+
+def _assemble_direct(setup: Setup, vals: dict, errs: dict):
+    """grad F = 2 (E[w_i v] + P E[u w_i h_i] - c_i E[w_i h_i]) and its error, from the blocks;
+    third: the rounding of the assembly (a few ulps of its largest term)."""
+    n, d, k = setup.n, setup.d, setup.k
+    A, Ae = vals["wv"].reshape(n, d), errs["wv"].reshape(n, d)
+    Cc, Ce = vals["wh"], errs["wh"]
+    P, C = setup.P, setup.C
+    g = A - C * Cc[:, None]
+    ge = Ae + np.abs(C) * Ce[:, None]
+    big = np.abs(A) + np.abs(C * Cc[:, None])
+    if k:
+        B, Be = vals["uwh"].reshape(k, n), errs["uwh"].reshape(k, n)
+        g = g + (P @ B).T
+        ge = ge + (np.abs(P) @ Be).T
+        big = big + (np.abs(P) @ np.abs(B)).T
+    return 2 * g, 2 * ge, 2 * big * setup.ar.eps * 8
+
+
+def _assemble_stein(setup: Setup, vals: dict, errs: dict):
+    n, d = setup.n, setup.d
+    g = 2 * vals["stein"].reshape(n, d)
+    return g, 2 * errs["stein"].reshape(n, d), np.abs(g) * setup.ar.eps * 2
+
+
+def _assemble_em(setup: Setup, vals: dict, errs: dict):
+    """E[w_i (y - c_i)] = P E[u w_i] - c_i E[w_i]."""
+    n, d, k = setup.n, setup.d, setup.k
+    W, We = vals["w"], errs["w"]
+    g = -setup.C * W[:, None]
+    ge = np.abs(setup.C) * We[:, None]
+    big = np.abs(g)
+    if k:
+        UW = vals["uw"].reshape(k, n)
+        g = g + (setup.P @ UW).T
+        ge = ge + (np.abs(setup.P) @ errs["uw"].reshape(k, n)).T
+        big = big + (np.abs(setup.P) @ np.abs(UW)).T
+    return g, ge, big * setup.ar.eps * 8
+
+
+# quantity name -> (blocks it needs, assembly); "F" is the loss itself
+QUANTITIES = {"F": (("F",), None), "direct": (("wv", "wh", "uwh"), _assemble_direct),
+              "stein": (("stein",), _assemble_stein), "em": (("w", "uw"), _assemble_em)}
+
+
 class Evaluator:
     """Expectations for one configuration at one precision, sharing the reduction and the rules.
 
     Most callers use :func:`F`, :func:`grad_F`, :func:`em_direction`; gradient descent keeps one
     Evaluator's :class:`Integrator` across steps (cached rules, warm-started ladder).
+
+    Accuracy (``prec.digits + prec.spread_digits`` = D digits): each *quantity* -- the loss, the
+    gradient (all n x d components together), the EM direction -- is accepted when every
+    component's error is <= 10^-D times the quantity's size (|F|, or the Frobenius norm of the
+    gradient / EM direction).  Only where the working precision cannot resolve a quantity that
+    small (it vanishes, by symmetry or at a stationary point) is an absolute floor accepted:
+    error <= 10^-D times its natural scale (R^2 for F, R + R^3 for the gradient, 1 + R for the
+    EM direction, R = max_i |c_i|); ``rule["accuracy"]`` then says "absolute floor" and
+    ``rule["floor"]`` gives that bound.  For gradient descent this means the step is accurate
+    relative to the gradient's norm, which is what the step needs.
     """
 
     def __init__(self, prec: Precision, integrator: Integrator | None = None):
         self.prec = prec
         self.integrator = integrator or Integrator(prec)
 
+    def _run(self, c_exact, quantities: Sequence[str], extra_blocks: Sequence[str] = ()):
+        """Integrate the blocks that ``quantities`` need, accepting on those quantities."""
+        setup = prepare(c_exact, self.prec)
+        ar = setup.ar
+        blocks = list(dict.fromkeys([b for q in quantities for b in QUANTITIES[q][0]]
+                                    + list(extra_blocks)))
+        sizes = _block_sizes(setup.n, setup.d, setup.k)
+        slices, pos = {}, 0
+        for b in blocks:
+            slices[b] = slice(pos, pos + sizes[b])
+            pos += sizes[b]
+        R = setup.R
+        natural = {"F": R * R, "direct": R + R ** 3, "stein": R + R ** 3, "em": 1 + R}
+
+        def split(vec):
+            return {b: vec[slices[b]] for b in blocks}
+
+        def assembled(q, value, error):
+            if q == "F":
+                return value[slices["F"]], error[slices["F"]], None
+            return QUANTITIES[q][1](setup, split(value), split(error))
+
+        def measure(value, error):
+            out = []
+            for q in quantities:
+                g, ge, _ = assembled(q, value, error)
+                out.append((_norm(np.asarray(g), ar), max(ge.ravel())))
+            return out
+
+        def rounding(value):
+            out = []
+            for q in quantities:
+                if q == "F":
+                    out.append(ar.num(0))
+                else:
+                    _, _, rd = assembled(q, value, value * 0)
+                    out.append(max(rd.ravel()))
+            return out
+
+        D = self.prec.digits + self.prec.spread_digits
+        tol = Tolerance(D, measure, [natural[q] for q in quantities], rounding)
+        res = self.integrator.expect(setup.geom, integrand(setup, blocks), tol,
+                                     key=tuple(blocks) + tuple(quantities) + (setup.n,))
+        rule = dict(res.rule)
+        if rule.get("accuracy") == "absolute floor":
+            rule["floor"] = {q: _float_str(natural[q] * ar.num(10) ** -D) for q in quantities}
+        return setup, res, split(res.value), split(res.error), rule, assembled
+
     def blocks(self, c_exact, blocks: Sequence[str]) -> tuple[Setup, dict, dict, bool, dict]:
+        """Raw expectations of the named integrand blocks (see BLOCKS), each block accepted on
+        its own largest component (relative, D digits).  Returns (setup, values, errors, ok, rule)."""
         setup = prepare(c_exact, self.prec)
         sizes = _block_sizes(setup.n, setup.d, setup.k)
         slices, pos = {}, 0
         for b in blocks:
             slices[b] = slice(pos, pos + sizes[b])
             pos += sizes[b]
-        R = max(setup.ar.sqrt((row * row).sum()) for row in setup.C)
+        R = setup.R
         one = setup.ar.num(1)
         natural = {"F": R * R, "wv": R, "wh": R * R, "uwh": R * R, "stein": R + R ** 3,
                    "w": one, "uw": one}
-        tol = Tolerance(self.prec.digits + self.prec.spread_digits, [slices[b] for b in blocks],
-                        [natural[b] for b in blocks])
+        tol = Tolerance(self.prec.digits + self.prec.spread_digits,
+                        groups_measure([slices[b] for b in blocks]), [natural[b] for b in blocks])
         res = self.integrator.expect(setup.geom, integrand(setup, blocks), tol,
                                      key=tuple(blocks) + (setup.n,))
         vals = {b: res.value[slices[b]] for b in blocks}
@@ -316,100 +479,101 @@ class Evaluator:
         return setup, vals, errs, res.ok, res.rule
 
     def F(self, c_exact) -> Estimate:
-        _, vals, errs, ok, rule = self.blocks(c_exact, ["F"])
-        return Estimate(vals["F"][0], errs["F"][0], self.prec, rule, ok)
+        """The loss; error <= 10^-D |F| (F > 0 unless every c_i = 0, where it is exact)."""
+        _, res, vals, errs, rule, _ = self._run(c_exact, ["F"])
+        return Estimate(vals["F"][0], errs["F"][0], self.prec, rule, res.ok)
 
     def grad(self, c_exact, form: str = "direct", with_loss: bool = False):
+        """grad F (n x d lists).  Each component's error <= 10^-D |grad F| (Frobenius norm over
+        all components); with ``with_loss``, the loss too, to 10^-D |F| (same rule)."""
         if form not in FORMS:
             raise ValueError(f"form must be one of {FORMS}, got {form!r}")
-        if form == "direct":
-            setup, vals, errs, ok, rule = self.blocks(c_exact, ["F", "wv", "wh", "uwh"])
-            n, d, k = setup.n, setup.d, setup.k
-            A = vals["wv"].reshape(n, d)
-            Ae = errs["wv"].reshape(n, d)
-            B = vals["uwh"].reshape(k, n)
-            Be = errs["uwh"].reshape(k, n)
-            Cc = vals["wh"]
-            Ce = errs["wh"]
-            P, C = setup.P, setup.C
-            absP = np.abs(P)
-            g = A - C * Cc[:, None]
-            ge = Ae + np.abs(C) * Ce[:, None]
-            if k:
-                g = g + (P @ B).T
-                ge = ge + (absP @ Be).T
-            g = 2 * g
-            # rounding in forming g: a few ulps of its largest term
-            big = np.abs(A) + np.abs(C * Cc[:, None]) + ((absP @ np.abs(B)).T if k else 0)
-            ge = 2 * ge + 2 * big * setup.ar.eps * 8
-        else:
-            setup, vals, errs, ok, rule = self.blocks(c_exact, ["F", "stein"])
-            n, d = setup.n, setup.d
-            g = 2 * vals["stein"].reshape(n, d)
-            # the Stein integrand adds terms up to ~ (1 + 8 R^2) R that cancel to a result that
-            # can be much smaller: count their rounding, not the result's
-            R = max(setup.ar.sqrt((row * row).sum()) for row in setup.C)
-            ge = 2 * errs["stein"].reshape(n, d) + 2 * 16 * setup.ar.eps * R * (1 + 8 * R * R)
-        est = Estimate(g.tolist(), ge.tolist(), self.prec, dict(rule, form=form), ok)
+        quantities = [form] + (["F"] if with_loss else [])
+        setup, res, vals, errs, rule, assembled = self._run(c_exact, quantities, ["F"])
+        g, ge, rd = assembled(form, res.value, res.error)
+        ge = ge + rd
+        est = Estimate(g.tolist(), ge.tolist(), self.prec, dict(rule, form=form), res.ok)
         if with_loss:
-            return est, Estimate(vals["F"][0], errs["F"][0], self.prec, rule, ok)
+            return est, Estimate(vals["F"][0], errs["F"][0], self.prec, rule, res.ok)
         return est
 
     def em(self, c_exact) -> Estimate:
-        setup, vals, errs, ok, rule = self.blocks(c_exact, ["w", "uw"])
-        n, d, k = setup.n, setup.d, setup.k
-        W, We = vals["w"], errs["w"]
-        g = -setup.C * W[:, None]
-        ge = np.abs(setup.C) * We[:, None]
-        if k:
-            g = g + (setup.P @ vals["uw"].reshape(k, n)).T
-            ge = ge + (np.abs(setup.P) @ errs["uw"].reshape(k, n)).T
-        return Estimate(g.tolist(), ge.tolist(), self.prec, rule, ok)
+        """E[w_i (y - c_i)] (n x d); each component's error <= 10^-D times its Frobenius norm."""
+        setup, res, vals, errs, rule, assembled = self._run(c_exact, ["em"])
+        g, ge, rd = assembled("em", res.value, res.error)
+        return Estimate(g.tolist(), (ge + rd).tolist(), self.prec, rule, res.ok)
 
 
-def _evaluator(c, digits, dps, backend, extra=0):
-    c_exact = check_params(c, "c")
-    prec = _resolve_precision(c_exact, digits, dps, backend, extra)
-    return c_exact, Evaluator(prec)
+def _float_str(x) -> str:
+    import mpmath
+    return mpmath.nstr(x, 3) if not isinstance(x, float) else f"{x:.3g}"
 
 
 def _require(est: Estimate, what: str, strict: bool) -> Estimate:
     if strict and not est.ok:
+        why = est.rule.get("unresolved")
         raise InaccurateError(
-            f"{what}: error estimate {est.max_error():.3g} misses {est.precision.digits} digits "
-            f"({est.rule.get('rule', '?')}); ask for fewer digits or a higher dps")
+            f"{what}: error estimate {est.max_error():.3g} misses {est.precision.digits} "
+            f"significant digits ({est.rule.get('rule', '?')}"
+            + (f"; {why}" if why else "") + "); ask for fewer digits or a higher dps")
     return est
+
+
+def _compute(c_exact, digits, dps, backend, extra, run, what: str, strict: bool) -> Estimate:
+    """Run ``run(Evaluator)`` at the policy's precision.  When the float64 path was chosen
+    automatically but the value needs Gaussian weights below the double range (mass far out in
+    the tails), repeat it in multiprecision at the same digits."""
+    prec = _resolve_precision(c_exact, digits, dps, backend, extra)
+    try:
+        est = run(Evaluator(prec))
+    except Float64RangeError:
+        if backend != "auto":
+            raise
+        prec = _resolve_precision(c_exact, digits, dps, "mpmath", extra)
+        est = run(Evaluator(prec))
+    return _require(est, what, strict)
 
 
 def F(c, digits: int | None = None, *, dps: int | None = None, backend: str = "auto",
       strict: bool = True) -> Estimate:
-    """The centred loss F(c) = E|v|^2 (SPEC §2) with its error estimate.
+    """The centred loss F(c) = E|v|^2 (SPEC §2) with its error bound.
 
-    c: n >= 2 vectors of length d (int/float/str/mpf; read exactly).  digits: correct digits wanted
-    (default 30); dps: fix the working precision instead.  strict: raise InaccurateError when the
-    error estimate misses the target (otherwise the Estimate has ok=False).
+    c: n >= 2 vectors of length d (int/float/str/mpf; read exactly).  digits: *significant*
+    digits wanted (default 30, at most MAX_DIGITS): ``error <= 10^-(digits + spread) * F``, where
+    spread = log10(scale/spread) of the parameters (see :mod:`verify.precision`); dps: fix the
+    working precision instead (at most MAX_DPS).  ``error`` bounds |value - F| (rule pair
+    difference + rigorous Gaussian tail bound + rounding).  strict: raise InaccurateError when
+    the error misses the target (otherwise the Estimate has ok=False).
     """
-    c_exact, ev = _evaluator(c, digits, dps, backend)
-    return _require(ev.F(c_exact), "F", strict)
+    c_exact = check_params(c, "c")
+    return _compute(c_exact, digits, dps, backend, 0, lambda ev: ev.F(c_exact), "F", strict)
 
 
 def grad_F(c, digits: int | None = None, *, form: str = "direct", dps: int | None = None,
            backend: str = "auto", strict: bool = True) -> Estimate:
-    """grad_{c_i} F for every i, as an n x d list, in the direct or the Stein form (SPEC §2)."""
+    """grad_{c_i} F for every i, as an n x d list, in the direct or the Stein form (SPEC §2).
+
+    ``digits`` are significant digits relative to the gradient's norm: every component's error
+    is <= 10^-(digits + spread) * |grad F| (Frobenius norm over all n x d components).  Where the
+    gradient vanishes (by symmetry, or at a stationary point) below what the working precision
+    resolves, an absolute floor 10^-(digits + spread) * (R + R^3) applies instead, reported in
+    ``rule["accuracy"]`` / ``rule["floor"]``.
+    """
     if form not in FORMS:
         raise ValueError(f"form must be one of {FORMS}, got {form!r}")
     c_exact = check_params(c, "c")
     extra = _scale_digits(c_exact) * (2 if form == "stein" else 1)
-    prec = _resolve_precision(c_exact, digits, dps, backend, extra)
-    return _require(Evaluator(prec).grad(c_exact, form), "grad_F", strict)
+    return _compute(c_exact, digits, dps, backend, extra, lambda ev: ev.grad(c_exact, form),
+                    "grad_F", strict)
 
 
 def em_direction(c, digits: int | None = None, *, dps: int | None = None, backend: str = "auto",
                  strict: bool = True) -> Estimate:
-    """The gradient-EM direction E[w_i (y - c_i)] for every i (SPEC §2), n x d."""
+    """The gradient-EM direction E[w_i (y - c_i)] for every i (SPEC §2), n x d; ``digits`` are
+    significant digits relative to its Frobenius norm (floor 10^-(digits+spread) (1 + R))."""
     c_exact = check_params(c, "c")
-    prec = _resolve_precision(c_exact, digits, dps, backend, _scale_digits(c_exact))
-    return _require(Evaluator(prec).em(c_exact), "em_direction", strict)
+    return _compute(c_exact, digits, dps, backend, _scale_digits(c_exact),
+                    lambda ev: ev.em(c_exact), "em_direction", strict)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -25,6 +25,11 @@ GUARD_DIGITS = 10
 STRING_BITS = 4000
 MIN_DIGITS = 1
 MIN_DPS = 15
+# Largest digits / working precision accepted (ValueError beyond).  The quadrature ladder tops out
+# at Gauss-Legendre 96 per panel, which reaches ~100-150 digits on separated configurations; far
+# larger requests only spend minutes building rules before failing, so they are refused up front.
+MAX_DIGITS = 500
+MAX_DPS = 1200
 FLOAT64_DIGITS = 15  # what a double holds; the float64 path needs digits + spread + guard <= this
 FLOAT64_GUARD = 3
 # Magnitudes at which float64 is trusted: the integrands hold products up to |c|^4.
@@ -145,8 +150,10 @@ def choose(c, digits: int, *, guard: int = GUARD_DIGITS, allow_float64: bool = T
     ``extra_digits`` lets a caller add known losses (e.g. the Stein form's cancellation at large
     scale).  Raises ValueError for digits < 1.
     """
-    if not isinstance(digits, int) or digits < MIN_DIGITS:
+    if not isinstance(digits, int) or isinstance(digits, bool) or digits < MIN_DIGITS:
         raise ValueError(f"digits must be a positive integer, got {digits!r}")
+    if digits > MAX_DIGITS:
+        raise ValueError(f"digits must be <= {MAX_DIGITS} (precision.MAX_DIGITS), got {digits}")
     log_scale, log_spread = scale_and_spread(c)
     if math.isinf(log_spread) or math.isinf(log_scale):
         spread_digits = 0
@@ -158,6 +165,10 @@ def choose(c, digits: int, *, guard: int = GUARD_DIGITS, allow_float64: bool = T
     if allow_float64 and need + FLOAT64_GUARD <= FLOAT64_DIGITS and in_range:
         return Precision(digits, spread_digits, FLOAT64_GUARD, None, "float64")
     dps = max(MIN_DPS, need + guard)
+    if dps > MAX_DPS:
+        raise ValueError(f"c: {digits} digits here need a working precision of {dps} digits "
+                         f"(spread {spread_digits} + scale {extra_digits} + guard {guard}), over "
+                         f"the maximum dps {MAX_DPS} (precision.MAX_DPS)")
     return Precision(digits, spread_digits, guard, dps, "mpmath")
 
 

@@ -23,10 +23,12 @@ costs ~0.1-0.4 s, far more than an evaluation.
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Callable
 
 import mpmath
 import numpy as np
@@ -46,10 +48,20 @@ MAX_SPLIT_DIMS = 2
 # minutes (a float64 node costs ~1 us, an mpmath one ~100 us).
 MAX_NODES_FLOAT64 = 2_000_000
 MAX_NODES_MP = 60_000
+# mpmath work budget per expectation, summed over the ladder: nodes x integrand components
+# (an mpmath node-component costs ~10-30 us, so this is ~10-30 s).  Beyond it: InaccurateError.
+MAX_WORK_MP = 600_000
+# Widest truncation range: float64 Gaussian weights exp(-u^2/2) underflow near |u| = 38.6.
+L_MAX_FLOAT64 = 36.0
+L_MAX = 2000.0
 
 
 class InaccurateError(ArithmeticError):
     """An expectation whose error estimate misses the requested accuracy."""
+
+
+class Float64RangeError(InaccurateError):
+    """The value needs Gaussian weights below the double range: retry in multiprecision."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -187,27 +199,73 @@ def log10_abs(x) -> float:
 
 @dataclass
 class Tolerance:
-    """Accept when, in every group of components,
-    error <= 10^-digits * max(max|value in group|, floor).
+    """What "accurate to ``digits`` digits" means for the quantities built from an expectation.
 
-    ``digits`` may exceed the double range's 308 (spreads of 1e-1000 need ~1030): the comparison
-    is made on log10 of mpf values, never on their float conversions.  The floor is the group's
-    natural size (e.g. |c|^2 for the loss): a group that vanishes by symmetry is then asked for
-    absolute, not relative, accuracy.
+    The integrator produces a vector of expectations; the caller's quantities (a loss, a gradient,
+    an EM direction) are assembled from it.  ``measure(value, error)`` returns, per quantity, its
+    size |q| and the largest error of its components, given the expectations' values and an error
+    vector (it must be linear and monotone in ``error``).  A quantity is accepted when
+
+    * ``err <= 10^-digits * |q|`` (*relative* accuracy: significant digits of the quantity), or
+    * the working precision cannot resolve it further -- the rules agree to the rounding level and
+      the tail bound is below it -- and ``err <= 10^-digits * natural`` (*absolute floor*: a quantity
+      that vanishes, by symmetry or at a stationary point, is reported to an absolute accuracy
+      relative to its natural scale, e.g. |c|^3 for a gradient).  Which of the two held is reported.
+
+    ``digits`` may exceed the double range's 308: comparisons are made on log10 of mpf values.
+    ``rounding(value)`` adds, per quantity, the rounding of its assembly from the expectations.
     """
 
     digits: float
-    groups: list[slice]
-    floors: list | None = None
+    measure: Callable[[np.ndarray, np.ndarray], list]
+    natural: list
+    rounding: Callable[[np.ndarray], list] | None = None
 
-    def met(self, value: np.ndarray, error: np.ndarray) -> bool:
-        floors = self.floors or [0.0] * len(self.groups)
-        for g, floor in zip(self.groups, floors):
-            scale = max([log10_abs(x) for x in value[g]] + [log10_abs(floor)])
-            worst = max((log10_abs(x) for x in error[g]), default=-math.inf)
-            if worst > -math.inf and worst > scale - self.digits:
-                return False
+    def assess(self, value: np.ndarray, quad: np.ndarray, tail: np.ndarray,
+               noise: np.ndarray) -> tuple[bool, str, list]:
+        """(ok, "relative"/"absolute floor", per-quantity total errors) for error parts: rule
+        difference ``quad``, truncation bound ``tail`` and rounding ``noise`` (all vectors)."""
+        sizes = self.measure(value, quad + tail + noise)
+        qparts = self.measure(value, quad + tail)
+        nparts = self.measure(value, noise)
+        extra = self.rounding(value) if self.rounding else [0] * len(sizes)
+        mode, errs = "relative", []
+        for (size, err), (_, qe), (_, ne), ex, nat in zip(sizes, qparts, nparts, extra, self.natural):
+            err = err + ex
+            errs.append(err)
+            lerr = log10_abs(err)
+            if lerr == -math.inf or lerr <= log10_abs(size) - self.digits:
+                continue
+            resolved = log10_abs(qe) <= log10_abs(ne + ex)
+            if resolved and lerr <= log10_abs(nat) - self.digits:
+                mode = "absolute floor"
+                continue
+            return False, mode, errs
+        return True, mode, errs
+
+    def tail_target_met(self, value: np.ndarray, tail: np.ndarray, noise: np.ndarray) -> bool:
+        """The truncation bound is at most a quarter of the relative budget, or below the
+        rounding level (beyond which a wider range cannot help)."""
+        tparts = self.measure(value, tail)
+        sizes = self.measure(value, noise)
+        extra = self.rounding(value) if self.rounding else [0] * len(tparts)
+        for (_, te), (size, ne), ex in zip(tparts, sizes, extra):
+            lt = log10_abs(te)
+            if lt == -math.inf:
+                continue
+            if lt <= log10_abs(size) - self.digits - math.log10(4):
+                continue
+            if lt <= log10_abs(ne + ex):
+                continue
+            return False
         return True
+
+
+def groups_measure(groups: list[slice]):
+    """A ``measure`` for quantities that are plain groups of components (size = largest |value|)."""
+    def measure(value, error):
+        return [(max(abs(x) for x in value[g]), max(abs(x) for x in error[g])) for g in groups]
+    return measure
 
 
 # --------------------------------------------------------------------------------------------
@@ -264,8 +322,9 @@ def _gh_orders(spreads: list[float], level: int, limit: float, coarse: bool,
 
 @lru_cache(maxsize=None)
 def _truncation(digits: float) -> float:
-    """Half-width L of the split rule's range: the Gaussian mass beyond it, times (1+L)^2 for
-    the polynomial growth of the integrand, is below 10^-(digits+2)."""
+    """First guess for the half-width L of the split rule's range: the Gaussian mass beyond it,
+    times (1+L)^2, is below 10^-(digits+2).  Only a starting point: the range is then widened
+    until the rigorous tail bound (:func:`tail_bound`) is small relative to the computed value."""
     ctx = context(30)
     L = 1.0
     while float(ctx.log10(ctx.erfc(ctx.mpf(L) / ctx.sqrt(2)) * (1 + L) ** 2)) > -(digits + 2):
@@ -273,12 +332,32 @@ def _truncation(digits: float) -> float:
     return L
 
 
-def _tail_factor(k: int, L: float, ar: "Arith"):
-    """k * erfc(L / sqrt 2) * (1 + L)^2 at the working precision: the truncated mass, bounded."""
+def tail_masses(k: int, ks: int, L: float, ar: "Arith"):
+    """(P, M): bounds on P(u outside the box) and on E[|u| 1_outside], u ~ N(0, I_k), where the
+    box is |u_j| <= L along the ``ks`` truncated coordinates (the others are unbounded).
+
+    Union bound over the truncated coordinates j: P <= ks erfc(L/sqrt 2), and with
+    |u| <= sum_l |u_l|, E[|u_j| 1{|u_j|>L}] = 2 phi(L), E[|u_l|] = sqrt(2/pi) (l != j, independent):
+    M <= ks (2 phi(L) + (k-1) sqrt(2/pi) erfc(L/sqrt 2)).
+    """
     if ar.ctx is None:
-        return k * math.erfc(L / math.sqrt(2)) * (1 + L) ** 2
-    ctx = ar.ctx
-    return k * ctx.erfc(ctx.mpf(L) / ctx.sqrt(2)) * (1 + ctx.mpf(L)) ** 2
+        er = math.erfc(L / math.sqrt(2))
+        phi = math.exp(-L * L / 2) / math.sqrt(2 * math.pi)
+        c = math.sqrt(2 / math.pi)
+    else:
+        ctx = ar.ctx
+        LL = ctx.mpf(L)
+        er = ctx.erfc(LL / ctx.sqrt(2))
+        phi = ctx.exp(-LL * LL / 2) / ctx.sqrt(2 * ctx.pi)
+        c = ctx.sqrt(2 / ctx.pi)
+    return ks * er, ks * (2 * phi + (k - 1) * c * er)
+
+
+def tail_bound(bounds, k: int, ks: int, L: float, ar: "Arith") -> np.ndarray:
+    """Per component, a bound on |E[f 1_outside]| from |f(u)| <= a + b|u| (``bounds`` = (a, b))."""
+    P, M = tail_masses(k, ks, L, ar)
+    a, b = bounds
+    return a * P + b * M
 
 
 def _panel_edges(breaks: list[tuple[float, float]], L: float) -> list[float]:
@@ -409,9 +488,11 @@ class Integrator:
         smooth = [j for j in range(geom.k) if spreads[j] <= log_limit]
         return sharp + smooth, len(sharp)
 
-    def nodes(self, geom: Geometry, level: int, digits: float, coarse: bool = False):
+    def nodes(self, geom: Geometry, level: int, digits: float, coarse: bool = False,
+              L: float | None = None):
         """Nodes (m, k) in the geometry's coordinates and weights (m,) of the fine rule at
-        ``level`` (level >= 1), or of its coarse partner (one rung lower in every direction)."""
+        ``level`` (level >= 1), or of its coarse partner (one rung lower in every direction);
+        the split rule covers |u_j| <= L along its sharp coordinates."""
         ar = self.ar
         perm, ks = self._layout(geom, digits)
         if ks > MAX_SPLIT_DIMS:
@@ -425,58 +506,119 @@ class Integrator:
         if ks == 0:
             U, W = outer
         else:
-            geom_f = Geometry(np.array(geom.e[:, perm], dtype=float),
-                              np.array(geom.o, dtype=float))
-            L = _truncation(digits)
-            margin = math.log(10.0) * digits + 10.0
+            geom_f = Geometry(np.array([[float(x) for x in r] for r in geom.e[:, perm]], dtype=float),
+                              np.array([float(x) for x in geom.o], dtype=float))
+            if not (np.all(np.isfinite(geom_f.e)) and np.all(np.isfinite(geom_f.o))):
+                raise InaccurateError("the logits' slopes or offsets exceed the double range "
+                                      "(|c| of order 1e154 or more): tie points cannot be placed")
+            L = _truncation(digits) if L is None else L
+            # ties whose logit trails the largest by more than this are invisible; the digits
+            # asked are relative, so the margin covers the value's own smallness too (via L)
+            margin = math.log(10.0) * digits + 10.0 + L * L / 2
             U, W = _split_nodes(geom_f, ks, outer, GL_LADDER[level - 1 if coarse else level], L,
                                 margin, ar)
         inv = np.argsort(perm)
         return (U[:, inv] if k else U), W, {"sharp_dims": ks, "k": k, "gh_orders": orders}
 
     def expect(self, geom: Geometry, f, tol: Tolerance, *, key: tuple = ()) -> Expectation:
-        """E[f(u)] with error estimate; climbs the ladder until two consecutive rules agree."""
+        """E[f(u)] with error estimate; climbs the ladder until two consecutive rules agree.
+
+        ``f(U)`` returns ``(values, magnitudes)``, both (m, ncomp): the integrand and a pointwise
+        bound on the size of the terms it was formed from (its rounding scale).  ``f.bounds`` =
+        (a, b), per component: |f(u)| <= a + b |u| everywhere (for the truncation bound).
+
+        The error of each component is |fine - coarse| (the pair of rules one rung apart) plus,
+        for the split rule, the rigorous bound on the Gaussian mass outside its range times the
+        bound on |f| there, plus the rounding of the weighted sums.  The range is widened until
+        that tail bound is small *relative to the computed quantities* (``tol``), so mass that
+        sits far out -- around a tie point at distance r/2, of size e^{-r^2/8} -- is integrated,
+        not dropped.
+        """
         ar = self.ar
         perm, ks = self._layout(geom, tol.digits)
         skey = (geom.k, ks) + tuple(key)
         level = max(0, self._start.get(skey, 0))
         if geom.k == 0:
             U = np.empty((1, 0), dtype=ar.dtype)
-            val = f(U)[0]
+            vals, mags = f(U)
             self.evaluations += 1
-            err = np.array([abs(x) * ar.eps * 4 for x in val], dtype=ar.dtype)
-            return Expectation(val, err, True, {"rule": "exact (k=0)", "nodes": 1})
+            noise = np.array([x * ar.eps * 8 for x in mags[0]], dtype=ar.dtype)
+            zero = noise * 0
+            ok, mode, _ = tol.assess(vals[0], zero, zero, noise)
+            return Expectation(vals[0], noise, ok, {"rule": "exact (k=0)", "nodes": 1,
+                                                    "accuracy": mode})
         best = None
         budget = MAX_NODES_FLOAT64 if ar.ctx is None else MAX_NODES_MP
-        for lv in range(max(1, level), len(GH_LADDER)):
+        L = self._start.get(skey + ("L",), _truncation(tol.digits)) if ks else None
+        if ks and skey not in self._start:
+            # no warm start yet: the split rule needs Gauss-Legendre orders of about half the
+            # digits per panel, so skip the rungs that cannot agree
+            level = next((i for i, q in enumerate(GL_LADDER) if q >= tol.digits / 2),
+                         len(GL_LADDER) - 1) - 1
+        lv = max(1, level)
+        widenings = 0
+        work = 0
+        while lv < len(GH_LADDER):
             results = []
             for coarse in (True, False):
                 try:
-                    U, W, info = self.nodes(geom, lv, tol.digits, coarse)
+                    U, W, info = self.nodes(geom, lv, tol.digits, coarse, L)
                 except InaccurateError as e:
                     return _unresolved(geom, ar, str(e), best)
                 if len(W) > budget:
                     return _unresolved(geom, ar, f"the rule at level {lv} needs {len(W)} nodes, "
+                                       f"over the budget of {budget} (truncation L = {L:.4g})"
+                                       if L else f"the rule at level {lv} needs {len(W)} nodes, "
                                        f"over the budget of {budget}", best)
-                vals = f(U)
+                work += len(W) * (len(f.bounds[0]) + geom.e.shape[0])
+                if ar.ctx is not None and work > MAX_WORK_MP:
+                    return _unresolved(geom, ar, f"the node budget is exhausted at level {lv}: "
+                                       f"{work} node-components over the mpmath budget of "
+                                       f"{MAX_WORK_MP} (quadrature.MAX_WORK_MP)", best)
+                vals, mags = f(U)
                 self.evaluations += len(W)
-                results.append(((W[:, None] * vals).sum(axis=0), W, vals, info))
-            (v0, W0, _, _), (val, W, vals, info) = results
-            err = np.abs(val - v0)
-            # rounding: each weighted sum loses at most ~sqrt(m) eps of the absolute sum
-            err = err + np.abs(W[:, None] * vals).sum(axis=0) * ar.eps * 8 * math.sqrt(len(W))
-            if ks:
-                absmax = np.abs(vals).max(axis=0)
-                err = err + absmax * _tail_factor(geom.k, _truncation(tol.digits), ar)
+                results.append(((W[:, None] * vals).sum(axis=0), W, mags, info))
+            (v0, W0, _, _), (val, W, mags, info) = results
+            quad = np.abs(val - v0)
+            # rounding: each weighted sum loses at most ~sqrt(m) eps of the sum of the magnitudes
+            noise = (np.abs(W)[:, None] * mags).sum(axis=0) * ar.eps * 8 * math.sqrt(len(W))
+            tail = tail_bound(f.bounds, geom.k, ks, L, ar) if ks else quad * 0
+            if ks and not tol.tail_target_met(val, tail, noise):
+                # the mass outside [-L, L] may matter relative to the value: widen the range
+                # until the bound is small against the value just computed, then recompute
+                L_new = L
+                while not tol.tail_target_met(val, tail_bound(f.bounds, geom.k, ks, L_new, ar),
+                                              noise):
+                    L_new = L_new * 1.05 + 0.5
+                    if ar.ctx is None and L_new > L_MAX_FLOAT64:
+                        raise Float64RangeError(
+                            f"the integrand's mass lies beyond |u| = {L_MAX_FLOAT64} (relative to "
+                            "the value asked for), where float64 Gaussian weights underflow; "
+                            "use backend='mpmath'")
+                    if L_new > L_MAX:
+                        return _unresolved(geom, ar, f"the truncation range needed exceeds "
+                                           f"|u| <= {L_MAX}", best)
+                L = L_new
+                widenings += 1
+                if widenings > 12:
+                    return _unresolved(geom, ar, "the truncation range did not settle", best)
+                continue
+            ok, mode, _ = tol.assess(val, quad, tail, noise)
             desc = {"rule": _describe(ks, info["gh_orders"], lv), "nodes": int(len(W)),
-                    "compare_nodes": int(len(W0)), "level": lv}
-            best = Expectation(val, err, tol.met(val, err), desc)
-            if best.ok:
+                    "compare_nodes": int(len(W0)), "level": lv, "accuracy": mode}
+            if ks:
+                desc["truncation"] = float(L)
+            best = Expectation(val, quad + tail + noise, ok, desc)
+            if ok:
                 # Warm start: next time begin at this level, or one lower when this pair agreed
-                # far better than needed, so the ladder can also come down.
-                slack = Tolerance(tol.digits + 4, tol.groups, tol.floors).met(val, err)
+                # far better than needed, so the ladder can also come down; likewise the range.
+                slack, _, _ = dataclasses.replace(tol, digits=tol.digits + 4).assess(
+                    val, quad, tail, noise)
                 self._start[skey] = max(1, lv - (1 if slack else 0))
+                if ks:
+                    self._start[skey + ("L",)] = L
                 return best
+            lv += 1
         assert best is not None
         self._start[skey] = max(0, len(GH_LADDER) - 2)
         return best
