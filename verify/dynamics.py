@@ -163,12 +163,78 @@ def _progress(total: int, enabled: bool | None, desc: str):
 
 
 RECHECK_STEPS = 10  # how often a run in mpmath asks whether float64 now suffices
+ENGINES = ("auto", "numba", "numpy")
+
+
+def evaluator_for(prec: Precision):
+    """The evaluator of a run whose precision policy asks for more than float64 (and of the
+    mpmath phase of a run that later drops to float64).  One place, so another multiprecision
+    kernel can be swapped in; float64 steps use the compiled engine or ``model.Evaluator``."""
+    return model.Evaluator(prec)
+
+
+def _compiled_engine():
+    """verify.engine_f64, or None when numba is unavailable."""
+    try:
+        from verify import engine_f64
+    except ImportError:  # pragma: no cover - numba is a declared dependency
+        return None
+    return engine_f64
+
+
+def _check_engine(engine: str):
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    if engine == "numba" and _compiled_engine() is None:
+        raise ValueError("engine='numba' needs numba installed (pip install numba)")
+    return engine != "numpy" and _compiled_engine() is not None
+
+
+class _Setup:
+    """Validated inputs of one run, its precision policy and its (empty) trajectory."""
+
+    def __init__(self, c0, eta, steps, digits, backend, t, parameterisation, rules):
+        self.c_exact = model.check_params(c0, "c0")
+        self.eta_x = _precision.exact(eta, "eta")
+        if self.eta_x <= 0:
+            raise ValueError(f"eta must be > 0, got {eta!r}")
+        if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
+            raise ValueError(f"steps must be a nonnegative integer, got {steps!r}")
+        from verify.api import check_parameterisation, check_t
+        check_parameterisation(parameterisation)
+        self.tt = check_t(t)
+        self.digits, self.backend, self.parameterisation = digits, backend, parameterisation
+        self.rules = rules or Rules()
+        self.steps = steps
+        self.prec = self.policy(self.c_exact, backend)
+        self.traj = Trajectory(rules=self.rules.to_dict(), precision=self.prec.to_dict(),
+                               settings={"eta": str(eta), "steps": steps, "t": str(t),
+                                         "digits": digits, "parameterisation": parameterisation,
+                                         "backend": self.prec.backend})
+        self.initial_max = max(_to_float(mpmath.sqrt(sum(x * x for x in r))) for r in self.c_exact)
+
+    def policy(self, c_ex, backend_: str) -> Precision:
+        return model._resolve_precision(c_ex, self.digits, None, backend_, model._scale_digits(c_ex))
+
+    def convert(self, prec: Precision, rows):
+        if prec.is_float64:
+            return np.array([[float(x) for x in r] for r in rows], dtype=float)
+        ctx = _precision.context(prec.dps)
+        return np.array([[ctx.convert(x) for x in r] for r in rows], dtype=object)
+
+    def eff_step(self, prec: Precision):
+        if prec.is_float64:
+            e = float(self.eta_x)
+            return e * math.exp(-2 * float(self.tt)) if self.parameterisation == "clean" else e
+        ctx = _precision.context(prec.dps)
+        e = ctx.convert(self.eta_x)
+        return e * ctx.exp(-2 * ctx.convert(self.tt)) if self.parameterisation == "clean" else e
 
 
 def run_gd(c0, eta, steps: int, *, digits: int = 20, backend: str = "auto", t=0,
            parameterisation: str = "noised", rules: Rules | None = None,
            stop_when_classified: bool = False, progress: bool | None = None,
-           desc: str = "GD", max_seconds: float | None = None) -> Trajectory:
+           desc: str = "GD", max_seconds: float | None = None, engine: str = "auto") -> Trajectory:
     """Population gradient descent from centred parameters ``c0`` (n x d) for ``steps`` steps.
 
     eta > 0 is the step on the chosen parameterisation (the effective step on c is eta, or
@@ -179,50 +245,33 @@ def run_gd(c0, eta, steps: int, *, digits: int = 20, backend: str = "auto", t=0,
     float64 gives ``digits`` digits there; the switch (step and policy) is kept in
     ``traj.precision["switched"]``.  The precision is never raised mid-run.
     The loss is evaluated together with the gradient, so it costs nothing extra.
+
+    ``engine`` chooses how float64 steps run: "numba" (the compiled engine
+    :mod:`verify.engine_f64`, many steps per call), "numpy" (``model.Evaluator``, one step per
+    Python iteration; the reference), or "auto" (numba when installed).  A compiled step whose
+    error estimate misses the target is taken on the numpy path instead, and
+    ``traj.settings["engine_fallbacks"]`` says which steps and why.
     """
-    c_exact = model.check_params(c0, "c0")
-    eta_x = _precision.exact(eta, "eta")
-    if eta_x <= 0:
-        raise ValueError(f"eta must be > 0, got {eta!r}")
-    if not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be a nonnegative integer, got {steps!r}")
-    from verify.api import check_parameterisation, check_t
-    check_parameterisation(parameterisation)
-    tt = check_t(t)
-    rules = rules or Rules()
-    def policy(c_ex, backend_: str) -> Precision:
-        return model._resolve_precision(c_ex, digits, None, backend_, model._scale_digits(c_ex))
-
-    prec = policy(c_exact, backend)
-    traj = Trajectory(rules=rules.to_dict(), precision=prec.to_dict(),
-                      settings={"eta": str(eta), "steps": steps, "t": str(t), "digits": digits,
-                                "parameterisation": parameterisation, "backend": prec.backend})
+    compiled = _check_engine(engine)
+    su = _Setup(c0, eta, steps, digits, backend, t, parameterisation, rules)
+    c_exact, rules, traj, prec = su.c_exact, su.rules, su.traj, su.prec
+    traj.settings["engine"] = "numba" if compiled else "numpy"
     schedule = set(record_schedule(steps))
-
-    def convert(prec: Precision, rows):
-        if prec.is_float64:
-            return np.array([[float(x) for x in r] for r in rows], dtype=float)
-        ctx = _precision.context(prec.dps)
-        return np.array([[ctx.convert(x) for x in r] for r in rows], dtype=object)
-
-    def eff_step(prec: Precision):
-        if prec.is_float64:
-            e = float(eta_x)
-            return e * math.exp(-2 * float(tt)) if parameterisation == "clean" else e
-        ctx = _precision.context(prec.dps)
-        e = ctx.convert(eta_x)
-        return e * ctx.exp(-2 * ctx.convert(tt)) if parameterisation == "clean" else e
-
-    ev = model.Evaluator(prec)
-    C = convert(prec, c_exact)
-    h = eff_step(prec)
-    initial_max = max(_to_float(mpmath.sqrt(sum(x * x for x in r))) for r in c_exact)
+    ev = None
+    C = su.convert(prec, c_exact)
+    h = su.eff_step(prec)
+    initial_max = su.initial_max
     start = time.perf_counter()
     bar = _progress(steps, progress, desc)
     tau = 0
+    evaluations = 0
     try:
         with _Interrupt() as intr:
             while True:
+                if compiled and prec.is_float64:
+                    break  # the compiled engine continues from here
+                if ev is None:
+                    ev = evaluator_for(prec) if not prec.is_float64 else model.Evaluator(prec)
                 rows = C.tolist()
                 try:
                     g_est, f_est = ev.grad(rows, "direct", with_loss=True)
@@ -259,13 +308,14 @@ def run_gd(c0, eta, steps: int, *, digits: int = 20, backend: str = "auto", t=0,
                 tau += 1
                 if (backend == "auto" and not prec.is_float64 and tau % RECHECK_STEPS == 0):
                     now = model.check_params(C.tolist(), "c")
-                    cand = policy(now, "auto")
+                    cand = su.policy(now, "auto")
                     if cand.is_float64:
                         prec = cand
                         traj.precision["switched"] = {"step": tau, **cand.to_dict()}
-                        ev = model.Evaluator(prec)
-                        C = convert(prec, now)
-                        h = eff_step(prec)
+                        evaluations += ev.integrator.evaluations
+                        ev = None
+                        C = su.convert(prec, now)
+                        h = su.eff_step(prec)
                 if prec.is_float64 and not np.all(np.isfinite(C)) or (
                         prec.is_float64 and np.abs(C).max() > FLOAT64_OVERFLOW):
                     traj.stop_reason = "overflow"
@@ -278,12 +328,78 @@ def run_gd(c0, eta, steps: int, *, digits: int = 20, backend: str = "auto", t=0,
                         _record(traj, tau, f_est, C, np.array(g_est.value, dtype=C.dtype))
                         traj.stop_reason = "all parameters classified"
                         break
+            if ev is not None:
+                evaluations += ev.integrator.evaluations
+            if not traj.stop_reason:
+                run = _F64Run(su, C, tau, prec, h, stop_when_classified)
+                _drive([run], steps, intr, bar, start, max_seconds)
+                C, tau = run.C, run.tau
+                evaluations += run.evaluations
     finally:
         if bar is not None:
             bar.close()
+    _finish(traj, C, tau, rules, initial_max, len(c_exact))
+    traj.evaluations = evaluations
+    traj.seconds = time.perf_counter() - start
+    return traj
+
+
+def run_gd_batch(c0s, eta, steps: int, *, digits: int = 20, backend: str = "auto", t=0,
+                 parameterisation: str = "noised", rules: Rules | None = None,
+                 stop_when_classified: bool = False, progress: bool | None = None,
+                 desc: str = "GD batch", max_seconds: float | None = None,
+                 engine: str = "auto") -> list[Trajectory]:
+    """B independent runs (different starts ``c0s``; same n, d, eta, steps and options), advanced
+    together by the compiled engine: one compiled call moves every trajectory a chunk of steps.
+    Each result is identical to ``run_gd(c0s[b], eta, steps, ...)`` with the same options
+    (same iterates, records, classes and stop reasons; only ``seconds`` differs -- it is the batch's
+    wall time).  Starts whose precision policy gives mpmath, or ``engine="numpy"``, run one by one
+    through :func:`run_gd`.  ``max_seconds`` applies to the whole batch."""
+    compiled = _check_engine(engine)
+    c0s = list(c0s)
+    if not c0s:
+        raise ValueError("c0s must hold at least one start")
+    setups = [_Setup(c, eta, steps, digits, backend, t, parameterisation, rules) for c in c0s]
+    shapes = {(len(s.c_exact), len(s.c_exact[0])) for s in setups}
+    if len(shapes) != 1:
+        raise ValueError(f"c0s must all have the same shape (n, d), got {sorted(shapes)}")
+    out: list[Trajectory | None] = [None] * len(c0s)
+    kw = dict(digits=digits, backend=backend, t=t, parameterisation=parameterisation,
+              rules=rules, stop_when_classified=stop_when_classified, progress=False,
+              max_seconds=max_seconds, engine=engine)
+    batch = [b for b, s in enumerate(setups) if compiled and s.prec.is_float64]
+    for b in range(len(c0s)):
+        if b not in batch:
+            out[b] = run_gd(c0s[b], eta, steps, **kw)
+    if batch:
+        start = time.perf_counter()
+        runs = []
+        for b in batch:
+            su = setups[b]
+            su.traj.settings["engine"] = "numba"
+            runs.append(_F64Run(su, su.convert(su.prec, su.c_exact), 0, su.prec,
+                                su.eff_step(su.prec), stop_when_classified))
+        bar = _progress(steps * len(runs), progress, desc)
+        try:
+            with _Interrupt() as intr:
+                _drive(runs, steps, intr, bar, start, max_seconds)
+        finally:
+            if bar is not None:
+                bar.close()
+        seconds = time.perf_counter() - start
+        for b, run in zip(batch, runs):
+            su = setups[b]
+            _finish(su.traj, run.C, run.tau, su.rules, su.initial_max, len(su.c_exact))
+            su.traj.evaluations = run.evaluations
+            su.traj.seconds = seconds
+            out[b] = su.traj
+    return out  # type: ignore[return-value]
+
+
+def _finish(traj: Trajectory, C, tau: int, rules: Rules, initial_max: float, n: int) -> None:
     if traj.stop_reason == "overflow":
-        traj.dist.append([math.inf] * len(c_exact))
-        traj.dist_log10.append([math.inf] * len(c_exact))
+        traj.dist.append([math.inf] * n)
+        traj.dist_log10.append([math.inf] * n)
         traj.steps.append(tau)
         traj.loss.append(math.inf)
         traj.loss_error.append(math.nan)
@@ -292,9 +408,214 @@ def run_gd(c0, eta, steps: int, *, digits: int = 20, backend: str = "auto", t=0,
     traj.classes = classify(traj.dist, rules, initial_max)
     traj.final_c = [[mpmath.nstr(x, 50) if not isinstance(x, float) else repr(x) for x in r]
                     for r in C.tolist()]
-    traj.evaluations = ev.integrator.evaluations
-    traj.seconds = time.perf_counter() - start
-    return traj
+
+
+class _F64Run:
+    """One trajectory in the compiled engine: its iterate, records (numpy arrays the compiled
+    loop appends to, mirrored into the Trajectory after each chunk) and warm-start state."""
+
+    def __init__(self, su: _Setup, C, tau: int, prec: Precision, h: float,
+                 stop_when_classified: bool):
+        E = _compiled_engine()
+        self.E, self.su, self.traj, self.prec, self.h = E, su, su.traj, prec, float(h)
+        self.C = np.ascontiguousarray(np.array(C, dtype=float))
+        self.tau = tau
+        n, d = self.C.shape
+        sched = record_schedule(su.steps)
+        self.sched = np.zeros(su.steps + 1, dtype=np.bool_)
+        self.sched[sched] = True
+        have = len(self.traj.steps)
+        cap = have + len(sched) + 4
+        self.rsteps = np.zeros(cap, dtype=np.int64)
+        self.rloss, self.rlerr, self.rgn = np.zeros(cap), np.zeros(cap), np.zeros(cap)
+        self.rdist, self.rn2 = np.zeros((cap, n)), np.zeros((cap, n))
+        for r in range(have):  # records of an mpmath phase, for the classification
+            self.rsteps[r] = self.traj.steps[r]
+            self.rdist[r] = self.traj.dist[r]
+        self.ist = np.array([have, tau, 0, 0], dtype=np.int64)
+        self.synced = have
+        self.state = E.new_state()
+        self.cfg = E.Config(prec.digits + prec.spread_digits)
+        bound = su.rules.diverge_bound if su.rules.diverge_bound is not None else 2 * su.initial_max
+        self.fstop = np.array([su.rules.converge_tol, bound], dtype=float)
+        self.stopc = np.array([su.rules.window, int(stop_when_classified)], dtype=np.int64)
+        self.stop_when_classified = stop_when_classified
+        self.done = False
+        self.ev = None
+        self.fallbacks: dict[str, int] = {}
+        self.fallback_steps: list[int] = []
+
+    @property
+    def evaluations(self) -> int:
+        return int(self.ist[2]) + (self.ev.integrator.evaluations if self.ev is not None else 0)
+
+    def sync(self) -> None:
+        """Mirror the new records into the Trajectory (same values as dynamics._record)."""
+        tr = self.traj
+        for r in range(self.synced, int(self.ist[0])):
+            tr.steps.append(int(self.rsteps[r]))
+            F = float(self.rloss[r])
+            tr.loss.append(F)
+            tr.loss_error.append(float(self.rlerr[r]))
+            tr.loss_log10.append(log10_abs(F))
+            tr.dist.append([float(x) for x in self.rdist[r]])
+            tr.dist_log10.append([log10_abs(float(x)) / 2 for x in self.rn2[r]])
+            tr.grad_norm.append(float(self.rgn[r]))
+        self.synced = int(self.ist[0])
+
+    def stop(self, reason: str) -> None:
+        self.traj.stop_reason = reason
+        self.done = True
+
+    def _reference(self):
+        if self.ev is None:
+            self.ev = model.Evaluator(self.prec)
+        return self.ev
+
+    def evaluate(self, fallback_ok: bool = True):
+        """(F, F error, G) at the current iterate: compiled, or the numpy path when the compiled
+        estimate misses the target.  None (with the stop reason set) when neither resolves."""
+        G = np.empty_like(self.C)
+        F, Fe, status, nodes, _ = self.E.evaluate(self.C, self.cfg.params, self.state, G)
+        self.ist[2] += nodes
+        if status == self.E.OK:
+            return float(F), float(Fe), G
+        return self._fallback_eval(int(status))
+
+    def _fallback_eval(self, status: int):
+        why = self.E.STATUS_TEXT.get(status, f"status {status}")
+        self.fallbacks[why] = self.fallbacks.get(why, 0) + 1
+        if len(self.fallback_steps) < 20:
+            self.fallback_steps.append(int(self.tau))
+        self.traj.settings["engine_fallbacks"] = {
+            "steps": sum(self.fallbacks.values()), "first_steps": list(self.fallback_steps),
+            "reasons": dict(self.fallbacks), "path": "numpy (model.Evaluator)"}
+        try:
+            g_est, f_est = self._reference().grad(self.C.tolist(), "direct", with_loss=True)
+        except (OverflowError, FloatingPointError):
+            self.stop("overflow")
+            return None
+        except InaccurateError as e:
+            self.stop(f"unresolved gradient at step {self.tau}: {e}")
+            return None
+        if not g_est.ok:
+            self.stop(f"inaccurate gradient at step {self.tau}: error "
+                      f"{g_est.max_error():.3g} ({g_est.rule.get('rule')})")
+            return None
+        return (float(f_est.value), float(f_est.error),
+                np.ascontiguousarray(np.array(g_est.value, dtype=float)))
+
+    def record(self, F, Fe, G) -> None:
+        self.E.record(self.C, G, F, Fe, self.tau, self.rsteps, self.rloss, self.rlerr,
+                      self.rdist, self.rn2, self.rgn, self.ist)
+
+    def python_step(self) -> None:
+        """One step on the reference path (the compiled estimate missed its target here);
+        the same sequence as the compiled loop."""
+        res = self._fallback_eval(int(self.ist[3]))
+        if res is None:
+            return
+        F, Fe, G = res
+        if self.sched[self.tau]:
+            self.record(F, Fe, G)
+        if self.tau >= self.su.steps:
+            self.stop("max steps")
+            return
+        self.C[:] = self.C - self.h * G
+        self.tau += 1
+        self.ist[1] = self.tau
+        if not np.all(np.isfinite(self.C)) or np.abs(self.C).max() > FLOAT64_OVERFLOW:
+            self.stop("overflow")
+            return
+        if (self.stop_when_classified and self.sched[self.tau]
+                and self.ist[0] > self.stopc[0]
+                and self.E._classified(self.rdist, int(self.ist[0]), int(self.stopc[0]),
+                                       self.fstop[0], self.fstop[1])):
+            self.finish_classified()
+
+    def finish_classified(self) -> None:
+        res = self.evaluate()
+        if res is not None:
+            self.record(*res)
+            self.stop("all parameters classified")
+
+    def final_record(self, reason: str) -> None:
+        """Stop early (Ctrl-C, time budget), recording the current step if not yet recorded."""
+        if not (self.ist[0] and self.rsteps[self.ist[0] - 1] == self.tau):
+            res = self.evaluate()
+            if res is None:
+                return
+            self.record(*res)
+        self.stop(reason)
+
+
+def _drive(runs: list[_F64Run], steps: int, intr, bar, start: float,
+           max_seconds: float | None) -> None:
+    """Advance the runs chunk by chunk in the compiled engine until each stops; between chunks
+    the progress bar moves, Ctrl-C and the time budget are checked, and a step the compiled
+    engine hands back (estimate over target) is taken on the reference path."""
+    E = runs[0].E
+    B = len(runs)
+    n, d = runs[0].C.shape
+    cap = max(len(r.rsteps) for r in runs)
+    Cs = np.stack([r.C for r in runs])
+    states = np.stack([r.state for r in runs])
+    ists = np.stack([r.ist for r in runs])
+    fstops = np.stack([r.fstop for r in runs])
+    rsteps = np.zeros((B, cap), dtype=np.int64)
+    rloss, rlerr, rgn = np.zeros((B, cap)), np.zeros((B, cap)), np.zeros((B, cap))
+    rdist, rn2 = np.zeros((B, cap, n)), np.zeros((B, cap, n))
+    # the runs work on views of the stacked arrays, so the compiled and Python steps share them
+    for b, r in enumerate(runs):
+        m = len(r.rsteps)
+        rsteps[b, :m], rdist[b, :m] = r.rsteps, r.rdist
+        r.C, r.state, r.ist, r.fstop = Cs[b], states[b], ists[b], fstops[b]
+        r.rsteps, r.rloss, r.rlerr, r.rgn = rsteps[b], rloss[b], rlerr[b], rgn[b]
+        r.rdist, r.rn2 = rdist[b], rn2[b]
+    codes = np.zeros(B, dtype=np.int64)
+    active = np.array([not r.done for r in runs], dtype=np.bool_)
+    chunk = 32
+    while active.any():
+        before = ists[:, 1].copy()
+        t0 = time.perf_counter()
+        E.run_chunk_batch(Cs, runs[0].h, steps, chunk, runs[0].sched, runs[0].cfg.params, states,
+                          ists, runs[0].stopc, fstops, codes, active, rsteps, rloss, rlerr,
+                          rdist, rn2, rgn)
+        dt = time.perf_counter() - t0
+        # about 0.2 s between callbacks; the iterates do not depend on the chunking
+        chunk = int(min(1 << 20, max(16, chunk * min(4.0, 0.2 / max(dt, 1e-6)))))
+        for b, r in enumerate(runs):
+            if not active[b]:
+                continue
+            r.tau = int(ists[b, 1])
+            code = codes[b]
+            if code == E.MAX_STEPS:
+                r.stop("max steps")
+            elif code == E.OVERFLOWED:
+                r.stop("overflow")
+            elif code == E.CLASSIFIED:
+                r.finish_classified()
+            elif code == E.FALLBACK:
+                r.python_step()
+            r.sync()
+            if r.done:
+                active[b] = False
+        if bar is not None:
+            bar.update(int((ists[:, 1] - before).sum()))
+        stop_why = None
+        if intr.hit:
+            stop_why = "interrupted at step {}"
+        elif max_seconds is not None and time.perf_counter() - start > max_seconds:
+            stop_why = f"time budget {max_seconds}s reached at step {{}}"
+        if stop_why:
+            for b, r in enumerate(runs):
+                if active[b]:
+                    r.final_record(stop_why.format(r.tau))
+                    r.traj.interrupted = r.traj.interrupted or intr.hit
+                    r.sync()
+                    active[b] = False
+    for r in runs:
+        r.C = np.array(r.C)
 
 
 def _record(traj: Trajectory, tau: int, f_est, C: np.ndarray, G: np.ndarray) -> None:

@@ -1,0 +1,970 @@
+"""Compiled float64 engine (numba) for population gradient descent (SPEC §2, §4; issue 10).
+
+One compiled call runs many GD steps: each step reduces the parameters to the span of their
+differences (Gram-Schmidt twice, principal directions first, as SPEC §2 "Dimension reduction"),
+evaluates the loss and the direct-form gradient of SPEC §2 with a pair of rules of consecutive order
+(their difference, plus a rounding bound and, for split rules, a truncation bound, is the error
+estimate), climbs the ladder until the estimate meets the target, and updates the parameters.
+Records follow :func:`verify.dynamics.record_schedule`; the stop rules (max steps, overflow, all
+parameters classified) are applied inside the compiled loop.  Chunks of steps return to Python so
+the progress bar and Ctrl-C keep working.
+
+Rules (independent of :mod:`verify.quadrature`, same mathematics):
+
+* overlapping directions (logit-slope spread below ``sharp_limit``): tensor Gauss-Hermite in the
+  reduced coordinates, exponentials factorised across dimensions (exp<u, e_i> = prod_m exp(u_m e_im):
+  n * K * k exponentials per rule, not one per node and component), node loop innermost;
+* separated directions (up to two): composite Gauss-Legendre on [-L, L] split at the softmax tie
+  points (pairs of logits along the inner line, triples along the outer one) and graded towards them,
+  all computed inside the compiled code per outer node; Gauss-Hermite along the remaining directions.
+
+Rule order follows the requested digits and the geometry: per direction the Gauss-Hermite order
+shrinks with the spread, and the ladder level is the lowest whose pair meets the target (warm
+started per run, moving down when a pair agrees 4 digits better than needed).  A step whose
+estimate misses the target returns a status instead of a value; :mod:`verify.dynamics` then takes
+that step on the numpy/mpmath path and records why.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+GH_LADDER = np.array([2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 160], dtype=np.int64)
+GL_LADDER = np.array([4, 6, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64, 80, 96], dtype=np.int64)
+NL = len(GH_LADDER)
+GH_COMFORT = 128
+PANEL_MAX = 2.0
+MAX_SPLIT_DIMS = 2
+MAX_NODES = 2_000_000
+EPS = 2.0 ** -52
+OVERFLOW = 1e60
+SLACK_STEPS = 8
+
+# status codes of one evaluation
+OK, INACCURATE, BUDGET, TOO_SHARP = 0, 1, 2, 3
+STATUS_TEXT = {INACCURATE: "the rule ladder was exhausted before the error estimate met the target",
+               BUDGET: f"the rule needs more than {MAX_NODES} nodes",
+               TOO_SHARP: f"more than {MAX_SPLIT_DIMS} separated directions"}
+# return codes of a chunk
+CHUNK_END, MAX_STEPS, OVERFLOWED, FALLBACK, CLASSIFIED = 0, 1, 2, 3, 4
+
+
+def _tables():
+    m = int(GH_LADDER.max())
+    gx, gw = np.zeros((NL, m)), np.zeros((NL, m))
+    for li, q in enumerate(GH_LADDER):
+        x, w = np.polynomial.hermite_e.hermegauss(int(q))
+        gx[li, :q], gw[li, :q] = x, w / math.sqrt(2 * math.pi)
+    m = int(GL_LADDER.max())
+    lx, lw = np.zeros((NL, m)), np.zeros((NL, m))
+    for li, q in enumerate(GL_LADDER):
+        x, w = np.polynomial.legendre.leggauss(int(q))
+        lx[li, :q], lw[li, :q] = x, w
+    return gx, gw, lx, lw
+
+
+GHX, GHW, GLX, GLW = _tables()
+
+
+def truncation(digits: float) -> float:
+    """Half-width L of the split rule's range: erfc(L/sqrt 2) (1+L)^2 < 10^-(digits+2)
+    (the Gaussian mass beyond L times the integrand's polynomial growth)."""
+    L = 1.0
+    while math.log10(math.erfc(L / math.sqrt(2)) * (1 + L) ** 2) > -(digits + 2):
+        L += 0.25
+    return L
+
+
+def sharp_limit(digits: float) -> float:
+    """Largest logit-slope spread for Gauss-Hermite within GH_COMFORT nodes (poles of the softmax
+    at distance pi/spread; N nodes reach ~exp(-(pi/spread) sqrt(2N)))."""
+    return min(1.5, math.pi * math.sqrt(2 * GH_COMFORT) / (math.log(10) * (digits + 2)))
+
+
+class Config:
+    """Per-run constants passed to the kernels (digits -> rule parameters)."""
+
+    def __init__(self, digits: float):
+        self.digits = float(digits)
+        self.L = truncation(digits)
+        self.log_limit = math.log10(sharp_limit(digits))
+        self.margin = math.log(10.0) * digits + 10.0
+        self.params = np.array([self.digits, self.L, self.log_limit, self.margin])
+
+
+# ----------------------------------------------------------------------------------------------
+# Reduction to the span of the differences
+# ----------------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def _argsort(x):
+    """Indices sorting the short array x ascending (insertion sort: compiles fast)."""
+    m = x.shape[0]
+    idx = np.arange(m)
+    for i in range(1, m):
+        j = i
+        while j > 0 and x[idx[j - 1]] > x[idx[j]]:
+            t = idx[j - 1]
+            idx[j - 1] = idx[j]
+            idx[j] = t
+            j -= 1
+    return idx
+
+
+@njit(cache=True)
+def _jacobi_eigh(G):
+    """Eigenvalues and eigenvectors (columns) of the small symmetric matrix G (cyclic Jacobi)."""
+    k = G.shape[0]
+    A = G.copy()
+    V = np.eye(k)
+    for _ in range(100):
+        off = 0.0
+        tot = 0.0
+        for p in range(k):
+            for q in range(k):
+                tot += A[p, q] * A[p, q]
+                if p != q:
+                    off += A[p, q] * A[p, q]
+        if off <= 1e-32 * tot or off == 0.0:
+            break
+        for p in range(k - 1):
+            for q in range(p + 1, k):
+                if A[p, q] == 0.0:
+                    continue
+                theta = (A[q, q] - A[p, p]) / (2 * A[p, q])
+                t = (1.0 if theta >= 0 else -1.0) / (abs(theta) + math.sqrt(theta * theta + 1))
+                c = 1 / math.sqrt(t * t + 1)
+                s = t * c
+                for r in range(k):
+                    arp = A[r, p]
+                    arq = A[r, q]
+                    A[r, p] = c * arp - s * arq
+                    A[r, q] = s * arp + c * arq
+                for r in range(k):
+                    apr = A[p, r]
+                    aqr = A[q, r]
+                    A[p, r] = c * apr - s * aqr
+                    A[q, r] = s * apr + c * aqr
+                for r in range(k):
+                    vrp = V[r, p]
+                    vrq = V[r, q]
+                    V[r, p] = c * vrp - s * vrq
+                    V[r, q] = s * vrp + c * vrq
+    lam = np.empty(k)
+    for p in range(k):
+        lam[p] = A[p, p]
+    return lam, V
+
+
+@njit(cache=True)
+def _reduce(C):
+    """(D, Pp, Ep, o, k): differences, basis (d, k), logit slopes (n, k), offsets (n,)."""
+    n, d = C.shape
+    D = np.empty((n, d))
+    for i in range(n):
+        for j in range(d):
+            D[i, j] = C[i, j] - C[0, j]
+    basis = np.zeros((d, d))
+    kb = 0
+    rel = EPS * 1e4
+    res = np.empty(d)
+    for r in range(1, n):
+        nrm0 = 0.0
+        for j in range(d):
+            nrm0 += D[r, j] * D[r, j]
+        nrm0 = math.sqrt(nrm0)
+        if nrm0 == 0.0:
+            continue
+        for j in range(d):
+            res[j] = D[r, j]
+        for _ in range(2):
+            for b in range(kb):
+                dot = 0.0
+                for j in range(d):
+                    dot += res[j] * basis[b, j]
+                for j in range(d):
+                    res[j] -= dot * basis[b, j]
+        nrm = 0.0
+        for j in range(d):
+            nrm += res[j] * res[j]
+        nrm = math.sqrt(nrm)
+        if nrm > rel * nrm0:
+            for j in range(d):
+                basis[kb, j] = res[j] / nrm
+            kb += 1
+        if kb == d:
+            break
+    k = kb
+    E0 = np.zeros((n, k))
+    for i in range(n):
+        for m in range(k):
+            s = 0.0
+            for j in range(d):
+                s += D[i, j] * basis[m, j]
+            E0[i, m] = s
+    P = np.zeros((d, k))
+    if k >= 2:
+        mean = np.zeros(k)
+        for i in range(n):
+            for m in range(k):
+                mean[m] += E0[i, m]
+        for m in range(k):
+            mean[m] /= n
+        G = np.zeros((k, k))
+        for i in range(n):
+            for a in range(k):
+                for b in range(k):
+                    G[a, b] += (E0[i, a] - mean[a]) * (E0[i, b] - mean[b])
+        lam, V = _jacobi_eigh(G)
+        order = _argsort(-lam)
+        for j in range(d):
+            for m in range(k):
+                s = 0.0
+                for a in range(k):
+                    s += basis[a, j] * V[a, order[m]]
+                P[j, m] = s
+    else:
+        for j in range(d):
+            for m in range(k):
+                P[j, m] = basis[m, j]
+    E = np.zeros((n, k))
+    o = np.zeros(n)
+    for i in range(n):
+        for m in range(k):
+            s = 0.0
+            for j in range(d):
+                s += D[i, j] * P[j, m]
+            E[i, m] = s
+        s1 = 0.0
+        s2 = 0.0
+        for j in range(d):
+            s1 += D[i, j] * C[0, j]
+            s2 += D[i, j] * D[i, j]
+        o[i] = -(s1 + s2 / 2)
+    return D, P, E, o, k
+
+
+@njit(cache=True)
+def _gh_index(lsp, level, top, coarse, digits):
+    """Ladder index of the Gauss-Hermite order along a smooth direction of log10 spread ``lsp``
+    at ladder ``level``; ``top`` is the largest log10 spread of the smooth directions, whose order
+    is the level's.  The order follows the spread (for wide spreads N ~ spread^2, so a direction
+    2^s times narrower sits 2s rungs lower), but never below the order at which the softmax's
+    Taylor terms (3 spread)^(2N) fall under 10^-digits; the coarse rule is one rung lower."""
+    if lsp == -np.inf:
+        fine = 1
+    else:
+        fine = max(1, level - int(2 * (top - lsp) / math.log10(2.0)))
+        t = -(math.log10(3.0) + lsp)
+        if t > 0.3:
+            need = math.ceil(digits / (2 * t)) + 1
+            for i in range(NL):
+                if GH_LADDER[i] >= need:
+                    fine = max(fine, i)
+                    break
+    fine = min(fine, NL - 1)
+    return fine - 1 if coarse else fine
+
+
+# ----------------------------------------------------------------------------------------------
+# Integrand: accumulate the blocks F, wv (n*d), wh (n), uwh (k*n) at one node
+# ----------------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def _accum_block(A, q, xs, Ws, u, mdim, C, D, acc, aacc, vmax, track_max, V, H, Fc):
+    """Accumulate the blocks F, wv (n*d), wh (n), uwh (k*n) over q nodes that differ only in
+    coordinate ``mdim`` (values xs, weights Ws; the other coordinates in u).  A (n, q) holds the
+    unnormalised softmax weights (overwritten).  Node loop innermost.  aacc gets sum W |term|
+    (for the rounding bound), vmax max |term| (for the truncation bound, when track_max)."""
+    n, d = D.shape
+    k = u.shape[0]
+    for c in range(q):
+        s = 0.0
+        for i in range(n):
+            s += A[i, c]
+        Fc[c] = 1.0 / s
+    for i in range(n):
+        for c in range(q):
+            A[i, c] *= Fc[c]
+    for j in range(d):
+        for c in range(q):
+            V[j, c] = 0.0
+        for i in range(n):
+            dij = D[i, j]
+            for c in range(q):
+                V[j, c] += A[i, c] * dij
+    for i in range(n):
+        for c in range(q):
+            H[i, c] = 0.0
+    for j in range(d):
+        c0 = C[0, j]
+        for i in range(n):
+            dij = D[i, j]
+            for c in range(q):
+                H[i, c] += (dij - V[j, c]) * (c0 + V[j, c])
+        for c in range(q):
+            V[j, c] += c0
+    s = 0.0
+    for c in range(q):
+        f = 0.0
+        for j in range(d):
+            f += V[j, c] * V[j, c]
+        Fc[c] = f
+        s += Ws[c] * f
+    acc[0] += s
+    aacc[0] += s
+    if track_max:
+        for c in range(q):
+            vmax[0] = max(vmax[0], Fc[c])
+    p = 1
+    for i in range(n):
+        for j in range(d):
+            s = 0.0
+            sa = 0.0
+            for c in range(q):
+                t = Ws[c] * A[i, c]
+                s += t * V[j, c]
+                sa += t * abs(V[j, c])
+            acc[p] += s
+            aacc[p] += sa
+            if track_max:
+                for c in range(q):
+                    vmax[p] = max(vmax[p], A[i, c] * abs(V[j, c]))
+            p += 1
+    for i in range(n):
+        s = 0.0
+        sa = 0.0
+        for c in range(q):
+            t = Ws[c] * A[i, c]
+            s += t * H[i, c]
+            sa += t * abs(H[i, c])
+        acc[p] += s
+        aacc[p] += sa
+        if track_max:
+            for c in range(q):
+                vmax[p] = max(vmax[p], A[i, c] * abs(H[i, c]))
+        p += 1
+    for m in range(k):
+        if m == mdim:
+            for i in range(n):
+                s = 0.0
+                sa = 0.0
+                for c in range(q):
+                    t = Ws[c] * xs[c] * A[i, c] * H[i, c]
+                    s += t
+                    sa += abs(t)
+                acc[p + m * n + i] += s
+                aacc[p + m * n + i] += sa
+                if track_max:
+                    for c in range(q):
+                        vmax[p + m * n + i] = max(vmax[p + m * n + i],
+                                                  abs(xs[c] * A[i, c] * H[i, c]))
+    for m in range(k):
+        if m != mdim:
+            um = u[m]
+            for i in range(n):
+                s = 0.0
+                sa = 0.0
+                for c in range(q):
+                    t = Ws[c] * A[i, c] * H[i, c]
+                    s += t
+                    sa += abs(t)
+                acc[p + m * n + i] += um * s
+                aacc[p + m * n + i] += abs(um) * sa
+                if track_max:
+                    for c in range(q):
+                        vmax[p + m * n + i] = max(vmax[p + m * n + i], abs(um * A[i, c] * H[i, c]))
+
+
+@njit(cache=True)
+def _tensor_gh(E, o, C, D, idx, acc, aacc, vmax):
+    """Tensor Gauss-Hermite over all k directions, factorised exponentials
+    (n * K * k exponentials per rule), innermost direction as a vectorised node block.
+    Returns the node count."""
+    n, d = D.shape
+    k = E.shape[1]
+    qmax = 0
+    for m in range(k):
+        qmax = max(qmax, GH_LADDER[idx[m]])
+    X = np.empty((k, n, qmax))
+    for m in range(k):
+        lo = E[0, m]
+        hi = E[0, m]
+        for i in range(n):
+            lo = min(lo, E[i, m])
+            hi = max(hi, E[i, m])
+        cm = 0.5 * (lo + hi)
+        q = GH_LADDER[idx[m]]
+        for i in range(n):
+            e = E[i, m] - cm
+            for a in range(q):
+                X[m, i, a] = math.exp(GHX[idx[m], a] * e)
+    omax = o[0]
+    for i in range(n):
+        omax = max(omax, o[i])
+    prod = np.empty((k, n))
+    wprod = np.empty(k)
+    for i in range(n):
+        prod[0, i] = math.exp(o[i] - omax)
+    wprod[0] = 1.0
+    cnt = np.zeros(k, dtype=np.int64)
+    u = np.zeros(k)
+    A = np.empty((n, qmax))
+    V = np.empty((d, qmax))
+    H = np.empty((n, qmax))
+    Fc = np.empty(qmax)
+    Ws = np.empty(qmax)
+    nodes = 0
+    mi = k - 1
+    q = GH_LADDER[idx[mi]]
+    xs = GHX[idx[mi], :q]
+    # odometer over dims 0..k-2; the innermost dim k-1 is one node block
+    level = 0
+    while True:
+        for m in range(level, k - 1):
+            c = cnt[m]
+            u[m] = GHX[idx[m], c]
+            wprod[m + 1] = wprod[m] * GHW[idx[m], c]
+            for i in range(n):
+                prod[m + 1, i] = prod[m, i] * X[m, i, c]
+        wp = wprod[mi]
+        for c in range(q):
+            Ws[c] = wp * GHW[idx[mi], c]
+        for i in range(n):
+            pi = prod[mi, i]
+            for c in range(q):
+                A[i, c] = pi * X[mi, i, c]
+        _accum_block(A, q, xs, Ws, u, mi, C, D, acc, aacc, vmax, False, V, H, Fc)
+        nodes += q
+        level = k - 2
+        while level >= 0:
+            cnt[level] += 1
+            if cnt[level] < GH_LADDER[idx[level]]:
+                break
+            cnt[level] = 0
+            level -= 1
+        if level < 0:
+            break
+    return nodes
+
+
+@njit(cache=True)
+def _line_breaks(E, o, lev, u, margin, pos, wid):
+    """Tie points along coordinate ``lev`` (0 or 1) with the coordinates above it fixed in ``u``:
+    where lev+2 logits tie (solving for coordinates 0..lev), kept when the tie is within
+    ``margin`` of the largest logit there.  Returns the count written to pos/wid."""
+    n, k = E.shape
+    cnt = 0
+    lg = np.empty(n)
+    uu = u.copy()
+    if lev == 0:
+        for i0 in range(n):
+            for i1 in range(i0 + 1, n):
+                A = E[i1, 0] - E[i0, 0]
+                r = -(o[i1] - o[i0])
+                for m in range(1, k):
+                    r -= (E[i1, m] - E[i0, m]) * u[m]
+                if abs(A) < 1e-14 * max(1.0, abs(A)):
+                    continue
+                x = r / A
+                uu[0] = x
+                top = -np.inf
+                for i in range(n):
+                    s = o[i]
+                    for m in range(k):
+                        s += E[i, m] * uu[m]
+                    lg[i] = s
+                    top = max(top, s)
+                if lg[i0] < top - margin:
+                    continue
+                sl = 0.0
+                for m in range(k):
+                    sl += (E[i1, m] - E[i0, m]) ** 2
+                pos[cnt] = x
+                wid[cnt] = 1.0 / math.sqrt(sl)
+                cnt += 1
+    else:
+        for i0 in range(n):
+            for i1 in range(i0 + 1, n):
+                for i2 in range(i1 + 1, n):
+                    a11 = E[i1, 0] - E[i0, 0]
+                    a12 = E[i1, 1] - E[i0, 1]
+                    a21 = E[i2, 0] - E[i0, 0]
+                    a22 = E[i2, 1] - E[i0, 1]
+                    r1 = -(o[i1] - o[i0])
+                    r2 = -(o[i2] - o[i0])
+                    for m in range(2, k):
+                        r1 -= (E[i1, m] - E[i0, m]) * u[m]
+                        r2 -= (E[i2, m] - E[i0, m]) * u[m]
+                    det = a11 * a22 - a12 * a21
+                    big = max(1.0, max(max(abs(a11), abs(a12)), max(abs(a21), abs(a22))))
+                    if abs(det) < 1e-14 * big * big:
+                        continue
+                    x0 = (r1 * a22 - a12 * r2) / det
+                    x1 = (a11 * r2 - a21 * r1) / det
+                    uu[0] = x0
+                    uu[1] = x1
+                    top = -np.inf
+                    for i in range(n):
+                        s = o[i]
+                        for m in range(k):
+                            s += E[i, m] * uu[m]
+                        lg[i] = s
+                        top = max(top, s)
+                    if lg[i0] < top - margin:
+                        continue
+                    s1 = 0.0
+                    s2 = 0.0
+                    for m in range(k):
+                        s1 += (E[i1, m] - E[i0, m]) ** 2
+                        s2 += (E[i2, m] - E[i0, m]) ** 2
+                    pos[cnt] = x1
+                    wid[cnt] = 1.0 / math.sqrt(max(s1, s2))
+                    cnt += 1
+    return cnt
+
+
+@njit(cache=True)
+def _panel_edges(pos, wid, nb, L):
+    """Panel edges on [-L, L]: tie points, graded towards each (first panel = transition width),
+    uniform panels no wider than PANEL_MAX elsewhere."""
+    cap = 2
+    for b in range(nb):
+        cap += 1
+        h = wid[b]
+        while h < PANEL_MAX:
+            cap += 2
+            h *= 2
+    raw = np.empty(cap)
+    c = 0
+    raw[c] = -L
+    raw[c + 1] = L
+    c += 2
+    wmin = np.inf
+    # ties closer than half their transition width are one feature: grade towards their middle
+    order = _argsort(pos[:nb])
+    b = 0
+    while b < nb:
+        lo = pos[order[b]]
+        hi = lo
+        w = wid[order[b]]
+        e = b + 1
+        while e < nb and pos[order[e]] - hi < 0.5 * min(w, wid[order[e]]):
+            hi = pos[order[e]]
+            w = min(w, wid[order[e]])
+            e += 1
+        b = e
+        p = 0.5 * (lo + hi)
+        # a tie whose transition is wider than a panel is no sharp feature at this scale
+        if not (-L < p < L) or w > PANEL_MAX:
+            continue
+        wmin = min(wmin, w)
+        raw[c] = p
+        c += 1
+        h = max(w, hi - lo)
+        while h < PANEL_MAX:
+            q = p - h
+            if -L < q < L:
+                raw[c] = q
+                c += 1
+            q = p + h
+            if -L < q < L:
+                raw[c] = q
+                c += 1
+            h *= 2
+    pts = raw[:c][_argsort(raw[:c])]
+    # edges closer than a thousandth of the narrowest transition are one edge (near-coincident
+    # ties, e.g. a cluster of nearly equal parameters, would otherwise make slivers)
+    tiny = 1e-12 * L if wmin == np.inf else max(1e-12 * L, 1e-3 * wmin)
+    out = np.empty(c + int(2 * L / PANEL_MAX) + 4)
+    m = 0
+    out[0] = pts[0]
+    m = 1
+    for t in range(1, c):
+        q = pts[t]
+        gap = q - out[m - 1]
+        if gap <= tiny and t < c - 1:
+            continue
+        pieces = max(1, math.ceil(gap / PANEL_MAX))
+        base = out[m - 1]
+        for s in range(1, pieces):
+            out[m] = base + gap * (s / pieces)
+            m += 1
+        out[m] = q
+        m += 1
+    return out[:m]
+
+
+@njit(cache=True)
+def _line0(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, vmax, pos, wid):
+    """Integrate along coordinate 0 (split Gauss-Legendre, one node block for the whole line)
+    with the other coordinates fixed in ``u``."""
+    n, d = D.shape
+    k = E.shape[1]
+    nb = _line_breaks(E, o, 0, u, margin, pos, wid)
+    edges = _panel_edges(pos, wid, nb, L)
+    q = GL_LADDER[gli]
+    M = (edges.shape[0] - 1) * q
+    norm = 1.0 / math.sqrt(2 * math.pi)
+    xs = np.empty(M)
+    Ws = np.empty(M)
+    A = np.empty((n, M))
+    V = np.empty((d, M))
+    H = np.empty((n, M))
+    Fc = np.empty(M)
+    c = 0
+    for p in range(edges.shape[0] - 1):
+        half = 0.5 * (edges[p + 1] - edges[p])
+        mid = 0.5 * (edges[p + 1] + edges[p])
+        for t in range(q):
+            x = mid + half * GLX[gli, t]
+            xs[c] = x
+            Ws[c] = half * GLW[gli, t] * math.exp(-x * x / 2) * norm * Wout
+            c += 1
+    base = np.empty(n)
+    for i in range(n):
+        s = o[i]
+        for m in range(1, k):
+            s += E[i, m] * u[m]
+        base[i] = s
+    for c in range(M):
+        Fc[c] = -np.inf
+    for i in range(n):
+        e = E[i, 0]
+        b = base[i]
+        for c in range(M):
+            A[i, c] = b + e * xs[c]
+            Fc[c] = max(Fc[c], A[i, c])
+    for i in range(n):
+        for c in range(M):
+            A[i, c] = math.exp(A[i, c] - Fc[c])
+    _accum_block(A, M, xs, Ws, u, 0, C, D, acc, aacc, vmax, True, V, H, Fc)
+    return M
+
+
+@njit(cache=True)
+def _line1(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, vmax, pos, wid):
+    """Integrate along coordinate 1 (split at triple ties), an inner line along coordinate 0 per
+    node."""
+    nb = _line_breaks(E, o, 1, u, margin, pos, wid)
+    edges = _panel_edges(pos, wid, nb, L)
+    q = GL_LADDER[gli]
+    norm = 1.0 / math.sqrt(2 * math.pi)
+    nodes = 0
+    for p in range(edges.shape[0] - 1):
+        half = 0.5 * (edges[p + 1] - edges[p])
+        mid = 0.5 * (edges[p + 1] + edges[p])
+        for c in range(q):
+            x = mid + half * GLX[gli, c]
+            W = half * GLW[gli, c] * math.exp(-x * x / 2) * norm * Wout
+            u[1] = x
+            nodes += _line0(E, o, C, D, u, W, gli, L, margin, acc, aacc, vmax, pos, wid)
+            if nodes > MAX_NODES:
+                return nodes
+    return nodes
+
+
+@njit(cache=True)
+def _split(E, o, C, D, ks, idx_smooth, gli, L, margin, acc, aacc, vmax):
+    """Split rule along the ks sharp coordinates (first), Gauss-Hermite along the rest."""
+    n, d = D.shape
+    k = E.shape[1]
+    nsm = k - ks
+    u = np.zeros(k)
+    npairs = n * (n - 1) * (n - 2) // 6 + n * n + 4
+    pos = np.empty(2 * npairs)
+    wid = np.empty(2 * npairs)
+    cnt = np.zeros(max(nsm, 1), dtype=np.int64)
+    nodes = 0
+    while True:
+        Wout = 1.0
+        for m in range(nsm):
+            u[ks + m] = GHX[idx_smooth[m], cnt[m]]
+            Wout *= GHW[idx_smooth[m], cnt[m]]
+        if ks == 1:
+            nodes += _line0(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, vmax, pos, wid)
+        else:
+            nodes += _line1(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, vmax, pos, wid)
+        if nodes > MAX_NODES:
+            return nodes
+        m = nsm - 1
+        while m >= 0:
+            cnt[m] += 1
+            if cnt[m] < GH_LADDER[idx_smooth[m]]:
+                break
+            cnt[m] = 0
+            m -= 1
+        if m < 0:
+            break
+    return nodes
+
+
+@njit(cache=True)
+def _met(val, err, n, d, k, R, tdig):
+    """Tolerance of the numpy path: per block, error <= 10^-tdig * max(max|value|, natural size)."""
+    f = 10.0 ** (-tdig)
+    starts = (0, 1, 1 + n * d, 1 + n * d + n, 1 + n * d + n + k * n)
+    floors = (R * R, R, R * R, R * R)
+    for g in range(4):
+        a, b = starts[g], starts[g + 1]
+        if b <= a:
+            continue
+        sc = floors[g]
+        worst = 0.0
+        for p in range(a, b):
+            sc = max(sc, abs(val[p]))
+            worst = max(worst, err[p])
+        if worst > f * sc:
+            return False
+    return True
+
+
+@njit(cache=True)
+def evaluate(C, params, state, G):
+    """Loss and direct-form gradient at C (n, d) into G; returns (F, F error, status, nodes, level).
+
+    ``params`` = (digits, L, log10 sharp limit, margin); ``state`` (int64, shape (4, 3, 2)) holds
+    the warm-start ladder level and a slack counter per (min(k, 3), separated directions)."""
+    digits, L, log_limit, margin = params[0], params[1], params[2], params[3]
+    n, d = C.shape
+    D, P, E0, o, k = _reduce(C)
+    R = 0.0
+    for i in range(n):
+        s = 0.0
+        for j in range(d):
+            s += C[i, j] * C[i, j]
+        R = max(R, math.sqrt(s))
+    ncomp = 1 + n * d + n + k * n
+    if k == 0:
+        # all parameters equal: w = 1/n at every node, the integrand is constant
+        acc = np.zeros(ncomp)
+        aacc = np.zeros(ncomp)
+        vmax = np.zeros(ncomp)
+        A = np.ones((n, 1))
+        _accum_block(A, 1, np.zeros(1), np.ones(1), np.zeros(0), -1, C, D, acc, aacc, vmax,
+                     False, np.empty((d, 1)), np.empty((n, 1)), np.empty(1))
+        for i in range(n):
+            for j in range(d):
+                G[i, j] = 2 * (acc[1 + i * d + j] - C[i, j] * acc[1 + n * d + i])
+        return acc[0], abs(acc[0]) * EPS * 4, OK, 1, 0
+    # layout: sharp directions first
+    lsp = np.empty(k)
+    for m in range(k):
+        lo = E0[0, m]
+        hi = E0[0, m]
+        for i in range(n):
+            lo = min(lo, E0[i, m])
+            hi = max(hi, E0[i, m])
+        lsp[m] = math.log10(hi - lo) if hi > lo else -np.inf
+    perm = np.empty(k, dtype=np.int64)
+    ks = 0
+    for m in range(k):
+        if lsp[m] > log_limit:
+            perm[ks] = m
+            ks += 1
+    p = ks
+    for m in range(k):
+        if lsp[m] <= log_limit:
+            perm[p] = m
+            p += 1
+    if ks > MAX_SPLIT_DIMS:
+        return 0.0, np.inf, TOO_SHARP, 0, 0
+    E = np.empty((n, k))
+    Pp = np.empty((d, k))
+    for m in range(k):
+        for i in range(n):
+            E[i, m] = E0[i, perm[m]]
+        for j in range(d):
+            Pp[j, m] = P[j, perm[m]]
+    nsm = k - ks
+    top = -np.inf
+    for m in range(nsm):
+        top = max(top, lsp[perm[ks + m]])
+    tail = 0.0
+    if ks:
+        tail = k * math.erfc(L / math.sqrt(2.0)) * (1 + L) ** 2
+    ki = min(k, 3)
+    start = max(1, state[ki, ks, 0])
+    val = np.zeros(ncomp)
+    err = np.zeros(ncomp)
+    total = 0
+    status = INACCURATE
+    lv_used = 0
+    idx = np.empty(nsm, dtype=np.int64)
+    for lv in range(start, NL):
+        vals = np.zeros((2, ncomp))
+        aacc = np.zeros(ncomp)
+        vmax = np.zeros(ncomp)
+        mnodes = 0
+        for pass_ in range(2):
+            coarse = pass_ == 0
+            for m in range(nsm):
+                idx[m] = _gh_index(lsp[perm[ks + m]], lv, top, coarse, digits)
+            aacc[:] = 0.0
+            vmax[:] = 0.0
+            if ks == 0:
+                mnodes = _tensor_gh(E, o, C, D, idx, vals[pass_], aacc, vmax)
+            else:
+                mnodes = _split(E, o, C, D, ks, idx, lv - 1 if coarse else lv, L, margin,
+                                vals[pass_], aacc, vmax)
+            total += mnodes
+            if mnodes > MAX_NODES:
+                state[ki, ks, 0] = lv
+                return 0.0, np.inf, BUDGET, total, lv
+        rnd = EPS * 8 * math.sqrt(mnodes)
+        for c in range(ncomp):
+            val[c] = vals[1, c]
+            err[c] = abs(vals[1, c] - vals[0, c]) + aacc[c] * rnd + vmax[c] * tail
+        lv_used = lv
+        if _met(val, err, n, d, k, R, digits):
+            status = OK
+            # warm start: begin here next time; after SLACK_STEPS consecutive pairs that agreed
+            # 4 digits better than needed, try one rung lower (so the rule can also shrink)
+            state[ki, ks, 0] = lv
+            if _met(val, err, n, d, k, R, digits + 4):
+                state[ki, ks, 1] += 1
+                if state[ki, ks, 1] >= SLACK_STEPS:
+                    state[ki, ks, 0] = max(1, lv - 1)
+                    state[ki, ks, 1] = 0
+            else:
+                state[ki, ks, 1] = 0
+            break
+    if status != OK:
+        state[ki, ks, 0] = NL - 2
+    # gradient, direct form: 2 (E[w v] - c_i E[w h] + P E[u w h])
+    for i in range(n):
+        for j in range(d):
+            g = val[1 + i * d + j] - C[i, j] * val[1 + n * d + i]
+            for m in range(k):
+                g += Pp[j, m] * val[1 + n * d + n + m * n + i]
+            G[i, j] = 2 * g
+    return val[0], err[0], status, total, lv_used
+
+
+# ----------------------------------------------------------------------------------------------
+# The multi-step loop
+# ----------------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def _classified(rdist, cnt, window, tol, bound):
+    """True when no parameter is undecided under the rules of verify.dynamics.classify."""
+    n = rdist.shape[1]
+    lo = max(0, cnt - (window + 1))
+    ln = cnt - lo
+    for i in range(n):
+        last = rdist[cnt - 1, i]
+        if not math.isfinite(last):
+            continue
+        if ln > window and last <= tol:
+            ok = True
+            for r in range(lo + 1, cnt):
+                if not rdist[r, i] <= rdist[r - 1, i]:
+                    ok = False
+                    break
+            if ok:
+                continue
+        if ln > window and last > bound:
+            ok = True
+            for r in range(lo + 1, cnt):
+                if not rdist[r, i] > rdist[r - 1, i]:
+                    ok = False
+                    break
+            if ok:
+                continue
+        return False
+    return True
+
+
+@njit(cache=True)
+def record(C, G, F, Ferr, tau, rsteps, rloss, rlerr, rdist, rn2, rgn, ist):
+    """Append one record (step, loss, its error, distances, squared norms, gradient norm)."""
+    n, d = C.shape
+    r = ist[0]
+    rsteps[r] = tau
+    rloss[r] = F
+    rlerr[r] = Ferr
+    gn = 0.0
+    for i in range(n):
+        s = 0.0
+        for j in range(d):
+            s += C[i, j] * C[i, j]
+            gn += G[i, j] * G[i, j]
+        rn2[r, i] = s
+        rdist[r, i] = math.sqrt(s) if s > 0 else 0.0
+    rgn[r] = math.sqrt(gn)
+    ist[0] = r + 1
+
+
+@njit(cache=True)
+def run_chunk(C, h, steps, nsteps, sched, params, state, ist, stopc, fstop,
+              rsteps, rloss, rlerr, rdist, rn2, rgn):
+    """Advance one trajectory from step ist[1] by up to ``nsteps`` steps or until a stop.
+
+    ist = [record count, tau, evaluations, last status]; stopc = [window, stop_when_classified];
+    fstop = [converge_tol, diverge bound].  Returns a chunk code (CHUNK_END, MAX_STEPS,
+    OVERFLOWED, FALLBACK: the step at ist[1] needs the reference path, CLASSIFIED: record the
+    current step and stop)."""
+    n, d = C.shape
+    G = np.empty((n, d))
+    tau = ist[1]
+    tau_stop = tau + nsteps
+    while True:
+        if tau >= tau_stop and tau < steps:
+            ist[1] = tau
+            return CHUNK_END
+        F, Ferr, status, nodes, lv = evaluate(C, params, state, G)
+        ist[2] += nodes
+        ist[3] = status
+        if status != OK:
+            ist[1] = tau
+            return FALLBACK
+        if sched[tau]:
+            record(C, G, F, Ferr, tau, rsteps, rloss, rlerr, rdist, rn2, rgn, ist)
+        if tau >= steps:
+            ist[1] = tau
+            return MAX_STEPS
+        big = 0.0
+        bad = False
+        for i in range(n):
+            for j in range(d):
+                C[i, j] = C[i, j] - h * G[i, j]
+                x = C[i, j]
+                if not math.isfinite(x):
+                    bad = True
+                elif abs(x) > big:
+                    big = abs(x)
+        tau += 1
+        if bad or big > OVERFLOW:
+            ist[1] = tau
+            return OVERFLOWED
+        if stopc[1] and sched[tau] and ist[0] > stopc[0]:
+            if _classified(rdist, ist[0], stopc[0], fstop[0], fstop[1]):
+                ist[1] = tau
+                return CLASSIFIED
+
+
+@njit(cache=True)
+def run_chunk_batch(Cs, h, steps, nsteps, sched, params, states, ists, stopc, fstops, codes,
+                    active, rsteps, rloss, rlerr, rdist, rn2, rgn):
+    """run_chunk for each active trajectory b of a batch (independent states and records)."""
+    for b in range(Cs.shape[0]):
+        if active[b]:
+            codes[b] = run_chunk(Cs[b], h, steps, nsteps, sched, params, states[b], ists[b],
+                                 stopc, fstops[b], rsteps[b], rloss[b], rlerr[b], rdist[b],
+                                 rn2[b], rgn[b])
+
+
+def new_state() -> np.ndarray:
+    """A fresh warm-start state for :func:`evaluate` (one per trajectory)."""
+    return np.zeros((4, 3, 2), dtype=np.int64)
+
+
+def evaluate_py(C: np.ndarray, digits: float, state: np.ndarray | None = None):
+    """Convenience wrapper: (F, F error, G, status, nodes, level) at C (n, d) float64."""
+    C = np.ascontiguousarray(C, dtype=float)
+    G = np.empty_like(C)
+    st = new_state() if state is None else state
+    F, Fe, status, nodes, lv = evaluate(C, Config(digits).params, st, G)
+    return F, Fe, G, int(status), int(nodes), int(lv)
