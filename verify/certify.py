@@ -349,12 +349,16 @@ def loss_L(n: int, s, prec: int = 128) -> arb:
 def stationarity_G(n: int, s, prec: int = 128) -> arb:
     """G(s) = e_1 . grad_{c_1} F at S(s) = L'(s)/2 (proofs.stationary: grad_{c_2} F = -G e_1,
     grad_{c_k} F = 0, so L'(s) = grad F . (e_1, -e_1, 0, ...) = 2 G)."""
-    return directional(n, 1, s, _family(n), 1, prec)[0] / 2
+    val = directional(n, 1, s, _family(n), 1, prec)[0]
+    with _fctx.workprec(prec):
+        return val / 2
 
 
 def stationarity_G_prime(n: int, s, prec: int = 64) -> arb:
     """G'(s) = L''(s)/2, for s a ball: an enclosure of G' over the whole ball."""
-    return directional(n, 1, s, _family(n), 2, prec)[0] / 2
+    val = directional(n, 1, s, _family(n), 2, prec)[0]
+    with _fctx.workprec(prec):
+        return val / 2
 
 
 # ------------------------------------------------------------------------------------------------
