@@ -208,19 +208,29 @@ def test_markdown_anchors_and_images_resolve(rendered):
     assert set(re.findall(r"\\hyperref\[([^\]]+)\]", tex)) <= labels
 
 
-def test_sweep_section_hook():
+SWEEP = {"name": "split-threshold", "title": "Split threshold", "grid": "quick",
+         "text": ["n=2, d=1: ln delta* = -1.0 M^2 + 0.3", "The split starts near M = 2."],
+         "fits": {}, "table": {"title": "onsets", "columns": ["n", "onset M"],
+                               "rows": [[2, 2.1], [3, 2.6]]},
+         "figures": [{"id": "sweep-split", "title": "Split probability against M", "xlabel": "M",
+                      "ylabel": "P(split)", "xscale": "linear", "yscale": "linear", "marks": [],
+                      "lines": [{"label": "n=2", "x": [1, 2, 3], "y": [0, 0.5, 1], "kind": "data"}]}]}
+
+
+def test_sweep_section_hook(tmp_path):
+    """Sweep summaries (verify.sweeps' summary.json) become "Where the behaviour starts", between
+    the findings and the claims, with their figures drawn like the records' and referenced."""
     records, prov = fixture_records()
-    sweeps = [{"title": "Split threshold", "text": "The split starts near M0 = 2.",
-               "figures": [{"stem": "sweep--split", "caption": "Split probability against M0"}],
-               "table": {"title": "onsets", "columns": ["n", "onset M0"], "rows": [[2, 2.1], [3, 2.6]]}}]
-    doc = build_document(records, prov, sweeps=sweeps)
-    md = report_markdown.render_document(doc)
-    tex = report_latex.render_document(doc)
+    render_all(records, prov, tmp_path, pdf=HAVE_PDFLATEX, sweeps=[SWEEP])
+    md = (tmp_path / "REPORT.md").read_text(encoding="utf-8")
+    tex = (tmp_path / "report.tex").read_text(encoding="utf-8")
     assert md.index("## What the checks found") < md.index("## Where the behaviour starts") \
         < md.index('<a id="claim-score">')
-    assert "![Split probability against M0](figures/sweep--split.svg)" in md
-    assert r"\includegraphics[width=\linewidth]{figures/sweep--split.pdf}" in tex
-    assert "| 3 | 2.6 |" in md
+    assert "![Split probability against M](figures/sweep-split-threshold--sweep-split.svg)" in md
+    assert (tmp_path / "figures" / "sweep-split-threshold--sweep-split.svg").is_file()
+    assert r"\includegraphics[width=\linewidth]{figures/sweep-split-threshold--sweep-split.pdf}" in tex
+    assert "| 3 | 2.6 |" in md and "- The split starts near M = 2." in md
+    assert "(#sweep-fig-split-threshold-sweep-split)" in md
     plain_doc = build_document(records, prov)
     assert "Where the behaviour starts" not in report_markdown.render_document(plain_doc)
 

@@ -23,9 +23,9 @@ import sys
 from pathlib import Path
 from typing import Any, Mapping
 
-from verify.claims.record import ClaimRecord, dumps, loads
+from verify.claims.record import ClaimRecord, Figure, Line, dumps, loads
 from verify.report import figures as _figures
-from verify.report.build import build_document
+from verify.report.build import build_document, sweep_figure_path
 from verify.report import latex as _latex
 from verify.report import markdown as _markdown
 from verify.report.io import write_bytes_atomic, write_text_atomic
@@ -47,6 +47,7 @@ def render_all(
     timings: Mapping[str, float] | None = None,
     *,
     pdf: bool | None = None,
+    sweeps: list[dict[str, Any]] | None = None,
 ) -> list[Path]:
     """Render every report file into ``out_dir`` and return the paths written, in a fixed order.
 
@@ -55,13 +56,16 @@ def render_all(
     ``{"total": 812.4}``).  Both go only to timings.md/timings.json; results.json gets
     ``runtime_s = 0``.  ``pdf``: None builds report.pdf when pdflatex is on PATH (a one-line notice on
     stderr otherwise), False never, True requires it.  Raises :class:`LatexError` if the LaTeX does
-    not compile; the other files have been written by then.
+    not compile; the other files have been written by then.  ``sweeps``: optional sweep summaries
+    (``verify.sweeps``' summary.json dicts), rendered as "Where the behaviour starts".
     """
     claim_times = {r.id: float(r.runtime_s) for r in records}
-    return _render(records, provenance, Path(out_dir), claim_times, dict(timings or {}), pdf)
+    return _render(records, provenance, Path(out_dir), claim_times, dict(timings or {}), pdf,
+                   sweeps=sweeps)
 
 
-def rerender(source: Path | str, out_dir: Path | str = DEFAULT_OUT_DIR, *, pdf: bool | None = None) -> list[Path]:
+def rerender(source: Path | str, out_dir: Path | str = DEFAULT_OUT_DIR, *, pdf: bool | None = None,
+             sweeps: list[dict[str, Any]] | None = None) -> list[Path]:
     """Re-render from a saved results.json (or the directory holding it) without recomputing.
 
     Run times come from ``timings.json`` beside it when present; otherwise from the records'
@@ -79,7 +83,8 @@ def rerender(source: Path | str, out_dir: Path | str = DEFAULT_OUT_DIR, *, pdf: 
         claim_times.update({k: v for k, v in saved.get("claims", {}).items() if k in claim_times})
         other = dict(saved.get("other", {}))
         saved_details = {k: v for k, v in saved.get("details", {}).items() if k in claim_times}
-    return _render(records, provenance, Path(out_dir), claim_times, other, pdf, saved_details)
+    return _render(records, provenance, Path(out_dir), claim_times, other, pdf, saved_details,
+                   sweeps=sweeps)
 
 
 def _render(
@@ -90,6 +95,8 @@ def _render(
     other_times: Mapping[str, float],
     pdf: bool | None,
     saved_details: Mapping[str, Mapping[str, float]] | None = None,
+    *,
+    sweeps: list[dict[str, Any]] | None = None,
 ) -> list[Path]:
     """``saved_details`` (from a saved timings.json) override the records' own ``timings``."""
     ids = [r.id for r in records]
@@ -108,8 +115,18 @@ def _render(
                 raise ValueError(f"duplicate figure id {f.id!r} in claim {r.id!r}")
             figure_files[f"figures/{stem}.svg"] = _figures.render_svg(f)
             figure_files[f"figures/{stem}.pdf"] = _figures.render_pdf(f)
+    for s in sweeps or []:
+        for fd in s.get("figures", []):
+            if "lines" not in fd:
+                continue  # files the caller provides
+            path = sweep_figure_path(s, fd)
+            if f"{path}.svg" in figure_files:
+                raise ValueError(f"duplicate sweep figure {path!r}")
+            fig = Figure(**dict(fd, lines=[Line(**ln) for ln in fd.get("lines", [])]))
+            figure_files[f"{path}.svg"] = _figures.render_svg(fig)
+            figure_files[f"{path}.pdf"] = _figures.render_pdf(fig)
     results_json = dumps(stripped, provenance)
-    document = build_document(stripped, provenance)  # one tree, two renderings
+    document = build_document(stripped, provenance, sweeps=sweeps)  # one tree, two renderings
     report_tex = _latex.render_document(document)
     report_md = _markdown.render_document(document)
     timings_json = _timings_json(records, claim_times, other_times, details)

@@ -168,32 +168,50 @@ def build_document(records: list[ClaimRecord], provenance: dict[str, Any],
 def sweeps_section(sweeps: list[dict[str, Any]] | None, anchors: Anchors | None = None) -> Section | None:
     """"Where the behaviour starts": one subsection per sweep summary, or None without sweeps.
 
-    A summary is ``{"title": str, "text": str, "figures": [{"stem": str, "caption": str}],
-    "table": {"title", "columns", "rows"} (optional)}``; figure stems name files the caller has
-    put in ``figures/`` (``<stem>.svg`` and ``<stem>.pdf``).
+    A summary is what ``verify.sweeps`` writes to ``summary.json``: ``{"name", "title", "text"
+    (a string or a list of lines), "table": {"title", "columns", "rows"} (optional), "figures":
+    [Figure as a dict]}``; each figure is drawn by the report like a record's, to
+    :func:`sweep_figure_path`.  A figure entry may instead be ``{"path", "caption"}`` naming files
+    (``<path>.svg``/``.pdf``, relative to the report) that the caller provides.
     """
     if not sweeps:
         return None
     anchors = anchors or Anchors()
     subs = []
     for s in sweeps:
+        name = str(s.get("name") or s.get("title", "sweep"))
         blocks: list = []
-        if s.get("text"):
-            blocks.append(Paragraph([Text(" ".join(str(s["text"]).split()))]))
+        text = s.get("text") or []
+        if isinstance(text, str):
+            blocks.append(Paragraph([Text(" ".join(text.split()))]))
+        elif text:
+            blocks.append(ItemList([[Text(" ".join(str(t).split()))] for t in text]))
         t = s.get("table")
         if t:
-            blocks += _as_blocks(_record_table(t, anchors.new("sweep-table", s.get("title", ""))))
-        figs = [FigureBlock(anchors.new("sweep-fig", f["stem"]), f["stem"],
-                            [Text(f.get("caption", f["stem"]))], alt=f.get("caption", f["stem"]))
-                for f in s.get("figures", [])]
+            tab_anchor = anchors.new("sweep-table", name)
+            if t.get("title"):
+                blocks.append(Paragraph([strong("Table."), " ", Text(t["title"])]))
+            blocks += _as_blocks(_record_table(t, tab_anchor))
+        figs = []
+        for f in s.get("figures", []):
+            if "lines" in f:
+                path, caption = sweep_figure_path(s, f), f.get("title", f.get("id", ""))
+            else:
+                path, caption = f["path"], f.get("caption", f["path"])
+            figs.append(FigureBlock(anchors.new("sweep-fig", name, f.get("id", path)), path,
+                                    [Text(caption)], alt=caption))
         if figs:
             refs: list = ["Figures: "]
             for i, f in enumerate(figs):
                 refs += [ref(f.anchor, Text(f.alt)), "; " if i < len(figs) - 1 else "."]
             blocks += [Paragraph(refs)] + _figure_blocks(figs)
-        subs.append(Section([Text(s.get("title", ""))], anchors.new("sweep", s.get("title", "")),
-                            blocks, level=2))
+        subs.append(Section([Text(s.get("title", name))], anchors.new("sweep", name), blocks, level=2))
     return Section(["Where the behaviour starts"], anchors.new("sweeps"), subs, numbered=False)
+
+
+def sweep_figure_path(summary: dict[str, Any], figure: dict[str, Any]) -> str:
+    """Where the report draws a sweep summary's figure (relative, no extension)."""
+    return "figures/" + T.figure_stem("sweep-" + str(summary.get("name", "")), str(figure["id"]))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -304,7 +322,7 @@ def _claim_section(c: _Claim) -> Section:
         blocks.append(Section(["Certified enclosures"], c.enclosures + "-h", [_enclosures(c)], level=2))
     fs = _findings_of(r)
     if fs:
-        nums = ", ".join(f"F{n}" for n in c.finding_numbers)
+        nums = _number_ranges(c.finding_numbers)
         par = Paragraph([f"Findings {nums} (listed under ", ref("findings", "What the checks found"),
                          ")."])
         details = [[strong(f"F{n}."), " ", Text(f.detail)] for n, f in zip(c.finding_numbers, fs)
@@ -328,7 +346,7 @@ def _claim_section(c: _Claim) -> Section:
             blocks.append(Section([Text(f"Table: {t.get('title', '')}")], c.tables[k] + "-h",
                                   _as_blocks(_record_table(t, c.tables[k])), level=2))
     if r.figures:
-        figs = [FigureBlock(c.figures[f.id], T.figure_stem(r.id, f.id),
+        figs = [FigureBlock(c.figures[f.id], "figures/" + T.figure_stem(r.id, f.id),
                             [Text(f.title), " (", Code(f.id), ")"], alt=f.title) for f in r.figures]
         refs: list = ["Plotted from the record: "]
         for i, f in enumerate(r.figures):
@@ -340,6 +358,17 @@ def _claim_section(c: _Claim) -> Section:
     if r.derivation:
         blocks.append(Section(["Derivation"], c.section + "-derivation", [_derivation_summary(c)], level=2))
     return Section([Code(r.id), ": ", Text(r.title)], c.section, blocks, bookmark=f"{r.id}: {r.title}")
+
+
+def _number_ranges(numbers: list[int]) -> str:
+    """[4, 5, 6, 9] -> "F4-F6, F9" (runs of consecutive finding numbers as ranges)."""
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    return ", ".join(f"F{r[0]}" if len(r) == 1 else f"F{r[0]}–F{r[-1]}" for r in runs)
 
 
 def _reading(c: _Claim) -> Table:

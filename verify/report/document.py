@@ -132,10 +132,11 @@ class Table:
 
 @dataclass
 class FigureBlock:
-    """A plot drawn from a record Figure: ``stem`` names ``figures/<stem>.svg|pdf``."""
+    """A plot drawn from a record Figure: ``path`` (relative, no extension) names the files
+    ``<path>.svg`` (Markdown) and ``<path>.pdf`` (LaTeX), e.g. ``figures/thm3.1--thm3.1-profile``."""
 
     anchor: str
-    stem: str
+    path: str
     caption: Inlines
     alt: str = ""
 

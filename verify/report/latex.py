@@ -344,7 +344,7 @@ class _Writer:
         for f in figs:
             parts.append(
                 f"\\begin{{minipage}}[t]{{{width}\\linewidth}}\n\\centering\n"
-                f"\\includegraphics[width=\\linewidth]{{figures/{f.stem}.pdf}}\n"
+                f"\\includegraphics[width=\\linewidth]{{{f.path}.pdf}}\n"
                 f"\\caption{{{self.inline(f.caption)}}}\\label{{{f.anchor}}}\n\\end{{minipage}}")
         return "\\begin{figure}[H]\n\\centering\n" + "\\hfill\n".join(parts) + "\n\\end{figure}"
 

@@ -139,8 +139,8 @@ class _Writer:
         raise TypeError(f"unknown block {type(b).__name__}")
 
     def figure(self, f: D.FigureBlock) -> str:
-        return (f"{anchor(f.anchor)}\n\n![{esc_cell(f.alt)}](figures/{f.stem}.svg)\n\n"
-                f"*Figure: {self.inline(f.caption)}* ([SVG](figures/{f.stem}.svg), [PDF](figures/{f.stem}.pdf))")
+        return (f"{anchor(f.anchor)}\n\n![{esc_cell(f.alt)}]({f.path}.svg)\n\n"
+                f"*Figure: {self.inline(f.caption)}* ([SVG]({f.path}.svg), [PDF]({f.path}.pdf))")
 
     def section(self, s: D.Section, prefix: str = "") -> str:
         head = f"{anchor(s.anchor)}\n\n{'#' * (s.level + 1)} {prefix}{self.inline(s.title)}"
