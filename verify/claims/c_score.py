@@ -68,8 +68,8 @@ def check(tier: str = "quick", seed: int = 20260101):
         return make_record(__name__, verdict=CONFIRMED,
                            assurance="symbolic", tier=tier, quantities=qs, derivation=der,
                            inputs=inputs, findings=[Finding(
-                               "The denoising (noise-prediction) loss and the population score-matching "
-                               "loss differ by a constant that does not depend on the parameters, "
+                               "The denoising score-matching loss (conditional score target) and the "
+                               "population score-matching loss differ by a constant that does not depend on the parameters, "
                                "d e^-2t/(1 - e^-2t), so the two have the same gradient and the same "
                                "gradient-descent dynamics.",
                                value=f"{qs[1].value} digits of agreement in the spot check "
