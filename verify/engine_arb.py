@@ -140,13 +140,13 @@ def hermite_rule(order: int, bits: int) -> tuple[list, list]:
             wgt = 1 / (order * p * p)
             nodes.append(x)
             weights.append(wgt)
-    # the symmetric rule, ascending: -x for the positive nodes (descending), 0, then +x
-    pos = sorted([(x, w) for x, w in zip(nodes, weights) if x != 0], key=lambda t: float(t[0]))
-    zero = [(x, w) for x, w in zip(nodes, weights) if x == 0]
-    out_n = [-x for x, _ in reversed(pos)] + [x for x, _ in zero] + [x for x, _ in pos]
-    out_w = [w for _, w in reversed(pos)] + [w for _, w in zero] + [w for _, w in pos]
-    if len(out_n) != order:
-        raise InaccurateError(f"Gauss-Hermite rule of order {order}: Newton lost a node")
+        # the symmetric rule, ascending: -x for the positive nodes (descending), 0, then +x
+        pos = sorted([(x, w) for x, w in zip(nodes, weights) if x != 0], key=lambda t: float(t[0]))
+        zero = [(x, w) for x, w in zip(nodes, weights) if x == 0]
+        out_n = [-x for x, _ in reversed(pos)] + [x for x, _ in zero] + [x for x, _ in pos]
+        out_w = [w for _, w in reversed(pos)] + [w for _, w in zero] + [w for _, w in pos]
+        if len(out_n) != order:
+            raise InaccurateError(f"Gauss-Hermite rule of order {order}: Newton lost a node")
     return out_n, out_w
 
 
@@ -177,6 +177,7 @@ class ArbSetup:
     d: int
     k: int
     R: arb         # max |c_i|
+    ref: int = 0   # reference component (e_ref = 0, o_ref = 0)
 
 
 def _dot(a, b):
@@ -204,10 +205,13 @@ def prepare(c_exact, bits: int) -> ArbSetup:
     """Parameters in Arb reduced to the span of their differences (k <= 2 here)."""
     C = [[arb(x) for x in row] for row in c_exact]
     n, d = len(C), len(C[0])
-    D = [[C[i][j] - C[0][j] if i else arb(0) for j in range(d)] for i in range(n)]
+    # reference: the component nearest the target, so v = c_ref + delta has no cancellation where
+    # that component dominates (model.prepare makes the same choice)
+    ref = min(range(n), key=lambda i: _signed_key(_dot(C[i], C[i])))
+    D = [[C[i][j] - C[ref][j] if i != ref else arb(0) for j in range(d)] for i in range(n)]
     rel = arb(2) ** (-(bits - 24) + 20)
     basis: list[list] = []
-    for row in D[1:]:
+    for row in D[:ref] + D[ref + 1:]:
         nrm0 = _dot(row, row).sqrt()
         if nrm0 == 0:
             continue
@@ -241,9 +245,9 @@ def prepare(c_exact, bits: int) -> ArbSetup:
     else:
         P = [[basis[0][r]] for r in range(d)] if k == 1 else [[] for _ in range(d)]
     e = [[_dot(D[i], [P[r][j] for r in range(d)]) for j in range(k)] for i in range(n)]
-    o = [-(_dot(D[i], C[0]) + _dot(D[i], D[i]) / 2) for i in range(n)]
+    o = [-(_dot(D[i], C[ref]) + _dot(D[i], D[i]) / 2) for i in range(n)]
     R = max((_dot(row, row).sqrt() for row in C), key=lambda z: float(z.mid()) if z.mid() != 0 else 0.0)
-    return ArbSetup(C, D, P, e, o, n, d, k, R)
+    return ArbSetup(C, D, P, e, o, n, d, k, R, ref)
 
 
 def _spread_log10(setup: ArbSetup, j: int) -> float:
@@ -283,9 +287,11 @@ def expectations(setup: ArbSetup, xs, wx, ys, wy, tail=None) -> dict:
     e2 = [e[i][1] if k >= 2 else arb(0) for i in range(n)]
     o = setup.o
     one = arb(1)
-    # i = 1 is the reference component: e_1 = 0, o_1 = 0, so its factor is exactly 1
-    A = [[(e1[i] * x + o[i]).exp() if i else one for i in range(n)] for x in xs]
-    B = [[(e2[i] * y).exp() if i else one for i in range(n)] for y in ys] if k >= 2 else [[one] * n]
+    # the reference component has e_ref = 0, o_ref = 0: its factor is exactly 1
+    ref = setup.ref
+    A = [[(e1[i] * x + o[i]).exp() if i != ref else one for i in range(n)] for x in xs]
+    B = ([[(e2[i] * y).exp() if i != ref else one for i in range(n)] for y in ys] if k >= 2
+         else [[one] * n])
     Bt = arb_mat(B).transpose()
     K1 = len(xs)
     # one product gives S and the numerators N_q of eps_q: [A; A diag(e_.1); ...] B^T
@@ -377,7 +383,7 @@ def assemble(setup: ArbSetup, M: dict, need_grad: bool = True):
         E[w_i h_i] = g_i E[w_i] + <e_i - b, E[w_i eps]> - E[w_i |eps|^2], and likewise with u."""
     n, d, k = setup.n, setup.d, setup.k
     C, D, P = setup.C, setup.D, setup.P
-    c1 = C[0]
+    c1 = C[setup.ref]
     b = [_dot(c1, [P[r][q] for r in range(d)]) for q in range(k)]
     g = [_dot(c1, D[i]) for i in range(n)]
     tot = lambda lst: sum(lst, arb(0))
@@ -579,31 +585,43 @@ class ArbEvaluator:
             return self._evaluate_setup(setup, need_grad)
 
     def _accept(self, setup, F, Fc, grad, gradc, D: float):
-        """Errors (arb upper bounds) and whether they meet the significant-digit tolerance."""
-        eps = arb(2) ** (-(self.bits - 24))
+        """Errors (arb upper bounds) and whether they meet D significant digits.
+
+        As quadrature.Tolerance.assess: the loss is accepted when err <= 10^-D |F|, the gradient
+        when every component's err <= 10^-D |grad F| (Frobenius); failing that, when the rule pair
+        agrees within the rounding (the ball radius) and err <= 10^-D times the natural scale
+        (R^2 for F, R + R^3 for the gradient): the absolute floor for a vanishing quantity.
+        Sets self._short = (digits missing, whether the radius (rounding + tail) dominates)."""
         R = setup.R
-        errF = abs(F.mid() - Fc.mid()) + F.rad()
-        floorF = eps * R * R
-        scaleF = max(_log10_abs(F), _log10_abs(floorF))
-        okF = _log10_abs(errF) <= scaleF - D
-        short = _log10_abs(errF) - (scaleF - D)
-        rad_side = _log10_abs(F.rad()) >= _log10_abs(errF) - 0.5
-        info = {"floor_loss": _log10_abs(F) < _log10_abs(floorF)}
-        self._short = (short, rad_side)
+        mode = "relative"
+        diffF = abs(F.mid() - Fc.mid())
+        errF = diffF + F.rad()
+        lerr = _log10_abs(errF)
+        okF = lerr == -math.inf or lerr <= _log10_abs(F) - D
+        if not okF and _log10_abs(diffF) <= _log10_abs(F.rad()) and lerr <= _log10_abs(R * R) - D:
+            okF, mode = True, "absolute floor"
+        short = lerr - (_log10_abs(F) - D)
+        self._short = (short, _log10_abs(F.rad()) >= lerr - 0.5)
+        info = {"accuracy": mode}
         if grad is None:
             return errF, None, okF, info
-        errG = [[abs(a.mid() - b.mid()) + a.rad() for a, b in zip(ra, rb)]
-                for ra, rb in zip(grad, gradc)]
+        diffs = [[abs(a.mid() - b.mid()) for a, b in zip(ra, rb)] for ra, rb in zip(grad, gradc)]
+        errG = [[dv + a.rad() for dv, a in zip(rd, ra)] for rd, ra in zip(diffs, grad)]
         norm2 = sum((x.mid() * x.mid() for row in grad for x in row), arb(0))
         lg_norm = _log10_abs(norm2) / 2 if norm2 != 0 else -math.inf
-        floorG = eps * R * (1 + R * R)
-        scaleG = max(lg_norm, _log10_abs(floorG))
         worst = max(_log10_abs(x) for row in errG for x in row)
-        okG = worst <= scaleG - D
-        if worst - (scaleG - D) > short:
-            worst_rad = max(_log10_abs(a.rad()) for row in grad for a in row)
-            self._short = (worst - (scaleG - D), worst_rad >= worst - 0.5)
-        info["floor_gradient"] = lg_norm < _log10_abs(floorG)
+        okG = worst == -math.inf or worst <= lg_norm - D
+        if not okG:
+            wdiff = max(_log10_abs(x) for row in diffs for x in row)
+            wrad = max(_log10_abs(a.rad()) for row in grad for a in row)
+            if wdiff <= wrad and worst <= _log10_abs(R + R * R * R) - D:
+                okG, mode = True, "absolute floor"
+            if worst - (lg_norm - D) > short:
+                self._short = (worst - (lg_norm - D), wrad >= worst - 0.5)
+        info["accuracy"] = mode
+        if mode == "absolute floor":
+            info["floor"] = {"F": mpmath.nstr(mpmath.mpf(10) ** (_log10_abs(R * R) - D), 3),
+                             "direct": mpmath.nstr(mpmath.mpf(10) ** (_log10_abs(R + R ** 3) - D), 3)}
         return errF, errG, okF and okG, info
 
     def _evaluate_setup(self, setup: ArbSetup, need_grad: bool):
@@ -687,7 +705,7 @@ class ArbEvaluator:
                 Fc, gc = F, g          # exact: no quadrature
             errF, errG, ok, info = self._accept(setup, F, Fc, g, gc, D)
             rule = {"rule": desc, "nodes": sizes[1], "compare_nodes": sizes[0], "level": level,
-                    "engine": "arb", "bits": self.bits, **{k_: v for k_, v in info.items() if v}}
+                    "engine": "arb", "bits": self.bits, **info}
             best = (F, errF, g, errG, ok, rule)
             if ok or k == 0:
                 # slack of 4 digits: try one rung lower next time
@@ -705,10 +723,14 @@ class ArbEvaluator:
         if not ok:
             self._level[key] = level - 1
             rule = dict(rule, unresolved="the top of the Arb ladder did not meet the tolerance")
-        f_est = Estimate(_to_mpf(F, ctx), _err_mpf(errF, ctx), self.prec, rule, ok)
+        # the returned mpf values are rounded to the context's precision: that rounding joins
+        # the error (half an ulp, bounded by |value| 2^(1 - prec))
+        ulp = arb(2) ** (1 - ctx.prec)
+        f_est = Estimate(_to_mpf(F, ctx), _err_mpf(errF + abs(F.mid()) * ulp, ctx), self.prec,
+                         rule, ok)
         if g is None:
             return f_est, None
         g_est = Estimate([[_to_mpf(x, ctx) for x in row] for row in g],
-                         [[_err_mpf(x, ctx) for x in row] for row in errG], self.prec,
-                         dict(rule, form="direct"), ok)
+                         [[_err_mpf(e + abs(x.mid()) * ulp, ctx) for x, e in zip(rg, re_)]
+                          for rg, re_ in zip(g, errG)], self.prec, dict(rule, form="direct"), ok)
         return f_est, g_est

@@ -1,0 +1,181 @@
+"""The Arb kernel (verify.engine_arb) against the mpmath engine (model.Evaluator), the reference.
+
+Two independent engines -- different arithmetic (Arb balls vs mpmath object arrays), different
+node generators (Newton in Arb / Arb's Legendre roots vs mpmath.gauss_quadrature), different rule
+ladders and layouts, different organisation of the sums (moments of the weights as matrix products
+vs per-node integrands) -- must agree within the sum of their own error estimates on overlapping,
+separated and tiny-spread configurations, and give the same GD iterates to the digits asked.
+"""
+from __future__ import annotations
+
+import math
+
+import mpmath
+import pytest
+from flint import arb
+
+from verify import dynamics, engine_arb, model
+from verify.precision import Precision, exact
+
+OVERLAP = [[0.15, 0.05], [-0.1, 0.12], [0.03, -0.15]]          # n=3, d=2: Gauss-Hermite 2-D
+SEPARATED_2D = [["0.9", "-0.3"], ["-0.6", "0.5"]]                # n=2, d=2: split rule, k=1
+SEPARATED_1D = [["1.5"], ["-1.2"], ["0.2"]]                      # n=3, d=1: three tie points
+
+
+def _tiny(ex: int):
+    """n=3, d=2 parameters that agree to ``ex`` digits: spread 1e-ex at scale ~0.45."""
+    z = "0" * (ex - 1)
+    return [[f"0.4{z}3", f"-0.2{z}1"], [f"0.4{z}1", f"-0.2{z}2"], [f"0.4{z}2", f"-0.2{z}5"]]
+
+
+def _prec(c, digits):
+    cx = model.check_params(c)
+    return cx, model._resolve_precision(cx, digits, None, "mpmath", model._scale_digits(cx))
+
+
+def _agree(a: model.Estimate, b: model.Estimate) -> float:
+    """max |a - b| / (err_a + err_b) over components (<= 1 means agreement within the estimates)."""
+    va, vb = a.value, b.value
+    ea, eb = a.error, b.error
+    if not isinstance(va, list):
+        va, vb, ea, eb = [[va]], [[vb]], [[ea]], [[eb]]
+    worst = 0.0
+    for ra, rb, sa, sb in zip(va, vb, ea, eb):
+        for x, y, u, v in zip(ra, rb, sa, sb):
+            diff = abs(mpmath.mpf(x) - mpmath.mpf(y))
+            tol = mpmath.mpf(u) + mpmath.mpf(v)
+            if diff == 0:
+                continue
+            worst = max(worst, math.inf if tol == 0 else float(diff / tol))
+    return worst
+
+
+@pytest.mark.parametrize("c, digits, kind", [
+    (OVERLAP, 20, "Gauss-Hermite"),
+    (SEPARATED_2D, 30, "split"),
+    (SEPARATED_1D, 25, "split"),
+    (_tiny(100), 20, "Gauss-Hermite"),
+    (_tiny(1000), 20, "Gauss-Hermite"),
+], ids=["overlap-n3d2", "separated-n2d2", "separated-n3d1", "spread1e-100", "spread1e-1000"])
+def test_agrees_with_mpmath(c, digits, kind):
+    cx, prec = _prec(c, digits)
+    ga, fa = engine_arb.ArbEvaluator(prec).grad(cx, "direct", with_loss=True)
+    gm, fm = model.Evaluator(prec).grad(cx, "direct", with_loss=True)
+    assert ga.ok and fa.ok and gm.ok and fm.ok
+    assert ga.rule["engine"] == "arb" and kind in ga.rule["rule"]
+    assert _agree(fa, fm) <= 1.0
+    assert _agree(ga, gm) <= 1.0
+    # the estimates meet D = digits + spread digits significant digits
+    D = prec.digits + prec.spread_digits
+    norm = mpmath.sqrt(sum(mpmath.mpf(x) ** 2 for row in ga.value for x in row))
+    assert all(mpmath.mpf(e) <= norm * mpmath.mpf(10) ** -D for row in ga.error for e in row)
+    assert mpmath.mpf(fa.error) <= abs(mpmath.mpf(fa.value)) * mpmath.mpf(10) ** -D
+
+
+def test_loss_alone_and_evaluation_counter():
+    cx, prec = _prec(SEPARATED_2D, 30)
+    ev = engine_arb.ArbEvaluator(prec)
+    f = ev.F(cx)
+    fm = model.Evaluator(prec).F(cx)
+    assert f.ok and _agree(f, fm) <= 1.0
+    assert ev.integrator.evaluations > 0 and not ev.fallbacks
+
+
+def test_all_equal_is_exact():
+    cx, prec = _prec([["0.3", "0.1"], ["0.3", "0.1"]], 30)
+    g, f = engine_arb.ArbEvaluator(prec).grad(cx, with_loss=True)
+    # k = 0: w_i = 1/2 everywhere, F = |c|^2, grad_i = 2 (c/2 + 0) = c (direct form, h_i = 0)
+    x01, x03 = exact("0.1"), exact("0.3")
+    assert abs(f.value - x01) <= f.error
+    for row, err in zip(g.value, g.error):
+        assert abs(row[0] - x03) <= err[0] and abs(row[1] - x01) <= err[1]
+
+
+def test_gauss_hermite_rule_moments():
+    # N(0,1) moments E x^(2m) = (2m-1)!!, exact for 2m <= 2N-1; odd moments vanish
+    xs, ws = engine_arb.hermite_rule(9, 300)
+    with engine_arb._Prec(300):
+        _check_moments(xs, ws)
+
+
+def _check_moments(xs, ws):
+    for m in range(0, 9):
+        s = sum((w * x ** (2 * m) for x, w in zip(xs, ws)), arb(0))
+        exact = math.prod(range(1, 2 * m, 2)) if m else 1
+        assert abs(float(s.mid()) - exact) <= 1e-60 * exact
+        assert abs(sum((w * x ** (2 * m + 1) for x, w in zip(xs, ws)), arb(0)).mid()) < 1e-60
+
+
+def test_fallbacks_are_recorded_not_silent():
+    # k = 3 directions: beyond the Arb kernel -> model.Evaluator, with the reason
+    c = [["0.1", "0", "0"], ["0", "0.1", "0"], ["0", "0", "0.1"], ["0", "0", "0"]]
+    cx, prec = _prec(c, 15)
+    ev = engine_arb.ArbEvaluator(prec)
+    g = ev.grad(cx)
+    assert "fallback" in g.rule["engine"] and "k = 3" in g.rule["engine"]
+    assert ev.fallbacks and ev.fallbacks[0][0] == "grad"
+    # the Stein form and the EM direction are not in the kernel either
+    cx2, prec2 = _prec(OVERLAP, 12)
+    ev2 = engine_arb.ArbEvaluator(prec2)
+    assert "Stein" in ev2.grad(cx2, "stein").rule["engine"]
+    assert "EM" in ev2.em(cx2).rule["engine"]
+    with pytest.raises(ValueError, match="form"):
+        ev2.grad(cx2, "other")
+
+
+def _gd(ev, c_exact, prec, eta, steps):
+    ctx = mpmath.MPContext()
+    ctx.dps = prec.dps
+    C = [[ctx.convert(x) for x in row] for row in c_exact]
+    h = ctx.convert(eta)
+    for _ in range(steps):
+        g = ev.grad(C, "direct")
+        assert g.ok
+        C = [[x - h * ctx.convert(y) for x, y in zip(r, gr)] for r, gr in zip(C, g.value)]
+    return C
+
+
+def test_gd_iterates_match_mpmath_from_tiny_spread():
+    """20 GD steps from a 1e-100-spread start (thm3.2's regime): the iterates' differences
+    c_i - c_j (size ~1e-100) agree to the 20 digits asked."""
+    c0 = _tiny(100)
+    cx, prec = _prec(c0, 20)
+    steps, eta = 20, "0.1"
+    Ca = _gd(engine_arb.ArbEvaluator(prec), cx, prec, eta, steps)
+    Cm = _gd(model.Evaluator(prec), cx, prec, eta, steps)
+    n = len(Ca)
+    for i in range(n):
+        for j in range(i + 1, n):
+            da = [a - b for a, b in zip(Ca[i], Ca[j])]
+            dm = [a - b for a, b in zip(Cm[i], Cm[j])]
+            size = max(abs(x) for x in dm)
+            assert 1e-102 < size < 1e-98
+            assert max(abs(x - y) for x, y in zip(da, dm)) <= size * mpmath.mpf(10) ** -20
+
+
+def test_dynamics_uses_arb_above_float64():
+    if not hasattr(dynamics, "evaluator_for"):
+        pytest.skip("dynamics.evaluator_for not present")
+    p = Precision(20, 100, 10, 130, "mpmath")
+    assert isinstance(dynamics.evaluator_for(p), engine_arb.ArbEvaluator)
+    p64 = Precision(8, 0, 3, None, "float64")
+    assert not isinstance(dynamics.evaluator_for(p64), engine_arb.ArbEvaluator)
+
+
+def test_run_gd_with_arb_matches_mpmath_run(monkeypatch):
+    """run_gd through the hook (Arb) and with the hook pointing at model.Evaluator: same final
+    iterates to the digits asked (relative to the spread) and the same recorded losses."""
+    if not hasattr(dynamics, "evaluator_for"):
+        pytest.skip("dynamics.evaluator_for not present")
+    c0 = _tiny(100)
+    tr_a = dynamics.run_gd(c0, "0.1", 20, digits=20, progress=False)
+    monkeypatch.setattr(dynamics, "evaluator_for", lambda prec: model.Evaluator(prec))
+    tr_m = dynamics.run_gd(c0, "0.1", 20, digits=20, progress=False)
+    assert tr_a.stop_reason == tr_m.stop_reason == "max steps"
+    Ca = [[mpmath.mpf(x) for x in r] for r in tr_a.final_c]
+    Cm = [[mpmath.mpf(x) for x in r] for r in tr_m.final_c]
+    for ra, rm in zip(Ca, Cm):
+        for a, m in zip(ra, rm):
+            assert abs(a - m) <= abs(m) * mpmath.mpf(10) ** -45    # final_c is printed to 50 digits
+    for la, lm in zip(tr_a.loss, tr_m.loss):
+        assert abs(la - lm) <= 1e-14 * abs(lm)
