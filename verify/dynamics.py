@@ -169,8 +169,17 @@ ENGINES = ("auto", "numba", "numpy")
 def evaluator_for(prec: Precision):
     """The evaluator of a run whose precision policy asks for more than float64 (and of the
     mpmath phase of a run that later drops to float64).  One place, so another multiprecision
-    kernel can be swapped in; float64 steps use the compiled engine or ``model.Evaluator``."""
-    return model.Evaluator(prec)
+    kernel can be swapped in; float64 steps use the compiled engine or ``model.Evaluator``.
+    Multiprecision runs use the Arb kernel (:mod:`verify.engine_arb`), which hands any
+    configuration it does not cover to ``model.Evaluator`` itself and keeps the reason (its
+    ``fallbacks`` list and each Estimate's ``rule["engine"]``)."""
+    if prec.is_float64:
+        return model.Evaluator(prec)
+    try:
+        from verify.engine_arb import ArbEvaluator
+    except ImportError:  # pragma: no cover - python-flint is a declared dependency
+        return model.Evaluator(prec)
+    return ArbEvaluator(prec)
 
 
 def _compiled_engine():
