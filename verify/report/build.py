@@ -48,7 +48,9 @@ _DOCUMENT_FRAGMENT = re.compile(r"\\(paragraph|section|subsection|begin\{(enumer
 
 
 class Anchors:
-    """Unique, deterministic anchor ids (lower-case slugs; a counter suffix on a repeat)."""
+    """Unique, deterministic anchor ids (lower-case slugs joined by single hyphens; a counter
+    suffix on a repeat).  They never contain "--", so ``anchor + "--part"`` names a part of an
+    anchored thing (a section's heading, say) without clashing with any other anchor."""
 
     def __init__(self) -> None:
         self.used: set[str] = set()
@@ -286,7 +288,7 @@ def _findings(claims: list[_Claim], numbered: dict[str, list]) -> list:
             item.append(")")
             rows.append(item)
             ids.append(anchor)
-        blocks.append(Section([titles.get(kind, kind.capitalize())], f"{ids[0]}-group",
+        blocks.append(Section([titles.get(kind, kind.capitalize())], f"{ids[0]}--group",
                               [ItemList(rows, anchors=ids)], level=2))
     readings = [c for c in claims if c.r.reading]
     if readings:
@@ -296,7 +298,7 @@ def _findings(claims: list[_Claim], numbered: dict[str, list]) -> list:
             items.append([ref(c.section, Code(c.r.id)), " (", Verdict(c.r.verdict),
                           f"): the verdict is about one reading of {params}; ",
                           ref(c.reading, f"reading of {c.r.id}"), "."])
-        blocks.append(Section(["Verdicts that depend on a reading"], "findings-readings",
+        blocks.append(Section(["Verdicts that depend on a reading"], "findings--readings",
                               [ItemList(items)], level=2))
     return blocks
 
@@ -315,11 +317,11 @@ def _claim_section(c: _Claim) -> Section:
         Paragraph([strong("Provenance."), " ", Text(r.provenance)]),
     ]
     if r.reading:
-        blocks.append(Section(["Reading"], c.reading + "-h", [_reading(c)], level=2))
+        blocks.append(Section(["Reading"], c.reading + "--h", [_reading(c)], level=2))
     if r.quantities:
-        blocks.append(Section(["Computed vs claimed"], c.quantities + "-h", _quantities(c), level=2))
+        blocks.append(Section(["Computed vs claimed"], c.quantities + "--h", _quantities(c), level=2))
     if r.enclosures:
-        blocks.append(Section(["Certified enclosures"], c.enclosures + "-h", [_enclosures(c)], level=2))
+        blocks.append(Section(["Certified enclosures"], c.enclosures + "--h", [_enclosures(c)], level=2))
     fs = _findings_of(r)
     if fs:
         nums = _number_ranges(c.finding_numbers)
@@ -327,23 +329,23 @@ def _claim_section(c: _Claim) -> Section:
                          ")."])
         details = [[strong(f"F{n}."), " ", Text(f.detail)] for n, f in zip(c.finding_numbers, fs)
                    if f.detail]
-        blocks.append(Section(["Findings"], c.section + "-findings",
+        blocks.append(Section(["Findings"], c.section + "--findings",
                               [par] + ([ItemList(details)] if details else []), level=2))
     if r.witness:
         intro = [Paragraph(["The inputs and numbers that break the claim:"])] if r.verdict == "REFUTED" else []
-        blocks.append(Section(["Witness"], c.section + "-witness",
+        blocks.append(Section(["Witness"], c.section + "--witness",
                               intro + [CodeBlock(T.compact_json(r.witness, width=92), "json")], level=2))
     if r.reason:
         reason = r.reason.rstrip()
         body = CodeBlock(reason) if "\n" in reason else Paragraph([Text(reason)])
-        blocks.append(Section(["Reason"], c.section + "-reason", [body], level=2))
+        blocks.append(Section(["Reason"], c.section + "--reason", [body], level=2))
     for k, t in enumerate(r.tables):
         if len(t.get("rows", [])) > LONG_TABLE_ROWS:
-            blocks.append(Section([Text(f"Table: {t.get('title', '')}")], c.tables[k] + "-h", [
+            blocks.append(Section([Text(f"Table: {t.get('title', '')}")], c.tables[k] + "--h", [
                 Paragraph([f"{len(t['rows'])} rows, in the appendix: ",
                            ref(c.tables[k], f"table {t.get('title', '')}"), "."])], level=2))
         else:
-            blocks.append(Section([Text(f"Table: {t.get('title', '')}")], c.tables[k] + "-h",
+            blocks.append(Section([Text(f"Table: {t.get('title', '')}")], c.tables[k] + "--h",
                                   _as_blocks(_record_table(t, c.tables[k])), level=2))
     if r.figures:
         figs = [FigureBlock(c.figures[f.id], "figures/" + T.figure_stem(r.id, f.id),
@@ -352,11 +354,11 @@ def _claim_section(c: _Claim) -> Section:
         for i, f in enumerate(r.figures):
             refs += [ref(c.figures[f.id], "figure ", Code(f.id)), f" ({f.title})"]
             refs.append("; " if i < len(r.figures) - 1 else ".")
-        blocks.append(Section(["Figures"], c.section + "-figures",
+        blocks.append(Section(["Figures"], c.section + "--figures",
                               [Paragraph(refs)] + _figure_blocks(figs), level=2))
-    blocks.append(Section(["Inputs"], c.section + "-inputs", _inputs(c), level=2))
+    blocks.append(Section(["Inputs"], c.section + "--inputs", _inputs(c), level=2))
     if r.derivation:
-        blocks.append(Section(["Derivation"], c.section + "-derivation", [_derivation_summary(c)], level=2))
+        blocks.append(Section(["Derivation"], c.section + "--derivation", [_derivation_summary(c)], level=2))
     return Section([Code(r.id), ": ", Text(r.title)], c.section, blocks, bookmark=f"{r.id}: {r.title}")
 
 
@@ -567,7 +569,7 @@ def _long_table_blocks(c: _Claim) -> list:
     out = []
     for k, t in enumerate(c.r.tables):
         if len(t.get("rows", [])) > LONG_TABLE_ROWS:
-            out.append(Section([Code(c.r.id), ": ", Text(t.get("title", ""))], c.tables[k] + "-a", [
+            out.append(Section([Code(c.r.id), ": ", Text(t.get("title", ""))], c.tables[k] + "--a", [
                 Paragraph(["From the section of claim ", ref(c.section, Code(c.r.id)), "."]),
                 *_as_blocks(_record_table(t, c.tables[k]))], level=2))
     return out
