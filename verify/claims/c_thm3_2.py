@@ -314,7 +314,7 @@ def check(tier: str = "quick", seed: int = 20260101, *, runs: list | None = None
                xlabel="GD step tau", ylabel="|m_i - m*|", lines=dist_lines, xscale="linear", yscale="log"),
         Figure(id="thm3.2-loss", title="Small initialisation: loss", xlabel="GD step tau",
                ylabel="loss", lines=loss_lines, xscale="log", yscale="log"),
-        Figure(id="thm3.2-spread", title="Spread min_{i<j} |c_i - c_j| (log10) over the run",
+        Figure(id="thm3.2-spread", title="Spread: min over i<j of |c_i - c_j| (log10) over the run",
                xlabel="GD step tau", ylabel="log10 spread", lines=spread_lines)]
     tables = [
         {"title": "High-precision runs", "columns": ["run", "log10 initial bound", "precision", "steps",
