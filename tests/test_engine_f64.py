@@ -1,0 +1,131 @@
+"""The compiled float64 engine (verify.engine_f64) against the numpy path (model.Evaluator):
+two independent engines, each accurate to about machine precision at the digits asked here, so
+their GD iterates must agree to 1e-13 relative (issue 10); batched runs equal separate runs; a
+step the compiled engine cannot resolve is taken on the numpy path with the reason recorded."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from verify import dynamics, engine_f64, model
+
+OVERLAP = [[0.15, 0.05], [-0.1, 0.12], [0.03, -0.15]]           # n=3, d=2, k=2, Gauss-Hermite
+SEP_1D = [[0.9, -0.3], [-0.6, 0.5]]                              # n=2: one separated direction
+SEP_2D = [[1.5, 0.2], [-1.0, 1.2], [0.3, -1.9]]                  # two separated directions
+OVERLAP_53 = (np.random.default_rng(1).standard_normal((5, 3)) * 0.3).tolist()
+
+
+def _final(tr) -> np.ndarray:
+    return np.array([[float(x) for x in r] for r in tr.final_c])
+
+
+def _agree(c0, eta, steps, digits, **kw):
+    a = dynamics.run_gd(c0, eta, steps, digits=digits, progress=False, engine="numba", **kw)
+    b = dynamics.run_gd(c0, eta, steps, digits=digits, progress=False, engine="numpy", **kw)
+    assert a.settings["engine"] == "numba" and b.settings["engine"] == "numpy"
+    assert "engine_fallbacks" not in a.settings
+    assert a.steps == b.steps and a.stop_reason == b.stop_reason and a.classes == b.classes
+    Ca, Cb = _final(a), _final(b)
+    rel = np.abs(Ca - Cb).max() / np.abs(Cb).max()
+    assert rel <= 1e-13, rel
+    for x, y in zip(a.loss, b.loss):
+        assert abs(x - y) <= 1e-13 * abs(y) + a.loss_error[-1] + b.loss_error[-1]
+    for ra, rb in zip(a.dist, b.dist):
+        assert np.allclose(ra, rb, rtol=1e-13, atol=0)
+    return a, b
+
+
+def test_single_evaluation_matches_the_numpy_path_within_both_estimates():
+    for c, digits in ((OVERLAP, 12), (SEP_1D, 12), (SEP_2D, 10), (OVERLAP_53, 11)):
+        cx = model.check_params(c)
+        prec = model._resolve_precision(cx, digits, None, "float64", model._scale_digits(cx))
+        F, Fe, G, status, nodes, _ = engine_f64.evaluate_py(np.array(c), digits)
+        assert status == engine_f64.OK and nodes > 0
+        g, f = model.Evaluator(prec).grad(cx, with_loss=True)
+        assert abs(F - float(f.value)) <= Fe + float(f.error)
+        assert Fe <= 10.0 ** -digits * abs(F)
+        Gn = np.array(g.value, dtype=float)
+        assert np.abs(G - Gn).max() <= 10.0 ** -digits * np.linalg.norm(Gn) + g.max_error()
+
+
+def test_iterates_agree_overlapping():
+    _agree(OVERLAP, 0.1, 1000, 12)
+
+
+def test_iterates_agree_separated_one_direction():
+    _agree(SEP_1D, 0.1, 1000, 12)
+
+
+def test_iterates_agree_separated_two_directions_short():
+    _agree(SEP_2D, 0.1, 10, 10)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("c0,digits,steps", [(OVERLAP, 12, 10_000), (SEP_1D, 12, 10_000),
+                                             (SEP_2D, 10, 10_000), (OVERLAP_53, 11, 1000)])
+def test_iterates_agree_over_1e4_steps(c0, digits, steps):
+    # the n=5, d=3 run costs ~0.1 s per numpy step at 11 digits: 1000 steps
+    _agree(c0, 0.1, steps, digits)
+
+
+def test_stop_when_classified_and_small_start_switch_agree():
+    # converging pair: stops once both are classified (in the compiled loop)
+    a, _ = _agree([[0.3, 0.1], [-0.2, 0.25]], 0.5, 20000, 10, stop_when_classified=True,
+                  rules=dynamics.Rules(converge_tol=0.05))
+    assert a.stop_reason == "all parameters classified" and a.steps[-1] < 20000
+    # a small-spread start runs in mpmath first and hands over to the compiled engine
+    from verify.claims import c_figure
+    c0 = c_figure.initial(6.0, 20260101)      # 1e-7 spread at |c| = 6: mpmath, then float64
+    a = dynamics.run_gd(c0, 0.01, 30, digits=2, progress=False, engine="numba")
+    b = dynamics.run_gd(c0, 0.01, 30, digits=2, progress=False, engine="numpy")
+    assert "switched" in a.precision and a.precision == b.precision
+    assert a.steps == b.steps
+    # digits=2 on a 1e-7 spread: the policy asks 10 digits of each quantity
+    assert np.abs(_final(a) - _final(b)).max() <= 1e-10 * np.abs(_final(b)).max()
+
+
+def test_batch_equals_separate_runs():
+    rng = np.random.default_rng(3)
+    starts = [(rng.standard_normal((3, 2)) * s).tolist() for s in (0.2, 0.5, 1.2)]
+    kw = dict(digits=8, progress=False, stop_when_classified=True,
+              rules=dynamics.Rules(converge_tol=0.05))
+    batch = dynamics.run_gd_batch(starts, 0.2, 3000, **kw)
+    for c0, tb in zip(starts, batch):
+        ts = dynamics.run_gd(c0, 0.2, 3000, **kw)
+        da, db = tb.to_dict(), ts.to_dict()
+        da.pop("seconds"), db.pop("seconds")
+        assert da == db
+
+
+def test_unresolvable_step_falls_back_with_the_reason():
+    # three separated directions: beyond the compiled split rule; the numpy path is asked and
+    # (it has the same limit) stops the run with its reason -- no silent number
+    c0 = [[0, 0, 0], [3, 0, 0], [0, 3, 0], [0, 0, 3]]
+    tr = dynamics.run_gd(c0, 0.1, 5, digits=3, progress=False, engine="numba")
+    fb = tr.settings["engine_fallbacks"]
+    assert fb["steps"] >= 1 and any("separated directions" in r for r in fb["reasons"])
+    assert tr.stop_reason.startswith(("unresolved gradient", "inaccurate gradient")) or (
+        tr.stop_reason == "max steps" and fb["steps"] == 6)
+
+
+def test_bad_input_and_time_budget():
+    with pytest.raises(ValueError, match="engine"):
+        dynamics.run_gd(OVERLAP, 0.1, 5, engine="fortran")
+    with pytest.raises(ValueError, match="c0s"):
+        dynamics.run_gd_batch([], 0.1, 5)
+    with pytest.raises(ValueError, match="same shape"):
+        dynamics.run_gd_batch([OVERLAP, SEP_1D], 0.1, 5)
+    tr = dynamics.run_gd(OVERLAP, 0.1, 10 ** 7, digits=8, progress=False, max_seconds=0.0)
+    assert tr.stop_reason.startswith("time budget") and tr.steps[-1] < 10 ** 7
+    assert tr.steps[-1] == int(tr.stop_reason.rsplit(" ", 1)[1])
+
+
+def test_overflow_is_a_stop_not_a_number():
+    # a huge step diverges: the run stops on overflow with an infinite last record
+    tr = dynamics.run_gd([[3.0, 0.0], [-3.0, 0.5]], 1e6, 200, digits=4, progress=False)
+    if tr.stop_reason == "overflow":
+        assert math.isinf(tr.dist[-1][0])
+    else:
+        assert tr.stop_reason == "max steps"
