@@ -40,6 +40,7 @@ MAX_SPLIT_DIMS = 2
 MAX_NODES = 2_000_000
 EPS = 2.0 ** -52
 OVERFLOW = 1e60
+L_MAX = 37.0  # erfc(L/sqrt 2) stays a normal double
 SLACK_STEPS = 8
 
 # status codes of one evaluation
@@ -702,23 +703,53 @@ def _split(E, o, C, D, ks, idx_smooth, gli, L, margin, acc, aacc, vmax):
 
 
 @njit(cache=True)
-def _met(val, err, n, d, k, R, tdig):
-    """Tolerance of the numpy path: per block, error <= 10^-tdig * max(max|value|, natural size)."""
-    f = 10.0 ** (-tdig)
-    starts = (0, 1, 1 + n * d, 1 + n * d + n, 1 + n * d + n + k * n)
-    floors = (R * R, R, R * R, R * R)
-    for g in range(4):
-        a, b = starts[g], starts[g + 1]
-        if b <= a:
-            continue
-        sc = floors[g]
-        worst = 0.0
-        for p in range(a, b):
-            sc = max(sc, abs(val[p]))
-            worst = max(worst, err[p])
-        if worst > f * sc:
-            return False
-    return True
+def _accept(val, eq, rd, C, Pp, tdig, G, out):
+    """Form the gradient (direct form: 2 (E[w v] - c_i E[w h] + P E[u w h])) into G and judge the
+    pair.  ``eq``: per-component quadrature error (rule difference + truncation), ``rd``: rounding.
+    The loss must have ``tdig`` significant digits, the gradient ``tdig`` digits relative to its
+    norm -- unless the quadrature error is already below the rounding noise (a quantity that
+    vanishes cannot be resolved relatively; then the rounding bound is the error).
+    out = [loss error, gradient error (max), quadrature part of the loss, of the gradient].
+    Returns the number of digits to spare (<0: not met)."""
+    n, d = C.shape
+    k = Pp.shape[1]
+    o1 = 1 + n * d
+    o2 = o1 + n
+    gq = 0.0
+    gr = 0.0
+    gn = 0.0
+    for i in range(n):
+        for j in range(d):
+            p = 1 + i * d + j
+            cij = C[i, j]
+            g = val[p] - cij * val[o1 + i]
+            q = eq[p] + abs(cij) * eq[o1 + i]
+            r = rd[p] + abs(cij) * rd[o1 + i]
+            big = abs(val[p]) + abs(cij * val[o1 + i])
+            for m in range(k):
+                pm = o2 + m * n + i
+                g += Pp[j, m] * val[pm]
+                q += abs(Pp[j, m]) * eq[pm]
+                r += abs(Pp[j, m]) * rd[pm]
+                big += abs(Pp[j, m] * val[pm])
+            G[i, j] = 2 * g
+            gn += 4 * g * g
+            gq = max(gq, 2 * q)
+            gr = max(gr, 2 * r + 2 * big * EPS * 8)
+    gn = math.sqrt(gn)
+    out[0] = eq[0] + rd[0]
+    out[1] = gq + gr
+    out[2] = eq[0]
+    out[3] = gq
+    # digits to spare: how far below its allowance each quadrature error is
+    spare = 100.0
+    for x, allow in ((eq[0], max(abs(val[0]) * 10.0 ** (-tdig), rd[0])),
+                     (gq, max(gn * 10.0 ** (-tdig), gr))):
+        if x > 0:
+            if allow <= 0:
+                return -1.0
+            spare = min(spare, math.log10(allow / x))
+    return spare
 
 
 @njit(cache=True)
@@ -788,12 +819,16 @@ def evaluate(C, params, state, G):
     ki = min(k, 3)
     start = max(1, state[ki, ks, 0])
     val = np.zeros(ncomp)
-    err = np.zeros(ncomp)
     total = 0
     status = INACCURATE
     lv_used = 0
     idx = np.empty(nsm, dtype=np.int64)
-    for lv in range(start, NL):
+    rd = np.zeros(ncomp)
+    eq = np.zeros(ncomp)
+    out = np.zeros(4)
+    out2 = np.zeros(4)
+    lv = start
+    while lv < NL:
         vals = np.zeros((2, ncomp))
         aacc = np.zeros(ncomp)
         vmax = np.zeros(ncomp)
@@ -814,16 +849,20 @@ def evaluate(C, params, state, G):
                 state[ki, ks, 0] = lv
                 return 0.0, np.inf, BUDGET, total, lv
         rnd = EPS * 8 * math.sqrt(mnodes)
+        eqt = np.empty(ncomp)
         for c in range(ncomp):
             val[c] = vals[1, c]
-            err[c] = abs(vals[1, c] - vals[0, c]) + aacc[c] * rnd + vmax[c] * tail
+            rd[c] = aacc[c] * rnd
+            eq[c] = abs(vals[1, c] - vals[0, c]) + vmax[c] * tail
+            eqt[c] = vmax[c] * tail
         lv_used = lv
-        if _met(val, err, n, d, k, R, digits):
+        spare = _accept(val, eq, rd, C, Pp, digits, G, out)
+        if spare >= 0:
             status = OK
             # warm start: begin here next time; after SLACK_STEPS consecutive pairs that agreed
             # 4 digits better than needed, try one rung lower (so the rule can also shrink)
             state[ki, ks, 0] = lv
-            if _met(val, err, n, d, k, R, digits + 4):
+            if spare >= 4:
                 state[ki, ks, 1] += 1
                 if state[ki, ks, 1] >= SLACK_STEPS:
                     state[ki, ks, 0] = max(1, lv - 1)
@@ -831,16 +870,17 @@ def evaluate(C, params, state, G):
             else:
                 state[ki, ks, 1] = 0
             break
+        if ks and L < L_MAX:
+            # is the truncation what misses?  then widen the range (mass at far tie points)
+            Gt = np.empty((n, d))
+            if _accept(val, eqt, rd, C, Pp, digits, Gt, out2) < 1:
+                L = min(L_MAX, L + 2.0)
+                tail = k * math.erfc(L / math.sqrt(2.0)) * (1 + L) ** 2
+                lv -= 1
+        lv += 1
     if status != OK:
         state[ki, ks, 0] = NL - 2
-    # gradient, direct form: 2 (E[w v] - c_i E[w h] + P E[u w h])
-    for i in range(n):
-        for j in range(d):
-            g = val[1 + i * d + j] - C[i, j] * val[1 + n * d + i]
-            for m in range(k):
-                g += Pp[j, m] * val[1 + n * d + n + m * n + i]
-            G[i, j] = 2 * g
-    return val[0], err[0], status, total, lv_used
+    return val[0], out[0], status, total, lv_used
 
 
 # ----------------------------------------------------------------------------------------------
