@@ -117,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", default=None, help="output directory (default: the source's)")
     sp = sub.add_parser("bench", help="side-by-side timings, printed as ratios")
     sp.add_argument("--quick", action="store_true", help="fewer repetitions and a shorter run (c)")
+    sp.add_argument("--json", action="store_true", help="also print one JSON summary object")
     for name in ("loss", "gradient"):
         sp = sub.add_parser(name, help=f"evaluate the population {name} once")
         sp.add_argument("--params", required=True, help="'m1;m2;...' e.g. '1,0;0,1' or JSON")
@@ -240,7 +241,7 @@ def _dispatch(args, argv) -> int:
         return run_derive(args.names or None, latex=args.latex)
     if cmd == "bench":
         from verify.bench import run_bench
-        return run_bench(quick=args.quick)
+        return run_bench(quick=args.quick, as_json=args.json)
     if cmd == "report":
         return _report(args)
     from verify.claims import runner
