@@ -270,8 +270,9 @@ def test_ctrl_c_stops_the_claim_not_only_the_gd_run(tmp_path, fake_claims, capsy
 
     def two_long_runs():
         for _ in range(2):
+            # mpmath steps: no compiled kernel whose first call compiles for seconds
             calls.append(dynamics.run_gd([[0.5], [-0.3]], 1e-3, 10 ** 7, digits=8,
-                                         progress=False))
+                                         backend="mpmath", progress=False))
     fake_claims["slow"] = _fake_claim("slow", work=two_long_runs)
     assert main(["run", "a", "--quick", "--jobs", "1", "--out", str(out)]) == 0
     before = (out / "results.json").read_text()

@@ -319,6 +319,9 @@ def run_claims(ids: list[str] | None, *, quick: bool, seed: int, jobs: int | Non
                 print(f"{cid:10s} {'not run':13s} (interrupted before it started)")
         print(f"total {total:.1f} s ({tier} tier, {jobs} worker(s))")
     if report and (finished or not stopped):
+        if stopped:
+            print(f"interrupted: publishing the {len(finished)} finished record(s) "
+                  "(Ctrl-C again leaves the previous report as it is)", file=sys.stderr, flush=True)
         _publish(out_path, previous, records, prov, total, as_json)
     elif report:
         print(f"interrupted before any check finished; {out} left as it was", file=sys.stderr)

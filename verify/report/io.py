@@ -264,7 +264,7 @@ def publish(out: Path | str, render: Callable[[Path], list[Path]]) -> list[Path]
         os.chmod(staging, out.stat().st_mode & 0o7777 if out.is_dir() else 0o777 & ~_umask())
         files, dirs = _foreign(out, staging)
         per_file = per_file or bool(dirs) or _contains_cwd(out)
-        rel_written = [p.resolve().relative_to(staging.resolve()) for p in written]
+        rel_written = [_relative(p, staging) for p in written]
         if per_file:
             _move_files(staging, out)
         else:
@@ -275,6 +275,15 @@ def publish(out: Path | str, render: Callable[[Path], list[Path]]) -> list[Path]
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return [out / r for r in rel_written]
+
+
+def _relative(p: Path, staging: Path) -> Path:
+    """A rendered path relative to the staging directory (the renderer may return it relative)."""
+    p = p if p.is_absolute() else staging / p
+    try:
+        return p.resolve().relative_to(staging.resolve())
+    except ValueError:
+        return Path(p.name)
 
 
 def _swap(staging: Path, out: Path) -> None:
