@@ -277,3 +277,14 @@ def run_spot_check(digits: int = 15) -> dict:
     return {"points": pts, "dps": digits, "digits": -math.log10(max(worst / 20 ** 4, 1e-300)),
             "required_digits": 0, "passed": worst < 200,
             "note": "relative remainder of the two-term series times r^4 (O(1) expected)"}
+
+
+@functools.lru_cache(maxsize=None)
+def g_coefficients(mv: int, order: int = 3) -> tuple:
+    """(b1, ..., b_order) of g = lead_g (1 + b1/r^2 + b2/r^4 + ...) at m = mv, exact SymPy numbers
+    (seconds at m = 1; SymPy's series is much slower with ln m symbolic) (the series of the Watson expansion through K_{2 order + 2}, with m substituted first)."""
+    F = loss_series(order + 1).subs(a, sp.log(mv))
+    g = -sp.diff(F, r) / mv
+    ratio = sp.simplify((g / lead_g().subs(m, mv)).subs(r, 1 / sp.sqrt(e)))
+    ser = sp.series(ratio, e, 0, order + 1).removeO()
+    return tuple(sp.expand(ser.coeff(e, k)) for k in range(1, order + 1))
