@@ -96,6 +96,7 @@ def _one_line_error(capsys) -> str:
     ["gradient", "--params", "1;0", "--target", "0", "--form", "x"],
     ["frobnicate"],
     [],                                                              # no command
+    ["run", "score", "--seed", "-1", "--no-report"],
 ])
 def test_bad_input_from_the_issue_is_one_line(argv, capsys):
     assert main(argv) == 2
@@ -379,3 +380,27 @@ def test_ctrl_c_with_a_process_pool_exits_130_and_keeps_other_records(tmp_path):
     recs, _ = _records(out)
     assert recs["score"]["title"] == "kept"
     assert "INCONCLUSIVE" in stdout or "not run" in stdout     # something was stopped
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_all_keeps_the_finished_records(tmp_path):
+    """Issue 15's "done means": Ctrl-C during `verify all` exits 130 within seconds, and the
+    records finished by then are in results.json (none of them an interrupted CONFIRMED)."""
+    out = tmp_path / "rep"
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    proc = subprocess.Popen([sys.executable, "-m", "verify", "all", "--quick", "--jobs", "2",
+                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env, start_new_session=True)
+    time.sleep(25.0)
+    os.killpg(proc.pid, signal.SIGINT)
+    sent = time.perf_counter()
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr[-2000:]
+    assert time.perf_counter() - sent < 30                   # includes publishing the report
+    assert "Traceback" not in stderr
+    if (out / "results.json").exists():
+        recs, _ = _records(out)
+        for r in recs.values():
+            assert not (r["verdict"] == "CONFIRMED" and "interrupted" in r["reason"])
+        assert any(r["verdict"] != "INCONCLUSIVE" or not r["reason"].startswith("interrupted")
+                   for r in recs.values())

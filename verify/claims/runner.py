@@ -286,6 +286,8 @@ def run_claims(ids: list[str] | None, *, quick: bool, seed: int, jobs: int | Non
             raise ValueError(f"unknown claim {cid!r}; known: {', '.join(CLAIM_IDS)}")
     if jobs is not None and jobs < 1:
         raise ValueError(f"--jobs must be >= 1, got {jobs}")
+    if seed < 0:
+        raise ValueError(f"--seed must be >= 0, got {seed}")
     # --out is checked, and its report read, before anything is computed.
     previous = None
     out_path = None
@@ -294,7 +296,7 @@ def run_claims(ids: list[str] | None, *, quick: bool, seed: int, jobs: int | Non
         out_path = report_io.check_out_dir(out)
         previous = load_previous(out_path) if out_path.is_dir() else None
     tier = "quick" if quick else "full"
-    jobs = jobs or os.cpu_count() or 1
+    jobs = min(jobs or os.cpu_count() or 1, len(ids))  # a fork pool starts all its workers
     show = sys.stderr.isatty() if progress is None else progress
     if argv is None:
         argv = sys.argv[1:] if sys.argv and sys.argv[0].endswith(("__main__.py", "verify")) else []
