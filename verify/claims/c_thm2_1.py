@@ -433,6 +433,11 @@ def _figures(figure_run, vtrajs, valid, claimed_power) -> list[Figure]:
                           law0.loss(taus).tolist(), kind="reference"))
         T = law0.plateau_time
         marks.append({"x": T, "y": float(law0.loss(T)), "label": f"T = {T:.3g}"})
+        # the claimed rate through the run's largest measured loss sqrt(eta tau): the bound with
+        # the run's own constant, for comparison with the law's tau^-2
+        kk = max(v * math.sqrt(eta * s) for s, v in zip(tr.steps, tr.loss) if s > 0)
+        lines.append(Line("claimed O(1/sqrt(eta tau)) with the run's constant", taus.tolist(),
+                          (kk / np.sqrt(eta * taus)).tolist(), kind="reference"))
     return [Figure(id="thm2_1-near-law", title="thm2.1: full GD and the near-converged law",
                    xlabel="GD step tau", ylabel="loss", lines=lines, xscale="log", yscale="log",
                    marks=marks)]
