@@ -252,6 +252,7 @@ def publish(out: Path | str, render: Callable[[Path], list[Path]]) -> list[Path]
     out = check_out_dir(out)
     recover(out)
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.{_STAGING}-{os.getpid()}-",
                                         dir=out.parent))
         per_file = False
