@@ -177,7 +177,10 @@ def hessian_fd(s, n: int, d: int, digits: int, h_exp: int | None = None) -> dict
             for sgn in (1, -1):
                 c = [[ctx.convert(x) for x in row] for row in base]
                 c[j][m] += sgn * step
-                g = model.grad_F(c, digits=digits, strict=True)
+                # strict=False: near the stationary point the gradient is O(h), and the core counts
+                # digits relative to its norm, so it may miss them; its error estimate enters E
+                # below either way (2 x gradient error / h), which is what the classification needs
+                g = model.grad_F(c, digits=digits, strict=False)
                 used.add(g.precision.describe())
                 gerr = max(gerr, ctx.mpf(g.max_error()))
                 out.append([ctx.convert(x) for row in g.value for x in row])
@@ -403,7 +406,7 @@ TIERS = {
     "full": {"ns": tuple(range(3, 11)), "digits": 40,
              "grad_dims": {n: ((1, 2, 3) if n in (3, 10) else (1,)) for n in range(3, 11)},
              "grad_digits": 40,
-             "hessian": {3: 14, 4: 10, 6: 10, 10: 10},
+             "hessian": {3: 10, 4: 10, 6: 10, 10: 10},
              "proofs_ns": (3, 10), "certify_dims": (1, 2, 3)},
 }
 
@@ -490,7 +493,8 @@ def check(tier: str = "quick", seed: int = 20260101, *, stationarity_sign: int =
                                   f"{float(st['Gp_bracket'].upper()):.3g}",
                                   f"{neg[1].str(8, radius=False)} ({neg[0]})",
                                   f"{pos[1].str(8, radius=False)} ({pos[0]})",
-                                  nstr(gap, 2), f"{cp['seconds']:.1f}"])
+                                  (nstr(gap, 2) if gap else "0") + f" (dps={ctx.dps})",
+                                  f"{cp['seconds']:.1f}"])
         # the core's gradient in several dimensions: the independent test of stationarity
         for d in cfg["grad_dims"].get(n, (1,)):
             cg = core_gradient(s, n, d, cfg["grad_digits"])
