@@ -19,7 +19,6 @@ import os
 import signal
 import tempfile
 
-import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
