@@ -20,6 +20,7 @@ from verify.precision import Precision, exact
 OVERLAP = [[0.15, 0.05], [-0.1, 0.12], [0.03, -0.15]]          # n=3, d=2: Gauss-Hermite 2-D
 SEPARATED_2D = [["0.9", "-0.3"], ["-0.6", "0.5"]]                # n=2, d=2: split rule, k=1
 SEPARATED_1D = [["1.5"], ["-1.2"], ["0.2"]]                      # n=3, d=1: three tie points
+FAR_1D = [["3"], ["-2.5"], ["0.4"]]                                # n=3, d=1: sharp transitions
 
 
 def _tiny(ex: int):
@@ -52,11 +53,13 @@ def _agree(a: model.Estimate, b: model.Estimate) -> float:
 
 @pytest.mark.parametrize("c, digits, kind", [
     (OVERLAP, 20, "Gauss-Hermite"),
-    (SEPARATED_2D, 30, "split"),
-    (SEPARATED_1D, 25, "split"),
+    (SEPARATED_2D, 30, "trapezoid"),
+    (SEPARATED_1D, 25, "trapezoid"),
+    (FAR_1D, 25, "split"),
     (_tiny(100), 20, "Gauss-Hermite"),
     (_tiny(1000), 20, "Gauss-Hermite"),
-], ids=["overlap-n3d2", "separated-n2d2", "separated-n3d1", "spread1e-100", "spread1e-1000"])
+], ids=["overlap-n3d2", "separated-n2d2", "separated-n3d1", "far-n3d1", "spread1e-100",
+         "spread1e-1000"])
 def test_agrees_with_mpmath(c, digits, kind):
     cx, prec = _prec(c, digits)
     ga, fa = engine_arb.ArbEvaluator(prec).grad(cx, "direct", with_loss=True)

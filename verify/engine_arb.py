@@ -189,11 +189,11 @@ def _dot(a, b):
 
 def _log10_abs(x) -> float:
     """log10 of |midpoint| of an arb (any exponent); -inf for zero."""
-    m = abs(x.mid()) if isinstance(x, arb) else abs(arb(x))
+    m = (x if isinstance(x, arb) else arb(x)).mid()    # exact: no rounding at any precision
     if m == 0:
         return -math.inf
     man, exp = m.man_exp()
-    man, exp = int(man), int(exp)
+    man, exp = abs(int(man)), int(exp)
     bits = man.bit_length()
     if bits > 900:
         man >>= bits - 900
@@ -292,12 +292,18 @@ def expectations(setup: ArbSetup, xs, wx, ys, wy, tail=None) -> dict:
     A = [[(e1[i] * x + o[i]).exp() if i != ref else one for i in range(n)] for x in xs]
     B = ([[(e2[i] * y).exp() if i != ref else one for i in range(n)] for y in ys] if k >= 2
          else [[one] * n])
-    Bt = arb_mat(B).transpose()
     K1 = len(xs)
-    # one product gives S and the numerators N_q of eps_q: [A; A diag(e_.1); ...] B^T
-    stack = A + [[A[a][i] * e[i][q] for i in range(n)] for q in range(k) for a in range(K1)]
-    SN = (arb_mat(stack) * Bt).tolist()
-    S, N = SN[:K1], [SN[(q + 1) * K1:(q + 2) * K1] for q in range(k)]
+    others = [i for i in range(n) if i != ref]
+    if k >= 2:
+        # one product gives S and the numerators N_q of eps_q: [A; A diag(e_.1); ...] B^T
+        Bt = arb_mat(B).transpose()
+        stack = A + [[A[a][i] * e[i][q] for i in range(n)] for q in range(k) for a in range(K1)]
+        SN = (arb_mat(stack) * Bt).tolist()
+        S, N = SN[:K1], [SN[(q + 1) * K1:(q + 2) * K1] for q in range(k)]
+    else:
+        # one y node: S and N_1 are sums over the n components at each x node (A_ref = 1, e_ref = 0)
+        S = [[sum((row[i] for i in others), one)] for row in A]
+        N = [[[sum((row[i] * e1[i] for i in others), arb(0))] for row in A]] if k else []
     if k == 0:
         Z = {"1": [[1 / z for z in row] for row in S]}
     elif k == 1:
@@ -441,6 +447,28 @@ def _truncation(D: float) -> float:
     while 0.5 * math.log(2 / math.pi) - math.log(L) - L * L / 2 > -(D + 3) * LN10:
         L += 0.25
     return L
+
+
+def _trapezoid_plan(setup: ArbSetup, D: float, level: int):
+    """(h, L, nc) of a trapezoid pair (h vs h/2, nested) on [-L, L] for a sharp direction in
+    k = 1, or None when the split rule is cheaper.  The integrand phi(u) w_I(u) u^q is analytic in
+    the strip |Im u| < tau = pi/spread (the softmax's poles), where |phi| grows by e^{tau^2/2};
+    the trapezoid rule's error is then ~ e^{tau^2/2} e^{-2 pi tau/h}: h follows from D digits.
+    The split rule needs ~ (panels) x (Gauss-Legendre orders of the pair) nodes."""
+    lsp = _spread_log10(setup, 0)
+    if lsp > 300 or lsp == -math.inf:
+        return None
+    tau = 0.95 * math.pi / 10 ** lsp
+    L = _truncation(D)
+    h = 2 * math.pi * tau / (LN10 * (D + 3) + tau * tau / 2) * 0.8 ** level
+    nc = int(math.ceil(L / h))
+    trap_nodes = 2 * (2 * nc + 1)
+    # split rule estimate: ~L/PANEL_MAX*2 panels + 4 graded per tie, orders ~ D/1.2 (two rules)
+    panels = 2 * L / PANEL_MAX + 4 * (setup.n - 1)
+    split_nodes = panels * 2 * (D / 1.2)
+    if trap_nodes > split_nodes or trap_nodes > MAX_NODES:
+        return None
+    return h, L, nc
 
 
 def _split_edges(e: list[float], o: list[float], L: float, margin: float) -> list[float]:
@@ -642,12 +670,37 @@ class ArbEvaluator:
         if sharp and k >= 2:
             raise Unsupported("a separated direction in a 2-D span needs the nested split rule, "
                               "which the Arb kernel does not have")
-        key = (k, bool(sharp), need_grad, n)
+        key = (k, bool(sharp) and _trapezoid_plan(setup, D, 0) is not None, bool(sharp),
+               need_grad, n)
         level = self._level.get(key, 0)
         best = None
         extra_L = 0.0
         for attempt in range(16):
+            trap = None
             if sharp:
+                trap = _trapezoid_plan(setup, D + extra_L, level)
+            if trap is not None:
+                h, L, nc = trap
+                La = arb(L) - h
+                t0 = (La / arb(2).sqrt()).erfc()
+                t1 = (2 / arb.pi()).sqrt() * (-(La * La) / 2).exp()
+                tail = (t0, t1)
+                norm = 1 / (2 * arb.pi()).sqrt()
+                ha = arb(h)
+                even = [ha * j for j in range(-nc, nc + 1)]
+                odd = [ha * j + ha / 2 for j in range(-nc, nc)]
+                Ms = []
+                for xs in (even, odd):
+                    ws = [ha * norm * (-(x * x) / 2).exp() for x in xs]
+                    Ms.append(expectations(setup, xs, ws, [arb(0)], [arb(1)], tail))
+                    self.integrator.own += len(xs)
+                Mf = {f: [[(a_ + b_) / 2 for a_, b_ in zip(la, lb)] for la, lb in zip(Ms[0][f], Ms[1][f])]
+                      for f in Ms[0]}
+                (Fc, gc), (F, g) = assemble(setup, Ms[0], need_grad), assemble(setup, Mf, need_grad)
+                sizes = [len(even), len(even) + len(odd)]
+                desc = (f"trapezoid h={h:.4g} vs h/2 on [-{L:g}, {L:g}] (Arb; analytic in the "
+                        f"strip of the softmax poles)")
+            elif sharp:
                 L = _truncation(D + extra_L)
                 ef = [float(setup.e[i][0].mid()) for i in range(n)]
                 of = [float(setup.o[i].mid()) for i in range(n)]
@@ -691,20 +744,22 @@ class ArbEvaluator:
                     rules.append((xs, wx, ys, wy))
                 desc = ("Gauss-Hermite " + "x".join(map(str, orders_f)) + " vs "
                         + "x".join(map(str, orders_c)) + " (Arb)") if k else "exact (k=0) (Arb)"
-            sizes = [len(r[0]) * len(r[2]) for r in rules]
-            if max(sizes) > MAX_NODES:
-                raise Unsupported(f"rule of {max(sizes)} nodes over the Arb kernel's budget "
-                                  f"of {MAX_NODES}")
-            res = []
-            for xs, wx, ys, wy in rules:
-                M = expectations(setup, xs, wx, ys, wy, tail)
-                res.append(assemble(setup, M, need_grad))
-                self.integrator.own += len(xs) * len(ys)
-            (Fc, gc), (F, g) = res
+            if trap is None:
+                sizes = [len(r[0]) * len(r[2]) for r in rules]
+                if max(sizes) > MAX_NODES:
+                    raise Unsupported(f"rule of {max(sizes)} nodes over the Arb kernel's budget "
+                                      f"of {MAX_NODES}")
+                res = []
+                for xs, wx, ys, wy in rules:
+                    M = expectations(setup, xs, wx, ys, wy, tail)
+                    res.append(assemble(setup, M, need_grad))
+                    self.integrator.own += len(xs) * len(ys)
+                (Fc, gc), (F, g) = res
             if k == 0:
                 Fc, gc = F, g          # exact: no quadrature
             errF, errG, ok, info = self._accept(setup, F, Fc, g, gc, D)
             rule = {"rule": desc, "nodes": sizes[1], "compare_nodes": sizes[0], "level": level,
+                    "evaluated_nodes": sizes[1] + (sizes[0] if trap is None else 0),
                     "engine": "arb", "bits": self.bits, **info}
             best = (F, errF, g, errG, ok, rule)
             if ok or k == 0:
@@ -734,3 +789,109 @@ class ArbEvaluator:
                          [[_err_mpf(e + abs(x.mid()) * ulp, ctx) for x, e in zip(rg, re_)]
                           for rg, re_ in zip(g, errG)], self.prec, dict(rule, form="direct"), ok)
         return f_est, g_est
+
+
+# ---------------------------------------------------------------------------------------------
+# Benchmarks (called by ``verify bench --json``; medians in ms, ratios against today's mpmath
+# path measured in the same call)
+# ---------------------------------------------------------------------------------------------
+
+def _median_ms(fn, repeat: int):
+    times, out = [], None
+    for _ in range(max(1, repeat)):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return 1e3 * statistics.median(times), out
+
+
+def _digits_reached(g: Estimate, f: Estimate) -> float:
+    """Significant digits the error estimates certify: min over the loss (relative to |F|) and
+    the gradient (each component relative to the Frobenius norm)."""
+    ctx = _precision.context((g.precision.dps or 15) + 20)
+    cv = ctx.convert
+    lf = _log10_abs(arb(f.value)) - _log10_abs(arb(f.error)) if f.error else math.inf
+    norm = ctx.sqrt(ctx.fsum(cv(x) ** 2 for row in g.value for x in row))
+    worst = max(cv(e) for row in g.error for e in row)
+    lg = float(ctx.log10(norm / worst)) if worst else math.inf
+    return round(min(lf, lg), 1)
+
+
+def _agreement_digits(g1, f1, g2, f2) -> float:
+    """-log10 of the largest difference between two engines, relative as in _digits_reached."""
+    ctx = _precision.context((g1.precision.dps or 15) + 20)
+    cv = ctx.convert
+    norm = ctx.sqrt(ctx.fsum(cv(x) ** 2 for row in g1.value for x in row))
+    dg = max(abs(cv(a) - cv(b)) for ra, rb in zip(g1.value, g2.value)
+             for a, b in zip(ra, rb)) / norm
+    df = abs(cv(f1.value) - cv(f2.value)) / abs(cv(f1.value))
+    worst = max(dg, df)
+    return round(float(-ctx.log10(worst)), 1) if worst else math.inf
+
+
+def bench_hp50_step_ms_n3d2(repeat: int = 5, compare: bool = True) -> dict:
+    """One 50-digit GD step (gradient + loss + update), n = 3, d = 2, overlapping components
+    (bench (b)'s configuration and precision: dps 50, 40 digits): Arb kernel, warm (rules cached,
+    ladder level known), median of ``repeat``; with ``compare``, today's mpmath path
+    (model.Evaluator) in the same call, warm, once."""
+    c = [[0.15, 0.05], [-0.1, 0.12], [0.03, -0.15]]
+    prec = Precision(40, 0, 10, 50, "mpmath")
+    cx = model.check_params(c)
+    eta = _precision.context(50).mpf("0.1")
+
+    def step(ev):
+        g, f = ev.grad(cx, "direct", with_loss=True)
+        new = [[a - eta * b for a, b in zip(r, gr)] for r, gr in zip(cx, g.value)]
+        return new, g, f
+
+    ev = ArbEvaluator(prec)
+    t_cold, _ = _median_ms(lambda: step(ArbEvaluator(prec)), 1)
+    step(ev)
+    ms, (_, g, f) = _median_ms(lambda: step(ev), repeat)
+    out = {"hp50_step_ms_n3d2": ms, "cold_ms": t_cold, "digits": _digits_reached(g, f),
+           "rule": g.rule.get("rule"), "nodes": g.rule.get("evaluated_nodes"),
+           "target_ms": 30.0, "met": ms <= 30.0}
+    if compare:
+        evm = model.Evaluator(prec)
+        step(evm)
+        ms_m, (_, gm, fm) = _median_ms(lambda: step(evm), 1)
+        out.update({"mpmath_step_ms": ms_m, "ratio_vs_mpmath": ms_m / ms,
+                    "mpmath_digits": _digits_reached(gm, fm),
+                    "agreement_digits": _agreement_digits(g, f, gm, fm),
+                    "mpmath_rule": gm.rule.get("rule")})
+    return out
+
+
+def bench_hp50_lossgrad_ms_n2(repeat: int = 5, compare: bool = True) -> dict:
+    """Loss + direct gradient at 50 significant digits, n = 2, d = 2 separated (bench (a)'s
+    configuration; a 1-D split rule): Arb kernel, warm, median of ``repeat``; with ``compare``,
+    the naive baseline (bench.naive_loss_and_gradient: one mpmath.quad per quantity at dps 50,
+    whose accuracy is bounded by its working precision, ~1e-50) and today's mpmath path
+    (model.Evaluator at the same digits), in the same call."""
+    c = [["0.9", "-0.3"], ["-0.6", "0.5"]]
+    cx = model.check_params(c)
+    prec = model._resolve_precision(cx, 50, None, "mpmath", model._scale_digits(cx))
+    ev = ArbEvaluator(prec)
+    t_cold, _ = _median_ms(lambda: ArbEvaluator(prec).grad(cx, "direct", with_loss=True), 1)
+    ev.grad(cx, "direct", with_loss=True)
+    ms, (g, f) = _median_ms(lambda: ev.grad(cx, "direct", with_loss=True), repeat)
+    out = {"hp50_lossgrad_ms_n2": ms, "cold_ms": t_cold, "digits": _digits_reached(g, f),
+           "max_error": float(max(f.error, g.max_error())), "rule": g.rule.get("rule"),
+           "nodes": g.rule.get("nodes") + g.rule.get("compare_nodes")}
+    if compare:
+        from verify import bench as _bench
+        ms_n, (vals, nerr) = _median_ms(lambda: _bench.naive_loss_and_gradient(c, 50), 1)
+        diffs = [abs(vals[0] - f.value)] + [abs(vals[1 + 2 * i + j] - g.value[i][j])
+                                            for i in range(2) for j in range(2)]
+        evm = model.Evaluator(prec)
+        evm.grad(cx, "direct", with_loss=True)
+        ms_m, (gm, fm) = _median_ms(lambda: evm.grad(cx, "direct", with_loss=True), 1)
+        out.update({"naive_quad_ms_n2": ms_n, "ratio_vs_naive": ms_n / ms,
+                    "naive_error_estimate": float(nerr),
+                    "naive_accuracy_bound": 10.0 ** -50,   # dps 50 bounds what it can resolve
+                    "max_difference_vs_naive": float(max(diffs)),
+                    "mpmath_ms": ms_m, "ratio_vs_mpmath": ms_m / ms,
+                    "mpmath_digits": _digits_reached(gm, fm),
+                    "agreement_digits": _agreement_digits(g, f, gm, fm),
+                    "target_ratio": 50.0, "met": ms_n / ms >= 50.0})
+    return out
