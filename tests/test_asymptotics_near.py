@@ -199,3 +199,35 @@ def test_refusal_threshold_is_the_remainder_condition():
     near.PairLaw(n, 0.1, 0.999 * amax)
     with pytest.raises(ValueError, match="lambda"):
         near.PairLaw(n, 0.1, 1.001 * amax)
+
+
+# ---- the thm2.1 verdict from the law ------------------------------------------------------------
+
+REDUCED_RUNS = [(2, 3, 2.0, "moderate", "noised", 2000)]
+
+
+def test_thm2_1_power_above_the_law_is_refuted_with_the_law_as_witness():
+    """A claimed rate faster than the law's tau^-2 (power 2.5): the law makes K grow like
+    (eta tau)^0.5, so the verdict is REFUTED with the law and K at tau = 1e12 as witness."""
+    from verify.claims import c_thm2_1
+    rec = c_thm2_1.check("quick", runs=REDUCED_RUNS, claimed_power=2.5)
+    assert rec.verdict == "REFUTED"
+    assert "(eta tau)^0.5" in rec.witness["growth"] and rec.witness["K_at_tau_1e12"] > 1
+    ok = c_thm2_1.check("quick", runs=REDUCED_RUNS, claimed_power=2.0)   # the law's own power: bounded
+    assert ok.verdict == "CONFIRMED"
+
+
+def test_thm2_1_wrong_kappa_fails_validation(monkeypatch):
+    """A law with a wrong kappa (8/n instead of 8/n^2) misses full GD: INCONCLUSIVE, with the
+    validation gap named in the reason."""
+    from verify.claims import c_thm2_1
+    right = near.coefficients
+
+    def wrong(n):
+        co = dict(right(n))
+        co["kappa"] = co["kappa"] * n
+        return co
+
+    monkeypatch.setattr(near, "coefficients", wrong)
+    rec = c_thm2_1.check("quick", runs=REDUCED_RUNS)
+    assert rec.verdict == "INCONCLUSIVE" and "validation" in rec.reason, rec.reason
