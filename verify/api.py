@@ -7,6 +7,10 @@ mu_i = e^{-t} m_i and the target mean is mu* = e^{-t} m*.  Two parameterisations
 * ``"clean"``: the parameters are the m_i; grad_{m_i} L = e^{-t} grad_{mu_i} L.
 
 Both reduce to centred coordinates c_i = mu_i - mu* where L_t = F(c) (:mod:`verify.model`).
+
+Bad input raises ValueError naming the argument: a string where a vector is expected (``['10',
+'20']`` is not two vectors of characters), non-finite entries, t < 0 or t > MAX_T (= 10^6; e^{-t}
+is below 10^-434294 there), digits/dps beyond the precision policy's maxima.
 """
 from __future__ import annotations
 
