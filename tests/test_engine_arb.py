@@ -15,6 +15,7 @@ import pytest
 from flint import arb
 
 from verify import dynamics, engine_arb, model
+from verify import precision as _precision
 from verify.precision import Precision, exact
 
 OVERLAP = [[0.15, 0.05], [-0.1, 0.12], [0.03, -0.15]]          # n=3, d=2: Gauss-Hermite 2-D
@@ -40,11 +41,12 @@ def _agree(a: model.Estimate, b: model.Estimate) -> float:
     ea, eb = a.error, b.error
     if not isinstance(va, list):
         va, vb, ea, eb = [[va]], [[vb]], [[ea]], [[eb]]
+    ctx = _precision.context(max(a.precision.dps, b.precision.dps) + 30)   # never global mp
     worst = 0.0
     for ra, rb, sa, sb in zip(va, vb, ea, eb):
         for x, y, u, v in zip(ra, rb, sa, sb):
-            diff = abs(mpmath.mpf(x) - mpmath.mpf(y))
-            tol = mpmath.mpf(u) + mpmath.mpf(v)
+            diff = abs(ctx.convert(x) - ctx.convert(y))
+            tol = ctx.convert(u) + ctx.convert(v)
             if diff == 0:
                 continue
             worst = max(worst, math.inf if tol == 0 else float(diff / tol))
@@ -70,9 +72,35 @@ def test_agrees_with_mpmath(c, digits, kind):
     assert _agree(ga, gm) <= 1.0
     # the estimates meet D = digits + spread digits significant digits
     D = prec.digits + prec.spread_digits
-    norm = mpmath.sqrt(sum(mpmath.mpf(x) ** 2 for row in ga.value for x in row))
-    assert all(mpmath.mpf(e) <= norm * mpmath.mpf(10) ** -D for row in ga.error for e in row)
-    assert mpmath.mpf(fa.error) <= abs(mpmath.mpf(fa.value)) * mpmath.mpf(10) ** -D
+    ctx = _precision.context(prec.dps + 30)
+    norm = ctx.sqrt(ctx.fsum(ctx.convert(x) ** 2 for row in ga.value for x in row))
+    assert all(ctx.convert(e) <= norm * ctx.mpf(10) ** -D for row in ga.error for e in row)
+    assert ctx.convert(fa.error) <= abs(ctx.convert(fa.value)) * ctx.mpf(10) ** -D
+
+
+SEPARATED_N3D2 = [["0.5", "0.1"], ["-0.4", "0.3"], ["0.2", "-0.6"]]   # both directions sharp
+
+
+def test_separated_2d_tensor_trapezoid_against_gauss_hermite():
+    """k = 2 with sharp directions: the tensor trapezoid pair (at 20 digits) against the Arb
+    Gauss-Hermite pair at 12 digits -- different rules; the mpmath comparison is in the slow tier
+    (mpmath's nested split rule needs minutes here)."""
+    cx, p20 = _prec(SEPARATED_N3D2, 20)
+    g20, f20 = engine_arb.ArbEvaluator(p20).grad(cx, with_loss=True)
+    assert g20.ok and "trapezoid" in g20.rule["rule"] and g20.rule["engine"] == "arb"
+    cx, p12 = _prec(SEPARATED_N3D2, 12)
+    g12, f12 = engine_arb.ArbEvaluator(p12).grad(cx, with_loss=True)
+    assert g12.ok and "Gauss-Hermite" in g12.rule["rule"]
+    assert _agree(f20, f12) <= 1.0 and _agree(g20, g12) <= 1.0
+
+
+@pytest.mark.slow
+def test_separated_2d_against_mpmath():
+    cx, p12 = _prec(SEPARATED_N3D2, 12)
+    gm, fm = model.Evaluator(p12).grad(cx, with_loss=True)
+    cx, p20 = _prec(SEPARATED_N3D2, 20)
+    ga, fa = engine_arb.ArbEvaluator(p20).grad(cx, with_loss=True)
+    assert gm.ok and ga.ok and _agree(fa, fm) <= 1.0 and _agree(ga, gm) <= 1.0
 
 
 def test_loss_alone_and_evaluation_counter():
@@ -111,8 +139,9 @@ def _check_moments(xs, ws):
 
 def test_fallbacks_are_recorded_not_silent():
     # k = 3 directions: beyond the Arb kernel -> model.Evaluator, with the reason
-    c = [["0.1", "0", "0"], ["0", "0.1", "0"], ["0", "0", "0.1"], ["0", "0", "0"]]
-    cx, prec = _prec(c, 15)
+    e = "0.00000000000000000001"      # spread 1e-20: a few Gauss-Hermite nodes per direction
+    c = [["0.5", "0", "0"], ["0.5", e, "0"], ["0.5", "0", e], [f"0.5{e[2:]}", "0", "0"]]
+    cx, prec = _prec(c, 10)
     ev = engine_arb.ArbEvaluator(prec)
     g = ev.grad(cx)
     assert "fallback" in g.rule["engine"] and "k = 3" in g.rule["engine"]
@@ -175,10 +204,11 @@ def test_run_gd_with_arb_matches_mpmath_run(monkeypatch):
     monkeypatch.setattr(dynamics, "evaluator_for", lambda prec: model.Evaluator(prec))
     tr_m = dynamics.run_gd(c0, "0.1", 20, digits=20, progress=False)
     assert tr_a.stop_reason == tr_m.stop_reason == "max steps"
-    Ca = [[mpmath.mpf(x) for x in r] for r in tr_a.final_c]
-    Cm = [[mpmath.mpf(x) for x in r] for r in tr_m.final_c]
+    ctx = _precision.context(60)
+    Ca = [[ctx.mpf(x) for x in r] for r in tr_a.final_c]
+    Cm = [[ctx.mpf(x) for x in r] for r in tr_m.final_c]
     for ra, rm in zip(Ca, Cm):
         for a, m in zip(ra, rm):
-            assert abs(a - m) <= abs(m) * mpmath.mpf(10) ** -45    # final_c is printed to 50 digits
+            assert abs(a - m) <= abs(m) * ctx.mpf(10) ** -45    # final_c is printed to 50 digits
     for la, lm in zip(tr_a.loss, tr_m.loss):
         assert abs(la - lm) <= 1e-14 * abs(lm)

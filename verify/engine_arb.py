@@ -449,6 +449,29 @@ def _truncation(D: float) -> float:
     return L
 
 
+def _trapezoid_step(lsp: float, D: float, level: int) -> float:
+    """Trapezoid step for a direction of log10 logit spread ``lsp``: poles at Im u = pi/spread,
+    error ~ e^{tau^2/2} e^{-2 pi tau/h} with tau = 0.95 pi/spread (see _trapezoid_plan)."""
+    tau = 0.95 * math.pi / 10 ** lsp
+    return 2 * math.pi * tau / (LN10 * (D + 3) + tau * tau / 2) * 0.8 ** level
+
+
+@lru_cache(maxsize=64)
+def _trapezoid_nodes_cached(h: float, L: float, bits: int):
+    with _Prec(bits):
+        ha = arb(h)
+        norm = 1 / (2 * arb.pi()).sqrt()
+        nc = int(math.ceil(L / h))
+        xs = [ha * j for j in range(-nc, nc + 1)]
+        ws = [ha * norm * (-(x * x) / 2).exp() for x in xs]
+    return xs, ws
+
+
+def _trapezoid_nodes(h: float, L: float):
+    """Nodes j h (|j h| <= L + h) and weights h phi(j h) at the current Arb precision."""
+    return _trapezoid_nodes_cached(h, L, flint.ctx.prec)
+
+
 def _trapezoid_plan(setup: ArbSetup, D: float, level: int):
     """(h, L, nc) of a trapezoid pair (h vs h/2, nested) on [-L, L] for a sharp direction in
     k = 1, or None when the split rule is cheaper.  The integrand phi(u) w_I(u) u^q is analytic in
@@ -667,9 +690,6 @@ class ArbEvaluator:
             for j in wide:
                 preds[j] = top_pred
         sharp = [j for j in range(k) if preds[j] > GH_MAX_PREDICTED]
-        if sharp and k >= 2:
-            raise Unsupported("a separated direction in a 2-D span needs the nested split rule, "
-                              "which the Arb kernel does not have")
         key = (k, bool(sharp) and _trapezoid_plan(setup, D, 0) is not None, bool(sharp),
                need_grad, n)
         level = self._level.get(key, 0)
@@ -677,9 +697,42 @@ class ArbEvaluator:
         extra_L = 0.0
         for attempt in range(16):
             trap = None
-            if sharp:
+            if sharp and k >= 2:
+                # tensor rule: trapezoid along the sharp directions, Gauss-Hermite along the others
+                L = _truncation(D + extra_L)
+                parts_c, parts_f, names = [], [], []
+                top = False
+                for j in range(2):
+                    if j in sharp:
+                        h = _trapezoid_step(_spread_log10(setup, j), D + extra_L, level)
+                        pc, pf = _trapezoid_nodes(h, L), _trapezoid_nodes(h / 2, L)
+                        names.append(f"trapezoid h={h:.3g}->{h / 2:.3g} on [-{L:g}, {L:g}]")
+                    else:
+                        idx = max(1, _ladder_index(GH_LADDER, preds[j]) + level)
+                        if idx >= len(GH_LADDER):
+                            top = True
+                            idx = len(GH_LADDER) - 1
+                        pc, pf = hermite_rule(GH_LADDER[idx - 1], self.bits), \
+                            hermite_rule(GH_LADDER[idx], self.bits)
+                        names.append(f"Gauss-Hermite {GH_LADDER[idx]} vs {GH_LADDER[idx - 1]}")
+                    parts_c.append(pc)
+                    parts_f.append(pf)
+                if top:
+                    break
+                La = arb(L)
+                t0 = (La / arb(2).sqrt()).erfc()
+                t1 = (2 / arb.pi()).sqrt() * (-(La * La) / 2).exp()
+                # mass outside the truncated box, times |u_q| <= its tail moment or E|u| <= 1
+                tb = len(sharp) * (t0 + t1)
+                tail = (tb, tb)
+                rules = [(parts_c[0][0], parts_c[0][1], parts_c[1][0], parts_c[1][1]),
+                         (parts_f[0][0], parts_f[0][1], parts_f[1][0], parts_f[1][1])]
+                desc = " (x) ".join(names) + " (Arb)"
+            elif sharp:
                 trap = _trapezoid_plan(setup, D + extra_L, level)
-            if trap is not None:
+            if k >= 2 and sharp:
+                pass                   # the tensor rule above
+            elif trap is not None:
                 h, L, nc = trap
                 La = arb(L) - h
                 t0 = (La / arb(2).sqrt()).erfc()
@@ -700,7 +753,7 @@ class ArbEvaluator:
                 sizes = [len(even), len(even) + len(odd)]
                 desc = (f"trapezoid h={h:.4g} vs h/2 on [-{L:g}, {L:g}] (Arb; analytic in the "
                         f"strip of the softmax poles)")
-            elif sharp:
+            elif sharp and trap is None:
                 L = _truncation(D + extra_L)
                 ef = [float(setup.e[i][0].mid()) for i in range(n)]
                 of = [float(setup.o[i].mid()) for i in range(n)]
