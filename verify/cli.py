@@ -118,6 +118,21 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("bench", help="side-by-side timings, printed as ratios")
     sp.add_argument("--quick", action="store_true", help="fewer repetitions and a shorter run (c)")
     sp.add_argument("--json", action="store_true", help="also print one JSON summary object")
+    sp = sub.add_parser("sweep", help="run a parameter sweep (Dask) and write its summary")
+    sp.add_argument("name", nargs="?", metavar="NAME", help="split-threshold, one-converges, "
+                                                             "thm3.4-map")
+    sp.add_argument("--list", action="store_true", help="list the sweeps and their grids")
+    sp.add_argument("--quick", action="store_true", help="the coarse grid (under 2 minutes)")
+    sp.add_argument("--scheduler", default="local",
+                    help="'local' (a LocalCluster started and stopped here, default), 'none' "
+                         "(serial, in this process) or tcp://HOST:PORT of a running scheduler")
+    sp.add_argument("--workers", type=int, default=None,
+                    help="worker processes of the local cluster (default: cores)")
+    sp.add_argument("--grid", default=None, help="override axes, e.g. 'M=2,3;n=2'")
+    sp.add_argument("--out", default="reports", help="report directory (cells and summary go "
+                                                     "to OUT/sweeps/NAME/)")
+    sp.add_argument("--progress", action="store_true", default=None,
+                    help="force the progress bar (default: when stderr is a terminal)")
     for name in ("loss", "gradient"):
         sp = sub.add_parser(name, help=f"evaluate the population {name} once")
         sp.add_argument("--params", required=True, help="'m1;m2;...' e.g. '1,0;0,1' or JSON")
@@ -148,8 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         except SystemExit as e:  # --help / --version: argparse printed it
             return EXIT_OK if not e.code else EXIT_BAD_INPUT
         if args.command is None:
-            raise BadInput("a command is required (list, all, run, derive, report, bench, loss, "
-                           "gradient); see --help")
+            raise BadInput("a command is required (list, all, run, derive, report, bench, sweep, "
+                           "loss, gradient); see --help")
         return _dispatch(args, argv)
     except KeyboardInterrupt:
         interrupt.request()
@@ -227,7 +242,9 @@ def _report(args) -> int:
         raise BadInput(f"report: {results}: {e}") from None
     out = args.out if args.out is not None else str(results.parent)
     report_io.check_out_dir(out)
-    for pth in report_io.publish(out, lambda d: rerender(results, d)):
+    from verify.sweeps.cli import load_summaries
+    sweeps = load_summaries(results.parent)
+    for pth in report_io.publish(out, lambda d: rerender(results, d, sweeps=sweeps)):
         print(pth)
     return EXIT_OK
 
@@ -244,6 +261,16 @@ def _dispatch(args, argv) -> int:
         return run_bench(quick=args.quick, as_json=args.json)
     if cmd == "report":
         return _report(args)
+    if cmd == "sweep":
+        from verify.sweeps import cli as sweep_cli
+        if args.list:
+            return sweep_cli.list_sweeps()
+        if not args.name:
+            raise BadInput("sweep: name a sweep (see `python -m verify sweep --list`)")
+        sweep_cli.run_sweep(args.name, quick=args.quick, scheduler=args.scheduler,
+                            workers=args.workers, out=args.out, grid=args.grid,
+                            progress=args.progress)
+        return EXIT_OK
     from verify.claims import runner
     if cmd == "list":
         return runner.list_claims()

@@ -336,6 +336,12 @@ def run_claims(ids: list[str] | None, *, quick: bool, seed: int, jobs: int | Non
     return 1 if errored or (strict and undecided) else 0
 
 
+def load_summaries(out_path: Path) -> list[dict]:
+    """The sweep summaries already in the report directory (rendered, never recomputed)."""
+    from verify.sweeps.cli import load_summaries as _load
+    return _load(out_path)
+
+
 def _publish(out_path: Path, previous, records, prov, total, as_json) -> None:
     """Merge and publish; an interrupted claim's previous record is kept (the new one is used only
     when there is none).  A LaTeX failure still publishes the other files, then raises."""
@@ -348,7 +354,8 @@ def _publish(out_path: Path, previous, records, prov, total, as_json) -> None:
 
     def render(pdf=None):
         kw = {} if pdf is None else {"pdf": pdf}
-        return lambda d: _report.render_all(merged, merged_prov, d, timings=timings, **kw)
+        return lambda d: _report.render_all(merged, merged_prov, d, timings=timings,
+                                            sweeps=load_summaries(out_path), **kw)
 
     latex_error = getattr(_report, "LatexError", None)
     try:

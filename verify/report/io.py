@@ -93,6 +93,9 @@ def unique_slugs(names: list[str]) -> dict[str, str]:
 # everything else in the target is carried over.
 OWNED_FILES = frozenset({"REPORT.md", "report.tex", "report.pdf", "results.json", "timings.json",
                          "timings.md"})
+# Subdirectories of a report directory that hold data other commands write (``verify sweep``):
+# carried over into every new report set.
+CARRIED_DIRS = frozenset({"sweeps"})
 OWNED_FIGURE = re.compile(r"^[A-Za-z0-9._-]+--[A-Za-z0-9._-]+\.(svg|pdf)$")
 _TMP = re.compile(r"^\..*\.tmp$")
 _STAGING = "staging"
@@ -209,6 +212,12 @@ def _foreign(out: Path, staged: Path) -> tuple[list[str], list[str]]:
                 r2 = f"figures/{q.name}"
                 if not _owned(r2) and not (staged / r2).exists():
                     (dirs if q.is_dir() and not q.is_symlink() else files).append(r2)
+            continue
+        if p.name in CARRIED_DIRS and p.is_dir() and not p.is_symlink():
+            # data the report reads but does not render (sweep cells and summaries): carried
+            # into the new set file by file (hard links), so the swap stays one step
+            files += sorted(str(q.relative_to(out)) for q in p.rglob("*")
+                            if (q.is_file() or q.is_symlink()) and not (staged / q.relative_to(out)).exists())
             continue
         if _owned(rel) or (staged / rel).exists():
             continue

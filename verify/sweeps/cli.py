@@ -72,7 +72,7 @@ def run_sweep(name: str, *, quick: bool = False, scheduler: str = "local",
               f"computed) in {counts['seconds']:.1f} s")
         for line in summary["text"]:
             print("  " + line)
-        print(f"written to {target}/")
+        print(f"written to {target}/; `python -m verify report {out}` renders it into the report")
     return summary
 
 
