@@ -493,3 +493,15 @@ def displacement_check(traj, eta: float, *, near_tol: float = 0.05) -> dict | No
             "dr_gd": d_gd, "dr_law": d_law, "rel_gap": abs(d_gd / d_law - 1), "rel_gap_error": err,
             "tolerance": GAP_TOL["loss"],
             "passed": bool(abs(d_gd / d_law - 1) <= GAP_TOL["loss"] + err)}
+
+
+def rate_time_scale(law: LawTrajectory, eps: float, tau0: float = 0.0) -> float:
+    """The GD step from which a window can see the far regime's rates under the law: the later of
+    the plateau's end (the first tau where s < -1, after which tau * loss decreases for good, s
+    rising to -1 from below) and the step after which tau^(1+eps) * loss stops decreasing.
+    inf when the law does not reach it by its end."""
+    below = np.nonzero(law.slope[1:] < -1)[0]
+    t_plateau = float(law.tau[1:][below[0]]) + tau0 if len(below) else math.inf
+    t_eps = crossing_times(law, [eps], tau0)[eps]
+    t_eps = tau0 if t_eps is None else t_eps
+    return max(t_plateau, t_eps)

@@ -1,0 +1,197 @@
+"""Properties of the far-regime reduced law (issue 11, item 7; verify/asymptotics/far.py,
+proofs/far_drift.py): g(r) against the full gradient of the model (an independent implementation,
+and finite differences of its loss), the float64 rule against the mpmath reference, the drift law
+against its derived asymptotic series for large r, the law against full GD, and bad input.
+Mutants (a wrong power of r, a wrong constant) must be falsified by the same properties.
+"""
+from __future__ import annotations
+
+import math
+
+import mpmath
+import numpy as np
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from proofs import far_drift
+from verify import dynamics, model
+from verify.asymptotics import far
+
+from test_properties import falsified  # tests/ is on sys.path
+
+
+# ---- g(r) against the model's full gradient -------------------------------------------------
+
+def prop_g_matches_model_gradient(case):
+    """The far mean's radial gradient from verify.model (direct form, its own quadrature) equals
+    -g at (delta, r), within the two error estimates."""
+    r, delta, m = case
+    c = [[delta]] + [[r]] * m
+    est = model.grad_F(c, 10)
+    g, err = far.drift_mp(r, m, delta=delta, digits=12)
+    got = -float(est.value[1][0])
+    tol = 10 * (float(est.error[1][0]) + float(err)) + 1e-12 * abs(got)
+    assert abs(got - float(g)) <= tol, (case, got, float(g), tol)
+
+
+@settings(max_examples=6, deadline=None)
+@given(st.tuples(st.floats(4.0, 9.0), st.floats(-0.05, 0.05), st.integers(1, 3)))
+@example((5.0, 0.0, 1))
+@example((8.0, 0.001, 2))
+def test_g_matches_model_gradient(case):
+    prop_g_matches_model_gradient(case)
+
+
+def test_g_is_minus_dF_dr_by_finite_differences():
+    # central differences of the model's loss (its own rule) along the cluster's radius
+    r, m, h = 6.0, 2, 1e-3
+    Fp = model.F([[0.0]] + [[r + h]] * m, 14)
+    Fm = model.F([[0.0]] + [[r - h]] * m, 14)
+    fd = -(float(Fp.value) - float(Fm.value)) / (2 * h) / m
+    g, _ = far.drift_mp(r, m, delta=0, digits=14)
+    # truncation error of the central difference: h^2/6 |F'''| ~ h^2 r^4/400 |F'| here
+    assert abs(fd / float(g) - 1) < h * h * r ** 4 / 100, (fd, float(g))
+
+
+def test_mutant_gradient_is_falsified():
+    # a drift with the far mean's weight squared once too often is not the model's gradient
+    def mutant(case):
+        r, delta, m = case
+        est = model.grad_F([[delta]] + [[r]] * m, 10)
+        g, err = far.drift_mp(r, m, delta=delta, digits=12)
+        assert abs(-float(est.value[1][0]) - 1.01 * float(g)) <= 10 * float(err + est.error[1][0])
+    assert falsified(st.tuples(st.floats(4.0, 9.0), st.just(0.0), st.just(1)),
+                     lambda f, c: f(c), mutant, max_examples=3)
+
+
+# ---- the float64 rule against the mpmath reference -------------------------------------------
+
+@pytest.mark.parametrize("r,m", [(4.0, 1), (6.5, 2), (10.0, 1), (20.0, 3), (35.0, 1)])
+def test_float64_drift_matches_mpmath(r, m):
+    d = far.drift(r, m)
+    g, err = far.drift_mp(r, m, delta=d.delta, digits=15)
+    assert err <= 1e-15 * abs(g)
+    # the float64 rule's estimate (halved panels) plus rounding of ~2000-node sums
+    assert abs(d.g / float(g) - 1) <= 50 * d.g_error / d.g + 1e-13
+
+
+def test_near_offset_is_stationary_and_small():
+    for r in (5.0, 8.0):
+        dl = far.near_offset(r, 1)
+        assert abs(far._integrals(r, dl, 1)[2]) < 1e-14
+        # the near mean is pulled toward the cluster by ~g/2 (a relative e^{-r^2/8} effect on g)
+        assert 0 < dl < far.drift(r, 1).g
+
+
+# ---- the drift law against its derived asymptotic series --------------------------------------
+
+B = far_drift.g_coefficients(1, 3)  # exact b1, b2, b3 at m = 1
+
+
+def prop_asymptotic_series(form, r):
+    """g = lead (1 + b1/r^2 + b2/r^4 + ...):  r^4 (g / (lead (1 + b1/r^2)) - 1) -> b2, with the
+    next term (b3 - b1 b2)/r^2 (derived) bounding the gap up to a factor 2 for r >= 12."""
+    b1, b2, b3 = (float(x) for x in B)
+    g, err = far.drift_mp(r, 1, delta=0, digits=20)
+    rem = (float(g) / form(r) - 1) * r ** 4
+    assert abs(rem - b2) <= 2 * abs(b3 - b1 * b2) / r ** 2 + float(err / g) * r ** 4, (r, rem, b2)
+
+
+def two_term(r):
+    return far.g_asymptotic(r, 1, order=1)
+
+
+@settings(max_examples=4, deadline=None)
+@given(st.floats(12.0, 40.0))
+@example(12.0)
+@example(40.0)
+def test_drift_law_matches_asymptotic_series(r):
+    prop_asymptotic_series(two_term, r)
+
+
+def test_b1_closed_form_matches_series():
+    assert abs(float(B[0]) - (-4 - math.pi ** 2 / 2)) < 1e-14
+    for m in (2, 3):
+        b1 = -4 - math.pi ** 2 / 2 + 2 * math.log(m) - math.log(m) ** 2 / 2
+        assert far_drift.correction_b1(m) == pytest.approx(b1, rel=1e-14)
+        # numbers: r^2 (g/lead - 1) -> b1, the gap of order b2/r^2 (|b2| < 50 for m <= 3)
+        g, _ = far.drift_mp(30.0, m, delta=0, digits=15)
+        assert abs((float(g) / far.g_asymptotic(30.0, m) - 1) * 900 - b1) < 50 / 900 * 2
+
+
+def test_mutant_wrong_power_of_r_is_falsified():
+    def wrong_power(r):       # r^3 instead of r^2 in the leading term
+        return two_term(r) * r
+    assert falsified(st.floats(12.0, 40.0), prop_asymptotic_series, wrong_power, max_examples=3)
+
+
+def test_mutant_wrong_constant_is_falsified():
+    def wrong_constant(r):    # sqrt(pi/8) replaced by sqrt(pi/4)
+        return two_term(r) * math.sqrt(2)
+    assert falsified(st.floats(12.0, 40.0), prop_asymptotic_series, wrong_constant, max_examples=3)
+
+
+def test_law_slope_approaches_derived_form():
+    law = far.integrate(6.0, 0.01, 1, tau_max=1e12, points_per_decade=10)
+    ratios = far.asymptotic_ratios(law)
+    assert far.law_consistent(ratios)
+    e = ratios["end"]
+    # s = -1 - 8/r^2 + O(r^-4): the O(r^-4) gap, measured against the derived 8/r^2
+    assert abs(e["slope_excess_r2_over_8"] - 1) < 40 / e["r"] ** 2
+    assert -1.1 < e["slope"] < -1.0
+
+
+# ---- the law against full gradient descent ------------------------------------------------------
+
+ETA = 0.0144
+
+
+@pytest.fixture(scope="module")
+def short_run():
+    # near mean at the target, far one at 5: it moves from 5 to ~7 in 3000 steps
+    run = getattr(dynamics, "run_gd_batch", None)
+    return (run([[[0.0], [5.0]]], ETA, 3000, digits=8, progress=False)[0] if run else
+            dynamics.run_gd([[0.0], [5.0]], ETA, 3000, digits=8, progress=False))
+
+
+def test_law_matches_full_gd_short_run(short_run):
+    v = far.validate(short_run, ETA, tau_max=1e6, min_span=2.0)
+    assert v.passed, v.summary()
+    assert v.r_gap < far.GAP_TOL["r"] and v.loss_gap < far.GAP_TOL["loss"]
+
+
+def test_validation_catches_a_wrong_law(short_run):
+    # the same run against a law with the step halved must fail the gap tolerance
+    v = far.validate(short_run, ETA / 2, tau_max=1e6, min_span=2.0)
+    assert not v.passed
+
+
+# ---- bad input and global precision ------------------------------------------------------------
+
+def test_refuses_outside_regime():
+    with pytest.raises(ValueError, match="r >= "):
+        far.drift(2.0, 1)
+    with pytest.raises(ValueError, match="not converged"):
+        far.drift_mp(6.0, 1, delta=0.8)
+    with pytest.raises(ValueError, match="m "):
+        far.drift(6.0, 0)
+    with pytest.raises(ValueError, match="eta"):
+        far.integrate(6.0, -1.0)
+
+
+def test_global_precision_untouched():
+    before = mpmath.mp.prec
+    far.drift_mp(15.0, 1, digits=20)
+    assert mpmath.mp.prec == before
+
+
+def test_steps_to_move_matches_time_law():
+    # (1/eta) int dr/g against the derived time law T(r) (leading two terms) at large r
+    import sympy as sp
+    T, _b1 = far_drift.time_law()
+    f = sp.lambdify(far_drift.r, T.subs(far_drift.m, 1), "math")
+    r = 20.0
+    steps = far.steps_to_move(r, 1.0, 1.0, 1)
+    assert steps == pytest.approx(f(r + 1) - f(r), rel=3 * 150 / r ** 4)
+    assert np.isfinite(steps)
