@@ -103,6 +103,25 @@ def test_separated_2d_against_mpmath():
     assert gm.ok and ga.ok and _agree(fa, fm) <= 1.0 and _agree(ga, gm) <= 1.0
 
 
+@pytest.mark.parametrize("c, truth", [
+    ([[30], [-30], [0]], "5.1843731381776889e-48"),
+    ([[25], [-25], [0]], "3.6590387630506871e-33"),
+    ([[30, 0], [-30, 0], [0, 0]], "5.1843731381776889e-48"),
+])
+def test_far_components_loss_in_the_tails(c, truth):
+    """Issue 15's table: losses that live in the Gaussian tails (independent values, three
+    quadratures agreeing to 1e-30, quoted to 17 digits).  The truncation bound is relative to the
+    value, so [-L, L] widens until the omitted mass is below 10^-D |F|; the absolute floor is
+    never taken on a truncation bound."""
+    cx, prec = _prec(c, 30)
+    f = engine_arb.ArbEvaluator(prec).F(cx)
+    ctx = _precision.context(60)
+    t = ctx.mpf(truth)
+    assert f.ok and f.rule["accuracy"] == "relative"
+    assert abs(ctx.convert(f.value) - t) <= ctx.convert(f.error) + t * ctx.mpf("1e-16")
+    assert ctx.convert(f.error) <= t * ctx.mpf(10) ** -30
+
+
 def test_loss_alone_and_evaluation_counter():
     cx, prec = _prec(SEPARATED_2D, 30)
     ev = engine_arb.ArbEvaluator(prec)

@@ -367,17 +367,26 @@ def expectations(setup: ArbSetup, xs, wx, ys, wy, tail=None) -> dict:
             s1.append(a1)
             s2.append(a2)
         out[f] = [s0, s1, s2]
-    if tail is not None:
-        t0, t1 = tail
-        emax = [max((abs(e[i][q]).upper() for i in range(n)), key=float) for q in range(k)]
-        bound = {"1": arb(1), "ee": sum((m * m for m in emax), arb(0))}
-        bound.update({("e", q): emax[q] for q in range(k)})
-        for f, lists in out.items():
-            for q, lst in enumerate(lists):
-                r = (bound[f] * (t1 if q == 1 else t0)).upper()
-                lists[q] = [x + arb(0, r) for x in lst]
     if not k:
         out["ee"] = [[arb(0)] * n for _ in range(3)]
+    if tail is not None:
+        out = add_tail(setup, out, tail)
+    return out
+
+
+def add_tail(setup: ArbSetup, out: dict, tail) -> dict:
+    """The moments with the omitted Gaussian mass added to their radii: |w_i f| <= sup|f|
+    (|eps_q| <= max_i |e_iq|, a convex combination), times t0 (or t1 with a factor u_1)."""
+    n, k, e = setup.n, setup.k, setup.e
+    out = {f: [list(lst) for lst in lists] for f, lists in out.items()}
+    t0, t1 = tail
+    emax = [max((abs(e[i][q]).upper() for i in range(n)), key=_signed_key) for q in range(k)]
+    bound = {"1": arb(1), "ee": sum((m * m for m in emax), arb(0))}
+    bound.update({("e", q): emax[q] for q in range(k)})
+    for f, lists in out.items():
+        for q, lst in enumerate(lists):
+            r = (bound[f] * (t1 if q == 1 else t0)).upper()
+            lists[q] = [x + arb(0, r) for x in lst]
     return out
 
 
@@ -635,7 +644,7 @@ class ArbEvaluator:
             setup = prepare(c_exact, self.bits)
             return self._evaluate_setup(setup, need_grad)
 
-    def _accept(self, setup, F, Fc, grad, gradc, D: float):
+    def _accept(self, setup, F, Fc, grad, gradc, D: float, F0=None, grad0=None):
         """Errors (arb upper bounds) and whether they meet D significant digits.
 
         As quadrature.Tolerance.assess: the loss is accepted when err <= 10^-D |F|, the gradient
@@ -649,7 +658,11 @@ class ArbEvaluator:
         errF = diffF + F.rad()
         lerr = _log10_abs(errF)
         okF = lerr == -math.inf or lerr <= _log10_abs(F) - D
-        if not okF and _log10_abs(diffF) <= _log10_abs(F.rad()) and lerr <= _log10_abs(R * R) - D:
+        F0 = F if F0 is None else F0
+        grad0 = grad if grad0 is None else grad0
+        if (not okF and _log10_abs(diffF) <= _log10_abs(F0.rad())
+                and _log10_abs(F.rad()) <= _log10_abs(F0.rad()) + math.log10(2)
+                and lerr <= _log10_abs(R * R) - D):
             okF, mode = True, "absolute floor"
         short = lerr - (_log10_abs(F) - D)
         self._short = (short, _log10_abs(F.rad()) >= lerr - 0.5)
@@ -665,7 +678,9 @@ class ArbEvaluator:
         if not okG:
             wdiff = max(_log10_abs(x) for row in diffs for x in row)
             wrad = max(_log10_abs(a.rad()) for row in grad for a in row)
-            if wdiff <= wrad and worst <= _log10_abs(R + R * R * R) - D:
+            wround = max(_log10_abs(a.rad()) for row in grad0 for a in row)
+            if (wdiff <= wround and wrad <= wround + math.log10(2)
+                    and worst <= _log10_abs(R + R * R * R) - D):
                 okG, mode = True, "absolute floor"
             if worst - (lg_norm - D) > short:
                 self._short = (worst - (lg_norm - D), wrad >= worst - 0.5)
@@ -745,11 +760,11 @@ class ArbEvaluator:
                 Ms = []
                 for xs in (even, odd):
                     ws = [ha * norm * (-(x * x) / 2).exp() for x in xs]
-                    Ms.append(expectations(setup, xs, ws, [arb(0)], [arb(1)], tail))
+                    Ms.append(expectations(setup, xs, ws, [arb(0)], [arb(1)]))
                     self.integrator.own += len(xs)
                 Mf = {f: [[(a_ + b_) / 2 for a_, b_ in zip(la, lb)] for la, lb in zip(Ms[0][f], Ms[1][f])]
                       for f in Ms[0]}
-                (Fc, gc), (F, g) = assemble(setup, Ms[0], need_grad), assemble(setup, Mf, need_grad)
+                Mc = Ms[0]
                 sizes = [len(even), len(even) + len(odd)]
                 desc = (f"trapezoid h={h:.4g} vs h/2 on [-{L:g}, {L:g}] (Arb; analytic in the "
                         f"strip of the softmax poles)")
@@ -802,22 +817,27 @@ class ArbEvaluator:
                 if max(sizes) > MAX_NODES:
                     raise Unsupported(f"rule of {max(sizes)} nodes over the Arb kernel's budget "
                                       f"of {MAX_NODES}")
-                res = []
+                Ms = []
                 for xs, wx, ys, wy in rules:
-                    M = expectations(setup, xs, wx, ys, wy, tail)
-                    res.append(assemble(setup, M, need_grad))
+                    Ms.append(expectations(setup, xs, wx, ys, wy))
                     self.integrator.own += len(xs) * len(ys)
-                (Fc, gc), (F, g) = res
+                Mc, Mf = Ms
+            # the truncated mass enters the radii (rigorously) but is kept apart from rounding:
+            # only rounding may justify the absolute floor
+            F0, g0 = assemble(setup, Mf, need_grad)
+            if tail is not None:
+                Mc, Mf = add_tail(setup, Mc, tail), add_tail(setup, Mf, tail)
+            (Fc, gc), (F, g) = assemble(setup, Mc, need_grad), assemble(setup, Mf, need_grad)
             if k == 0:
                 Fc, gc = F, g          # exact: no quadrature
-            errF, errG, ok, info = self._accept(setup, F, Fc, g, gc, D)
+            errF, errG, ok, info = self._accept(setup, F, Fc, g, gc, D, F0, g0)
             rule = {"rule": desc, "nodes": sizes[1], "compare_nodes": sizes[0], "level": level,
                     "evaluated_nodes": sizes[1] + (sizes[0] if trap is None else 0),
                     "engine": "arb", "bits": self.bits, **info}
             best = (F, errF, g, errG, ok, rule)
             if ok or k == 0:
                 # slack of 4 digits: try one rung lower next time
-                _, _, ok4, _ = self._accept(setup, F, Fc, g, gc, D + 4)
+                _, _, ok4, _ = self._accept(setup, F, Fc, g, gc, D + 4, F0, g0)
                 self._level[key] = level - 1 if ok4 else level
                 break
             short, rad_side = self._short
