@@ -43,6 +43,9 @@ OVERFLOW = 1e60
 L_MAX = 37.0  # erfc(L/sqrt 2) stays a normal double
 SLACK_STEPS = 8
 
+# Reassociation lets the node-loop sums vectorise (SIMD); NaN/inf semantics are kept.
+FAST = {"reassoc", "contract"}
+
 # status codes of one evaluation
 OK, INACCURATE, BUDGET, TOO_SHARP = 0, 1, 2, 3
 STATUS_TEXT = {INACCURATE: "the rule ladder was exhausted before the error estimate met the target",
@@ -273,14 +276,14 @@ def _gh_index(lsp, level, top, coarse, digits):
 # Integrand: accumulate the blocks F, wv (n*d), wh (n), uwh (k*n) at one node
 # ----------------------------------------------------------------------------------------------
 
-@njit(cache=True)
-def _accum_block(A, q, xs, Ws, u, mdim, C, D, acc, aacc, vmax, track_max, V, H, Fc):
-    """Accumulate the blocks F, wv (n*d), wh (n), uwh (k*n) over q nodes that differ only in
-    coordinate ``mdim`` (values xs, weights Ws; the other coordinates in u).  A (n, q) holds the
+@njit(cache=True, fastmath=FAST)
+def _accum_block(A, q, U, Ws, C, D, acc, aacc, vmax, track_max, V, H, Fc):
+    """Accumulate the blocks F, wv (n*d), wh (n), uwh (k*n) over q nodes (coordinates U (k, q),
+    weights Ws).  A (n, q) holds the
     unnormalised softmax weights (overwritten).  Node loop innermost.  aacc gets sum W |term|
     (for the rounding bound), vmax max |term| (for the truncation bound, when track_max)."""
     n, d = D.shape
-    k = u.shape[0]
+    k = U.shape[0]
     for c in range(q):
         s = 0.0
         for i in range(n):
@@ -348,42 +351,25 @@ def _accum_block(A, q, xs, Ws, u, mdim, C, D, acc, aacc, vmax, track_max, V, H, 
                 vmax[p] = max(vmax[p], A[i, c] * abs(H[i, c]))
         p += 1
     for m in range(k):
-        if m == mdim:
-            for i in range(n):
-                s = 0.0
-                sa = 0.0
+        for i in range(n):
+            s = 0.0
+            sa = 0.0
+            for c in range(q):
+                t = Ws[c] * U[m, c] * A[i, c] * H[i, c]
+                s += t
+                sa += abs(t)
+            acc[p + m * n + i] += s
+            aacc[p + m * n + i] += sa
+            if track_max:
                 for c in range(q):
-                    t = Ws[c] * xs[c] * A[i, c] * H[i, c]
-                    s += t
-                    sa += abs(t)
-                acc[p + m * n + i] += s
-                aacc[p + m * n + i] += sa
-                if track_max:
-                    for c in range(q):
-                        vmax[p + m * n + i] = max(vmax[p + m * n + i],
-                                                  abs(xs[c] * A[i, c] * H[i, c]))
-    for m in range(k):
-        if m != mdim:
-            um = u[m]
-            for i in range(n):
-                s = 0.0
-                sa = 0.0
-                for c in range(q):
-                    t = Ws[c] * A[i, c] * H[i, c]
-                    s += t
-                    sa += abs(t)
-                acc[p + m * n + i] += um * s
-                aacc[p + m * n + i] += abs(um) * sa
-                if track_max:
-                    for c in range(q):
-                        vmax[p + m * n + i] = max(vmax[p + m * n + i], abs(um * A[i, c] * H[i, c]))
+                    vmax[p + m * n + i] = max(vmax[p + m * n + i], abs(U[m, c] * A[i, c] * H[i, c]))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FAST)
 def _tensor_gh(E, o, C, D, idx, acc, aacc, vmax):
-    """Tensor Gauss-Hermite over all k directions, factorised exponentials
-    (n * K * k exponentials per rule), innermost direction as a vectorised node block.
-    Returns the node count."""
+    """Tensor Gauss-Hermite over all k directions with factorised exponentials (n * K * k
+    exponentials per rule); the last one or two directions form one vectorised node block, an
+    odometer runs over the others.  Returns the node count."""
     n, d = D.shape
     k = E.shape[1]
     qmax = 0
@@ -405,41 +391,61 @@ def _tensor_gh(E, o, C, D, idx, acc, aacc, vmax):
     omax = o[0]
     for i in range(n):
         omax = max(omax, o[i])
-    prod = np.empty((k, n))
-    wprod = np.empty(k)
+    nb = 2 if k >= 2 else 1          # directions in the node block
+    ko = k - nb                      # directions of the odometer
+    qa = GH_LADDER[idx[k - nb]]
+    qb = GH_LADDER[idx[k - 1]] if nb == 2 else 1
+    Q = qa * qb
+    # the block's coordinates and weights, and its factorised exponentials (fixed per rule)
+    U = np.zeros((k, Q))
+    Wb = np.empty(Q)
+    Xb = np.empty((n, Q))
+    for a in range(qa):
+        for b in range(qb):
+            c = a * qb + b
+            U[k - nb, c] = GHX[idx[k - nb], a]
+            w = GHW[idx[k - nb], a]
+            if nb == 2:
+                U[k - 1, c] = GHX[idx[k - 1], b]
+                w *= GHW[idx[k - 1], b]
+            Wb[c] = w
+    for i in range(n):
+        for a in range(qa):
+            xa = X[k - nb, i, a]
+            for b in range(qb):
+                Xb[i, a * qb + b] = xa * (X[k - 1, i, b] if nb == 2 else 1.0)
+    prod = np.empty((ko + 1, n))
+    wprod = np.empty(ko + 1)
     for i in range(n):
         prod[0, i] = math.exp(o[i] - omax)
     wprod[0] = 1.0
-    cnt = np.zeros(k, dtype=np.int64)
-    u = np.zeros(k)
-    A = np.empty((n, qmax))
-    V = np.empty((d, qmax))
-    H = np.empty((n, qmax))
-    Fc = np.empty(qmax)
-    Ws = np.empty(qmax)
+    cnt = np.zeros(max(ko, 1), dtype=np.int64)
+    A = np.empty((n, Q))
+    V = np.empty((d, Q))
+    H = np.empty((n, Q))
+    Fc = np.empty(Q)
+    Ws = np.empty(Q)
     nodes = 0
-    mi = k - 1
-    q = GH_LADDER[idx[mi]]
-    xs = GHX[idx[mi], :q]
-    # odometer over dims 0..k-2; the innermost dim k-1 is one node block
     level = 0
     while True:
-        for m in range(level, k - 1):
+        for m in range(level, ko):
             c = cnt[m]
-            u[m] = GHX[idx[m], c]
+            x = GHX[idx[m], c]
+            for t in range(Q):
+                U[m, t] = x
             wprod[m + 1] = wprod[m] * GHW[idx[m], c]
             for i in range(n):
                 prod[m + 1, i] = prod[m, i] * X[m, i, c]
-        wp = wprod[mi]
-        for c in range(q):
-            Ws[c] = wp * GHW[idx[mi], c]
+        wp = wprod[ko]
+        for c in range(Q):
+            Ws[c] = wp * Wb[c]
         for i in range(n):
-            pi = prod[mi, i]
-            for c in range(q):
-                A[i, c] = pi * X[mi, i, c]
-        _accum_block(A, q, xs, Ws, u, mi, C, D, acc, aacc, vmax, False, V, H, Fc)
-        nodes += q
-        level = k - 2
+            pi = prod[ko, i]
+            for c in range(Q):
+                A[i, c] = pi * Xb[i, c]
+        _accum_block(A, Q, U, Ws, C, D, acc, aacc, vmax, False, V, H, Fc)
+        nodes += Q
+        level = ko - 1
         while level >= 0:
             cnt[level] += 1
             if cnt[level] < GH_LADDER[idx[level]]:
@@ -598,7 +604,7 @@ def _panel_edges(pos, wid, nb, L):
     return out[:m]
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FAST)
 def _line0(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, vmax, pos, wid):
     """Integrate along coordinate 0 (split Gauss-Legendre, one node block for the whole line)
     with the other coordinates fixed in ``u``."""
@@ -609,7 +615,7 @@ def _line0(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, vmax, pos, wid):
     q = GL_LADDER[gli]
     M = (edges.shape[0] - 1) * q
     norm = 1.0 / math.sqrt(2 * math.pi)
-    xs = np.empty(M)
+    U = np.empty((k, M))
     Ws = np.empty(M)
     A = np.empty((n, M))
     V = np.empty((d, M))
@@ -621,9 +627,13 @@ def _line0(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, vmax, pos, wid):
         mid = 0.5 * (edges[p + 1] + edges[p])
         for t in range(q):
             x = mid + half * GLX[gli, t]
-            xs[c] = x
+            U[0, c] = x
             Ws[c] = half * GLW[gli, t] * math.exp(-x * x / 2) * norm * Wout
             c += 1
+    for m in range(1, k):
+        um = u[m]
+        for c in range(M):
+            U[m, c] = um
     base = np.empty(n)
     for i in range(n):
         s = o[i]
@@ -636,12 +646,12 @@ def _line0(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, vmax, pos, wid):
         e = E[i, 0]
         b = base[i]
         for c in range(M):
-            A[i, c] = b + e * xs[c]
+            A[i, c] = b + e * U[0, c]
             Fc[c] = max(Fc[c], A[i, c])
     for i in range(n):
         for c in range(M):
             A[i, c] = math.exp(A[i, c] - Fc[c])
-    _accum_block(A, M, xs, Ws, u, 0, C, D, acc, aacc, vmax, True, V, H, Fc)
+    _accum_block(A, M, U, Ws, C, D, acc, aacc, vmax, True, V, H, Fc)
     return M
 
 
@@ -756,8 +766,9 @@ def _accept(val, eq, rd, C, Pp, tdig, G, out):
 def evaluate(C, params, state, G):
     """Loss and direct-form gradient at C (n, d) into G; returns (F, F error, status, nodes, level).
 
-    ``params`` = (digits, L, log10 sharp limit, margin); ``state`` (int64, shape (4, 3, 2)) holds
-    the warm-start ladder level and a slack counter per (min(k, 3), separated directions)."""
+    ``params`` = (digits, L, log10 sharp limit, margin); ``state`` (int64, shape (4, 3, 3)) holds
+    per (min(k, 3), separated directions) the warm-start ladder level, a slack counter and how
+    often the split range had to be widened."""
     digits, L, log_limit, margin = params[0], params[1], params[2], params[3]
     n, d = C.shape
     D, P, E0, o, k = _reduce(C)
@@ -774,7 +785,7 @@ def evaluate(C, params, state, G):
         aacc = np.zeros(ncomp)
         vmax = np.zeros(ncomp)
         A = np.ones((n, 1))
-        _accum_block(A, 1, np.zeros(1), np.ones(1), np.zeros(0), -1, C, D, acc, aacc, vmax,
+        _accum_block(A, 1, np.zeros((0, 1)), np.ones(1), C, D, acc, aacc, vmax,
                      False, np.empty((d, 1)), np.empty((n, 1)), np.empty(1))
         for i in range(n):
             for j in range(d):
@@ -810,13 +821,18 @@ def evaluate(C, params, state, G):
         for j in range(d):
             Pp[j, m] = P[j, perm[m]]
     nsm = k - ks
+    # GH orders follow the widest smooth direction when all are smooth; with split directions
+    # the level follows the split rule and the smooth orders are set against the sharp limit
     top = -np.inf
     for m in range(nsm):
         top = max(top, lsp[perm[ks + m]])
+    if ks:
+        top = log_limit
+    ki = min(k, 3)
     tail = 0.0
     if ks:
+        L = min(L_MAX, L + 2.0 * state[ki, ks, 2])   # widenings this run needed so far
         tail = k * math.erfc(L / math.sqrt(2.0)) * (1 + L) ** 2
-    ki = min(k, 3)
     start = max(1, state[ki, ks, 0])
     val = np.zeros(ncomp)
     total = 0
@@ -875,6 +891,7 @@ def evaluate(C, params, state, G):
             Gt = np.empty((n, d))
             if _accept(val, eqt, rd, C, Pp, digits, Gt, out2) < 1:
                 L = min(L_MAX, L + 2.0)
+                state[ki, ks, 2] += 1
                 tail = k * math.erfc(L / math.sqrt(2.0)) * (1 + L) ** 2
                 lv -= 1
         lv += 1
@@ -998,7 +1015,7 @@ def run_chunk_batch(Cs, h, steps, nsteps, sched, params, states, ists, stopc, fs
 
 def new_state() -> np.ndarray:
     """A fresh warm-start state for :func:`evaluate` (one per trajectory)."""
-    return np.zeros((4, 3, 2), dtype=np.int64)
+    return np.zeros((4, 3, 3), dtype=np.int64)
 
 
 def evaluate_py(C: np.ndarray, digits: float, state: np.ndarray | None = None):
@@ -1008,3 +1025,31 @@ def evaluate_py(C: np.ndarray, digits: float, state: np.ndarray | None = None):
     st = new_state() if state is None else state
     F, Fe, status, nodes, lv = evaluate(C, Config(digits).params, st, G)
     return F, Fe, G, int(status), int(nodes), int(lv)
+
+
+def time_steps(C0, h: float, steps: int, digits: float, repeat: int = 5) -> tuple[float, dict]:
+    """Median seconds per GD step of the compiled loop (no records) over ``steps`` steps from
+    ``C0``, each repetition from the same start and a fresh warm-start state; with the last run's
+    rule information (nodes per step, ladder level at the end, evaluation status)."""
+    import statistics
+    import time
+    C0 = np.ascontiguousarray(np.array(C0, dtype=float))
+    cfg = Config(digits)
+    sched = np.zeros(steps + 1, dtype=np.bool_)
+    n = C0.shape[0]
+    rs, rl, re_, rg = (np.zeros(1, dtype=np.int64), np.zeros(1), np.zeros(1), np.zeros(1))
+    rd, rn = np.zeros((1, n)), np.zeros((1, n))
+    stopc = np.array([5, 0], dtype=np.int64)
+    fstop = np.array([0.0, np.inf])
+    times, info = [], {}
+    for _ in range(max(1, repeat) + 1):      # the first run loads/compiles: not timed
+        C = C0.copy()
+        st = new_state()
+        ist = np.array([0, 0, 0, 0], dtype=np.int64)
+        t0 = time.perf_counter()
+        code = run_chunk(C, h, steps, steps + 1, sched, cfg.params, st, ist, stopc, fstop,
+                         rs, rl, re_, rd, rn, rg)
+        times.append(time.perf_counter() - t0)
+        info = {"code": int(code), "steps_done": int(ist[1]), "nodes_per_step": ist[2] / max(1, ist[1]),
+                "status": int(ist[3])}
+    return statistics.median(times[1:]) / max(1, info["steps_done"]), info
