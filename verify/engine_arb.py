@@ -708,6 +708,15 @@ class ArbEvaluator:
         key = (k, bool(sharp) and _trapezoid_plan(setup, D, 0) is not None, bool(sharp),
                need_grad, n)
         level = self._level.get(key, 0)
+        # below this level no rule changes any more (the ladders' first rungs; trapezoid steps
+        # wider than 0.8^-3 of the prediction), so the warm start never drifts below it
+        if sharp:
+            floor = -3
+        elif k:
+            floor = 1 - max(_ladder_index(GH_LADDER, p) for p in preds)
+        else:
+            floor = 0
+        level = max(level, floor)
         best = None
         extra_L = 0.0
         for attempt in range(16):
@@ -838,7 +847,7 @@ class ArbEvaluator:
             if ok or k == 0:
                 # slack of 4 digits: try one rung lower next time
                 _, _, ok4, _ = self._accept(setup, F, Fc, g, gc, D + 4, F0, g0)
-                self._level[key] = level - 1 if ok4 else level
+                self._level[key] = max(floor, level - 1 if ok4 else level)
                 break
             short, rad_side = self._short
             if sharp and rad_side and short > 0 and extra_L < 4 * D:
