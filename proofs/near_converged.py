@@ -371,8 +371,10 @@ def _display():
         "mean": [eq(sp.Symbol(r"\bar c^{+}"), cb - etas * 2 / nn * (I - 2 * C) * cb + sp.Order(sp.Symbol(r"\lvert c\rvert") ** 5)),
                  eq(sp.Symbol(r"\tilde c_i^{+}"), ct[i] - etas * 4 / nn * (C - sp.Symbol(r"\bar c \bar c^{\top}")) * ct[i]
                     + sp.Order(sp.Symbol(r"\lvert c\rvert") ** 5))],
-        "forcing": eq(sp.Symbol(r"\sum_i \nabla_{c_i} F \,\big|_{(3,1),\ \bar u = 0}"),
-                      -sp.Symbol(r"\left(\textstyle\sum_i u_i^2\right) u_1 u_2 u_3") * N.s ** 5 + sp.Order(N.s ** 7)),
+        "forcing": eq(sp.Function(r"\Sigma_{\nabla}")(N.s),
+                      -(sp.Symbol("u_{1}") ** 2 + sp.Symbol("u_{2}") ** 2 + sp.Symbol("u_{3}") ** 2)
+                      * sp.Symbol("u_{1}") * sp.Symbol("u_{2}") * sp.Symbol("u_{3}") * N.s ** 5
+                      + sp.Order(N.s ** 7)),
         "transient": eq(sp.Symbol(r"\prod_\tau (1 + \tfrac{4\eta}{n} \lvert \bar c_\tau \rvert^2)"),
                         sp.exp(sp.Symbol(r"\lvert \bar c_0 \rvert^2") / (1 - etas / nn))),
         "pair": [eq(sp.Function("L")(a), L + sp.Order(a ** (PAIR_ORDER + 2))),
@@ -432,7 +434,7 @@ def derive(spot_check: bool = True, digits: int = 30) -> Derivation:
     ok_f, f5 = check_mean_forcing()
     steps.append(Step(
         "Fifth-order forcing of the mean: a translation $c \\to c + h$ shifts $y$ by $h$, so "
-        "$\\sum_i \\nabla_{c_i} F = 2\\mathbb{E}[v] - \\mathbb{E}[y |v|^2]$; its series at a "
+        "$\\Sigma_{\\nabla} = \\sum_i \\nabla_{c_i} F = 2\\mathbb{E}[v] - \\mathbb{E}[y |v|^2]$; its series at a "
         "zero-mean spread, $(n, d) = (3, 1)$, from the weights to $O(s^4)$, starts at $s^5$ with "
         f"coefficient ${sp.latex(f5)}$ (nonzero unless the spread is symmetric).  So the slaved "
         "mean is $O(|\\text{spread}|^5)$ and enters the spread equation at relative order "
