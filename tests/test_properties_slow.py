@@ -153,13 +153,13 @@ def prop_far_rates_after_time_scale(run, case, eps=0.1, tail=0.5):
     eta = P.claim_eta(case)
     val = far.validate(traj, eta, tau_max=1e16, min_span=10.0)
     assert val.passed, val.summary()
-    T = far.rate_time_scale(val.law, eps, val.tau0)
+    T = far.rate_time_scale(val.law, eps)
     assert math.isfinite(T), "the law does not reach its rate regime by tau = 1e16"
     window_start = traj.steps[-1] ** (1 - tail)
     if window_start >= T:        # the precondition holds for the run itself
         P.prop_far_regime_rates(lambda cs: traj, case, eps=eps, tail=tail)
         return "run"
-    taus = [t + val.tau0 for t in val.law.tau.tolist()]
+    taus = val.law.steps.tolist()
     k = [i for i, t in enumerate(taus) if t >= T]
     lt, ll = [taus[i] for i in k], [float(val.law.loss[i]) for i in k]
     ic = rates.implied_constant(lt, ll, 1.0, tail=1.0)

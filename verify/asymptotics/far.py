@@ -203,9 +203,15 @@ class LawTrajectory:
     tau: np.ndarray
     r: np.ndarray
     loss: np.ndarray
-    slope: np.ndarray            # s(tau) = d ln loss / d ln tau (exact along the law)
+    slope: np.ndarray            # s = d ln loss / d ln (tau + tau_offset), exact along the law
     r_error: float               # max |r(rtol) - r(rtol/1000)| over the grid
     settings: dict = field(default_factory=dict)
+    tau_offset: float = 0.0      # GD step of the law's tau = 0 (slopes are in GD steps)
+
+    @property
+    def steps(self) -> np.ndarray:
+        """The grid in GD steps, tau + tau_offset."""
+        return self.tau + self.tau_offset
 
     def r_at(self, tau) -> np.ndarray:
         return np.interp(np.log1p(np.asarray(tau, float)), np.log1p(self.tau), self.r)
@@ -230,9 +236,10 @@ def drift_fast(r: float, m: int) -> float:
 
 
 def integrate(r0: float, eta: float, m: int = 1, tau_max: float = 1e12,
-              points_per_decade: int = 20) -> LawTrajectory:
+              points_per_decade: int = 20, tau_offset: float = 0.0) -> LawTrajectory:
     """Integrate dr/dtau = eta g(r) from r(0) = r0 to tau_max on a log grid (error-controlled
-    DOP853 in u = ln(1 + tau); the error is the difference to a 1000x tighter run)."""
+    DOP853 in u = ln(1 + tau); the error is the difference to a 1000x tighter run).  The law's
+    tau = 0 is GD step ``tau_offset``; the local slope is taken in GD steps."""
     _check_regime(r0, m)
     if not eta > 0:
         raise ValueError(f"eta must be > 0, got {eta!r}")
@@ -247,12 +254,13 @@ def integrate(r0: float, eta: float, m: int = 1, tau_max: float = 1e12,
     dr = [drift(x, m) for x in r_hi]
     loss = np.array([x.loss for x in dr])
     g = np.array([x.g for x in dr])
-    # s = tau Ft'(r) eta g / Ft = -m eta tau g^2 / Ft
-    slope = -m * eta * taus * g * g / loss
+    # s = T Ft'(r) eta g / Ft = -m eta T g^2 / Ft, T = tau + tau_offset (GD steps)
+    slope = -m * eta * (taus + tau_offset) * g * g / loss
     return LawTrajectory(r0=r0, eta=eta, m=m, tau=taus, r=r_hi, loss=loss, slope=slope,
                          r_error=float(np.max(np.abs(r_hi - r_lo))),
                          settings={"method": "DOP853 in u = ln(1+tau)", "rtol": 1e-12,
-                                   "error_from": "rtol 1e-9 run", "points_per_decade": points_per_decade})
+                                   "error_from": "rtol 1e-9 run", "points_per_decade": points_per_decade},
+                         tau_offset=float(tau_offset))
 
 
 def steps_to_move(r: float, dr: float, eta: float, m: int = 1) -> float:
@@ -364,7 +372,8 @@ def validate(traj, eta: float, *, near_tol: float = 0.05, tau_max: float = 1e12,
     if r0 < R_MIN:
         return Validation(False, f"far cluster at r = {r0:.4g} < {R_MIN} when the near mean "
                           "converged (outside the law's regime)", m, eta, tau0, r0, **empty)
-    law = integrate(r0, eta, m, tau_max=tau_max, points_per_decade=points_per_decade)
+    law = integrate(r0, eta, m, tau_max=tau_max, points_per_decade=points_per_decade,
+                    tau_offset=tau0)
     settle = math.ceil(10 / eta)
     ks = [k for k, s in enumerate(traj.steps) if s >= tau0 + settle]
     if len(ks) < 3 or traj.steps[-1] < min_span * (tau0 + settle):
@@ -396,29 +405,25 @@ def validate(traj, eta: float, *, near_tol: float = 0.05, tau_max: float = 1e12,
 
 # ---- what the claims read off the law --------------------------------------------------------
 
-def crossing_times(law: LawTrajectory, eps_list, tau0: float = 0.0) -> dict:
+def crossing_times(law: LawTrajectory, eps_list) -> dict:
     """For each eps, the GD step after which tau^(1+eps) * loss stops decreasing under the law
-    (the last crossing of s = -(1+eps) from below; tau0 shifts law time to GD steps).  inf when
-    the law still decreases it at its end, None when it never decreases."""
-    out = {}
-    for eps in eps_list:
-        t = first_crossing_after(law.tau[1:], law.slope[1:] + 1 + eps)
-        out[eps] = None if t is None else (t if not math.isfinite(t) else t + tau0)
-    return out
+    (the last crossing of s = -(1+eps) from below, tau in GD steps).  inf when the law still
+    decreases it at its end, None when it never decreases."""
+    return {eps: first_crossing_after(law.steps[1:], law.slope[1:] + 1 + eps) for eps in eps_list}
 
 
 def asymptotic_ratios(law: LawTrajectory) -> dict:
     """Along the law, the derived forms' ratios at the end and two decades earlier:
     loss eta tau r^2/(16 m) -> 1, (-1 - s) r^2/8 -> 1, (-1 - s) ln tau -> p = 1, g/g_asym(order 1) -> 1."""
     def at(k):
-        t, r, L, s = law.tau[k], law.r[k], law.loss[k], law.slope[k]
+        t, r, L, s = law.steps[k], law.r[k], law.loss[k], law.slope[k]
         return {"tau": float(t), "r": float(r), "loss": float(L), "slope": float(s),
                 "loss_eta_tau_r2_over_16m": float(L * law.eta * t * r * r / (16 * law.m)),
                 "slope_excess_r2_over_8": float((-1 - s) * r * r / 8),
                 "slope_excess_ln_tau": float((-1 - s) * math.log(t)),
                 "g_over_asymptotic": float(drift_fast(r, law.m) / g_asymptotic(r, law.m, order=1))}
     k_end = len(law.tau) - 1
-    k_mid = int(np.searchsorted(law.tau, law.tau[-1] / 100))
+    k_mid = int(np.searchsorted(law.steps, law.steps[-1] / 100))
     return {"end": at(k_end), "earlier": at(k_mid)}
 
 
@@ -445,7 +450,7 @@ def figures(prefix: str, title: str, traj, val: Validation, plateau_mark: bool =
                     [v for _, v in gd_r])]
     marks_l, marks_r = [], []
     if law is not None:
-        xs = (law.tau[1:] + val.tau0).tolist()
+        xs = law.steps[1:].tolist()
         lines_l.append(Line(f"reduced law (m = {law.m}) from tau0 = {val.tau0}", xs,
                             law.loss[1:].tolist()))
         lines_r.append(Line(f"reduced law (m = {law.m})", xs, law.r[1:].tolist()))
@@ -495,13 +500,13 @@ def displacement_check(traj, eta: float, *, near_tol: float = 0.05) -> dict | No
             "passed": bool(abs(d_gd / d_law - 1) <= GAP_TOL["loss"] + err)}
 
 
-def rate_time_scale(law: LawTrajectory, eps: float, tau0: float = 0.0) -> float:
+def rate_time_scale(law: LawTrajectory, eps: float) -> float:
     """The GD step from which a window can see the far regime's rates under the law: the later of
     the plateau's end (the first tau where s < -1, after which tau * loss decreases for good, s
     rising to -1 from below) and the step after which tau^(1+eps) * loss stops decreasing.
     inf when the law does not reach it by its end."""
     below = np.nonzero(law.slope[1:] < -1)[0]
-    t_plateau = float(law.tau[1:][below[0]]) + tau0 if len(below) else math.inf
-    t_eps = crossing_times(law, [eps], tau0)[eps]
-    t_eps = tau0 if t_eps is None else t_eps
+    t_plateau = float(law.steps[1:][below[0]]) if len(below) else math.inf
+    t_eps = crossing_times(law, [eps])[eps]
+    t_eps = law.tau_offset if t_eps is None else t_eps
     return max(t_plateau, t_eps)

@@ -186,7 +186,7 @@ def check(tier: str = "quick", seed: int = 20260101, *, init_scale: float | None
             findings.append(Finding(
                 "The cluster of n-1 means diverges under the validated law, r ~ sqrt(8 ln tau): "
                 "at M0 = 12 a run of 1e4 steps sees it move by ~1e-6, and moving by 1 takes ~1e10 steps",
-                value=f"r = {val.law.r0:.4g} -> {val.law.r[-1]:.4g} at tau = {val.law.tau[-1]:.3g} (M0 = {vM0:g})",
+                value=f"r = {val.law.r0:.4g} -> {val.law.r[-1]:.4g} at tau = {val.law.steps[-1]:.3g} (M0 = {vM0:g})",
                 evidence="thm3_4-law-r", kind="time-scale"))
     quantities.append(quantity("in-scope runs matching the claim (angle 0)", confirmed_in_scope,
                                precision="float64",

@@ -265,7 +265,7 @@ def check(tier: str = "quick", seed: int = 20260101, *, claimed_power: float = 1
         tau_gd = [t for t in tr.steps if 0 < t <= val.tau0]
         k_gd = max((tr.loss[i] * tr.steps[i] ** P for i in range(len(tr.steps))
                     if 0 < tr.steps[i] <= val.tau0), default=0.0)
-        k_law = float(np.max((law.tau[1:] + val.tau0) ** P * law.loss[1:]))
+        k_law = float(np.max(law.steps[1:] ** P * law.loss[1:]))
         k_sup = max(k_gd, k_law)
         # bounded when the exponent is negative at the end and, the slope rising to its derived
         # limit -1, stays so (P <= 1); unbounded when positive at the end and not falling back
@@ -279,7 +279,7 @@ def check(tier: str = "quick", seed: int = 20260101, *, claimed_power: float = 1
             f"implied constant sup tau^{P:g} * loss (GD before tau0, law after)", k_sup,
             precision="float64", claimed="bounded", relation="~",
             note=f"GD part {k_gd:.4g} over {len(tau_gd)} records; law part {k_law:.4g}; at the "
-                 f"law's end tau^{P:g} loss = {float((law.tau[-1] + val.tau0) ** P * law.loss[-1]):.4g}"
+                 f"law's end tau^{P:g} loss = {float(law.steps[-1] ** P * law.loss[-1]):.4g}"
                  f", d ln(tau^P loss)/d ln tau = {tail_exp[k]:.4f}; under the law: {rate}"))
         mv = far.steps_to_move(law.r0, 1.0, eta, law.m)
         quantities.append(quantity("steps for the far mean to move from r0 to r0 + 1 (law)", mv,
@@ -287,13 +287,13 @@ def check(tier: str = "quick", seed: int = 20260101, *, claimed_power: float = 1
         findings.append(Finding(
             "The far mean diverges under the validated law: r grows without bound like "
             "sqrt(8 ln tau), so slowly that a finite run sees only a drift",
-            value=f"r = {law.r0:.4g} at tau0 = {val.tau0} -> {law.r[-1]:.4g} at tau = {law.tau[-1]:.3g}",
+            value=f"r = {law.r0:.4g} at tau0 = {val.tau0} -> {law.r[-1]:.4g} at tau = {law.steps[-1]:.3g}",
             evidence="thm3_5-law-r", kind="finding"))
         findings.append(Finding(
             "O(1/tau) holds with room under the law: tau * loss -> 0 like 16 m / (eta r^2), "
             "i.e. loss ~ 2m/(eta tau ln tau)",
             value=f"tau loss eta r^2/(16 m) = {ratios['end']['loss_eta_tau_r2_over_16m']:.4f} at "
-                  f"tau = {law.tau[-1]:.3g}", evidence="thm3_5-law-loss", kind="finding"))
+                  f"tau = {law.steps[-1]:.3g}", evidence="thm3_5-law-loss", kind="finding"))
     info, note = stated_scale_note(2, 2)
     findings.append(Finding(note, value=f"{info['steps_needed_estimate']:.3g} steps",
                             kind="constant-gap"))
@@ -325,7 +325,7 @@ def check(tier: str = "quick", seed: int = 20260101, *, claimed_power: float = 1
         verdict, reason = REFUTED, ""
         witness = {"rate_run": inputs["rate_run"], "claimed_power": claimed_power,
                    "law": "dr/dtau = eta g(r) (far-drift), validated",
-                   "law_slope_end": float(val.law.slope[-1]), "tau_end": float(val.law.tau[-1]),
+                   "law_slope_end": float(val.law.slope[-1]), "tau_end": float(val.law.steps[-1]),
                    "implied_constant_sup_so_far": k_sup, "validation": val.summary()}
     elif rate == "bounded":
         verdict, reason = CONFIRMED, ""

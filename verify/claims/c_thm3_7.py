@@ -62,13 +62,13 @@ READING = {
 }
 
 
-def law_per_eps(law, eps_list, tau0):
+def law_per_eps(law, eps_list):
     """Per eps: holds / fails / undecided under the law's numbers at its end."""
     s = law.slope
     k = len(s) - 1
     k_dec = max(1, int(0.9 * k))           # the last ~10% of the grid (about 1.2 decades)
     rising = bool(s[k] > s[k_dec])
-    cross = far.crossing_times(law, eps_list, tau0)
+    cross = far.crossing_times(law, eps_list)
     out = []
     for eps in eps_list:
         # the derived limit of s is -1, approached from below (s = -1 - 8/r^2 + ...)
@@ -117,7 +117,7 @@ def check(tier: str = "quick", seed: int = 20260101, *, eps_list=None, steps: in
         law = val.law
         ratios = far.asymptotic_ratios(law)
         law_ok = far.law_consistent(ratios)
-        per_eps, rising = law_per_eps(law, eps_list, val.tau0)
+        per_eps, rising = law_per_eps(law, eps_list)
         quantities += law_quantities(law, ratios)
         for p in per_eps:
             t = p["tau_stops_decreasing"]
@@ -125,7 +125,7 @@ def check(tier: str = "quick", seed: int = 20260101, *, eps_list=None, steps: in
                 f"GD step after which tau^(1+{p['eps']:g}) * loss stops decreasing (law)",
                 "never decreases" if t is None else ("beyond the law's end" if math.isinf(t) else t),
                 precision="float64", note=f"under the law: {p['status']}; law's slope at tau = "
-                                          f"{law.tau[-1]:.3g}: {p['slope_end']:.5f}"))
+                                          f"{law.steps[-1]:.3g}: {p['slope_end']:.5f}"))
         for p in per_eps:
             t = p["tau_stops_decreasing"]
             if t is not None and math.isfinite(t):
@@ -137,13 +137,13 @@ def check(tier: str = "quick", seed: int = 20260101, *, eps_list=None, steps: in
         for p in per_eps:
             if p["status"] == "fails" and witness is None:
                 witness = {"eps": p["eps"], "claimed_slope_at_least": -(1 + p["eps"]),
-                           "slope": p["slope_end"], "tau": float(law.tau[-1]) + val.tau0,
+                           "slope": p["slope_end"], "tau": float(law.steps[-1]),
                            "law": "dr/dtau = eta g(r) (far-drift), validated", "n": n, "d": d,
                            "M0": M0, "eta": eta, "seed": seed, "validation": val.summary()}
         findings.append(Finding(
             "Under the validated far-regime law the loss decays like 2m/(eta tau ln tau): "
             "tau * loss -> 0 and the local slope approaches -1 from below as -1 - 1/ln tau",
-            value=f"slope {law.slope[-1]:.5f} at tau = {law.tau[-1]:.3g}; (-1-s) ln tau = "
+            value=f"slope {law.slope[-1]:.5f} at tau = {law.steps[-1]:.3g}; (-1-s) ln tau = "
                   f"{ratios['end']['slope_excess_ln_tau']:.4f} (derived limit p = 1)",
             evidence="thm3_7-law-loss", kind="finding"))
     findings.append(Finding(f"GD run: classes at the end {cls}; loss {tr.loss[-1]:.4g} at tau = "
@@ -194,7 +194,7 @@ def law_quantities(law, ratios) -> list:
     e, b = ratios["end"], ratios["earlier"]
     return [
         quantity("law at its end: r", e["r"], law.r_error, precision="float64",
-                 note=f"tau = {e['tau']:.3g} after tau0; r0 = {law.r0:.6g}, m = {law.m}, "
+                 note=f"GD step tau = {e['tau']:.3g} (law from tau0 = {law.tau_offset:g}, r0 = {law.r0:.6g}), m = {law.m}, "
                       f"eta = {law.eta:g}; derived r ~ sqrt(8 ln tau)"),
         quantity("law at its end: loss", e["loss"], precision="float64",
                  note="derived: loss ~ 16 m / (eta r^2 tau) ~ 2 m / (eta tau ln tau)"),
