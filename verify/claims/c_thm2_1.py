@@ -69,12 +69,12 @@ READING = {
                     "step below the stability limit, and the moderate-step runs (eta = 0.5) are "
                     "findings, not part of the reading"),
     "t": ("t = log n + log M + 2 + 0.1, just above the threshold -- the largest starts the theorem "
-          "allows (|c_i(0)| = e^{-t} M), where the implied constant is largest: the law's bound "
+          "allows (|c_i(0)| = e^-t M), where the implied constant is largest: the law's bound "
           "grows with the start (|cbar0|^2 and lam_j^(3/2) terms)"),
-    "parameterisation": ("GD on the noised means mu_i = e^{-t} m_i, so eta is the step on c -- the "
+    "parameterisation": ("GD on the noised means mu_i = e^-t m_i, so eta is the step on c -- the "
                          "scale-free reading of 'eta of order 1/(n^4 d^2)'; GD on the clean means "
-                         "has effective step eta e^{-2t} and its K differs by the constant factor "
-                         "e^{t} (a finding, run separately)"),
+                         "has effective step eta e^-2t and its K differs by the constant factor "
+                         "e^t (a finding, run separately)"),
     "initialisation": ("random directions with |m_i(0) - m*| = M exactly, m* a random unit vector "
                        "(seeded) -- 'any initialisation' is sampled; the law bounds sup K for every "
                        "small start in closed form"),
@@ -337,7 +337,7 @@ def check(tier: str = "quick", seed: int = 20260101, *, runs=None, claimed_power
 
     # ---- findings ---------------------------------------------------------------------------
     findings.append(Finding(
-        "Every |c_i(0)| = e^{-t} M < e^{-2}/n: the high-noise threshold puts the whole run inside a "
+        "Every |c_i(0)| = e^-t M < e^-2/n: the high-noise threshold puts the whole run inside a "
         "small ball around the target, where the derived near-converged law holds.", kind="note"))
     if plateau:
         label, row, ic, _ = plateau
@@ -369,7 +369,7 @@ def check(tier: str = "quick", seed: int = 20260101, *, runs=None, claimed_power
         if r["parameterisation"] == "clean":
             findings.append(Finding(
                 "Clean-parameterisation reading: with GD on the clean means the effective step on c is "
-                "eta e^{-2t}; K in that reading is e^{t} times the noised one, also bounded.",
+                "eta e^-2t; K in that reading is e^t times the noised one, also bounded.",
                 value=f"e^t = {math.exp(r['t']):.4g} at t = {r['t']:.4f}", kind="reading"))
             break
     if any(r["eta"] == 0.5 for r in rows):
