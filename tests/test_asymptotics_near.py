@@ -231,3 +231,35 @@ def test_thm2_1_wrong_kappa_fails_validation(monkeypatch):
     monkeypatch.setattr(near, "coefficients", wrong)
     rec = c_thm2_1.check("quick", runs=REDUCED_RUNS)
     assert rec.verdict == "INCONCLUSIVE" and "validation" in rec.reason, rec.reason
+
+
+# ---- the general spread law against full GD (random thm2.1-scale starts) ------------------------
+
+def prop_spread_law_matches_gd(law_factory, case, steps=3000, eta=0.5):
+    """From a random small start (thm2.1 scale), the leading-order spread law (with the mean's
+    transient) matches full GD after the mean has decayed, within the derived allowance."""
+    from verify.claims.c_thm2_1 import _gaps, matching_time, spread_allowance
+    c0, _ = case
+    tr = dynamics.run_gd(c0, eta, steps, digits=6, progress=False)
+    assert tr.stop_reason == "max steps", tr.stop_reason
+    law = law_factory(c0, eta)
+    n = len(c0)
+    g = _gaps(tr, law.dist, law.loss, matching_time(n, eta))
+    allow = spread_allowance(n, near.SpreadLaw(c0, eta).amplitude)
+    assert g["loss"]["gap"] <= allow + g["loss"]["error"] and g["dist"]["gap"] <= allow, (g, allow)
+
+
+@settings(max_examples=6, deadline=None)
+@given(P.high_noise_starts(n=st.integers(2, 3)))
+def test_spread_law_matches_gd(case):
+    prop_spread_law_matches_gd(near.SpreadLaw, case)
+
+
+def test_mutant_spread_law_is_falsified():
+    """A law whose spread moves at half the derived rate (8 eta/n -> 4 eta/n) misses GD."""
+    def half_rate(c, eta):
+        law = near.SpreadLaw(c, eta / 2)
+        law.q = 1 - 2 * eta / law.n        # keep the mean's (correct) contraction
+        return law
+    assert P.falsified(P.high_noise_starts(n=st.integers(2, 3)), prop_spread_law_matches_gd,
+                       half_rate, max_examples=10)
