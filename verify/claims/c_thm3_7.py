@@ -78,8 +78,10 @@ def law_per_eps(law, eps_list):
             status = "fails"
         else:
             status = "undecided"
+        # the law's tail: tau^(1+eps) loss eventually non-decreasing, its slope >= -(1+eps)
         out.append({"eps": eps, "status": status, "slope_end": float(s[k]),
-                    "tau_stops_decreasing": cross[eps]})
+                    "tau_stops_decreasing": cross[eps], "nondecreasing": status == "holds",
+                    "slope_ok": bool(s[k] >= -(1 + eps))})
     return out, rising
 
 
