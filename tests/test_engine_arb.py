@@ -23,6 +23,11 @@ SEPARATED_2D = [["0.9", "-0.3"], ["-0.6", "0.5"]]                # n=2, d=2: spl
 SEPARATED_1D = [["1.5"], ["-1.2"], ["0.2"]]                      # n=3, d=1: three tie points
 FAR_1D = [["3"], ["-2.5"], ["0.4"]]                                # n=3, d=1: sharp transitions
 
+_E20 = "0.00000000000000000001"
+K3_TINY = [["0.5", "0", "0"], ["0.5", _E20, "0"], ["0.5", "0", _E20], [f"0.5{_E20[2:]}", "0", "0"]]
+K3_OVERLAP = [["0.1", "0.05", "0"], ["-0.05", "0.1", "0.02"], ["0", "-0.1", "0.1"],
+              ["0.02", "0", "-0.1"]]                              # n=4, d=3: tensor GH in 3-D
+
 
 def _tiny(ex: int):
     """n=3, d=2 parameters that agree to ``ex`` digits: spread 1e-ex at scale ~0.45."""
@@ -58,9 +63,12 @@ def _agree(a: model.Estimate, b: model.Estimate) -> float:
     (SEPARATED_2D, 30, "trapezoid"),
     (SEPARATED_1D, 25, "trapezoid"),
     (FAR_1D, 25, "split"),
+    (K3_TINY, 10, "Gauss-Hermite 3x3x3"),
+    (K3_OVERLAP, 8, "Gauss-Hermite"),
     (_tiny(100), 20, "Gauss-Hermite"),
     (_tiny(1000), 20, "Gauss-Hermite"),
-], ids=["overlap-n3d2", "separated-n2d2", "separated-n3d1", "far-n3d1", "spread1e-100",
+], ids=["overlap-n3d2", "separated-n2d2", "separated-n3d1", "far-n3d1", "k3-spread1e-20",
+         "k3-overlap", "spread1e-100",
          "spread1e-1000"])
 def test_agrees_with_mpmath(c, digits, kind):
     cx, prec = _prec(c, digits)
@@ -159,11 +167,12 @@ def _check_moments(xs, ws):
 def test_fallbacks_are_recorded_not_silent():
     # k = 3 directions: beyond the Arb kernel -> model.Evaluator, with the reason
     e = "0.00000000000000000001"      # spread 1e-20: a few Gauss-Hermite nodes per direction
-    c = [["0.5", "0", "0"], ["0.5", e, "0"], ["0.5", "0", e], [f"0.5{e[2:]}", "0", "0"]]
-    cx, prec = _prec(c, 10)
+    c = [["0.5"] + ["0"] * 4] + [["0.5"] + [e if j == i else "0" for j in range(4)] for i in range(4)]
+    c.append([f"0.5{e[2:]}"] + ["0"] * 4)                       # n = 6, d = 5: k = 5
+    cx, prec = _prec(c, 6)
     ev = engine_arb.ArbEvaluator(prec)
     g = ev.grad(cx)
-    assert "fallback" in g.rule["engine"] and "k = 3" in g.rule["engine"]
+    assert "fallback" in g.rule["engine"] and "k = 5" in g.rule["engine"]
     assert ev.fallbacks and ev.fallbacks[0][0] == "grad"
     # the Stein form and the EM direction are not in the kernel either
     cx2, prec2 = _prec(OVERLAP, 12)

@@ -68,6 +68,7 @@ GL_LADDER = (4, 6, 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96)
 PANEL_MAX = 3.0          # widest split-rule panel away from tie points
 GH_MAX_PREDICTED = 128   # a direction predicted to need more Gauss-Hermite nodes is "sharp"
 MAX_NODES = 200_000      # per rule; beyond it the configuration goes to model.Evaluator
+MAX_K = 4                # difference directions the kernel takes (tensor Gauss-Hermite beyond 2)
 LN10 = math.log(10.0)
 
 
@@ -226,9 +227,11 @@ def prepare(c_exact, bits: int) -> ArbSetup:
         if len(basis) == d:
             break
     k = len(basis)
-    if k > 2:
-        raise Unsupported(f"k = {k} difference directions (the Arb kernel handles k <= 2)")
-    if k == 2:
+    if k > MAX_K:
+        raise Unsupported(f"k = {k} difference directions (the Arb kernel handles k <= {MAX_K})")
+    if k >= 3:
+        P = _principal_basis(D, basis, n, d, k)
+    elif k == 2:
         E0 = [[_dot(D[i], b) for b in basis] for i in range(n)]
         mean = [sum((E0[i][j] for i in range(n)), arb(0)) / n for j in range(2)]
         cen = [[E0[i][j] - mean[j] for j in range(2)] for i in range(n)]
@@ -248,6 +251,45 @@ def prepare(c_exact, bits: int) -> ArbSetup:
     o = [-(_dot(D[i], C[ref]) + _dot(D[i], D[i]) / 2) for i in range(n)]
     R = max((_dot(row, row).sqrt() for row in C), key=lambda z: float(z.mid()) if z.mid() != 0 else 0.0)
     return ArbSetup(C, D, P, e, o, n, d, k, R, ref)
+
+
+def _principal_basis(D, basis, n: int, d: int, k: int) -> list:
+    """P = basis V with V the principal directions of the centred E0 = D basis (largest spread
+    first).  V comes from numpy's eigh on the Gram matrix scaled to O(1) (spreads of 1e-1000 would
+    underflow a double); it is then made orthonormal at the working precision by Gram-Schmidt in
+    Arb (twice), so P stays orthonormal to the working precision whatever eigh's accuracy."""
+    E0 = [[_dot(D[i], b) for b in basis] for i in range(n)]
+    mean = [sum((E0[i][j] for i in range(n)), arb(0)) / n for j in range(k)]
+    cen = [[E0[i][j] - mean[j] for j in range(k)] for i in range(n)]
+    G = [[sum((r[a] * r[b] for r in cen), arb(0)) for b in range(k)] for a in range(k)]
+    top = max((abs(x) for row in G for x in row), key=_signed_key)
+    if top == 0:
+        V = np.eye(k)
+    else:
+        Gf = np.array([[float((x / top).mid()) for x in row] for row in G])
+        lam, V = np.linalg.eigh(Gf)
+        V = V[:, np.argsort(-lam)]
+    cols = []
+    for j in range(k):
+        v = [arb(float(V[r, j])) for r in range(k)]
+        for _ in range(2):
+            for c in cols:
+                pr = _dot(v, c)
+                v = [x - pr * y for x, y in zip(v, c)]
+        nv = _dot(v, v).sqrt()
+        cols.append([x / nv for x in v])
+    return [[sum((basis[j][r] * cols[q][j] for j in range(k)), arb(0)) for q in range(k)]
+            for r in range(d)]
+
+
+def _gh_tensor(orders: list[int], bits: int):
+    """Nodes (tuples) and weights of the tensor Gauss-Hermite rule over ``orders``."""
+    rules = [hermite_rule(q, bits) for q in orders]
+    nodes, weights = [()], [arb(1)]
+    for xs, ws in rules:
+        nodes = [t + (x,) for t in nodes for x in xs]
+        weights = [w0 * w for w0 in weights for w in ws]
+    return nodes, weights
 
 
 def _spread_log10(setup: ArbSetup, j: int) -> float:
@@ -284,14 +326,28 @@ def expectations(setup: ArbSetup, xs, wx, ys, wy, tail=None) -> dict:
     n, k = setup.n, setup.k
     e = setup.e
     e1 = [e[i][0] if k >= 1 else arb(0) for i in range(n)]
-    e2 = [e[i][1] if k >= 2 else arb(0) for i in range(n)]
     o = setup.o
     one = arb(1)
     # the reference component has e_ref = 0, o_ref = 0: its factor is exactly 1
     ref = setup.ref
     A = [[(e1[i] * x + o[i]).exp() if i != ref else one for i in range(n)] for x in xs]
-    B = ([[(e2[i] * y).exp() if i != ref else one for i in range(n)] for y in ys] if k >= 2
-         else [[one] * n])
+    if k >= 2:
+        # y nodes are (k-1)-tuples (directions 2..k); a bare number is a 1-tuple
+        ys = [y if isinstance(y, tuple) else (y,) for y in ys]
+        B = []
+        for y in ys:
+            row = []
+            for i in range(n):
+                if i == ref:
+                    row.append(one)
+                else:
+                    lg = e[i][1] * y[0]
+                    for q in range(2, k):
+                        lg += e[i][q] * y[q - 1]
+                    row.append(lg.exp())
+            B.append(row)
+    else:
+        B = [[one] * n]
     K1 = len(xs)
     others = [i for i in range(n) if i != ref]
     if k >= 2:
@@ -321,6 +377,27 @@ def expectations(setup: ArbSetup, xs, wx, ys, wy, tail=None) -> dict:
             z1.append(a1)
             zee.append(aee)
         Z = {"1": inv, ("e", 0): z1, "ee": zee}
+    elif k >= 3:
+        inv, zq, zee = [], [[] for _ in range(k)], []
+        for t_, rs in enumerate(S):
+            ri, aq, aee = [], [[] for _ in range(k)], []
+            rows_q = [N[q][t_] for q in range(k)]
+            for b_, sv in enumerate(rs):
+                iv = 1 / sv
+                tot = arb(0)
+                for q in range(k):
+                    eq_ = rows_q[q][b_] * iv
+                    tq = eq_ * iv
+                    aq[q].append(tq)
+                    tot += eq_ * tq
+                ri.append(iv)
+                aee.append(tot)
+            inv.append(ri)
+            for q in range(k):
+                zq[q].append(aq[q])
+            zee.append(aee)
+        Z = {"1": inv, "ee": zee}
+        Z.update({("e", q): zq[q] for q in range(k)})
     else:
         inv, z1, z2, zee = [], [], [], []
         for rs, r1, r2 in zip(S, N[0], N[1]):
@@ -351,22 +428,24 @@ def expectations(setup: ArbSetup, xs, wx, ys, wy, tail=None) -> dict:
             out[f] = [[Q[i, t] for i in range(n)], [Q[n + i, t] for i in range(n)], zero]
         names = []
     else:
-        right = arb_mat([[w * B[b][i] for i in range(n)] + [w * y * B[b][i] for i in range(n)]
+        right = arb_mat([[w * B[b][i] for i in range(n)]
+                         + [w * y[q] * B[b][i] for q in range(k - 1) for i in range(n)]
                          for b, (y, w) in enumerate(zip(ys, wy))])
     XX = (arb_mat([row for f in names for row in Z[f]]) * right).tolist() if names else []
     for t, f in enumerate(names):
         X = XX[t * K1:(t + 1) * K1]
-        s0, s1, s2 = [], [], []
+        sums = [[] for _ in range(k + 1)]     # none, u_1, u_2, ..., u_k
         for i in range(n):
-            a0 = a1 = a2 = arb(0)
-            for a in range(len(xs)):
-                a0 += WA[a][i] * X[a][i]
-                a1 += WxA[a][i] * X[a][i]
-                a2 += WA[a][i] * X[a][n + i]
-            s0.append(a0)
-            s1.append(a1)
-            s2.append(a2)
-        out[f] = [s0, s1, s2]
+            acc = [arb(0)] * (k + 1)
+            for a in range(K1):
+                xa = X[a]
+                acc[0] += WA[a][i] * xa[i]
+                acc[1] += WxA[a][i] * xa[i]
+                for q in range(1, k):
+                    acc[q + 1] += WA[a][i] * xa[q * n + i]
+            for q in range(k + 1):
+                sums[q].append(acc[q])
+        out[f] = sums
     if not k:
         out["ee"] = [[arb(0)] * n for _ in range(3)]
     if tail is not None:
@@ -707,6 +786,9 @@ class ArbEvaluator:
         sharp = [j for j in range(k) if preds[j] > GH_MAX_PREDICTED]
         key = (k, bool(sharp) and _trapezoid_plan(setup, D, 0) is not None, bool(sharp),
                need_grad, n)
+        if sharp and k >= 3:
+            raise Unsupported(f"a separated direction in a {k}-D span (the Arb kernel's "
+                              "trapezoid/split rules cover k <= 2)")
         level = self._level.get(key, 0)
         # below this level no rule changes any more (the ladders' first rungs; trapezoid steps
         # wider than 0.8^-3 of the prediction), so the warm start never drifts below it
@@ -817,7 +899,8 @@ class ArbEvaluator:
                 rules = []
                 for orders in (orders_c, orders_f):
                     xs, wx = hermite_rule(orders[0], self.bits) if k >= 1 else ([arb(0)], [arb(1)])
-                    ys, wy = hermite_rule(orders[1], self.bits) if k >= 2 else ([arb(0)], [arb(1)])
+                    ys, wy = (_gh_tensor(orders[1:], self.bits) if k >= 2
+                              else ([arb(0)], [arb(1)]))
                     rules.append((xs, wx, ys, wy))
                 desc = ("Gauss-Hermite " + "x".join(map(str, orders_f)) + " vs "
                         + "x".join(map(str, orders_c)) + " (Arb)") if k else "exact (k=0) (Arb)"
