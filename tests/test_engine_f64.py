@@ -129,3 +129,19 @@ def test_overflow_is_a_stop_not_a_number():
         assert math.isinf(tr.dist[-1][0])
     else:
         assert tr.stop_reason == "max steps"
+
+
+def test_compiled_sgd_matches_numpy_sgd():
+    # same Generator stream (numba reproduces numpy's draws bit for bit); only the order of the
+    # sums over the samples differs
+    from verify import sgd
+    c0 = (np.random.default_rng(5).standard_normal((5, 3)) * 0.8).tolist()
+    a = sgd.run_sgd(c0, 0.05, 100, samples=2000, seed=11, engine="numba")
+    b = sgd.run_sgd(c0, 0.05, 100, samples=2000, seed=11, engine="numpy")
+    assert a.settings["engine"] == "numba" and b.settings["engine"] == "numpy"
+    assert a.steps == b.steps and a.stop_reason == b.stop_reason
+    assert np.abs(_final(a) - _final(b)).max() <= 1e-12 * np.abs(_final(b)).max()
+    assert np.allclose(a.loss, b.loss, rtol=1e-12, atol=0)
+    assert np.allclose(a.loss_error, b.loss_error, rtol=1e-9, atol=0)
+    with pytest.raises(ValueError, match="engine"):
+        sgd.run_sgd(c0, 0.05, 1, engine="gpu")

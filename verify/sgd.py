@@ -12,6 +12,11 @@ same draws, with its standard error as the error.  The step is c <- c - eta_eff 
 eta ("noised") or eta e^{-2t} ("clean"), exactly as in :func:`verify.dynamics.run_gd`, and the
 result is a :class:`verify.dynamics.Trajectory` on the same log-spaced record schedule, classified
 by the same explicit :class:`verify.dynamics.Rules`.
+
+Two implementations of the same step: a compiled one (numba; draws, gradient and update for many
+steps per call, from the same ``numpy.random.Generator`` stream, which numba reproduces bit for
+bit) and the vectorised numpy one (the reference; ``engine="numpy"``).  They differ only in the
+order of the floating-point sums.
 """
 from __future__ import annotations
 
@@ -21,6 +26,13 @@ import time
 import numpy as np
 
 from verify.dynamics import (FLOAT64_OVERFLOW, Rules, Trajectory, classify, record_schedule)
+
+try:
+    from numba import njit
+except ImportError:  # pragma: no cover - numba is a declared dependency
+    njit = None
+
+SGD_ENGINES = ("auto", "numba", "numpy")
 
 
 def sample_gradient(C: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, float, float]:
@@ -44,12 +56,18 @@ def sample_gradient(C: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, float, fl
 
 
 def run_sgd(c0, eta: float, steps: int, *, samples: int = 20000, seed: int = 0, t: float = 0.0,
-            parameterisation: str = "noised", rules: Rules | None = None) -> Trajectory:
+            parameterisation: str = "noised", rules: Rules | None = None,
+            engine: str = "auto") -> Trajectory:
     """Stochastic GD from centred parameters ``c0`` (n x d floats) for ``steps`` steps.
 
     Every step draws ``samples`` fresh y ~ N(0, I_d) from one ``default_rng(seed)`` stream, so a
     run is reproducible from (c0, eta, steps, samples, seed).  Stops early on overflow.
+    ``engine``: "numba" (compiled), "numpy" (the reference) or "auto" (numba when installed).
     """
+    if engine not in SGD_ENGINES:
+        raise ValueError(f"engine must be one of {SGD_ENGINES}, got {engine!r}")
+    if engine == "numba" and njit is None:
+        raise ValueError("engine='numba' needs numba installed (pip install numba)")
     if parameterisation not in ("noised", "clean"):
         raise ValueError(f"parameterisation must be 'noised' or 'clean', got {parameterisation!r}")
     if not eta > 0:
@@ -70,36 +88,214 @@ def run_sgd(c0, eta: float, steps: int, *, samples: int = 20000, seed: int = 0, 
                                 "backend": "float64 Monte Carlo", "gradient": "stochastic"})
     initial_max = float(np.sqrt((C * C).sum(axis=1)).max())
     start = time.perf_counter()
-    tau = 0
-    while True:
-        Y = rng.standard_normal((samples, d))
-        G, loss, se = sample_gradient(C, Y)
-        if tau in schedule:
-            traj.steps.append(tau)
-            traj.loss.append(loss)
-            traj.loss_error.append(se)
-            traj.loss_log10.append(math.log10(loss) if loss > 0 else -math.inf)
-            r = np.sqrt((C * C).sum(axis=1))
-            traj.dist.append([float(x) for x in r])
-            traj.dist_log10.append([math.log10(x) if x > 0 else -math.inf for x in r])
-            traj.grad_norm.append(float(np.sqrt((G * G).sum())))
-        if tau >= steps:
-            traj.stop_reason = "max steps"
-            break
-        C = C - h * G
-        tau += 1
-        if not np.all(np.isfinite(C)) or np.abs(C).max() > FLOAT64_OVERFLOW:
-            traj.stop_reason = "overflow"
-            traj.steps.append(tau)
-            traj.dist.append([math.inf] * n)
-            traj.dist_log10.append([math.inf] * n)
-            traj.loss.append(math.inf)
-            traj.loss_error.append(math.nan)
-            traj.loss_log10.append(math.inf)
-            traj.grad_norm.append(math.inf)
-            break
+    compiled = engine != "numpy" and njit is not None
+    traj.settings["engine"] = "numba" if compiled else "numpy"
+    if compiled:
+        tau = _run_compiled(C, h, steps, samples, rng, schedule, traj)
+    else:
+        tau = _run_numpy(C, h, steps, samples, rng, schedule, traj)
+    if traj.stop_reason == "overflow":
+        traj.steps.append(tau)
+        traj.dist.append([math.inf] * n)
+        traj.dist_log10.append([math.inf] * n)
+        traj.loss.append(math.inf)
+        traj.loss_error.append(math.nan)
+        traj.loss_log10.append(math.inf)
+        traj.grad_norm.append(math.inf)
     traj.classes = classify(traj.dist, rules, initial_max)
     traj.final_c = [[repr(float(x)) for x in row] for row in C]
     traj.evaluations = samples * (tau + 1)
     traj.seconds = time.perf_counter() - start
     return traj
+
+
+def _record(traj: Trajectory, tau: int, C: np.ndarray, loss: float, se: float, gnorm: float):
+    traj.steps.append(tau)
+    traj.loss.append(loss)
+    traj.loss_error.append(se)
+    traj.loss_log10.append(math.log10(loss) if loss > 0 else -math.inf)
+    r = np.sqrt((C * C).sum(axis=1))
+    traj.dist.append([float(x) for x in r])
+    traj.dist_log10.append([math.log10(x) if x > 0 else -math.inf for x in r])
+    traj.grad_norm.append(gnorm)
+
+
+def _run_numpy(C, h, steps, samples, rng, schedule, traj) -> int:
+    """The reference loop (vectorised numpy); C is updated in place.  Returns the last step."""
+    n, d = C.shape
+    tau = 0
+    while True:
+        Y = rng.standard_normal((samples, d))
+        G, loss, se = sample_gradient(C, Y)
+        if tau in schedule:
+            _record(traj, tau, C, loss, se, float(np.sqrt((G * G).sum())))
+        if tau >= steps:
+            traj.stop_reason = "max steps"
+            return tau
+        C -= h * G
+        tau += 1
+        if not np.all(np.isfinite(C)) or np.abs(C).max() > FLOAT64_OVERFLOW:
+            traj.stop_reason = "overflow"
+            return tau
+
+
+CHUNK = 500  # steps per compiled call (Ctrl-C is seen between calls)
+
+
+def _run_compiled(C, h, steps, samples, rng, schedule, traj) -> int:
+    sched = np.zeros(steps + 1, dtype=np.bool_)
+    sched[sorted(schedule)] = True
+    n = C.shape[0]
+    cap = len(schedule) + 1
+    rsteps = np.zeros(cap, dtype=np.int64)
+    rvals = np.zeros((cap, 3))            # loss, standard error, gradient norm
+    rC = np.zeros((cap, n))               # squared distances
+    ist = np.zeros(3, dtype=np.int64)     # records, tau, code (0 running, 1 max steps, 2 overflow)
+    done = 0
+    while ist[2] == 0:
+        _sgd_chunk(rng, C, h, steps, CHUNK, samples, sched, ist, rsteps, rvals, rC)
+        for r in range(done, int(ist[0])):
+            traj.steps.append(int(rsteps[r]))
+            loss, se, gn = (float(x) for x in rvals[r])
+            traj.loss.append(loss)
+            traj.loss_error.append(se)
+            traj.loss_log10.append(math.log10(loss) if loss > 0 else -math.inf)
+            dist = np.sqrt(rC[r])
+            traj.dist.append([float(x) for x in dist])
+            traj.dist_log10.append([math.log10(x) if x > 0 else -math.inf for x in dist])
+            traj.grad_norm.append(gn)
+        done = int(ist[0])
+    traj.stop_reason = "max steps" if ist[2] == 1 else "overflow"
+    return int(ist[1])
+
+
+if njit is not None:
+    @njit(cache=True, fastmath={"reassoc", "contract"})
+    def _sgd_sums(Y, C, sq, G, vv):
+        """Adds sum over samples of w_i v + w_i (y - c_i) <c_i - v, v> to G (n, d), writes |v|^2
+        per sample to vv and returns its sum; samples in blocks, the sample loop innermost."""
+        S, d = Y.shape
+        n = C.shape[0]
+        B = 256
+        YT = np.empty((d, B))
+        Lg = np.empty((n, B))
+        V = np.empty((d, B))
+        top = np.empty(B)
+        F = np.empty(B)
+        total = 0.0
+        for a0 in range(0, S, B):
+            m = min(B, S - a0)
+            for j in range(d):
+                for c in range(m):
+                    YT[j, c] = Y[a0 + c, j]
+            for c in range(m):
+                top[c] = -np.inf
+            for i in range(n):
+                for c in range(m):
+                    Lg[i, c] = -sq[i]
+                for j in range(d):
+                    cij = C[i, j]
+                    for c in range(m):
+                        Lg[i, c] += YT[j, c] * cij
+                for c in range(m):
+                    top[c] = max(top[c], Lg[i, c])
+            for c in range(m):
+                F[c] = 0.0
+            for i in range(n):
+                for c in range(m):
+                    Lg[i, c] = np.exp(Lg[i, c] - top[c])
+                    F[c] += Lg[i, c]
+            for c in range(m):
+                F[c] = 1.0 / F[c]
+            for i in range(n):
+                for c in range(m):
+                    Lg[i, c] *= F[c]
+            for j in range(d):
+                for c in range(m):
+                    V[j, c] = 0.0
+                for i in range(n):
+                    cij = C[i, j]
+                    for c in range(m):
+                        V[j, c] += Lg[i, c] * cij
+            for c in range(m):
+                F[c] = 0.0
+            for j in range(d):
+                for c in range(m):
+                    F[c] += V[j, c] * V[j, c]
+            for c in range(m):
+                vv[a0 + c] = F[c]
+                total += F[c]
+            for i in range(n):
+                # wh = w_i (<v, c_i> - |v|^2), stored in top (free now)
+                for c in range(m):
+                    top[c] = 0.0
+                for j in range(d):
+                    cij = C[i, j]
+                    for c in range(m):
+                        top[c] += V[j, c] * cij
+                for c in range(m):
+                    top[c] = Lg[i, c] * (top[c] - F[c])
+                for j in range(d):
+                    cij = C[i, j]
+                    s = 0.0
+                    for c in range(m):
+                        s += Lg[i, c] * V[j, c] + top[c] * (YT[j, c] - cij)
+                    G[i, j] += s
+        return total
+
+    @njit(cache=True)
+    def _sgd_chunk(rng, C, h, steps, nsteps, S, sched, ist, rsteps, rvals, rC):
+        """Up to ``nsteps`` stochastic steps (same stream and same sequence as _run_numpy)."""
+        n, d = C.shape
+        G = np.empty((n, d))
+        vv = np.empty(S)
+        tau = ist[1]
+        stop = tau + nsteps
+        while tau < stop or tau >= steps:
+            Y = rng.standard_normal((S, d))
+            sq = np.empty(n)
+            for i in range(n):
+                s = 0.0
+                for j in range(d):
+                    s += C[i, j] * C[i, j]
+                sq[i] = 0.5 * s
+            G[:, :] = 0.0
+            total = _sgd_sums(Y, C, sq, G, vv)
+            loss = total / S
+            var = 0.0
+            for a in range(S):
+                var += (vv[a] - loss) ** 2
+            se = np.sqrt(var / (S - 1)) / np.sqrt(S)
+            gn = 0.0
+            for i in range(n):
+                for j in range(d):
+                    G[i, j] = 2.0 * G[i, j] / S
+                    gn += G[i, j] * G[i, j]
+            if sched[tau]:
+                r = ist[0]
+                rsteps[r] = tau
+                rvals[r, 0] = loss
+                rvals[r, 1] = se
+                rvals[r, 2] = np.sqrt(gn)
+                for i in range(n):
+                    s = 0.0
+                    for j in range(d):
+                        s += C[i, j] * C[i, j]
+                    rC[r, i] = s
+                ist[0] = r + 1
+            if tau >= steps:
+                ist[1] = tau
+                ist[2] = 1
+                return
+            bad = False
+            for i in range(n):
+                for j in range(d):
+                    C[i, j] -= h * G[i, j]
+                    if not np.isfinite(C[i, j]) or abs(C[i, j]) > FLOAT64_OVERFLOW:
+                        bad = True
+            tau += 1
+            if bad:
+                ist[1] = tau
+                ist[2] = 2
+                return
+        ist[1] = tau
