@@ -195,3 +195,14 @@ def test_steps_to_move_matches_time_law():
     steps = far.steps_to_move(r, 1.0, 1.0, 1)
     assert steps == pytest.approx(f(r + 1) - f(r), rel=3 * 150 / r ** 4)
     assert np.isfinite(steps)
+
+
+def test_law_from_state_refuses_non_regime_states():
+    with pytest.raises(ValueError, match="near mean is not converged"):
+        far.law_from_state([[0.3, 0.0], [6.0, 0.0]], 0.01)
+    with pytest.raises(ValueError, match="not equal"):
+        far.law_from_state([[0.0, 0.0], [6.0, 0.0], [6.5, 0.0]], 0.01)
+    with pytest.raises(ValueError, match="r >= "):
+        far.law_from_state([[0.0], [2.0]], 0.01)
+    law = far.law_from_state([[0.01, 0.0], [0.0, 6.0], [0.0, 6.0]], 0.01, tau_max=1e3)
+    assert law.m == 2 and law.r0 == pytest.approx(6.0)

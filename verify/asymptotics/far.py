@@ -516,3 +516,23 @@ def rate_time_scale(law: LawTrajectory, eps: float) -> float:
     t_eps = crossing_times(law, [eps])[eps]
     t_eps = law.tau_offset if t_eps is None else t_eps
     return max(t_plateau, t_eps)
+
+
+def law_from_state(c, eta: float, *, near_tol: float = 0.05, tau_max: float = 1e12,
+                   tau_offset: float = 0.0) -> LawTrajectory:
+    """The reduced law started from a parameter state c (n x d, centred, t = 0).  Refused with a
+    ValueError naming the condition when c is not in the far regime: one mean within ``near_tol``
+    of the target (the near mean converged), all others equal (one far cluster), at r >= R_MIN."""
+    rows = [[float(x) for x in row] for row in c]
+    if len(rows) < 2:
+        raise ValueError("c must hold at least two means (a near one and a far cluster)")
+    norms = [math.sqrt(sum(x * x for x in row)) for row in rows]
+    if min(norms) > near_tol:
+        raise ValueError(f"c: the near mean is not converged (closest mean at {min(norms):.4g} > "
+                         f"near_tol = {near_tol}); the far-regime law needs it at the target")
+    split = cluster_split(rows, near_tol)
+    if split is None:
+        raise ValueError("c: the far means are not equal (not one far cluster); the far-regime "
+                         "law describes m equal far means")
+    _i, far_idx, r = split
+    return integrate(r, eta, len(far_idx), tau_max=tau_max, tau_offset=tau_offset)

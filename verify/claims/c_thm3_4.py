@@ -50,10 +50,10 @@ PROVENANCE = ("As reported by the public summary of arXiv 2511.22069 (Thm 3.4); 
 
 TIERS = {
     "quick": {"n": 3, "d": 2, "M0s": [3.0, 8.0], "angles": [0.0, math.pi],
-              "steps": 4000, "validation": (5.0, 20_000, 2.0)},
+              "steps": 4000, "validation": (5.0, 100_000, 10.0)},
     "full": {"n": 3, "d": 2, "M0s": [1.0, 2.0, 3.0, 5.0, 8.0, 12.0],
              "angles": [0.0, math.pi / 4, math.pi / 2, 3 * math.pi / 4, math.pi],
-             "steps": 8000, "validation": (5.0, 100_000, 10.0)},
+             "steps": 8000, "validation": (5.0, 1_000_000, 10.0)},
 }
 READING = {
     "direction of m*": "along +e_1 (angle 0) -- the construction moves m_1 a little toward the "

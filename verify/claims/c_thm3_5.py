@@ -120,10 +120,10 @@ TIERS = {
     # (n, d, M0 list, seeds per M0); step caps only, so a rerun reproduces the record exactly.
     # rate_run = (n, d, M0, steps): the GD run the far-regime law is validated on.
     "quick": {"configs": [(2, 2, [3.0, 6.0], 3)], "steps": 3000,
-              "rate_run": (2, 2, 4.0, 5000), "min_span": 2.0, "derive": False},
+              "rate_run": (2, 2, 4.0, 100_000), "min_span": 10.0, "derive": False},
     "full": {"configs": [(2, 2, [2.0, 3.0, 4.0, 6.0, 8.0, 12.0], 6), (2, 3, [4.0, 8.0], 5),
                          (3, 2, [4.0, 8.0], 3)],
-             "steps": 6000, "rate_run": (2, 2, 4.0, 100_000), "min_span": 10.0, "derive": True},
+             "steps": 6000, "rate_run": (2, 2, 4.0, 1_000_000), "min_span": 10.0, "derive": True},
 }
 READING = {
     "M0": "feasible M0 (2..12) instead of the stated M0 > 1e9 sqrt(d) n^10 -- that scale is out of "
