@@ -720,8 +720,16 @@ class ArbEvaluator:
     # -- the kernel -----------------------------------------------------------------------------
     def _evaluate(self, c_exact, need_grad: bool):
         with _Prec(self.bits):
-            setup = prepare(c_exact, self.bits)
-            return self._evaluate_setup(setup, need_grad)
+            try:
+                setup = prepare(c_exact, self.bits)
+                return self._evaluate_setup(setup, need_grad)
+            except (Unsupported, InaccurateError):
+                raise
+            except (ValueError, ArithmeticError, OverflowError) as e:
+                # a ball that lost all accuracy (e.g. NaN) or a value outside the double range in
+                # a layout step: not a number to return; mpmath takes over, with the reason kept
+                raise Unsupported(f"Arb kernel could not evaluate here ({type(e).__name__}: "
+                                  f"{e})") from e
 
     def _accept(self, setup, F, Fc, grad, gradc, D: float, F0=None, grad0=None):
         """Errors (arb upper bounds) and whether they meet D significant digits.
