@@ -757,6 +757,11 @@ class ArbEvaluator:
         if grad is None:
             return errF, None, okF, info
         diffs = [[abs(a.mid() - b.mid()) for a, b in zip(ra, rb)] for ra, rb in zip(grad, gradc)]
+        # one quadrature error for all components (the largest pair difference): a component
+        # whose two rules agree by coincidence is not credited with more accuracy than the rule
+        # pair shows elsewhere (seen: 1.9e-27 claimed, 9e-25 true, 1.3e-22 on its neighbours)
+        dmax = max((x for row in diffs for x in row), key=_signed_key)
+        diffs = [[dmax] * len(row) for row in diffs]
         errG = [[dv + a.rad() for dv, a in zip(rd, ra)] for rd, ra in zip(diffs, grad)]
         norm2 = sum((x.mid() * x.mid() for row in grad for x in row), arb(0))
         lg_norm = _log10_abs(norm2) / 2 if norm2 != 0 else -math.inf
