@@ -189,7 +189,9 @@ def validation_quantities(val) -> list:
                       f"r0 = {val.r0:.6g}; GD {val.gd_steps} steps; {val.reason or 'passed'}"),
         quantity(f"law vs full GD: largest relative gap in the loss (m = {val.m})", val.loss_gap,
                  val.loss_gap_error, claimed=val.tolerance.get("loss"), relation="<=",
-                 precision="float64", note=f"at tau = {val.loss_gap_tau}"),
+                 precision="float64", note=f"at tau = {val.loss_gap_tau}; at the last compared tau "
+                                           f"the gaps are r {val.gaps_at_end[0]:.3g}, loss "
+                                           f"{val.gaps_at_end[1]:.3g}"),
     ]
 
 
