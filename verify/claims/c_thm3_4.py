@@ -59,9 +59,10 @@ READING = {
     "direction of m*": "along +e_1 (angle 0) -- the construction moves m_1 a little toward the "
                        "target; at angles >= pi/2 m_1 starts farther from the target than the "
                        "origin and the means at the origin converge instead (findings)",
-    "M0": "M0 >= 3 in scope (below, the near and far components are not separated; findings show "
-          "where the pattern starts)",
-    "diverge": "the cluster's distance tends to infinity under the validated far-regime law",
+    "M0": "M0 >= 3 in scope; smaller M0 are findings showing where the pattern starts -- below, the "
+          "near and far components are not separated and the far law does not apply",
+    "diverge": "the cluster's distance tends to infinity under the validated far-regime law -- a "
+               "finite run sees only a slow drift",
 }
 
 

@@ -130,9 +130,9 @@ READING = {
           "reach of any GD budget (see findings); at feasible M0 the probability bound is vacuous, "
           "so the frequencies show where the behaviour starts",
     "diverge": "the far mean's distance tends to infinity under the validated far-regime law "
-               "(a finite run only sees a slow drift; the law decides)",
-    "O(1/tau)": "tau * loss bounded for all tau under the validated law (its tail), with the GD "
-                "run's values before the law starts",
+               "-- a finite run only sees a slow drift",
+    "O(1/tau)": "tau * loss bounded for all tau: the GD run's values before the law starts, the "
+                "validated law's after -- the bound is a statement about tau -> infinity",
 }
 
 
