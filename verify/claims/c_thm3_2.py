@@ -135,10 +135,10 @@ def tracked_gd(c0, eta, steps: int, digits: int = DIGITS, *, backend: str = "aut
     prec = _precision.choose(c_exact, digits, allow_float64=(backend != "mpmath"))
     if backend == "float64" and not prec.is_float64:
         # forced: the comparison run shows what double precision does, whatever the policy says
-        prec = _precision.Precision(digits, prec.spread_digits, _precision.FLOAT64_GUARD, None,
-                                    "float64")
+        # (asking for the spread digits too would be asking float64 for ~100 digits)
+        prec = _precision.Precision(digits, 0, _precision.FLOAT64_GUARD, None, "float64")
     ar = Arith(prec)
-    ev = model.Evaluator(prec)
+    ev = dynamics.evaluator_for(prec)
     C = ar.array(c_exact)
     h = ar.num(_precision.exact(eta))
     n = len(c_exact)
