@@ -104,12 +104,17 @@ def test_thm3_4_aligned_target_confirmed():
     _roundtrip(rec)
 
 
-def test_thm3_4_opposite_target_is_a_witness():
-    # m* opposite to e_1: the means at the origin are closer and converge; m_1 diverges.
+def test_thm3_4_opposite_target_is_a_reading_finding():
+    # m* opposite to e_1: the means at the origin are closer and converge; m_1 diverges.  The
+    # claim is read with m* along +e_1, so this run is a finding of kind "reading" and, with no
+    # run in the reading, the verdict is undecided -- never a refutation of the theorem.
     rec = c_thm3_4.check("quick", M0s=[8.0], angles=[math.pi])
     run = rec.inputs["runs"][0]
     assert run["classes"][0] == "diverging"
-    assert rec.verdict == REFUTED and rec.witness["angle_to_e1"] == pytest.approx(math.pi)
+    assert run["classes"][1:] == ["converged"] * (len(run["classes"]) - 1)
+    assert rec.verdict == INCONCLUSIVE and "reading" in rec.reason
+    assert any(f.kind == "reading" and "pi/2" in f.headline for f in rec.findings)
+    assert "direction of m*" in rec.reading
 
 
 def test_thm3_4_false_variant_all_start_at_origin():
