@@ -489,7 +489,8 @@ def certify_stationary(n: int, digits: int = 40, scan_step: Fraction = Fraction(
         N = m - Gm / GpX
         newton_ok = bool(GpX < 0) and bool(X.contains_interior(N))
         s_enc = N.intersection(X) if newton_ok else X
-    inside = bool(float(lo_b) < float(s_enc.lower()) and float(s_enc.upper()) < float(hi_b))
+    with _fctx.workprec(prec):
+        inside = bool(_exact(lo_b) < s_enc) and bool(s_enc < _exact(hi_b))
     out["timings"]["newton"] = time.perf_counter() - t2
     out.update({"X": X, "G_mid": Gm, "Gp_X": GpX, "N": N, "s": s_enc, "newton_ok": newton_ok})
     if not newton_ok or not inside:
