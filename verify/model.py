@@ -84,10 +84,15 @@ def check_vector(x, d: int, name: str) -> list:
 
 @dataclass
 class Estimate:
-    """A computed quantity with its absolute error estimate.
+    """A computed quantity with its absolute error bound.
 
-    value/error: a number (mpf or float) or an n x d nested list; precision: what it ran at;
-    rule: which quadrature produced it (and with how many nodes); ok: the estimate met the target.
+    value/error: a number (mpf or float) or an n x d nested list; ``error`` bounds |value - exact|
+    per component (rule-pair difference + Gaussian tail bound + rounding).  ok: the error meets
+    the target, ``error <= 10^-(digits + spread) * |quantity|`` (the loss itself; the gradient and
+    EM direction by their Frobenius norm), or where a vanishing quantity cannot be resolved, the
+    absolute floor ``10^-(digits + spread) * natural scale`` -- ``rule["accuracy"]`` says which
+    ("relative" / "absolute floor"), ``rule["floor"]`` the floor.  precision: what it ran at;
+    rule: which quadrature produced it (nodes, level, truncation range).
     """
 
     value: Any

@@ -15,8 +15,15 @@ sharp ones (inner, nested: the tie points of the inner line depend on the outer 
 
 Every value comes from two rules of consecutive order on a ladder; their difference is the error
 estimate (conservative: it bounds the lower-order rule, and the higher-order value is returned).
-A truncation bound for the split rule's finite range is added.  If no pair on the ladder agrees to
-the tolerance, the result says so (``ok`` is False) and callers raise or report INCONCLUSIVE.
+The split rule's finite range |u_j| <= L adds a rigorous tail bound: the Gaussian mass outside it
+(and its first moment) times the integrand's bound |f| <= a + b|u|; L is widened until that bound
+is small *relative to the computed value*, so mass far out in the tails (around a tie point at
+distance r/2, of size e^{-r^2/8}) is integrated rather than dropped.  Rounding is bounded from the
+magnitudes of the terms each integrand value was formed from.  Acceptance is on the caller's
+quantities (:class:`Tolerance`): significant digits, with an absolute floor only where rounding
+cannot resolve a vanishing quantity.  If no pair on the ladder meets it, the result says so
+(``ok`` is False) and callers raise or report INCONCLUSIVE; beyond the node/work budgets the
+reason is given in an InaccurateError.
 
 Rules (nodes and weights) are cached per order and precision: building a 100-digit Gauss rule
 costs ~0.1-0.4 s, far more than an evaluation.
