@@ -69,6 +69,18 @@ def check_parameterisation(p: str) -> str:
     return p
 
 
+def _centring_dps(params, target, digits, dps) -> int | None:
+    """Digits for forming e^{-t} (m - m*): the digits asked (or the fixed dps) plus 40 guard
+    digits plus the parameters' spread; None (centred's default) when neither is given."""
+    want = dps if dps is not None else digits
+    if want is None:
+        return None
+    log_scale, log_spread = _precision.scale_and_spread(
+        model.check_params(params, "params") + [model.check_vector(target, len(params[0]), "target")])
+    spread = 0 if not math.isfinite(log_spread) else max(0, math.ceil(log_scale - log_spread))
+    return max(60, int(want) + 40) + spread
+
+
 def centred(params, target, t=0, parameterisation: str = "noised", dps: int | None = None):
     """c_i = mu_i - mu* for the given parameters (exact when t = 0).
 
@@ -88,6 +100,7 @@ def centred(params, target, t=0, parameterisation: str = "noised", dps: int | No
         log_scale, log_spread = _precision.scale_and_spread(p + [m_star])
         spread = 0 if not math.isfinite(log_spread) else max(0, math.ceil(log_scale - log_spread))
         dps = 60 + spread
+
     ctx = _precision.context(dps)
     s = ctx.exp(-ctx.mpf(tt))
     mu_star = [s * x for x in m_star]
@@ -108,7 +121,7 @@ def loss(params, target, t=0, *, digits: int | None = None, dps: int | None = No
     precision).  The result carries its error estimate; with ``strict`` an estimate that misses the
     target raises :class:`verify.quadrature.InaccurateError`.
     """
-    c = centred(params, target, t, parameterisation)
+    c = centred(params, target, t, parameterisation, _centring_dps(params, target, digits, dps))
     est = model.F(c, digits, dps=dps, backend=backend, strict=strict)
     return Result(est.value, est.error, est.precision, est.rule, est.ok, parameterisation, t)
 
@@ -121,7 +134,7 @@ def gradient(params, target, t=0, *, digits: int | None = None, dps: int | None 
     ``form`` selects the direct or the Stein form of SPEC §2 (equal in exact arithmetic).
     For ``parameterisation="clean"`` this is grad_{m_i} L = e^{-t} grad_{mu_i} L.
     """
-    c = centred(params, target, t, parameterisation)
+    c = centred(params, target, t, parameterisation, _centring_dps(params, target, digits, dps))
     est = model.grad_F(c, digits, form=form, dps=dps, backend=backend, strict=strict)
     value, error = est.value, est.error
     tt = check_t(t)
