@@ -250,6 +250,14 @@ def run_bench(quick: bool = False, as_json: bool = False) -> int:
     print(f"    ratio naive/engine: {a['ratio_warm']:.1f}x warm, {a['ratio_cold']:.1f}x cold; "
           f"no-split naive/engine {a['ratio_plain']:.1f}x (target >= 20x); values agree to "
           f"{a['max_difference']:.1e}")
+    try:   # the same loss + gradient as rigorous Arb enclosures (verify.certify, issue 12)
+        from verify import certify
+        ac = certify.bench_acb_lossgrad_n2(repeat)
+        print(f"    acb.integral (Arb)  {ac['seconds'] * 1e3:9.1f} ms   certified {ac['digits']:.1f} "
+              f"digits, widest enclosure {ac['max_width']:.1e}; engine/acb "
+              f"{a['engine_warm_s'] / ac['seconds']:.2f}x, naive/acb {a['naive_s'] / ac['seconds']:.2f}x")
+    except ImportError as e:
+        print(f"    acb.integral (Arb)  skipped: {e}")
     b = bench_b(repeat)
     print("(b) one GD step, n=3, d=2")
     print(f"    50 digits {b['mp50_step_s'] * 1e3:9.2f} ms  [{b['mp50_rule']}, {b['mp50_nodes']} nodes]")
