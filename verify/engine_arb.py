@@ -121,8 +121,17 @@ def _bits(dps: int) -> int:
     return int(math.ceil(dps * math.log2(10))) + 24
 
 
-@lru_cache(maxsize=None)
 def hermite_rule(order: int, bits: int) -> tuple[list, list]:
+    """The cached rule of :func:`_hermite_rule`; a rule that cannot be built raises Unsupported
+    every time without being rebuilt (the failure is cached too)."""
+    rule = _hermite_rule(order, bits)
+    if isinstance(rule, str):
+        raise Unsupported(rule)
+    return rule
+
+
+@lru_cache(maxsize=None)
+def _hermite_rule(order: int, bits: int):
     """Gauss-Hermite nodes and weights for N(0,1) (probabilists'), computed in Arb.
 
     Newton's method on the orthonormal recurrence p_{m+1} = (x p_m - sqrt(m) p_{m-1})/sqrt(m+1)
@@ -155,7 +164,8 @@ def hermite_rule(order: int, bits: int) -> tuple[list, list]:
         out_n = [-x for x, _ in reversed(pos)] + [x for x, _ in zero] + [x for x, _ in pos]
         out_w = [w for _, w in reversed(pos)] + [w for _, w in zero] + [w for _, w in pos]
         if len(out_n) != order:
-            raise InaccurateError(f"Gauss-Hermite rule of order {order}: Newton lost a node")
+            # the kernel cannot build this rule: the evaluation goes to mpmath (its own rules)
+            return f"Gauss-Hermite rule of order {order}: Newton lost a node"
     return out_n, out_w
 
 
