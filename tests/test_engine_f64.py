@@ -145,3 +145,52 @@ def test_compiled_sgd_matches_numpy_sgd():
     assert np.allclose(a.loss_error, b.loss_error, rtol=1e-9, atol=0)
     with pytest.raises(ValueError, match="engine"):
         sgd.run_sgd(c0, 0.05, 1, engine="gpu")
+
+
+# Far configurations (issue 15: digits are significant digits).  A far component's mass sits near
+# its tie point r/2 (~e^{-r^2/8}), beyond the split rule's default range; once the near component
+# has converged that mass *is* the loss.  The compiled engine must integrate it (range widened
+# relative to the value, rigorous tail term in the error) or decline (RANGE); and v must be formed
+# from the component nearest the target, not from a far one where it cancels to rounding.
+FAR = [[[20], [0.5]], [[30], [1e-3]], [[30], [1e-20]], [[45], [1e-2]], [[60], [0]],
+       [[25], [-25], [0]], [[25], [-25], [1e-22]], [[40], [0.1], [-0.1]]]
+
+
+@pytest.mark.parametrize("c", FAR, ids=[str(c) for c in FAR])
+def test_far_configurations_values_within_their_bounds_against_mpmath(c):
+    F, Fe, G, status, nodes, _, Ge = engine_f64.evaluate_py(np.array(c, dtype=float), 8,
+                                                             with_gradient_error=True)
+    assert status == engine_f64.OK, engine_f64.STATUS_TEXT.get(status)
+    # independent engine: the mpmath reference path at twice the digits
+    f = model.F(c, 16, backend="mpmath")
+    g = model.grad_F(c, 16, backend="mpmath")
+    Fr, Gr = float(f.value), np.array(g.value, dtype=float)
+    assert Fr > 0 and F > 0
+    assert abs(F - Fr) <= Fe + float(f.error), (F, Fr, Fe)
+    assert Fe <= 1e-8 * F                      # 8 significant digits of the loss, not an absolute floor
+    assert np.abs(G - Gr).max() <= Ge + g.max_error(), (G, Gr, Ge)
+    scale = np.abs(Gr).max()                   # (the squares of ~1e-193 would underflow)
+    assert Ge <= 1e-8 * np.linalg.norm(Gr / scale) * scale * 1.01
+
+
+def test_mass_beyond_the_float64_range_is_declined_not_dropped():
+    # r = 80: the loss (~e^{-800}) lives at |u| ~ 40, beyond float64 Gaussian weights: no value
+    F, Fe, G, status, *_ = engine_f64.evaluate_py(np.array([[80.0], [0.0]]), 8)
+    assert status == engine_f64.RANGE and Fe == math.inf
+
+
+def test_far_component_run_agrees_with_the_numpy_path():
+    # the near component converges to ~2e-27 while the far one's tail mass (~2.6e-48) is the loss;
+    # a far reference used to freeze the near one at 30 eps (loss and gradient exactly 0)
+    c0 = [[30], [0.5]]
+    a = dynamics.run_gd(c0, 0.01, 3000, digits=8, progress=False, engine="numba")
+    b = dynamics.run_gd(c0, 0.01, 3000, digits=8, progress=False, engine="numpy")
+    assert a.steps == b.steps
+    Ca, Cb = _final(a), _final(b)
+    assert np.all(np.abs(Ca - Cb) <= 1e-8 * np.abs(Cb)), (Ca, Cb)
+    for x, ex, y, ey in zip(a.loss, a.loss_error, b.loss, b.loss_error):
+        assert x > 0 and abs(x - y) <= ex + ey, (x, ex, y, ey)
+        assert ex <= 1e-8 * x
+    assert a.grad_norm[-1] > 0
+    if "engine_fallbacks" in a.settings:           # allowed: steps taken on the numpy path
+        assert a.settings["engine_fallbacks"]["steps"] >= 1

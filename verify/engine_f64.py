@@ -40,17 +40,25 @@ MAX_SPLIT_DIMS = 2
 MAX_NODES = 2_000_000
 EPS = 2.0 ** -52
 OVERFLOW = 1e60
-L_MAX = 37.0  # erfc(L/sqrt 2) stays a normal double
+# Widest truncation range, as quadrature.L_MAX_FLOAT64: float64 Gaussian weights exp(-u^2/2)
+# underflow near |u| = 38.6.  Mass that needs a wider range is a RANGE status (the numpy path then
+# raises quadrature.Float64RangeError and backend="auto" reruns in mpmath).
+L_MAX = 36.0
+L_STEP = 1.0       # one widening of the split range (the warm start counts them)
+WIDEN_CHUNK = 8.0  # widen by at most this much before recomputing the value
+MAX_WIDENINGS = 40
 SLACK_STEPS = 8
 
 # Reassociation lets the node-loop sums vectorise (SIMD); NaN/inf semantics are kept.
 FAST = {"reassoc", "contract"}
 
 # status codes of one evaluation
-OK, INACCURATE, BUDGET, TOO_SHARP = 0, 1, 2, 3
+OK, INACCURATE, BUDGET, TOO_SHARP, RANGE = 0, 1, 2, 3, 4
 STATUS_TEXT = {INACCURATE: "the rule ladder was exhausted before the error estimate met the target",
                BUDGET: f"the rule needs more than {MAX_NODES} nodes",
-               TOO_SHARP: f"more than {MAX_SPLIT_DIMS} separated directions"}
+               TOO_SHARP: f"more than {MAX_SPLIT_DIMS} separated directions",
+               RANGE: f"the integrand's mass lies beyond |u| = {L_MAX} (relative to the value "
+                      "asked for), where float64 Gaussian weights underflow"}
 # return codes of a chunk
 CHUNK_END, MAX_STEPS, OVERFLOWED, FALLBACK, CLASSIFIED = 0, 1, 2, 3, 4
 
@@ -73,8 +81,9 @@ GHX, GHW, GLX, GLW = _tables()
 
 
 def truncation(digits: float) -> float:
-    """Half-width L of the split rule's range: erfc(L/sqrt 2) (1+L)^2 < 10^-(digits+2)
-    (the Gaussian mass beyond L times the integrand's polynomial growth)."""
+    """First guess for the half-width L of the split rule's range: erfc(L/sqrt 2) (1+L)^2 <
+    10^-(digits+2).  Only a starting point: :func:`evaluate` widens the range until the rigorous
+    tail bound (:func:`_tail_bounds`) is small relative to the computed loss and gradient."""
     L = 1.0
     while math.log10(math.erfc(L / math.sqrt(2)) * (1 + L) ** 2) > -(digits + 2):
         L += 0.25
@@ -292,6 +301,24 @@ def _accum_block(A, q, U, Ws, C, D, acc, aacc, vmax, track_max, V, H, Fc):
     for i in range(n):
         for c in range(q):
             A[i, c] *= Fc[c]
+    # rounding scale: v = c_0 + sum_i w_i d_i is formed at |c_0| + sum_i w_i |d_i| >= |v| (terms
+    # that cancel leave rounding of their own size), h_i at (|d_i| + sum_j w_j |d_j|) that scale
+    Dn = np.empty(n)
+    for i in range(n):
+        s = 0.0
+        for j in range(d):
+            s += D[i, j] * D[i, j]
+        Dn[i] = math.sqrt(s)
+    c0n = 0.0
+    for j in range(d):
+        c0n += C[0, j] * C[0, j]
+    c0n = math.sqrt(c0n)
+    gam = 0.5 * (n + 3)
+    Vs = np.zeros(q)
+    for i in range(n):
+        dn = Dn[i]
+        for c in range(q):
+            Vs[c] += A[i, c] * dn
     for j in range(d):
         for c in range(q):
             V[j, c] = 0.0
@@ -311,14 +338,19 @@ def _accum_block(A, q, U, Ws, C, D, acc, aacc, vmax, track_max, V, H, Fc):
         for c in range(q):
             V[j, c] += c0
     s = 0.0
+    sa = 0.0
     for c in range(q):
         f = 0.0
         for j in range(d):
             f += V[j, c] * V[j, c]
         Fc[c] = f
         s += Ws[c] * f
+        # |fl(v) - v| <= (n+3) eps va, so |fl(f) - f| <= (n+3) eps va (2|v| + (n+3) eps va)
+        # + d eps f; the rounding bound is 8 sqrt(m) eps times this magnitude
+        va = c0n + Vs[c]
+        sa += Ws[c] * (f + gam * va * (math.sqrt(f) + 2 * gam * EPS * va))
     acc[0] += s
-    aacc[0] += s
+    aacc[0] += sa
     if track_max:
         for c in range(q):
             vmax[0] = max(vmax[0], Fc[c])
@@ -330,7 +362,7 @@ def _accum_block(A, q, U, Ws, C, D, acc, aacc, vmax, track_max, V, H, Fc):
             for c in range(q):
                 t = Ws[c] * A[i, c]
                 s += t * V[j, c]
-                sa += t * abs(V[j, c])
+                sa += t * (c0n + Vs[c])
             acc[p] += s
             aacc[p] += sa
             if track_max:
@@ -343,7 +375,7 @@ def _accum_block(A, q, U, Ws, C, D, acc, aacc, vmax, track_max, V, H, Fc):
         for c in range(q):
             t = Ws[c] * A[i, c]
             s += t * H[i, c]
-            sa += t * abs(H[i, c])
+            sa += t * (Dn[i] + Vs[c]) * (c0n + Vs[c])
         acc[p] += s
         aacc[p] += sa
         if track_max:
@@ -355,9 +387,9 @@ def _accum_block(A, q, U, Ws, C, D, acc, aacc, vmax, track_max, V, H, Fc):
             s = 0.0
             sa = 0.0
             for c in range(q):
-                t = Ws[c] * U[m, c] * A[i, c] * H[i, c]
-                s += t
-                sa += abs(t)
+                t = Ws[c] * U[m, c] * A[i, c]
+                s += t * H[i, c]
+                sa += abs(t) * (Dn[i] + Vs[c]) * (c0n + Vs[c])
             acc[p + m * n + i] += s
             aacc[p + m * n + i] += sa
             if track_max:
@@ -651,7 +683,7 @@ def _line0(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, vmax, pos, wid):
     for i in range(n):
         for c in range(M):
             A[i, c] = math.exp(A[i, c] - Fc[c])
-    _accum_block(A, M, U, Ws, C, D, acc, aacc, vmax, True, V, H, Fc)
+    _accum_block(A, M, U, Ws, C, D, acc, aacc, vmax, False, V, H, Fc)
     return M
 
 
@@ -763,12 +795,78 @@ def _accept(val, eq, rd, C, Pp, tdig, G, out):
 
 
 @njit(cache=True)
+def _tail_bounds(n, d, k, ks, L, R, tv):
+    """Per component, a rigorous bound on |E[f 1_outside]| for the split range |u_j| <= L along
+    the ``ks`` truncated coordinates (as quadrature.tail_masses / tail_bound).  Union bound:
+    P(outside) <= ks erfc(L/sqrt 2), E[|u| 1_outside] <= ks (2 phi(L) + (k-1) sqrt(2/pi)
+    erfc(L/sqrt 2)); and |f| <= a + b|u| with R >= max_i |c_i| >= |v| (v is a convex combination of
+    the c_i): |v|^2 <= R^2, |w_i v_j| <= R, |w_i h_i| <= 2R^2, |u_m w_i h_i| <= 2R^2 |u|."""
+    er = math.erfc(L / math.sqrt(2.0)) * (1 + 1e-12)
+    phi = math.exp(-L * L / 2) / math.sqrt(2 * math.pi) * (1 + 1e-12)
+    P = ks * er
+    M = ks * (2 * phi + (k - 1) * math.sqrt(2 / math.pi) * er)
+    o1 = 1 + n * d
+    o2 = o1 + n
+    tv[0] = R * R * P
+    for p in range(1, o1):
+        tv[p] = R * P
+    for p in range(o1, o2):
+        tv[p] = 2 * R * R * P
+    for p in range(o2, o2 + k * n):
+        tv[p] = 2 * R * R * M
+
+
+@njit(cache=True)
 def evaluate(C, params, state, G):
+    """Loss and direct-form gradient at C (n, d) into G; see :func:`evaluate_errors`."""
+    errs = np.zeros(2)
+    return evaluate_errors(C, params, state, G, errs)
+
+
+@njit(cache=True)
+def evaluate_errors(C, params, state, G, errs):
     """Loss and direct-form gradient at C (n, d) into G; returns (F, F error, status, nodes, level).
 
     ``params`` = (digits, L, log10 sharp limit, margin); ``state`` (int64, shape (4, 3, 3)) holds
     per (min(k, 3), separated directions) the warm-start ladder level, a slack counter and how
-    often the split range had to be widened."""
+    many L_STEP widenings of the split range the run needs at present.
+
+    The reference component (row 0 of the reduction, the base v = c_ref + sum_i w_i d_i is formed
+    from) is the one nearest the target, as in model.prepare: a far reference would leave
+    v = 30 - 30 (1 - 1e-50) to rounding.  The split rule's range is widened until the rigorous
+    tail bound is at most a quarter of the relative budget of the loss and of the gradient (or
+    below their rounding level); a range beyond L_MAX returns RANGE (no value).  ``errs`` receives
+    [loss error, largest gradient-component error] (inf when the status is not OK)."""
+    errs[0] = np.inf
+    errs[1] = np.inf
+    n = C.shape[0]
+    ref = 0
+    best = np.inf
+    for i in range(n):
+        s = 0.0
+        for j in range(C.shape[1]):
+            s += C[i, j] * C[i, j]
+        if s < best:
+            best = s
+            ref = i
+    if ref != 0:
+        Cs = C.copy()
+        for j in range(C.shape[1]):
+            Cs[0, j] = C[ref, j]
+            Cs[ref, j] = C[0, j]
+        Gs = np.empty_like(G)
+        res = _evaluate(Cs, params, state, Gs, errs)
+        for i in range(n):
+            r = ref if i == 0 else (0 if i == ref else i)
+            for j in range(C.shape[1]):
+                G[r, j] = Gs[i, j]
+        return res
+    return _evaluate(C, params, state, G, errs)
+
+
+@njit(cache=True)
+def _evaluate(C, params, state, G, errs):
+    """:func:`evaluate` with row 0 of C as the reference component."""
     digits, L, log_limit, margin = params[0], params[1], params[2], params[3]
     n, d = C.shape
     D, P, E0, o, k = _reduce(C)
@@ -778,6 +876,7 @@ def evaluate(C, params, state, G):
         for j in range(d):
             s += C[i, j] * C[i, j]
         R = max(R, math.sqrt(s))
+    R *= 1 + 2.0 ** -40
     ncomp = 1 + n * d + n + k * n
     if k == 0:
         # all parameters equal: w = 1/n at every node, the integrand is constant
@@ -790,6 +889,12 @@ def evaluate(C, params, state, G):
         for i in range(n):
             for j in range(d):
                 G[i, j] = 2 * (acc[1 + i * d + j] - C[i, j] * acc[1 + n * d + i])
+        errs[0] = abs(acc[0]) * EPS * 4
+        errs[1] = 0.0
+        for i in range(n):
+            for j in range(d):
+                errs[1] = max(errs[1], 4 * EPS * (abs(acc[1 + i * d + j])
+                                                  + abs(C[i, j] * acc[1 + n * d + i])))
         return acc[0], abs(acc[0]) * EPS * 4, OK, 1, 0
     # layout: sharp directions first
     lsp = np.empty(k)
@@ -829,10 +934,11 @@ def evaluate(C, params, state, G):
     if ks:
         top = log_limit
     ki = min(k, 3)
-    tail = 0.0
+    tv = np.zeros(ncomp)
     if ks:
-        L = min(L_MAX, L + 2.0 * state[ki, ks, 2])   # widenings this run needed so far
-        tail = k * math.erfc(L / math.sqrt(2.0)) * (1 + L) ** 2
+        L = min(L_MAX, L + L_STEP * state[ki, ks, 2])   # widenings this run needs at present
+        _tail_bounds(n, d, k, ks, L, R, tv)
+    quarter = math.log10(4.0)
     start = max(1, state[ki, ks, 0])
     val = np.zeros(ncomp)
     total = 0
@@ -843,6 +949,8 @@ def evaluate(C, params, state, G):
     eq = np.zeros(ncomp)
     out = np.zeros(4)
     out2 = np.zeros(4)
+    Gt = np.empty((n, d))
+    widenings = 0
     lv = start
     while lv < NL:
         vals = np.zeros((2, ncomp))
@@ -854,7 +962,6 @@ def evaluate(C, params, state, G):
             for m in range(nsm):
                 idx[m] = _gh_index(lsp[perm[ks + m]], lv, top, coarse, digits)
             aacc[:] = 0.0
-            vmax[:] = 0.0
             if ks == 0:
                 mnodes = _tensor_gh(E, o, C, D, idx, vals[pass_], aacc, vmax)
             else:
@@ -865,13 +972,30 @@ def evaluate(C, params, state, G):
                 state[ki, ks, 0] = lv
                 return 0.0, np.inf, BUDGET, total, lv
         rnd = EPS * 8 * math.sqrt(mnodes)
-        eqt = np.empty(ncomp)
         for c in range(ncomp):
             val[c] = vals[1, c]
             rd[c] = aacc[c] * rnd
-            eq[c] = abs(vals[1, c] - vals[0, c]) + vmax[c] * tail
-            eqt[c] = vmax[c] * tail
+            eq[c] = abs(vals[1, c] - vals[0, c]) + tv[c]
         lv_used = lv
+        if ks and _accept(val, tv, rd, C, Pp, digits, Gt, out2) < quarter:
+            # the mass outside [-L, L] may matter relative to the value (a far component's mass
+            # sits near its tie point r/2, ~e^{-r^2/8}): widen the range until the tail bound is
+            # small against the value just computed, then recompute at this level.  At most
+            # WIDEN_CHUNK at a time: the value itself grows when the range reaches mass it missed
+            # (a value that was 0 would otherwise ask for the whole float64 range at once)
+            L0 = L
+            while True:
+                if L >= L_MAX:
+                    return 0.0, np.inf, RANGE, total, lv
+                L = min(L_MAX, L + L_STEP)
+                state[ki, ks, 2] += 1
+                _tail_bounds(n, d, k, ks, L, R, tv)
+                if L - L0 >= WIDEN_CHUNK or _accept(val, tv, rd, C, Pp, digits, Gt, out2) >= quarter:
+                    break
+            widenings += 1
+            if widenings > MAX_WIDENINGS:
+                break
+            continue
         spare = _accept(val, eq, rd, C, Pp, digits, G, out)
         if spare >= 0:
             status = OK
@@ -885,18 +1009,19 @@ def evaluate(C, params, state, G):
                     state[ki, ks, 1] = 0
             else:
                 state[ki, ks, 1] = 0
+            # the range, too, may come down when one step narrower would still meet the tail
+            # target by two digits (a far component moving away needs less than it did)
+            if ks and state[ki, ks, 2] > 0:
+                _tail_bounds(n, d, k, ks, L - L_STEP, R, tv)
+                if _accept(val, tv, rd, C, Pp, digits, Gt, out2) >= quarter + 2:
+                    state[ki, ks, 2] -= 1
             break
-        if ks and L < L_MAX:
-            # is the truncation what misses?  then widen the range (mass at far tie points)
-            Gt = np.empty((n, d))
-            if _accept(val, eqt, rd, C, Pp, digits, Gt, out2) < 1:
-                L = min(L_MAX, L + 2.0)
-                state[ki, ks, 2] += 1
-                tail = k * math.erfc(L / math.sqrt(2.0)) * (1 + L) ** 2
-                lv -= 1
         lv += 1
     if status != OK:
         state[ki, ks, 0] = NL - 2
+    else:
+        errs[0] = out[0]
+        errs[1] = out[1]
     return val[0], out[0], status, total, lv_used
 
 
@@ -1018,12 +1143,17 @@ def new_state() -> np.ndarray:
     return np.zeros((4, 3, 3), dtype=np.int64)
 
 
-def evaluate_py(C: np.ndarray, digits: float, state: np.ndarray | None = None):
-    """Convenience wrapper: (F, F error, G, status, nodes, level) at C (n, d) float64."""
+def evaluate_py(C: np.ndarray, digits: float, state: np.ndarray | None = None,
+                with_gradient_error: bool = False):
+    """Convenience wrapper: (F, F error, G, status, nodes, level) at C (n, d) float64; with
+    ``with_gradient_error`` a seventh entry, the bound on every gradient component's error."""
     C = np.ascontiguousarray(C, dtype=float)
     G = np.empty_like(C)
     st = new_state() if state is None else state
-    F, Fe, status, nodes, lv = evaluate(C, Config(digits).params, st, G)
+    errs = np.zeros(2)
+    F, Fe, status, nodes, lv = evaluate_errors(C, Config(digits).params, st, G, errs)
+    if with_gradient_error:
+        return F, Fe, G, int(status), int(nodes), int(lv), float(errs[1])
     return F, Fe, G, int(status), int(nodes), int(lv)
 
 
