@@ -17,6 +17,11 @@ Rules (independent of :mod:`verify.quadrature`, same mathematics):
 * separated directions (up to two): composite Gauss-Legendre on [-L, L] split at the softmax tie
   points (pairs of logits along the inner line, triples along the outer one) and graded towards them,
   all computed inside the compiled code per outer node; Gauss-Hermite along the remaining directions.
+  As in :mod:`verify.quadrature`, the range is widened until a rigorous bound on the Gaussian mass
+  outside it times a bound on |f| is small *relative to the computed loss and gradient* (a far
+  component's mass sits near its tie point r/2, ~e^{-r^2/8}); past |u| = 36 (float64 weights
+  underflow) the step returns RANGE and is taken on the numpy path.  v is formed from the
+  component nearest the target (no cancellation where it dominates).
 
 Rule order follows the requested digits and the geometry: per direction the Gauss-Hermite order
 shrinks with the spread, and the ladder level is the lowest whose pair meets the target (warm
