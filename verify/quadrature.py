@@ -565,11 +565,16 @@ class Integrator:
         lv = max(1, level)
         widenings = 0
         work = 0
+        # Directions with small logit spreads get their GH order from a floor computed for
+        # ``tol.digits``; a quantity that cancels far below its terms' size (e.g. the EM
+        # direction at a near-zero mean) needs more, so when a failed rung left the orders
+        # unchanged the floor is computed for more digits on the next rung.
+        boost, last_orders = 0, None
         while lv < len(GH_LADDER):
             results = []
             for coarse in (True, False):
                 try:
-                    U, W, info = self.nodes(geom, lv, tol.digits, coarse, L)
+                    U, W, info = self.nodes(geom, lv, tol.digits + boost, coarse, L)
                 except InaccurateError as e:
                     return _unresolved(geom, ar, str(e), best)
                 if len(W) > budget:
@@ -625,6 +630,9 @@ class Integrator:
                 if ks:
                     self._start[skey + ("L",)] = L
                 return best
+            if info["gh_orders"] == last_orders:
+                boost += 4
+            last_orders = info["gh_orders"]
             lv += 1
         assert best is not None
         self._start[skey] = max(0, len(GH_LADDER) - 2)
