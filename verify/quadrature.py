@@ -56,8 +56,9 @@ MAX_SPLIT_DIMS = 2
 MAX_NODES_FLOAT64 = 2_000_000
 MAX_NODES_MP = 60_000
 # mpmath work budget per expectation, summed over the ladder: nodes x integrand components
-# (an mpmath node-component costs ~10-30 us, so this is ~10-30 s).  Beyond it: InaccurateError.
-MAX_WORK_MP = 600_000
+# (an mpmath node-component costs ~10-30 us, so this is ~0.5-1 min: the 2-D checks of the
+# gradient claim need ~1 million).  Beyond it: InaccurateError.
+MAX_WORK_MP = 2_400_000
 # Widest truncation range: float64 Gaussian weights exp(-u^2/2) underflow near |u| = 38.6.
 L_MAX_FLOAT64 = 36.0
 L_MAX = 2000.0
