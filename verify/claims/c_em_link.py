@@ -38,7 +38,7 @@ U_CONFIGS = [
 
 
 # (divisor of u, digits) at which the identity E[w_i(y - c_i)] = -E[w_i v] is checked, per tier
-IDENTITY_POINTS = {"quick": [(2, 20)], "full": [(2, 16), (4, 30)]}
+IDENTITY_POINTS = {"quick": [(2, 16)], "full": [(2, 16), (4, 30)]}
 
 
 def identity_gap(c, digits: int):
