@@ -68,7 +68,7 @@ from verify import model
 from verify import precision as _precision
 from verify.model import Estimate
 from verify.precision import Precision
-from verify.quadrature import InaccurateError
+from verify.quadrature import InaccurateError, _panel_edges
 
 GH_LADDER = (2, 3, 4, 5, 6, 8, 10, 12, 14, 16, 20, 24, 28, 32, 36, 40, 48, 56, 64, 72, 80, 96,
              112, 128, 160, 192)
@@ -602,9 +602,10 @@ def _trapezoid_plan(setup: ArbSetup, D: float, level: int):
 
 def _split_edges(e: list[float], o: list[float], L: float, margin: float) -> list[float]:
     """Panel edges on [-L, L]: the visible tie points, graded geometrically towards each from the
-    transition width 1/|e_i - e_j| up to PANEL_MAX, uniform panels <= PANEL_MAX elsewhere."""
+    transition width 1/|e_i - e_j| up to PANEL_MAX, uniform panels <= PANEL_MAX elsewhere
+    (the layout of :func:`verify.quadrature._panel_edges`, with this kernel's PANEL_MAX)."""
     n = len(e)
-    edges = {-L, L}
+    breaks = []
     for i in range(n):
         for j in range(i + 1, n):
             de = e[i] - e[j]
@@ -616,24 +617,8 @@ def _split_edges(e: list[float], o: list[float], L: float, margin: float) -> lis
             logits = [e[m] * p + o[m] for m in range(n)]
             if logits[i] < max(logits) - margin:
                 continue
-            edges.add(p)
-            h = 1.0 / abs(de)
-            while h < PANEL_MAX:
-                for q in (p - h, p + h):
-                    if -L < q < L:
-                        edges.add(q)
-                h *= 2
-    pts = sorted(edges)
-    out = [pts[0]]
-    for q in pts[1:]:
-        gap = q - out[-1]
-        if gap <= 1e-12 * L:
-            continue
-        pieces = max(1, math.ceil(gap / PANEL_MAX))
-        base = out[-1]
-        out.extend([base + gap * (t / pieces) for t in range(1, pieces)])
-        out.append(q)
-    return out
+            breaks.append((p, 1.0 / abs(de)))
+    return _panel_edges(breaks, L, PANEL_MAX)
 
 
 def _split_nodes(edges: list[float], order: int, bits: int):

@@ -368,16 +368,18 @@ def tail_bound(bounds, k: int, ks: int, L: float, ar: "Arith") -> np.ndarray:
     return a * P + b * M
 
 
-def _panel_edges(breaks: list[tuple[float, float]], L: float) -> list[float]:
-    """Panel edges on [-L, L]: tie points, graded towards each (first panel = transition width),
-    and uniform panels no wider than PANEL_MAX elsewhere."""
+def _panel_edges(breaks: list[tuple[float, float]], L: float,
+                 panel_max: float = PANEL_MAX) -> list[float]:
+    """Panel edges on [-L, L]: tie points ``(position, transition width)``, graded towards each
+    (first panel = transition width), and uniform panels no wider than ``panel_max`` elsewhere.
+    Shared with the Arb kernel (:mod:`verify.engine_arb`), which uses wider panels."""
     edges = {-L, L}
     for p, width in breaks:
         if not -L < p < L:
             continue
         edges.add(p)
         h = width
-        while h < PANEL_MAX:
+        while h < panel_max:
             for q in (p - h, p + h):
                 if -L < q < L:
                     edges.add(q)
@@ -388,7 +390,7 @@ def _panel_edges(breaks: list[tuple[float, float]], L: float) -> list[float]:
         gap = q - out[-1]
         if gap <= 1e-12 * L:
             continue
-        pieces = max(1, math.ceil(gap / PANEL_MAX))
+        pieces = max(1, math.ceil(gap / panel_max))
         base = out[-1]
         out.extend([base + gap * (t / pieces) for t in range(1, pieces)])
         out.append(q)
