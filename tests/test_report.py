@@ -94,12 +94,18 @@ def test_numbers_shown_in_full_with_error_and_shortened_in_summary(rendered):
     md = (rendered / "REPORT.md").read_text(encoding="utf-8")
     tex = tex_plain((rendered / "report.tex").read_text(encoding="utf-8"))
     full = "0.312500000000000000000000000000000000000000017"
-    assert f"| `{full}` | `2e-45` |" in md_sections(md)["thm3.1"]
+    # the claim section shows the first 12 significant digits, cut (not rounded) and marked, with
+    # the error of the full value; every digit is in the appendix, next to the notes
+    body = md_sections(md)["thm3.1"].split("## Appendix")[0]
+    assert "| `0.312500000000…` | `2e-45` |" in body and full not in body
+    appendix = md.split("## Appendix B: Computed values in full")[1]
+    assert f"| `{full}` | `2e-45` |" in appendix
+    assert "(#quantities-full-thm3-1)" in body
     assert rf"\texttt{{{full}}}" in tex and r"\texttt{2e-{}45}" in tex
-    # summary: 8 significant digits (rounded by hand from the fixture's strings)
+    # summary: the first 8 significant digits, cut by hand from the fixture's strings
     summary = md.split("## What the checks found")[0]
-    assert "`0.31250000 ± 2e-45` (claimed ≥ 0)" in summary
-    assert "`0.99333333 ± 3e-46` (claimed = 0.99666667)" in summary
+    assert "`0.31250000… ± 2e-45` (claimed ≥ 0)" in summary
+    assert "`0.99333333… ± 3e-46` (claimed = 0.99666666…)" in summary
     assert "`0.925 ± 0.041` (claimed ≥ 0.9999)" in summary
     assert full not in summary
     # precision labels
@@ -143,9 +149,9 @@ def test_figures_derivation_inputs_and_provenance_are_rendered(rendered):
     # the statement's inline math is typeset ($`...`$ on a code-hosting site, $...$ in LaTeX)
     assert r"$`\frac{1}{n}\sum_i \mathcal{N}(\mu_i, I)`$" in md
     assert r"$\frac{1}{n}\sum_i \mathcal{N}(\mu_i, I)$" in tex
-    # inputs: a compact table of the ones that matter, pointing to the exact record
+    # inputs: a compact line of the ones that matter, pointing to the exact record
     sec = md_sections(md)["thm3.5"].split("### Inputs")[1]
-    assert "| `seeds` | 40 entries (in results.json) |" in sec and "| `eta` | 0.01 |" in sec
+    assert "`seeds` = 40 entries (in results.json);" in sec and "`eta` = 0.01;" in sec
     assert "[`results.json`](results.json), record 3 (`thm3.5`), field `inputs`" in sec
     assert '"seeds"' not in md  # the exact inputs stay in results.json
     # provenance, sorted, nested keys dotted
@@ -249,6 +255,56 @@ def test_long_tables_go_to_the_appendix_and_wide_ones_are_split():
     # every column of the wide table is shown once (the first repeated in each part)
     for k in range(1, 14):
         assert sec.count(f"a rather long column heading {k} |") == 1
+
+
+def test_tall_tables_long_enclosure_lists_and_long_sweep_tables_go_to_the_appendix():
+    """The main body stays short: a table taller than about a third of a page (few rows, long
+    cells), a long list of enclosures and a long sweep table each leave a linked line in place."""
+    from verify.claims.record import Enclosure
+    from verify.report.build import LONG_TABLE_LINES, table_lines
+    records, prov = fixture_records()
+    tall = {"title": "tall", "columns": ["n", "eigenvalues"],
+            "rows": [[n, ", ".join(f"{k / 7:.9f}" for k in range(40))] for n in range(4)]}
+    short = {"title": "short", "columns": ["n", "x"], "rows": [[1, 2], [3, 4]]}
+    assert table_lines(tall) > LONG_TABLE_LINES >= table_lines(short)
+    encl = [Enclosure(name=f"G({k})", lo=f"0.{k}1", hi=f"0.{k}2", prec_bits=64, proves="G > 0")
+            for k in range(20)]
+    rec = dataclasses.replace(records[0], tables=[tall, short], enclosures=encl)
+    sweep = dict(SWEEP, tables=[{"title": "per cell", "columns": ["cell", "value"],
+                                 "rows": [[i, i / 4] for i in range(40)]}])
+    md = report_markdown.render_document(build_document([rec], prov, sweeps=[sweep]))
+    body, appendix = md.split("## Appendix A")
+    sec = md_sections(body)["score"]
+    assert "4 rows, in the appendix" in sec and "0.142857143" not in sec
+    assert "| 1 | 2 |" in sec                                            # a short table stays
+    assert "20 interval enclosures at 64 bits" in sec and "0.191" not in sec
+    assert "(#enclosures-score--full)" in sec and '<a id="enclosures-score--full"></a>' in appendix
+    sweeps = body.split("## Where the behaviour starts")[1]
+    assert "per cell (40 rows, in the appendix" in sweeps and "| 39 | 9.75 |" not in sweeps
+    assert "| 39 | 9.75 |" in appendix and "| 3 | 2.6 |" in sweeps     # the old "table" field too
+    assert "| 0.191 |" not in body and "0.191" in appendix
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False, places=30).filter(lambda d: d != 0),
+       st.integers(min_value=1, max_value=20))
+@settings(max_examples=300, deadline=None)
+def test_leading_digits_are_an_exact_prefix_and_errors_round_up(value, digits):
+    """A cut value shows digits of the recorded value only (|shown| <= |value| < |shown| + one unit
+    of its last digit), marked with "…" exactly when digits were dropped; a shortened error
+    estimate is never smaller than the full one."""
+    from decimal import Decimal
+    from verify.report.text import error_up, leading_digits
+    text = str(value)
+    cut = leading_digits(text, digits)
+    if "…" not in cut:
+        assert cut == text.strip()
+        return
+    shown = Decimal(cut.replace("…", ""))
+    unit = Decimal(1).scaleb(shown.adjusted() - digits + 1)
+    assert len(shown.as_tuple().digits) <= digits
+    assert abs(shown) <= abs(value) < abs(shown) + unit and (shown < 0) == (value < 0)
+    err = abs(value)
+    assert Decimal(error_up(str(err), min(digits, 3))) >= err
 
 
 def test_runtimes_only_in_timings(rendered):
@@ -543,3 +599,33 @@ def test_compact_json_is_json_of_the_same_value(value, width):
             rest = m.group(2) if m else item
             assert rest in ("[", "{") or not isinstance(json.loads(rest), (list, dict)) or \
                 len(json.dumps(json.loads(rest))) <= 2, line
+
+
+COMMITTED = Path(__file__).resolve().parents[1] / "reports"
+
+
+@pytest.mark.skipif(not (COMMITTED / "results.json").is_file(), reason="no committed reports")
+def test_committed_reports_are_this_renderer_s_output_and_read_well(tmp_path):
+    """The committed reports/ are what this code renders from the committed results.json and sweep
+    summaries, byte for byte; the PDF's main body (before the appendix) is under 30 pages and its
+    text holds no TeX source; the Markdown's anchors and images resolve."""
+    from verify.sweeps.cli import load_summaries
+    rerender(COMMITTED, tmp_path, pdf=False, sweeps=load_summaries(COMMITTED))
+    for name in ("REPORT.md", "report.tex"):
+        assert (tmp_path / name).read_bytes() == (COMMITTED / name).read_bytes(), name
+    for fig in sorted((tmp_path / "figures").iterdir()):
+        assert fig.read_bytes() == (COMMITTED / "figures" / fig.name).read_bytes(), fig.name
+    md = (COMMITTED / "REPORT.md").read_text(encoding="utf-8")
+    ids = re.findall(r'<a id="([^"]+)"></a>', md)
+    assert len(ids) == len(set(ids))
+    for target in re.findall(r"\]\(#([^)]+)\)", md):
+        assert target in ids, target
+    for img in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md):
+        assert (COMMITTED / img).is_file(), img
+    reader = pypdf.PdfReader(str(COMMITTED / "report.pdf"))
+    tops = [x for x in reader.outline if not isinstance(x, list)]
+    first_appendix = next(x for x in tops if x.title == "Derivations")
+    assert reader.get_destination_page_number(first_appendix) + 1 <= 30   # body: pages 1-29
+    text = "\n".join(p.extract_text() for p in reader.pages)
+    assert report_latex.tex_leaks(text) == []
+    assert "What the checks found" in "\n".join(p.extract_text() for p in reader.pages[:3])

@@ -20,7 +20,7 @@ from verify.claims.record import ASSURANCE_LEVELS, SCHEMA_VERSION, ClaimRecord, 
 from verify.report import text as T
 from verify.report.document import (Anchor, Code, CodeBlock, Document, FigureBlock, FigureRow,
                                     FileLink, Fragment, ItemList, Math, MathBlock, Number,
-                                    Paragraph, Section, Table, Text, Verdict, emph, ref, strong)
+                                    Paragraph, Section, Table, Text, Verdict, emph, plain, ref, strong)
 from verify.report.io import slug
 
 # Findings grouped by kind, in this order (a kind not listed goes last, under its own name).
@@ -40,8 +40,10 @@ _INPUT_KEYS = re.compile(
     r"digits|\w+_digits|digits_\w+|dps|precision|t|tier|runs|cases|configs|scales|eps|angles|"
     r"parameterisation|init_scale)$")
 _INPUT_VALUE_WIDTH = 56
-# Record tables longer than this go to the appendix (the claim section links to them).
+# Record tables longer than this, or taller than LONG_TABLE_LINES estimated lines of type, go to
+# the appendix (the claim section links to them).
 LONG_TABLE_ROWS = 12
+LONG_TABLE_LINES = 24
 TINY_LINE = 136  # characters of a table line in the smallest type (footnotesize: 108)
 
 _DOCUMENT_FRAGMENT = re.compile(r"\\(paragraph|section|subsection|begin\{(enumerate|itemize)\}|noindent)")
@@ -96,6 +98,7 @@ class _Claim:
         self.r, self.index = r, index
         self.section = anchors.new("claim", r.id)
         self.quantities = anchors.new("quantities", r.id)
+        self.quantities_full = anchors.new("quantities-full", r.id)
         self.reading = anchors.new("reading", r.id)
         self.enclosures = anchors.new("enclosures", r.id)
         self.derivation = anchors.new("derivation", r.id)
@@ -148,7 +151,8 @@ def build_document(records: list[ClaimRecord], provenance: dict[str, Any],
         Section(["What the checks found"], findings_anchor, _findings(claims, numbered),
                 numbered=False),
     ]
-    sweep = sweeps_section(sweeps, anchors)
+    sweep_long: list = []
+    sweep = sweeps_section(sweeps, anchors, sweep_long)
     if sweep is not None:
         body.append(sweep)
     body += [_claim_section(c) for c in claims]
@@ -156,7 +160,13 @@ def build_document(records: list[ClaimRecord], provenance: dict[str, Any],
     derivations = [b for c in claims for b in _derivation_blocks(c)]
     if derivations:
         appendix.append(Section(["Derivations"], anchors.new("appendix-derivations"), derivations))
-    long_tables = [b for c in claims for b in _long_table_blocks(c)]
+    full = [b for c in claims for b in _quantities_full_blocks(c)]
+    if full:
+        appendix.append(Section(["Computed values in full"], anchors.new("appendix-quantities"), full))
+    enclosures = [b for c in claims for b in _enclosure_blocks(c)]
+    if enclosures:
+        appendix.append(Section(["Certified enclosures"], anchors.new("appendix-enclosures"), enclosures))
+    long_tables = [b for c in claims for b in _long_table_blocks(c)] + sweep_long
     if long_tables:
         appendix.append(Section(["Long tables"], anchors.new("appendix-tables"), long_tables))
     appendix.append(Section(["Provenance of the run"], anchors.new("provenance"),
@@ -167,14 +177,17 @@ def build_document(records: list[ClaimRecord], provenance: dict[str, Any],
         appendix=appendix)
 
 
-def sweeps_section(sweeps: list[dict[str, Any]] | None, anchors: Anchors | None = None) -> Section | None:
+def sweeps_section(sweeps: list[dict[str, Any]] | None, anchors: Anchors | None = None,
+                   appendix: list | None = None) -> Section | None:
     """"Where the behaviour starts": one subsection per sweep summary, or None without sweeps.
 
     A summary is what ``verify.sweeps`` writes to ``summary.json``: ``{"name", "title", "text"
-    (a string or a list of lines), "table": {"title", "columns", "rows"} (optional), "figures":
+    (a string or a list of lines), "tables": [{"title", "columns", "rows"}] and/or "table" (one such
+    table; both optional), "figures":
     [Figure as a dict]}``; each figure is drawn by the report like a record's, to
     :func:`sweep_figure_path`.  A figure entry may instead be ``{"path", "caption"}`` naming files
-    (``<path>.svg``/``.pdf``, relative to the report) that the caller provides.
+    (``<path>.svg``/``.pdf``, relative to the report) that the caller provides.  A table longer
+    than LONG_TABLE_ROWS is appended to ``appendix`` (a list of blocks, when given) and linked.
     """
     if not sweeps:
         return None
@@ -182,17 +195,27 @@ def sweeps_section(sweeps: list[dict[str, Any]] | None, anchors: Anchors | None 
     subs = []
     for s in sweeps:
         name = str(s.get("name") or s.get("title", "sweep"))
+        sec_anchor = anchors.new("sweep", name)
         blocks: list = []
         text = s.get("text") or []
         if isinstance(text, str):
             blocks.append(Paragraph([Text(" ".join(text.split()))]))
         elif text:
             blocks.append(ItemList([[Text(" ".join(str(t).split()))] for t in text]))
-        t = s.get("table")
-        if t:
+        tables = list(s.get("tables") or []) + ([s["table"]] if s.get("table") else [])
+        for t in tables:
             tab_anchor = anchors.new("sweep-table", name)
-            if t.get("title"):
-                blocks.append(Paragraph([strong("Table."), " ", Text(t["title"])]))
+            title = t.get("title", "")
+            if appendix is not None and is_long(t):
+                blocks.append(Paragraph([strong("Table."), " ", Text(title), f" ({len(t['rows'])} rows, in "
+                                         "the appendix: ", ref(tab_anchor, "table"), ")."]))
+                appendix.append(Section([Text(s.get("title", name)), ": ", Text(title)],
+                                        tab_anchor + "--a", [
+                    Paragraph(["From ", ref(sec_anchor, "the sweep section"), "."]),
+                    *_as_blocks(_record_table(t, tab_anchor))], level=2))
+                continue
+            if title:
+                blocks.append(Paragraph([strong("Table."), " ", Text(title)]))
             blocks += _as_blocks(_record_table(t, tab_anchor))
         figs = []
         for f in s.get("figures", []):
@@ -207,7 +230,7 @@ def sweeps_section(sweeps: list[dict[str, Any]] | None, anchors: Anchors | None 
             for i, f in enumerate(figs):
                 refs += [ref(f.anchor, Text(f.alt)), "; " if i < len(figs) - 1 else "."]
             blocks += [Paragraph(refs)] + _figure_blocks(figs)
-        subs.append(Section([Text(s.get("title", name))], anchors.new("sweep", name), blocks, level=2))
+        subs.append(Section([Text(s.get("title", name))], sec_anchor, blocks, level=2))
     return Section(["Where the behaviour starts"], anchors.new("sweeps"), subs, numbered=False)
 
 
@@ -321,7 +344,7 @@ def _claim_section(c: _Claim) -> Section:
     if r.quantities:
         blocks.append(Section(["Computed vs claimed"], c.quantities + "--h", _quantities(c), level=2))
     if r.enclosures:
-        blocks.append(Section(["Certified enclosures"], c.enclosures + "--h", [_enclosures(c)], level=2))
+        blocks.append(Section(["Certified enclosures"], c.enclosures + "--h", _enclosures_brief(c), level=2))
     fs = _findings_of(r)
     if fs:
         nums = _number_ranges(c.finding_numbers)
@@ -340,7 +363,7 @@ def _claim_section(c: _Claim) -> Section:
         body = CodeBlock(reason) if "\n" in reason else Paragraph([Text(reason)])
         blocks.append(Section(["Reason"], c.section + "--reason", [body], level=2))
     for k, t in enumerate(r.tables):
-        if len(t.get("rows", [])) > LONG_TABLE_ROWS:
+        if is_long(t):
             blocks.append(Section([Text(f"Table: {t.get('title', '')}")], c.tables[k] + "--h", [
                 Paragraph([f"{len(t['rows'])} rows, in the appendix: ",
                            ref(c.tables[k], f"table {t.get('title', '')}"), "."])], level=2))
@@ -381,30 +404,106 @@ def _reading(c: _Claim) -> Table:
     return Table([["Parameter"], ["Reading"], ["Why"]], rows, [0.18, 0.37, 0.45], anchor=c.reading)
 
 
-def _quantities(c: _Claim) -> list:
+def _quantity_table(c: _Claim, *, full: bool) -> Table:
+    """The claim's quantities, one per row.  In the claim section (``full=False``) values and
+    claimed values show their first T.BODY_DIGITS significant digits (cut and marked "…", so the
+    error column still applies); the appendix copy (``full=True``) shows every recorded digit."""
+    def num(x: str) -> Number:
+        return Number(x if full else T.leading_digits(x))
+
     rows = []
     for q in c.r.quantities:
         claimed = T.claimed_text(q)
         rel = T.RELATION_TEXT.get(q.relation, q.relation)
-        rows.append([[Text(q.name)], [Number(q.value)], [Number(q.error)] if q.error else ["—"],
-                     ([Text(rel + " "), Number(q.claimed)] if rel else [Number(q.claimed)]) if claimed else ["—"],
+        rows.append([[Text(q.name)], [num(q.value)], [Number(q.error)] if q.error else ["—"],
+                     ([Text(rel + " "), num(q.claimed)] if rel else [num(q.claimed)]) if claimed else ["—"],
                      [Text(T.precision_label(q.precision) or "—")]])
-    out: list = [Table([["Quantity"], ["Computed"], ["Error"], ["Claimed"], ["Precision"]], rows,
-                       [0.3, 0.25, 0.12, 0.22, 0.11], anchor=c.quantities)]
-    notes = [[Text(q.name), ": ", Text(q.note)] for q in c.r.quantities if q.note]
-    if notes:
-        out += [Paragraph(["Notes:"], small=True), ItemList(notes)]
+    header = [["Quantity"], ["Computed"], ["Error"], ["Claimed"], ["Precision"]]
+    widths = [0.3, 0.25, 0.12, 0.22, 0.11] if full else column_widths(header, rows)[0]
+    return Table(header, rows, widths, anchor=c.quantities_full if full else c.quantities)
+
+
+def _needs_full_copy(c: _Claim) -> bool:
+    qs = c.r.quantities
+    return any(q.note for q in qs) or any(
+        T.leading_digits(x) != (x or "").strip() for q in qs for x in (q.value, q.claimed) if x)
+
+
+def _quantities(c: _Claim) -> list:
+    out: list = [_quantity_table(c, full=False)]
+    if _needs_full_copy(c):
+        cut = any(T.leading_digits(x) != (x or "").strip()
+                  for q in c.r.quantities for x in (q.value, q.claimed) if x)
+        what = (f"values cut to {T.BODY_DIGITS} significant digits (marked …); every digit"
+                if cut else "the table")
+        notes = " and the notes on how each was computed" if any(q.note for q in c.r.quantities) else ""
+        out.append(Paragraph([what[0].upper() + what[1:], notes, ": ",
+                              ref(c.quantities_full, f"appendix, {c.r.id}"), "."], small=True))
     return out
 
 
-def _enclosures(c: _Claim) -> Table:
+def _quantities_full_blocks(c: _Claim) -> list:
+    if not c.r.quantities or not _needs_full_copy(c):
+        return []
+    blocks: list = [Paragraph(["From the section of claim ", ref(c.section, Code(c.r.id)), "."]),
+                    _quantity_table(c, full=True)]
+    notes = [[Text(q.name), ": ", Text(q.note)] for q in c.r.quantities if q.note]
+    if notes:
+        blocks += [Paragraph(["Notes:"], small=True), ItemList(notes)]
+    return [Section([Code(c.r.id), ": computed vs claimed"], c.quantities_full + "--a", blocks, level=2)]
+
+
+def _enclosure_table(c: _Claim, anchor: str | None) -> Table:
     rows = [[[Text(e.name)], ["[", Number(e.lo), ", ", Number(e.hi), "]"], [Text(str(e.prec_bits))],
              [Text(e.proves or "—")]] for e in c.r.enclosures]
     return Table([["Quantity"], ["Enclosure [lo, hi]"], ["Bits"], ["What it proves"]], rows,
-                 [0.22, 0.38, 0.07, 0.33], anchor=c.enclosures)
+                 [0.22, 0.38, 0.07, 0.33], anchor=anchor)
 
 
-def _record_table(t: dict[str, Any], anchor: str) -> Any:
+def _enclosures_brief(c: _Claim) -> list:
+    """Short lists in place; a long one in the appendix, with a count and the bits here."""
+    es = c.r.enclosures
+    if len(es) <= LONG_TABLE_ROWS:
+        return [_enclosure_table(c, c.enclosures)]
+    bits = sorted({e.prec_bits for e in es})
+    span = f"{bits[0]}" if len(bits) == 1 else f"{bits[0]} to {bits[-1]}"
+    return [Anchor(c.enclosures), Paragraph([f"{len(es)} interval enclosures at {span} bits, "
+                       "each with what it proves, listed in the appendix: ",
+                       ref(c.enclosures + "--full", f"enclosures of {c.r.id}"), "."])]
+
+
+def _enclosure_blocks(c: _Claim) -> list:
+    if len(c.r.enclosures) <= LONG_TABLE_ROWS:
+        return []
+    return [Section([Code(c.r.id), ": certified enclosures"], c.enclosures + "--a", [
+        Paragraph(["From the section of claim ", ref(c.section, Code(c.r.id)), "."]),
+        _enclosure_table(c, c.enclosures + "--full")], level=2)]
+
+
+def is_long(t: dict[str, Any]) -> bool:
+    """Whether a record/sweep table goes to the appendix: more than LONG_TABLE_ROWS rows, or
+    taller than LONG_TABLE_LINES lines once its cells wrap in their columns."""
+    rows = t.get("rows", [])
+    return len(rows) > LONG_TABLE_ROWS or table_lines(t) > LONG_TABLE_LINES
+
+
+def table_lines(t: dict[str, Any]) -> int:
+    """Estimated lines of type a table takes (header included), from the column widths that
+    :func:`_record_table` would choose; a table split into parts counts each part."""
+    parts = _as_blocks(_record_table(t, None))
+    total = 0
+    for part in parts:
+        if not isinstance(part, Table):
+            total += 1
+            continue
+        line = TINY_LINE if part.tiny else 108
+        for row in [part.header] + part.rows:
+            total += max([-(-len(plain(cell)) // max(1, int(w * line) - 2)) for cell, w in
+                          zip(row, part.widths)] + [1])
+    return total
+
+
+def _record_table(t: dict[str, Any], anchor: str | None) -> Any:
     """A record table; one too wide for the page even in the smallest type is split into parts
     that each repeat the first column."""
     cols = [[Text(str(x))] for x in t.get("columns", [])]
@@ -445,7 +544,6 @@ def column_widths(header: list, rows: list, line: int = 108, cap: int = 60) -> t
     line in the small type of tables).  Every column first gets room for its longest word (a bold
     header word counts 1.2 times) plus the column padding; the rest of the line is shared out in
     proportion to how much more the longest cell (up to ``cap`` characters) would like."""
-    from verify.report.document import plain
     pad = 2.5
     lows, wants = [], []
     for j in range(len(header)):
@@ -490,16 +588,14 @@ def _inputs(c: _Claim) -> list:
     inputs = c.r.inputs or {}
     shown = [k for k in sorted(inputs) if _INPUT_KEYS.match(k)]
     rest = [k for k in sorted(inputs) if k not in shown]
-    out: list = []
-    if shown:
-        rows = [[[Code(k)], [Text(_input_value(inputs[k]))]] for k in shown]
-        out.append(Table([["Input"], ["Value"]], rows, [0.25, 0.75]))
+    line: list = []
+    for i, k in enumerate(shown):
+        line += [Code(k), " = ", Text(_input_value(inputs[k])), "; " if i < len(shown) - 1 else ". "]
     tail = ["The exact inputs that reproduce this record are in ", FileLink("results.json"),
             f", record {c.index} (", Code(c.r.id), "), field ", Code("inputs")]
     if rest:
         tail += ["; also there: ", Text(", ".join(rest))]
-    out.append(Paragraph(tail + ["."], small=True))
-    return out
+    return [Paragraph(line + tail + ["."], small=True)]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -568,7 +664,7 @@ def _derivation_blocks(c: _Claim) -> list:
 def _long_table_blocks(c: _Claim) -> list:
     out = []
     for k, t in enumerate(c.r.tables):
-        if len(t.get("rows", [])) > LONG_TABLE_ROWS:
+        if is_long(t):
             out.append(Section([Code(c.r.id), ": ", Text(t.get("title", ""))], c.tables[k] + "--a", [
                 Paragraph(["From the section of claim ", ref(c.section, Code(c.r.id)), "."]),
                 *_as_blocks(_record_table(t, c.tables[k]))], level=2))

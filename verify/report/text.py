@@ -6,7 +6,7 @@ content and the output is byte-identical for the same records.
 from __future__ import annotations
 
 import json
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_UP, Decimal, InvalidOperation
 from typing import Any
 
 from verify.claims.record import ClaimRecord, Quantity, VERDICTS
@@ -16,6 +16,7 @@ PAPER_TITLE = "Convergence Dynamics of Over-Parameterized Score Matching for a S
 PAPER_CITATION = "Zhang, Xu, Zhou, Fazel, Du; arXiv 2511.22069, ICLR 2026"
 
 SUMMARY_DIGITS = 8  # significant digits of a value in the summary table
+BODY_DIGITS = 12  # significant digits of a value in a claim section (all of them in the appendix)
 SUMMARY_ERROR_DIGITS = 2  # significant digits of an error estimate in the summary table
 
 # How computed and claimed compare (Quantity.relation), as a claimed-side phrase:
@@ -64,6 +65,56 @@ def short_decimal(s: str | None, digits: int = SUMMARY_DIGITS) -> str:
     return format(d, f".{digits}g")
 
 
+def leading_digits(s: str | None, digits: int = BODY_DIGITS) -> str:
+    """The first ``digits`` significant digits of a decimal string, cut (never rounded) and marked
+    with "…" where digits were dropped, so the digits shown are exactly those of the recorded
+    value and its error estimate still applies to it.  Plain decimals stay positional when the cut
+    falls after the decimal point; otherwise the result is scientific (``1.2345678…e11``).
+    Strings that are not plain decimals, and decimals with at most ``digits`` significant digits,
+    are returned unchanged."""
+    if s is None:
+        return ""
+    t = s.strip()
+    try:
+        d = Decimal(t)
+    except InvalidOperation:
+        return s
+    sign, digs, _ = d.as_tuple()
+    while len(digs) > 1 and digs[-1] == 0 and "e" not in t.lower() and "." in t:
+        digs = digs[:-1]  # trailing zeros of a positional fraction are not dropped digits
+    if not d.is_finite() or d == 0 or len(digs) <= digits:
+        return t
+    if "e" not in t.lower() and "." in t:
+        seen, started = 0, False
+        for i, ch in enumerate(t):
+            if ch.isdigit():
+                started = started or ch != "0"
+                seen += started
+                if seen == digits:
+                    if i > t.index("."):
+                        return t[:i + 1] + "…"
+                    break
+    head = "".join(str(x) for x in digs[:digits])
+    return f"{'-' if sign else ''}{head[0]}.{head[1:]}…e{d.adjusted()}"
+
+
+def error_up(s: str | None, digits: int = SUMMARY_ERROR_DIGITS) -> str:
+    """An error estimate shortened to ``digits`` significant digits, rounded up (away from zero),
+    so the shortened estimate still bounds what the full one bounds.  Non-decimals unchanged."""
+    if s is None:
+        return ""
+    t = s.strip()
+    try:
+        d = Decimal(t)
+    except InvalidOperation:
+        return s
+    if not d.is_finite() or d == 0 or len(d.as_tuple().digits) <= digits:
+        return t
+    q = Decimal(1).scaleb(d.adjusted() - digits + 1)
+    up = d.quantize(q, rounding=ROUND_UP)
+    return str(up).replace("E", "e").replace("e+", "e")
+
+
 def precision_label(precision: str) -> str:
     """``"60"`` -> ``"dps=60"``; ``"float64"`` stays; empty -> ``""``."""
     p = (precision or "").strip()
@@ -81,8 +132,8 @@ def key_quantity(record: ClaimRecord) -> Quantity | None:
 def value_with_error(q: Quantity, short: bool = False) -> str:
     """``value ± error`` from the record's strings, in full or shortened for the summary."""
     if short:
-        v = short_decimal(q.value)
-        e = short_decimal(q.error, SUMMARY_ERROR_DIGITS) if q.error else ""
+        v = leading_digits(q.value, SUMMARY_DIGITS)
+        e = error_up(q.error, SUMMARY_ERROR_DIGITS) if q.error else ""
     else:
         v, e = q.value, q.error or ""
     return f"{v} ± {e}" if e else v
@@ -92,7 +143,7 @@ def claimed_text(q: Quantity, short: bool = False) -> str:
     """``"≤ 1"`` style phrase for the claimed side, or ``""`` when nothing is claimed."""
     if q.claimed in (None, ""):
         return ""
-    c = short_decimal(q.claimed) if short else q.claimed
+    c = leading_digits(q.claimed, SUMMARY_DIGITS) if short else q.claimed
     rel = RELATION_TEXT.get(q.relation, q.relation)
     return f"{rel} {c}".strip()
 
