@@ -401,6 +401,13 @@ def test_reference_lines_dashed_and_log_axes():
     assert svg.count("stroke-dasharray") >= 1  # the reference line, and only it
     lin = report_figures.render_svg(dataclasses.replace(fig, lines=fig.lines[:1])).decode()
     assert "stroke-dasharray" not in lin
+    # a derived law is neither data (solid) nor a claim (dashed, neutral): dotted, its own colour
+    law = report_figures.render_svg(dataclasses.replace(
+        fig, lines=[Line("derived law", [1, 10, 100], [1, 0.1, 0.01], kind="law")])).decode()
+    dashes = set(re.findall(r"stroke-dasharray: ([0-9., ]+)", law))
+    ref = set(re.findall(r"stroke-dasharray: ([0-9., ]+)", svg))
+    assert dashes and not dashes & ref
+    assert "#9400d3" in law and "#9400d3" not in svg      # darkviolet, the first law colour
     assert "mark here" in svg
     # log axes label their ticks as powers of ten (matplotlib keeps the mathtext source in a comment)
     assert r"$\mathdefault{10^{1}}$" in svg and r"$\mathdefault{10^{-1}}$" in svg

@@ -470,14 +470,14 @@ def figures(prefix: str, title: str, traj, val: Validation, plateau_mark: bool =
     if law is not None:
         xs = law.steps[1:].tolist()
         lines_l.append(Line(f"reduced law (m = {law.m}) from tau0 = {val.tau0}", xs,
-                            law.loss[1:].tolist()))
-        lines_r.append(Line(f"reduced law (m = {law.m})", xs, law.r[1:].tolist()))
+                            law.loss[1:].tolist(), kind="law"))
+        lines_r.append(Line(f"reduced law (m = {law.m})", xs, law.r[1:].tolist(), kind="law"))
         # the derived tail 2m/(eta tau ln tau), dashed, over the law's last decades
         tt = [x for x in xs if x >= max(1e3, 10 * val.tau0)]
         if tt:
             lines_l.append(Line("derived tail 2m/(eta tau ln tau)", tt,
                                 [2 * law.m / (law.eta * t * math.log(t)) for t in tt],
-                                kind="reference"))
+                                kind="law"))
         Tp = val.tau0 + math.exp(law.r0 ** 2 / 8) / law.eta
         if plateau_mark:
             marks_l.append({"x": Tp, "y": float(np.interp(math.log(Tp), np.log(xs), law.loss[1:])),

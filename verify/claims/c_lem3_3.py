@@ -147,7 +147,7 @@ def check(tier: str = "quick", seed: int = 20260101, *, convention_factor: int =
                           [float(x) for x in hp.centre]))
         lines.append(Line(f"{label} reference M0 (1 - 2 eta/n)^tau",
                           [float(t) for t in hp.steps],
-                          [float(M0x * q_ours ** t) for t in hp.steps], kind="reference"))
+                          [float(M0x * q_ours ** t) for t in hp.steps], kind="law"))
         lines.append(Line(f"{label} reported M0 (1 - eta/n)^tau", [float(t) for t in hp.steps],
                           [float(M0x * q_lit ** t) for t in hp.steps], kind="reference"))
         tol = FACTOR_TOL

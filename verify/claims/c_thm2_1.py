@@ -434,14 +434,14 @@ def _figures(figure_run, vtrajs, valid, claimed_power) -> list[Figure]:
     tr, law = vtrajs["pair"]
     lines.append(_loss_line(f"full GD, symmetric pair a0 = {law.a0:.4g} (eta = {law.eta:g})", tr))
     lines.append(Line("reduced law (pair, log-corrected)", taus.tolist(), law.loss(taus).tolist(),
-                      kind="reference"))
+                      kind="law"))
     T = law.plateau_time
     marks.append({"x": T, "y": float(law.loss(T)), "label": f"T = {T:.3g}"})
     if figure_run:
         label, tr, law0, law_end, eta = figure_run
         lines.append(_loss_line(f"full GD, {label} (eta = {eta:.4g})", tr))
         lines.append(Line(f"reduced law from the start ({label})", taus.tolist(),
-                          law0.loss(taus).tolist(), kind="reference"))
+                          law0.loss(taus).tolist(), kind="law"))
         T = law0.plateau_time
         marks.append({"x": T, "y": float(law0.loss(T)), "label": f"T = {T:.3g}"})
         # the claimed rate through the run's largest measured loss sqrt(eta tau): the bound with

@@ -49,7 +49,9 @@ class Quantity:
 
 @dataclass
 class Line:
-    """One curve of a figure; ``kind`` is "data" or "reference" (a claimed rate drawn for comparison)."""
+    """One curve of a figure; ``kind`` is "data" (computed), "law" (a reduced law or closed form
+    this toolkit derived, drawn for comparison with the data) or "reference" (what the paper
+    claims or states, drawn for comparison)."""
 
     label: str
     x: list[float]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+import textwrap
 
 import matplotlib
 from matplotlib.figure import Figure as MplFigure
@@ -37,8 +38,11 @@ RC = {
 }
 
 REFERENCE_COLORS = ("black", "dimgray", "saddlebrown", "darkolivegreen")
+LAW_COLORS = ("darkviolet", "teal", "crimson", "darkgoldenrod")
 FIGSIZE = (6.4, 4.0)  # inches
 MARGINS = {"left": 0.12, "right": 0.97, "bottom": 0.13, "top": 0.92}
+TITLE_CHARS = 70  # a longer title is wrapped (about this many characters fit across FIGSIZE)
+TITLE_LINE = 0.05  # fraction of the height one more title line takes from the axes
 SVG_METADATA = {"Date": None, "Creator": "verify report (matplotlib)"}
 PDF_METADATA = {"CreationDate": None, "ModDate": None, "Creator": "verify report (matplotlib)",
                 "Producer": "matplotlib"}
@@ -47,13 +51,19 @@ PDF_METADATA = {"CreationDate": None, "ModDate": None, "Creator": "verify report
 def _draw(fig_rec: Figure) -> MplFigure:
     # fixed margins rather than constrained layout: same look, a third of the drawing time
     fig = MplFigure(figsize=FIGSIZE)
-    fig.subplots_adjust(**MARGINS)
+    title = textwrap.wrap(fig_rec.title, TITLE_CHARS) or [""]
+    fig.subplots_adjust(**dict(MARGINS, top=MARGINS["top"] - TITLE_LINE * (len(title) - 1)))
     ax = fig.add_subplot()
     colors = [c["color"] for c in matplotlib.rcParams["axes.prop_cycle"]]
-    data_i = ref_i = 0
+    data_i = ref_i = law_i = 0
     for line in fig_rec.lines:
         x, y = _finite_for_scale(line.x, line.y, fig_rec.xscale, fig_rec.yscale)
-        if line.kind == "reference":
+        if line.kind == "law":
+            # laws this toolkit derived: dotted, in their own colours (neither data nor claim)
+            color = LAW_COLORS[law_i % len(LAW_COLORS)]
+            law_i += 1
+            ax.plot(x, y, linestyle=(0, (1, 1.5)), linewidth=1.8, color=color, label=line.label)
+        elif line.kind == "reference":
             # claimed rates: dashed and in neutral colours, so they never pass for data
             color = REFERENCE_COLORS[ref_i % len(REFERENCE_COLORS)]
             ref_i += 1
@@ -72,7 +82,7 @@ def _draw(fig_rec: Figure) -> MplFigure:
     ax.set_yscale(fig_rec.yscale)
     ax.set_xlabel(fig_rec.xlabel)
     ax.set_ylabel(fig_rec.ylabel)
-    ax.set_title(fig_rec.title)
+    ax.set_title("\n".join(title))
     if any(ln.label for ln in fig_rec.lines):
         ax.legend(loc="best", fontsize=8, frameon=True)
     return fig
