@@ -30,7 +30,7 @@ import numpy as np
 from verify import model
 from verify import precision as _precision
 from verify.precision import Precision
-from verify.quadrature import InaccurateError, log10_abs
+from verify.quadrature import Float64RangeError, InaccurateError, log10_abs
 
 CONVERGED, DIVERGING, UNDECIDED = "converged", "diverging", "undecided"
 FLOAT64_OVERFLOW = 1e60
@@ -252,8 +252,21 @@ def run_gd(c0, eta, steps: int, *, digits: int = 20, backend: str = "auto", t=0,
     together (the usual small-spread start) re-applies the policy to the current iterate every
     ``RECHECK_STEPS`` steps and continues in float64 from the first iterate where the policy says
     float64 gives ``digits`` digits there; the switch (step and policy) is kept in
-    ``traj.precision["switched"]``.  The precision is never raised mid-run.
+    ``traj.precision["switched"]``.
     The loss is evaluated together with the gradient, so it costs nothing extra.
+
+    Range switch (``backend="auto"`` only): a float64 step that float64 cannot represent at all
+    (the integrand's mass lies where float64 Gaussian weights underflow,
+    :class:`~verify.quadrature.Float64RangeError`) is taken again, from the same iterate, in
+    multiprecision (:func:`evaluator_for`; same ``digits``, working precision from the policy with
+    float64 excluded), and the run stays there to the end (no return to float64: the far mass
+    that forced the switch is still there a step later).  The switch is recorded in
+    ``traj.settings["backend_switch"]`` = {"step", "from": "float64", "to": "mpmath",
+    "evaluator", "dps", "reason"}; ``traj.precision``'s top-level fields then describe the
+    multiprecision steps and ``traj.precision["raised"]`` = {"step", "from": <the float64
+    precision>}.  Steps before ``step`` are float64, steps from ``step`` on multiprecision; no
+    step is repeated or skipped.  With an explicit ``backend="float64"`` the run stops there
+    instead ("unresolved gradient at step k: ...").
 
     ``engine`` chooses how float64 steps run: "numba" (the compiled engine
     :mod:`verify.engine_f64`, many steps per call), "numpy" (``model.Evaluator``, one step per
@@ -263,94 +276,165 @@ def run_gd(c0, eta, steps: int, *, digits: int = 20, backend: str = "auto", t=0,
     """
     compiled = _check_engine(engine)
     su = _Setup(c0, eta, steps, digits, backend, t, parameterisation, rules)
-    c_exact, rules, traj, prec = su.c_exact, su.rules, su.traj, su.prec
-    traj.settings["engine"] = "numba" if compiled else "numpy"
-    schedule = set(record_schedule(steps))
-    ev = None
-    C = su.convert(prec, c_exact)
-    h = su.eff_step(prec)
-    initial_max = su.initial_max
+    su.traj.settings["engine"] = "numba" if compiled else "numpy"
+    ph = _Phase(su, su.convert(su.prec, su.c_exact), 0, su.prec, su.eff_step(su.prec))
     start = time.perf_counter()
     bar = _progress(steps, progress, desc)
-    tau = 0
-    evaluations = 0
     try:
         with _Interrupt() as intr:
             while True:
-                if compiled and prec.is_float64:
-                    break  # the compiled engine continues from here
-                if ev is None:
-                    ev = evaluator_for(prec) if not prec.is_float64 else model.Evaluator(prec)
-                rows = C.tolist()
-                try:
-                    g_est, f_est = ev.grad(rows, "direct", with_loss=True)
-                except (OverflowError, FloatingPointError):
-                    traj.stop_reason = "overflow"
+                _reference_steps(ph, compiled, stop_when_classified, intr, bar, start,
+                                 max_seconds)
+                if su.traj.stop_reason:
                     break
-                except InaccurateError as e:
-                    traj.stop_reason = f"unresolved gradient at step {tau}: {e}"
-                    break
-                if not g_est.ok:
-                    traj.stop_reason = (f"inaccurate gradient at step {tau}: error "
-                                        f"{g_est.max_error():.3g} ({g_est.rule.get('rule')})")
-                    break
-                G = np.array(g_est.value, dtype=C.dtype)
-                if tau in schedule:
-                    _record(traj, tau, f_est, C, G)
-                if bar is not None:
-                    bar.update(1)
-                if tau >= steps:
-                    traj.stop_reason = "max steps"
-                    break
-                if intr.hit:
-                    traj.interrupted = True
-                    traj.stop_reason = f"interrupted at step {tau}"
-                    if traj.steps[-1] != tau:
-                        _record(traj, tau, f_est, C, G)
-                    break
-                if max_seconds is not None and time.perf_counter() - start > max_seconds:
-                    traj.stop_reason = f"time budget {max_seconds}s reached at step {tau}"
-                    if traj.steps[-1] != tau:
-                        _record(traj, tau, f_est, C, G)
-                    break
-                C = C - h * G
-                tau += 1
-                if (backend == "auto" and not prec.is_float64 and tau % RECHECK_STEPS == 0):
-                    now = model.check_params(C.tolist(), "c")
-                    cand = su.policy(now, "auto")
-                    if cand.is_float64:
-                        prec = cand
-                        traj.precision["switched"] = {"step": tau, **cand.to_dict()}
-                        evaluations += ev.integrator.evaluations
-                        ev = None
-                        C = su.convert(prec, now)
-                        h = su.eff_step(prec)
-                if prec.is_float64 and not np.all(np.isfinite(C)) or (
-                        prec.is_float64 and np.abs(C).max() > FLOAT64_OVERFLOW):
-                    traj.stop_reason = "overflow"
-                    break
-                if stop_when_classified and tau in schedule and len(traj.steps) > rules.window:
-                    cls = classify(traj.dist, rules, initial_max)
-                    if UNDECIDED not in cls:
-                        rows = C.tolist()
-                        g_est, f_est = ev.grad(rows, "direct", with_loss=True)
-                        _record(traj, tau, f_est, C, np.array(g_est.value, dtype=C.dtype))
-                        traj.stop_reason = "all parameters classified"
-                        break
-            if ev is not None:
-                evaluations += ev.integrator.evaluations
-            if not traj.stop_reason:
-                run = _F64Run(su, C, tau, prec, h, stop_when_classified)
+                # float64 in the compiled engine from here
+                run = _F64Run(su, ph.C, ph.tau, ph.prec, ph.h, stop_when_classified)
+                if ph.pending == "classified":  # classified at the hand-over step
+                    ph.pending = None
+                    run.finish_classified()
+                    run.sync()
                 _drive([run], steps, intr, bar, start, max_seconds)
-                C, tau = run.C, run.tau
-                evaluations += run.evaluations
+                ph.C, ph.tau = run.C, run.tau
+                ph.evaluations += run.evaluations
+                if run.range_error is None or not _raise_precision(ph, run.range_error,
+                                                                   run.pending):
+                    break
     finally:
         if bar is not None:
             bar.close()
-    _finish(traj, C, tau, rules, initial_max, len(c_exact))
-    traj.evaluations = evaluations
-    traj.seconds = time.perf_counter() - start
-    return traj
+    _finish(su.traj, ph.C, ph.tau, su.rules, su.initial_max, len(su.c_exact))
+    su.traj.evaluations = ph.evaluations
+    su.traj.seconds = time.perf_counter() - start
+    return su.traj
+
+
+class _Phase:
+    """The state of a run between its phases (reference loop, compiled engine): iterate, step,
+    precision, effective step size, evaluations so far, and a stop the next phase owes (the
+    compiled engine found every parameter classified but could not evaluate that step)."""
+
+    def __init__(self, su: _Setup, C, tau: int, prec: Precision, h):
+        self.su, self.C, self.tau, self.prec, self.h = su, C, tau, prec, h
+        self.evaluations = 0
+        self.pending: str | None = None
+        self.ev = None  # an evaluator handed over by _raise_precision
+
+    @property
+    def raised(self) -> bool:
+        return "backend_switch" in self.su.traj.settings
+
+
+def _raise_precision(ph: _Phase, why: str, pending: str | None = None) -> bool:
+    """Continue the run ``ph`` from its current iterate in multiprecision after float64 could not
+    represent step ``ph.tau`` (range).  Records the switch; False (with the stop reason set)
+    when the policy cannot give the digits in multiprecision either."""
+    su, traj = ph.su, ph.su.traj
+    rows = [[_precision.exact(x) for x in r] for r in ph.C.tolist()]  # floats are exact in mpf
+    try:
+        high = su.policy(rows, "mpmath")
+    except ValueError as e:
+        traj.stop_reason = f"unresolved gradient at step {ph.tau}: {why}; multiprecision: {e}"
+        return False
+    ev = evaluator_for(high)
+    traj.settings["backend_switch"] = {
+        "step": ph.tau, "from": ph.prec.backend, "to": high.backend,
+        "evaluator": f"{type(ev).__module__}.{type(ev).__name__}", "dps": high.dps,
+        "reason": why.split("; use backend=")[0]}
+    traj.precision.update(high.to_dict())
+    traj.precision["raised"] = {"step": ph.tau, "from": ph.prec.to_dict()}
+    ph.prec, ph.C, ph.h = high, su.convert(high, rows), su.eff_step(high)
+    ph.ev = ev
+    ph.pending = pending
+    return True
+
+
+def _reference_steps(ph: _Phase, compiled: bool, stop_when_classified: bool, intr, bar,
+                     start: float, max_seconds: float | None) -> None:
+    """Advance ``ph`` on the reference path (multiprecision, or float64 through model.Evaluator
+    when the compiled engine is off) until the run stops (``traj.stop_reason`` set) or the
+    precision is float64 with the compiled engine on (the caller continues there)."""
+    su = ph.su
+    traj, rules, steps = su.traj, su.rules, su.steps
+    schedule = set(record_schedule(steps))
+    ev, ph.ev = ph.ev, None
+    while True:
+        if compiled and ph.prec.is_float64:
+            break  # the compiled engine continues from here
+        if ev is None:
+            ev = evaluator_for(ph.prec) if not ph.prec.is_float64 else model.Evaluator(ph.prec)
+        C, tau = ph.C, ph.tau
+        try:
+            g_est, f_est = ev.grad(C.tolist(), "direct", with_loss=True)
+        except (OverflowError, FloatingPointError):
+            traj.stop_reason = "overflow"
+            break
+        except Float64RangeError as e:
+            if su.backend == "auto" and ph.prec.is_float64:
+                ph.evaluations += ev.integrator.evaluations
+                ev = None
+                if _raise_precision(ph, str(e)):
+                    ev, ph.ev = ph.ev, None
+                    continue  # the same step, now in multiprecision
+                break
+            traj.stop_reason = f"unresolved gradient at step {tau}: {e}"
+            break
+        except InaccurateError as e:
+            traj.stop_reason = f"unresolved gradient at step {tau}: {e}"
+            break
+        if not g_est.ok:
+            traj.stop_reason = (f"inaccurate gradient at step {tau}: error "
+                                f"{g_est.max_error():.3g} ({g_est.rule.get('rule')})")
+            break
+        G = np.array(g_est.value, dtype=C.dtype)
+        recorded = bool(traj.steps) and traj.steps[-1] == tau
+        if tau in schedule and not recorded:
+            _record(traj, tau, f_est, C, G)
+            recorded = True
+        if ph.pending == "classified":  # owed by the compiled engine: this step ends the run
+            ph.pending = None
+            if not recorded:
+                _record(traj, tau, f_est, C, G)
+            traj.stop_reason = "all parameters classified"
+            break
+        if bar is not None:
+            bar.update(1)
+        if tau >= steps:
+            traj.stop_reason = "max steps"
+            break
+        if intr.hit:
+            traj.interrupted = True
+            traj.stop_reason = f"interrupted at step {tau}"
+            if not recorded:
+                _record(traj, tau, f_est, C, G)
+            break
+        if max_seconds is not None and time.perf_counter() - start > max_seconds:
+            traj.stop_reason = f"time budget {max_seconds}s reached at step {tau}"
+            if not recorded:
+                _record(traj, tau, f_est, C, G)
+            break
+        C = C - ph.h * G
+        tau += 1
+        ph.C, ph.tau = C, tau
+        if (su.backend == "auto" and not ph.prec.is_float64 and not ph.raised
+                and tau % RECHECK_STEPS == 0):
+            now = model.check_params(C.tolist(), "c")
+            cand = su.policy(now, "auto")
+            if cand.is_float64:
+                ph.prec = cand
+                traj.precision["switched"] = {"step": tau, **cand.to_dict()}
+                ph.evaluations += ev.integrator.evaluations
+                ev = None
+                ph.C = C = su.convert(cand, now)
+                ph.h = su.eff_step(cand)
+        if ph.prec.is_float64 and (not np.all(np.isfinite(C)) or np.abs(C).max() > FLOAT64_OVERFLOW):
+            traj.stop_reason = "overflow"
+            break
+        if stop_when_classified and tau in schedule and len(traj.steps) > rules.window:
+            cls = classify(traj.dist, rules, su.initial_max)
+            if UNDECIDED not in cls:
+                ph.pending = "classified"  # the next pass evaluates this step, records it, stops
+    if ev is not None:
+        ph.evaluations += ev.integrator.evaluations
 
 
 def run_gd_batch(c0s, eta, steps: int, *, digits: int = 20, backend: str = "auto", t=0,
@@ -363,7 +447,12 @@ def run_gd_batch(c0s, eta, steps: int, *, digits: int = 20, backend: str = "auto
     Each result is identical to ``run_gd(c0s[b], eta, steps, ...)`` with the same options
     (same iterates, records, classes and stop reasons; only ``seconds`` differs -- it is the batch's
     wall time).  Starts whose precision policy gives mpmath, or ``engine="numpy"``, run one by one
-    through :func:`run_gd`.  ``max_seconds`` applies to the whole batch."""
+    through :func:`run_gd`.  ``max_seconds`` applies to the whole batch.
+
+    A start that float64 cannot represent at some step (range, see :func:`run_gd`) leaves the
+    batch alone: with ``backend="auto"`` it continues from that step in multiprecision after the
+    compiled batch has finished (``settings["backend_switch"]`` as in run_gd), with an explicit
+    ``backend="float64"`` it stops with its own reason; the other starts are not affected."""
     compiled = _check_engine(engine)
     c0s = list(c0s)
     if not c0s:
@@ -389,17 +478,27 @@ def run_gd_batch(c0s, eta, steps: int, *, digits: int = 20, backend: str = "auto
             runs.append(_F64Run(su, su.convert(su.prec, su.c_exact), 0, su.prec,
                                 su.eff_step(su.prec), stop_when_classified))
         bar = _progress(steps * len(runs), progress, desc)
+        phases = []
         try:
             with _Interrupt() as intr:
                 _drive(runs, steps, intr, bar, start, max_seconds)
+                for b, run in zip(batch, runs):
+                    ph = _Phase(setups[b], run.C, run.tau, run.prec, run.h)
+                    ph.evaluations = run.evaluations
+                    if run.range_error is not None and _raise_precision(ph, run.range_error,
+                                                                        run.pending):
+                        # this start alone continues in multiprecision, as run_gd would
+                        _reference_steps(ph, compiled, stop_when_classified, intr, None,
+                                         start, max_seconds)
+                    phases.append(ph)
         finally:
             if bar is not None:
                 bar.close()
         seconds = time.perf_counter() - start
-        for b, run in zip(batch, runs):
+        for b, ph in zip(batch, phases):
             su = setups[b]
-            _finish(su.traj, run.C, run.tau, su.rules, su.initial_max, len(su.c_exact))
-            su.traj.evaluations = run.evaluations
+            _finish(su.traj, ph.C, ph.tau, su.rules, su.initial_max, len(su.c_exact))
+            su.traj.evaluations = ph.evaluations
             su.traj.seconds = seconds
             out[b] = su.traj
     return out  # type: ignore[return-value]
@@ -453,6 +552,10 @@ class _F64Run:
         self.ev = None
         self.fallbacks: dict[str, int] = {}
         self.fallback_steps: list[int] = []
+        # float64 cannot represent step tau (backend "auto"): the caller continues in
+        # multiprecision from here; ``pending`` is a stop the next phase owes ("classified")
+        self.range_error: str | None = None
+        self.pending: str | None = None
 
     @property
     def evaluations(self) -> int:
@@ -504,6 +607,13 @@ class _F64Run:
         except (OverflowError, FloatingPointError):
             self.stop("overflow")
             return None
+        except Float64RangeError as e:
+            if self.su.backend == "auto":
+                self.range_error = str(e)
+                self.done = True
+            else:
+                self.stop(f"unresolved gradient at step {self.tau}: {e}")
+            return None
         except InaccurateError as e:
             self.stop(f"unresolved gradient at step {self.tau}: {e}")
             return None
@@ -547,6 +657,8 @@ class _F64Run:
         if res is not None:
             self.record(*res)
             self.stop("all parameters classified")
+        elif self.range_error is not None:
+            self.pending = "classified"  # the multiprecision phase records this step and stops
 
     def final_record(self, reason: str) -> None:
         """Stop early (Ctrl-C, time budget), recording the current step if not yet recorded."""
