@@ -26,7 +26,7 @@ from verify.report import latex as report_latex
 from verify.report import markdown as report_markdown
 from verify.report import render_all, rerender
 from verify.report.build import build_document
-from verify.report.text import compact_json, short_decimal
+from verify.report.text import compact_json, error_up, leading_digits
 
 FIXTURE = Path(__file__).parent / "fixtures" / "records_small.json"
 HAVE_PDFLATEX = shutil.which("pdflatex") is not None
@@ -63,6 +63,17 @@ def tex_sections(tex: str) -> dict[str, str]:
     for chunk in tex.split(r"\section{\texorpdfstring{\texttt{")[1:]:
         out[chunk.split("}: ", 1)[0]] = chunk
     return out
+
+
+def assert_markdown_links_resolve(report_dir: Path) -> None:
+    """REPORT.md's anchors are unique, its links reach them, its images are files beside it."""
+    md = (report_dir / "REPORT.md").read_text(encoding="utf-8")
+    ids = re.findall(r'<a id="([^"]+)"></a>', md)
+    assert len(ids) == len(set(ids))
+    for target in re.findall(r"\]\(#([^)]+)\)", md):
+        assert target in ids, target
+    for img in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md):
+        assert not img.startswith(("/", "http")) and (report_dir / img).is_file(), img
 
 
 def tex_plain(tex: str) -> str:
@@ -201,13 +212,7 @@ def test_enclosures_and_assurance_legend(rendered):
 
 
 def test_markdown_anchors_and_images_resolve(rendered):
-    md = (rendered / "REPORT.md").read_text(encoding="utf-8")
-    ids = re.findall(r'<a id="([^"]+)"></a>', md)
-    assert len(ids) == len(set(ids))
-    for target in re.findall(r"\]\(#([^)]+)\)", md):
-        assert target in ids, target
-    for img in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md):
-        assert not img.startswith(("/", "http")) and (rendered / img).is_file(), img
+    assert_markdown_links_resolve(rendered)
     # every internal reference of the LaTeX has its label
     tex = (rendered / "report.tex").read_text(encoding="utf-8")
     labels = set(re.findall(r"\\label\{([^}]+)\}", tex))
@@ -293,7 +298,6 @@ def test_leading_digits_are_an_exact_prefix_and_errors_round_up(value, digits):
     of its last digit), marked with "…" exactly when digits were dropped; a shortened error
     estimate is never smaller than the full one."""
     from decimal import Decimal
-    from verify.report.text import error_up, leading_digits
     text = str(value)
     cut = leading_digits(text, digits)
     if "…" not in cut:
@@ -573,16 +577,26 @@ def test_safe_names():
 
 
 @pytest.mark.parametrize("s, expected", [
-    ("3.14159265358979323846", "3.1415927"),  # pi to 8 digits, rounded up
-    ("0.312500000000000000000000000000000000000000017", "0.31250000"),
-    ("-0.000123456789123", "-0.00012345679"),
+    ("3.14159265358979323846", "3.1415926…"),  # pi to 8 digits, cut, not rounded
+    ("0.312500000000000000000000000000000000000000017", "0.31250000…"),
+    ("-0.000123456789123", "-0.00012345678…"),
     ("1.5e-1000", "1.5e-1000"),  # no float underflow
-    ("123456789012345", "1.2345679e+14"),
+    ("1.23456789123e-1000", "1.2345678…e-1000"),
+    ("123456789012345", "1.2345678…e14"),  # the cut falls in the integer part: scientific
+    ("0.5000000000000", "0.5000000000000"),  # trailing zeros are digits, not dropped ones
     ("0.925", "0.925"),
     ("[0.9, 1.1]", "[0.9, 1.1]"),  # not a decimal: unchanged
 ])
-def test_short_decimal(s, expected):
-    assert short_decimal(s) == expected
+def test_leading_digits(s, expected):
+    assert leading_digits(s, 8) == expected
+
+
+@pytest.mark.parametrize("s, expected", [
+    ("2.02e-67", "2.1e-67"), ("0.0412", "0.042"), ("9.95e-3", "0.0100"), ("1e-52", "1e-52"),
+    ("0.041", "0.041"), ("n/a", "n/a"),
+])
+def test_error_up(s, expected):
+    assert error_up(s, 2) == expected
 
 
 json_values = st.recursive(
@@ -622,13 +636,7 @@ def test_committed_reports_are_this_renderer_s_output_and_read_well(tmp_path):
         assert (tmp_path / name).read_bytes() == (COMMITTED / name).read_bytes(), name
     for fig in sorted((tmp_path / "figures").iterdir()):
         assert fig.read_bytes() == (COMMITTED / "figures" / fig.name).read_bytes(), fig.name
-    md = (COMMITTED / "REPORT.md").read_text(encoding="utf-8")
-    ids = re.findall(r'<a id="([^"]+)"></a>', md)
-    assert len(ids) == len(set(ids))
-    for target in re.findall(r"\]\(#([^)]+)\)", md):
-        assert target in ids, target
-    for img in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md):
-        assert (COMMITTED / img).is_file(), img
+    assert_markdown_links_resolve(COMMITTED)
     reader = pypdf.PdfReader(str(COMMITTED / "report.pdf"))
     tops = [x for x in reader.outline if not isinstance(x, list)]
     first_appendix = next(x for x in tops if x.title == "Derivations")

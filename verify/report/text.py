@@ -48,21 +48,13 @@ ASSURANCE_MEANING = {
 }
 
 
-def short_decimal(s: str | None, digits: int = SUMMARY_DIGITS) -> str:
-    """A decimal string rounded to ``digits`` significant digits (exponent range unlimited).
-
-    Strings that are not plain decimals (intervals, fractions, words) are returned unchanged;
-    so are decimals that already have at most ``digits`` significant digits.
-    """
-    if s is None:
-        return ""
+def _decimal(s: str) -> Decimal | None:
+    """The finite, non-zero Decimal a record's decimal string holds, else None."""
     try:
         d = Decimal(s.strip())
     except InvalidOperation:
-        return s
-    if not d.is_finite() or len(d.as_tuple().digits) <= digits:
-        return s.strip()
-    return format(d, f".{digits}g")
+        return None
+    return d if d.is_finite() and d != 0 else None
 
 
 def leading_digits(s: str | None, digits: int = BODY_DIGITS) -> str:
@@ -74,15 +66,13 @@ def leading_digits(s: str | None, digits: int = BODY_DIGITS) -> str:
     are returned unchanged."""
     if s is None:
         return ""
-    t = s.strip()
-    try:
-        d = Decimal(t)
-    except InvalidOperation:
-        return s
+    t, d = s.strip(), _decimal(s)
+    if d is None:
+        return t
     sign, digs, _ = d.as_tuple()
     while len(digs) > 1 and digs[-1] == 0 and "e" not in t.lower() and "." in t:
         digs = digs[:-1]  # trailing zeros of a positional fraction are not dropped digits
-    if not d.is_finite() or d == 0 or len(digs) <= digits:
+    if len(digs) <= digits:
         return t
     if "e" not in t.lower() and "." in t:
         seen, started = 0, False
@@ -103,12 +93,10 @@ def error_up(s: str | None, digits: int = SUMMARY_ERROR_DIGITS) -> str:
     so the shortened estimate still bounds what the full one bounds.  Non-decimals unchanged."""
     if s is None:
         return ""
-    t = s.strip()
-    try:
-        d = Decimal(t)
-    except InvalidOperation:
-        return s
-    if not d.is_finite() or d == 0 or len(d.as_tuple().digits) <= digits:
+    t, d = s.strip(), _decimal(s)
+    if d is None:
+        return t
+    if len(d.as_tuple().digits) <= digits:
         return t
     q = Decimal(1).scaleb(d.adjusted() - digits + 1)
     up = d.quantize(q, rounding=ROUND_UP)
