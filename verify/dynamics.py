@@ -426,7 +426,8 @@ def _reference_steps(ph: _Phase, compiled: bool, stop_when_classified: bool, int
                 ev = None
                 ph.C = C = su.convert(cand, now)
                 ph.h = su.eff_step(cand)
-        if ph.prec.is_float64 and (not np.all(np.isfinite(C)) or np.abs(C).max() > FLOAT64_OVERFLOW):
+        if ph.prec.is_float64 and (not np.all(np.isfinite(C))
+                                   or np.abs(C).max() > FLOAT64_OVERFLOW):
             traj.stop_reason = "overflow"
             break
         if stop_when_classified and tau in schedule and len(traj.steps) > rules.window:
