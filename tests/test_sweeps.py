@@ -1,15 +1,21 @@
-"""Sweeps (issue 14): Dask and serial runs agree, the cache is hit, fits recover planted laws,
-the split-threshold predictor's quadratic form matches the loss, bad input is refused."""
+"""Sweeps (issue 14): Dask and serial runs agree, the cache is hit, a summary rebuilt from the
+cache (--resummarise) equals the computed one, Ctrl-C keeps the finished cells, fits recover
+planted laws, the split-threshold predictor's quadratic form matches the loss, bad input is
+refused."""
+import json
 import math
 import random
+import signal
 import time
 
 import pytest
 
-from verify import model
+from verify import cli as verify_cli
+from verify import interrupt, model
 from verify.sweeps import engine, fit
-from verify.sweeps.cli import parse_grid, run_sweep
-from verify.sweeps.definitions import SweepError, get, linear_amplification
+from verify.sweeps.cli import parse_grid, resummarise, run_sweep
+from verify.sweeps.definitions import SweepError, get
+from verify.sweeps.summaries import linear_amplification
 
 TINY = "n=2;d=1;M=3,4;seed=0"
 
@@ -37,6 +43,73 @@ def test_summary_is_reproducible_and_rendered(tmp_path):
     assert (tmp_path / "sweeps" / "split-threshold" / "summary.json").read_bytes() == text1
     assert s1 == s2
     assert (tmp_path / "sweeps" / "split-threshold" / "sweep-split-threshold.svg").exists()
+
+
+def test_summarising_is_outside_the_cache_key():
+    assert "sweeps/summaries.py" not in engine._CODE and "sweeps/definitions.py" in engine._CODE
+    assert get("split-threshold").summarise.__func__ is get("one-converges").summarise.__func__
+
+
+def test_resummarise_rebuilds_the_summary_from_any_code_version(tmp_path, monkeypatch, capsys):
+    computed = run_sweep("split-threshold", grid=TINY, scheduler="none", out=str(tmp_path),
+                         quiet=True)
+    made_by = computed["code_version"]
+    monkeypatch.setattr(engine, "code_version", lambda: "0" * 16)   # the sources changed since
+    again = resummarise("split-threshold", grid=TINY, out=str(tmp_path), quiet=True)
+    target = tmp_path / "sweeps" / "split-threshold"
+    on_disk = json.loads((target / "summary.json").read_text())
+    assert on_disk["resummarised"] is True and on_disk["code_version"] == made_by
+    strip = ("code_version", "resummarised")
+    assert {k: v for k, v in on_disk.items() if k not in strip} == \
+        json.loads(json.dumps({k: v for k, v in computed.items() if k not in strip}))
+    assert again["code_version"] == made_by
+    timings = json.loads((target / "timings.json").read_text())
+    assert timings["computed"] == 0 and timings["cached"] == 2
+    # a cell missing from the cache: exit 2, the count and the cell named, nothing computed
+    cells = sorted((target / "cells").glob("*.json"))
+    gone = json.loads(cells[0].read_text())["cell"]
+    cells[0].unlink()
+    with pytest.raises(SweepError, match=r"1 of 2 cells .* not in the cache"):
+        resummarise("split-threshold", grid=TINY, out=str(tmp_path), quiet=True)
+    rc = verify_cli.main(["sweep", "split-threshold", "--resummarise", "--grid", TINY,
+                          "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert rc == 2 and f"M={gone['M']:g}" in err and len(err.strip().splitlines()) == 1
+    assert len(list((target / "cells").glob("*.json"))) == 1
+
+
+def _interrupt_after(monkeypatch, n_ok, how):
+    """engine._run_cell answering n_ok cells with a stand-in result, then Ctrl-C ``how``."""
+    calls = []
+
+    def fake(name, cell):
+        calls.append(cell)
+        if len(calls) <= n_ok:
+            return {"stand_in": len(calls)}
+        if how == "raise":            # Ctrl-C outside a GD run
+            raise KeyboardInterrupt
+        interrupt.request()           # Ctrl-C seen by a GD run that still returned a result
+        return {"stand_in": "interrupted"}
+    monkeypatch.setattr(engine, "_run_cell", fake)
+    return calls
+
+
+@pytest.mark.parametrize("how", ["raise", "flag"])
+def test_ctrl_c_keeps_the_finished_cells(tmp_path, monkeypatch, capsys, how):
+    _interrupt_after(monkeypatch, 2, how)
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        rc = verify_cli.main(["sweep", "split-threshold", "--grid", "n=2;d=1;M=2,3,4,5;seed=0",
+                              "--scheduler", "none", "--out", str(tmp_path)])
+    finally:
+        interrupt.clear()
+    err = capsys.readouterr().err
+    assert rc == 130 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert "2 of 4 cells are finished and kept" in err
+    stored = [json.loads(p.read_text())["result"]
+              for p in (tmp_path / "sweeps" / "split-threshold" / "cells").glob("*.json")]
+    assert sorted(r["stand_in"] for r in stored) == [1, 2]     # the cell in flight is dropped
+    assert signal.getsignal(signal.SIGINT) is handler and not interrupt.is_armed()
 
 
 def test_linear_fit_recovers_a_planted_law():

@@ -133,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                      "to OUT/sweeps/NAME/)")
     sp.add_argument("--progress", action="store_true", default=None,
                     help="force the progress bar (default: when stderr is a terminal)")
+    sp.add_argument("--resummarise", action="store_true",
+                    help="rebuild the summary from the cached cells only (computes nothing)")
     for name in ("loss", "gradient"):
         sp = sub.add_parser(name, help=f"evaluate the population {name} once")
         sp.add_argument("--params", required=True, help="'m1;m2;...' e.g. '1,0;0,1' or JSON")
@@ -263,14 +265,7 @@ def _dispatch(args, argv) -> int:
         return _report(args)
     if cmd == "sweep":
         from verify.sweeps import cli as sweep_cli
-        if args.list:
-            return sweep_cli.list_sweeps()
-        if not args.name:
-            raise BadInput("sweep: name a sweep (see `python -m verify sweep --list`)")
-        sweep_cli.run_sweep(args.name, quick=args.quick, scheduler=args.scheduler,
-                            workers=args.workers, out=args.out, grid=args.grid,
-                            progress=args.progress)
-        return EXIT_OK
+        return sweep_cli.main(args)
     from verify.claims import runner
     if cmd == "list":
         return runner.list_claims()

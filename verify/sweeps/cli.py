@@ -1,18 +1,47 @@
-"""``python -m verify sweep NAME [--quick] [--scheduler local|none|tcp://HOST:PORT]``.
+"""``python -m verify sweep NAME [--quick] [--grid ...] [--scheduler local|none|tcp://HOST:PORT]
+[--resummarise]``.
 
 Runs (or takes from the cache) every cell of the sweep, summarises them (fitted laws, tables,
 figures) and writes ``<out>/sweeps/NAME/summary.json`` plus its figures (SVG and PDF); wall times
 go to ``timings.json`` beside it, never into the summary, so summaries are reproducible.
+
+``--resummarise`` computes nothing: it rebuilds the summary from the cells already on disk (any
+code version, see :func:`verify.sweeps.engine.stored_results`) and records the code version(s)
+they came from; a missing cell is bad input (exit 2).  Ctrl-C exits 130 with one line saying how
+many cells are finished and kept in the cache.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
 import sys
+import time
 from pathlib import Path
 
 from verify.sweeps import engine
 from verify.sweeps.definitions import SWEEPS, SweepError, get
+
+EXIT_OK, EXIT_INTERRUPTED = 0, 130
+
+
+def main(args) -> int:
+    """The ``sweep`` subcommand on parsed arguments (verify.cli); returns the exit status.
+    Bad input raises SweepError (a ValueError: one line, exit 2, from verify.cli)."""
+    if args.list:
+        return list_sweeps()
+    if not args.name:
+        raise SweepError("sweep: name a sweep (see `python -m verify sweep --list`)")
+    try:
+        if getattr(args, "resummarise", False):
+            resummarise(args.name, quick=args.quick, out=args.out, grid=args.grid)
+        else:
+            run_sweep(args.name, quick=args.quick, scheduler=args.scheduler,
+                      workers=args.workers, out=args.out, grid=args.grid,
+                      progress=args.progress)
+    except engine.SweepInterrupted as e:
+        print(str(e), file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return EXIT_OK
 
 
 def parse_grid(text: str | None) -> dict[str, list[float]]:
@@ -58,22 +87,59 @@ def run_sweep(name: str, *, quick: bool = False, scheduler: str = "local",
     _check_writable(target)
     results, counts = engine.run_cells(sweep, cells, out, scheduler=scheduler, workers=workers,
                                        progress=progress)
+    summary = _summarise(sweep, results, quick, grid, counts["code_version"])
+    _write(target, summary, counts, scheduler, workers)
+    if not quiet:
+        _print(summary, f"{len(cells)} cells ({counts['cached']} cached, {counts['computed']} "
+                        f"computed) in {counts['seconds']:.1f} s", target, out)
+    return summary
+
+
+def resummarise(name: str, *, quick: bool = False, out: str = "reports", grid: str | None = None,
+                quiet: bool = False) -> dict:
+    """Rebuild the summary of ``name`` over the grid from the cells on disk, computing nothing.
+    The summary says ``"resummarised": true`` and which code version(s) made the cells."""
+    sweep = get(name)
+    cells = sweep.grid(quick, parse_grid(grid))
+    target = sweep_dir(out, name)
+    _check_writable(target)
+    start = time.perf_counter()
+    results, versions = engine.stored_results(sweep, cells, out)
+    summary = _summarise(sweep, results, quick, grid,
+                         versions[0] if len(versions) == 1 else versions)
+    summary["resummarised"] = True
+    counts = {"seconds": time.perf_counter() - start, "cached": len(cells), "computed": 0}
+    _write(target, summary, counts, "none", None, resummarised=True)
+    if not quiet:
+        current = engine.code_version()
+        note = "" if versions == [current] else f" (current code version {current})"
+        _print(summary, f"resummarised {len(cells)} cells from the cache, 0 computed, "
+                        f"code version {', '.join(versions)}{note}", target, out)
+    return summary
+
+
+def _summarise(sweep, results, quick, grid, version) -> dict:
     tier = "custom" if grid else ("quick" if quick else "full")
     summary = sweep.summarise(results, tier)
-    summary["cells"] = len(cells)
-    summary["code_version"] = counts["code_version"]
+    summary["cells"] = len(results)
+    summary["code_version"] = version
+    return summary
+
+
+def _write(target: Path, summary: dict, counts: dict, scheduler: str, workers: int | None,
+           **extra) -> None:
     write_summary(target, summary)
     (target / "timings.json").write_text(json.dumps(
         {"seconds": round(counts["seconds"], 2), "cached": counts["cached"],
-         "computed": counts["computed"], "scheduler": scheduler, "workers": workers}, indent=1)
-        + "\n", encoding="utf-8")
-    if not quiet:
-        print(f"{name}: {len(cells)} cells ({counts['cached']} cached, {counts['computed']} "
-              f"computed) in {counts['seconds']:.1f} s")
-        for line in summary["text"]:
-            print("  " + line)
-        print(f"written to {target}/; `python -m verify report {out}` renders it into the report")
-    return summary
+         "computed": counts["computed"], "scheduler": scheduler, "workers": workers, **extra},
+        indent=1) + "\n", encoding="utf-8")
+
+
+def _print(summary: dict, headline: str, target: Path, out: str) -> None:
+    print(f"{summary['name']}: {headline}")
+    for line in summary["text"]:
+        print("  " + line)
+    print(f"written to {target}/; `python -m verify report {out}` renders it into the report")
 
 
 def _check_writable(target: Path) -> None:

@@ -11,6 +11,16 @@ existing cluster (the workers need this package installed); ``"none"`` runs in t
 Tasks get ``retries=2``: a worker that dies mid-cell loses only that cell, which is rerun.  The
 results are gathered by key and ordered by the grid, so they do not depend on the number of
 workers or the order in which cells finish.
+
+Ctrl-C: the run stops, the cells in flight are dropped (never cached half-done) and
+:class:`SweepInterrupted` says how many cells are finished and kept; the same command continues
+from there.  Local Dask workers are started with SIGINT ignored, so the terminal's Ctrl-C (sent to
+the whole process group) reaches only this process, which cancels the tasks and stops the
+cluster -- no worker prints a traceback.  (The price: a Ctrl-C in the half second the local
+cluster takes to start is ignored; the next one stops the run.)
+
+:func:`stored_results` reads the cache without computing: for each cell the stored result whose
+cell dict matches exactly, from any code version (``--resummarise``).
 """
 from __future__ import annotations
 
@@ -18,11 +28,25 @@ import hashlib
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from verify.sweeps.definitions import Sweep, SweepError
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a sweep; ``finished`` of ``total`` cells are in the cache at ``where``."""
+
+    def __init__(self, finished: int, total: int, computed: int, where: Path):
+        self.finished, self.total, self.computed, self.where = finished, total, computed, where
+        super().__init__(f"interrupted: {finished} of {total} cells are finished and kept in "
+                         f"{where} ({computed} computed in this run); the same command "
+                         f"continues from there")
+
 
 # Sources whose content decides a cell's result (a change recomputes the cells).
 _CODE = ("sweeps/definitions.py", "dynamics.py", "model.py", "quadrature.py", "precision.py",
@@ -72,6 +96,61 @@ class CellStore:
                        encoding="utf-8")
         os.replace(tmp, self.path(key))
 
+    def scan(self) -> dict[str, dict[str, dict]]:
+        """Every readable stored cell: {canonical cell JSON: {code version: result}}."""
+        found: dict[str, dict[str, dict]] = {}
+        for p in sorted(self.dir.glob("*.json")) if self.dir.is_dir() else []:
+            try:
+                doc = json.loads(p.read_text(encoding="utf-8"))
+                cell, version, result = doc["cell"], doc["code_version"], doc["result"]
+            except (ValueError, KeyError, TypeError):
+                continue   # a damaged file counts as missing
+            found.setdefault(_canonical(cell), {})[version] = result
+        return found
+
+
+def _canonical(cell: dict) -> str:
+    return json.dumps(cell, sort_keys=True)
+
+
+def _describe(cell: dict) -> str:
+    return ", ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}"
+                     for k, v in cell.items())
+
+
+def stored_results(sweep: Sweep, cells: list[dict], out: Path | str) -> tuple[list, list[str]]:
+    """The cached results for ``cells`` (in grid order) from any code version, and the sorted
+    code versions they came from.  A cell stored under several versions takes the current
+    version's result, else the one result they all agree on.  Raises SweepError naming the
+    missing cells (and the ambiguous ones) instead of computing anything."""
+    store = CellStore(Path(out), sweep.name)
+    found = store.scan()
+    current = code_version()
+    ordered, versions, missing, ambiguous = [], set(), [], []
+    for c in cells:
+        stored = found.get(_canonical(c), {})
+        if current in stored:
+            version = current
+        elif len({_canonical(r) for r in stored.values()}) == 1:
+            version = sorted(stored)[0]
+        else:
+            (ambiguous if stored else missing).append(c)
+            continue
+        ordered.append((c, stored[version]))
+        versions.add(version)
+    if missing:
+        first = "; ".join(_describe(c) for c in missing[:3])
+        raise SweepError(f"--resummarise: {len(missing)} of {len(cells)} cells of {sweep.name} are "
+                         f"not in the cache {store.dir} (first: {first}"
+                         f"{'; ...' if len(missing) > 3 else ''}); run without --resummarise to "
+                         f"compute them")
+    if ambiguous:
+        raise SweepError(f"--resummarise: {len(ambiguous)} cells of {sweep.name} have different "
+                         f"results under different code versions (first: "
+                         f"{_describe(ambiguous[0])}); run without --resummarise to recompute "
+                         f"them with the current code")
+    return ordered, sorted(versions)
+
 
 def _run_cell(name: str, cell: dict) -> dict:
     """The task a worker runs (module-level, so Dask can pickle it by reference)."""
@@ -92,9 +171,10 @@ def connect(scheduler: str, workers: int | None):
     """A (client, cluster) pair; cluster is None for an external scheduler."""
     from dask.distributed import Client, LocalCluster
     if scheduler == "local":
-        cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                               processes=True, dashboard_address=None,
-                               silence_logs=logging.ERROR)
+        with _sigint_ignored():
+            cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
+                                   processes=True, dashboard_address=None,
+                                   silence_logs=logging.ERROR)
         return Client(cluster), cluster
     if not scheduler.startswith(("tcp://", "tls://", "inproc://", "ucx://")):
         raise SweepError(f"--scheduler must be 'local', 'none' or an address like "
@@ -108,7 +188,8 @@ def connect(scheduler: str, workers: int | None):
 
 def run_cells(sweep: Sweep, cells: list[dict], out: Path | str, *, scheduler: str = "local",
               workers: int | None = None, progress: bool | None = None) -> tuple[list, dict]:
-    """Results for ``cells`` (in grid order) and counts {"cached", "computed", "seconds"}."""
+    """Results for ``cells`` (in grid order) and counts {"cached", "computed", "seconds"}.
+    Ctrl-C raises :class:`SweepInterrupted` once the finished cells are on disk."""
     version = code_version()
     store = CellStore(Path(out), sweep.name)
     keys = [cell_key(sweep.name, c, version) for c in cells]
@@ -118,15 +199,23 @@ def run_cells(sweep: Sweep, cells: list[dict], out: Path | str, *, scheduler: st
     cached = len(cells) - len(todo)
     bar = _progress(len(cells), cached, progress, sweep.name)
     start = time.perf_counter()
+    done = []                                       # keys computed and stored in this run
+
+    def finished(k, c, result):
+        results[k] = result
+        store.put(k, c, result, version)
+        done.append(k)
+        if bar is not None:
+            bar.update(1)
+
     try:
         if scheduler == "none" or not todo:
-            for k, c in todo:
-                results[k] = _run_cell(sweep.name, c)
-                store.put(k, c, results[k], version)
-                if bar is not None:
-                    bar.update(1)
+            _run_serial(sweep, todo, finished)
         else:
-            _run_dask(sweep, todo, results, store, version, scheduler, workers, bar)
+            _run_dask(sweep, todo, finished, scheduler, workers)
+    except KeyboardInterrupt:
+        kept = sum(1 for k in set(keys) if store.path(k).exists())
+        raise SweepInterrupted(kept, len(set(keys)), len(done), store.dir) from None
     finally:
         if bar is not None:
             bar.close()
@@ -135,7 +224,39 @@ def run_cells(sweep: Sweep, cells: list[dict], out: Path | str, *, scheduler: st
                      "seconds": time.perf_counter() - start, "code_version": version}
 
 
-def _run_dask(sweep, todo, results, store, version, scheduler, workers, bar) -> None:
+def _run_serial(sweep, todo, finished) -> None:
+    """In this process, under the claims runner's Ctrl-C scope (verify.interrupt): a Ctrl-C
+    inside a GD run ends that run and the next one refuses to start; a cell computed while the
+    flag was raised is dropped rather than trusted."""
+    from verify import interrupt
+    interrupt.clear()
+    with interrupt.armed():
+        for k, c in todo:
+            result = _run_cell(sweep.name, c)
+            if interrupt.requested():
+                raise interrupt.Interrupted(interrupt.REASON)
+            finished(k, c, result)
+
+
+@contextmanager
+def _sigint_ignored():
+    """SIGINT ignored while worker processes are spawned: they inherit the disposition (ignored
+    signals survive fork and exec), so a Ctrl-C sent to the process group stops only us."""
+    if sys.platform == "win32" or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def _quiet_worker_logs() -> None:
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
+
+
+def _run_dask(sweep, todo, finished, scheduler, workers) -> None:
     from dask.distributed import as_completed
     client, cluster = connect(scheduler, workers)
     futures = {}
@@ -146,15 +267,18 @@ def _run_dask(sweep, todo, results, store, version, scheduler, workers, bar) -> 
             futures[fut] = (k, c)
         for fut in as_completed(list(futures)):
             k, c = futures[fut]
-            results[k] = fut.result()
-            store.put(k, c, results[k], version)
-            if bar is not None:
-                bar.update(1)
+            finished(k, c, fut.result())
     except KeyboardInterrupt:
-        for fut in futures:
-            fut.cancel()
+        with _sigint_ignored():     # a second Ctrl-C does not break the shutdown
+            for fut in futures:
+                fut.cancel()
+            if cluster is not None:
+                # workers still inside a cell lose the scheduler before they stop: their
+                # heartbeat failures are expected now, not errors worth a traceback
+                client.run(_quiet_worker_logs)
         raise
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        with _sigint_ignored():
+            client.close()
+            if cluster is not None:
+                cluster.close()
