@@ -15,7 +15,7 @@ from verify import interrupt, model
 from verify.sweeps import engine, fit
 from verify.sweeps.cli import parse_grid, resummarise, run_sweep
 from verify.sweeps.definitions import SweepError, get
-from verify.sweeps.summaries import linear_amplification
+from verify.sweeps.summaries import linear_amplification, summarise_split
 
 TINY = "n=2;d=1;M=3,4;seed=0"
 
@@ -110,6 +110,34 @@ def test_ctrl_c_keeps_the_finished_cells(tmp_path, monkeypatch, capsys, how):
               for p in (tmp_path / "sweeps" / "split-threshold" / "cells").glob("*.json")]
     assert sorted(r["stand_in"] for r in stored) == [1, 2]     # the cell in flight is dropped
     assert signal.getsignal(signal.SIGINT) is handler and not interrupt.is_armed()
+
+
+def test_split_conclusions_read_planted_slopes():
+    """Cells with ln delta* = 3 + slope*A(M) + noise planted: the text counts the pairs within
+    2 standard errors of -1 from the fits, names the one that is not, and the fits table carries
+    one row per (n, d) with the planted slope inside its error bar."""
+    rng = random.Random(11)
+    planted = {(2, 1): -1.0, (3, 1): -1.5}
+    cells = []
+    for (n, d), slope in planted.items():
+        for M in (2.0, 3.0, 4.0, 5.0, 6.0, 7.0):
+            for seed in (0, 1):
+                ln_star = 3 + slope * linear_amplification(M, n) + rng.gauss(0, 0.05)
+                x = ln_star / math.log(10)
+                cells.append(({"n": n, "d": d, "M": M, "seed": seed},
+                              {"log10_delta_star": x, "bracket": [x - 0.02, x + 0.02]}))
+    cells.append(({"n": 2, "d": 1, "M": 1.0, "seed": 0},
+                  {"log10_delta_star": None, "censored": "above"}))
+    s = summarise_split(cells, "custom")
+    assert "1 of 2 (n, d) pairs are within 2 standard errors of -1" in s["text"][0]
+    assert "not: n=3, d=1: -1.5" in s["text"][0]
+    assert s["text"][-1].startswith("Censored cells, left out of the fits: 1 above")
+    assert len(s["text"]) <= 4 and len(s["table"]["rows"]) == 25
+    (table,) = s["tables"]
+    assert [r[:3] for r in table["rows"]] == [[2, 1, 12], [3, 1, 12]]
+    for row, slope in zip(table["rows"], planted.values()):
+        value, err = (float(v) for v in row[3].split(" ± "))
+        assert abs(value - slope) < 3 * err < 0.1
 
 
 def test_linear_fit_recovers_a_planted_law():

@@ -32,8 +32,8 @@ from verify.sweeps.definitions import SPLIT_ETA
 # ----------------------------------------------------------------------------------------------
 
 def linear_amplification(M: float, n: int, eta: float = float(SPLIT_ETA)) -> float:
-    """A(M) = sum_tau ln(1 + 4 eta a_tau^2 / n), a_tau = M (1 - 2 eta/n)^tau: the growth, in e-folds,
-    of a small spread along the direction of motion while the common point contracts."""
+    """A(M) = sum_tau ln(1 + 4 eta a_tau^2 / n), a_tau = M (1 - 2 eta/n)^tau: the growth, in
+    e-folds, of a small spread along the direction of motion while the common point contracts."""
     q = 1 - 2 * eta / n
     a, total = M, 0.0
     while a > 1e-8:
@@ -49,7 +49,7 @@ def stated_ln_scale(M: float, n: int, d: int) -> float:
 
 def summarise_split(cells: list[tuple[dict, dict]], grid: str) -> dict:
     from verify.claims.record import Figure, Line
-    rows, lines, by_nd = [], [], {}
+    rows, lines, by_nd, gaps, censored = [], [], {}, [], {}
     ln10 = math.log(10)
     for cell, res in cells:
         n, d, M = cell["n"], cell["d"], cell["M"]
@@ -57,16 +57,18 @@ def summarise_split(cells: list[tuple[dict, dict]], grid: str) -> dict:
         stated = stated_ln_scale(M, n, d)
         A = linear_amplification(M, n)
         if x is None:
+            censored.setdefault(res.get("censored"), []).append(M)
             rows.append([n, d, f"{M:g}", cell["seed"], f"({res.get('censored')})", "",
                          f"{stated:.4g}", "", f"{A:.3g}"])
             continue
         half = (res["bracket"][1] - res["bracket"][0]) / 2
         ln_star = x * ln10
         by_nd.setdefault((n, d), []).append((M, ln_star, A))
+        gaps.append((ln_star - stated, half * ln10, n, d, M))
         rows.append([n, d, f"{M:g}", cell["seed"], f"{x:.3f} ± {half:.3f}", f"{ln_star:.3f}",
                      f"{stated:.4g}",
                      f"{ln_star - stated:.4g}", f"{A:.3g}"])
-    fits, text = {}, []
+    fits, fit_rows = {}, []
     for (n, d), pts in sorted(by_nd.items()):
         Ms = [p[0] for p in pts]
         y = [p[1] for p in pts]
@@ -74,25 +76,14 @@ def summarise_split(cells: list[tuple[dict, dict]], grid: str) -> dict:
         amp = _fit.linear_fit({"1": [1.0] * len(Ms), "A(M)": [p[2] for p in pts]}, y)
         fits[f"n={n},d={d}"] = {"quadratic": quad.to_dict() if quad else None,
                                 "amplification": amp.to_dict() if amp else None}
-        if quad:
-            text.append(f"n={n}, d={d}: ln delta* = {quad.describe()} (rms residual "
-                        f"{quad.rms_residual:.2g}, {quad.points} points)")
-        if amp:
-            text.append(f"n={n}, d={d}: ln delta* = {amp.describe()} against the linear "
-                        f"amplification A(M) (slope -1 means the linearised spread growth explains "
-                        f"the threshold)")
+        fit_rows.append(_split_fit_row(n, d, len(pts), amp, quad))
         mean = {}
         for M_, v in zip(Ms, y):
             mean.setdefault(M_, []).append(-v)
         xs = sorted(mean)
         lines.append(Line(f"-ln delta* (mean over seeds), n={n}, d={d}", xs,
                           [sum(mean[x]) / len(mean[x]) for x in xs]))
-    gaps = [(float(r[7]), r) for r in rows if r[7]]
-    if gaps:
-        lo, hi = min(gaps), max(gaps)
-        text.append(f"Gap between the measured ln delta* and thm3.2's stated exponent: "
-                    f"{lo[0]:.4g} e-folds (n={lo[1][0]}, d={lo[1][1]}, M={lo[1][2]}) to "
-                    f"{hi[0]:.4g} (n={hi[1][0]}, d={hi[1][1]}, M={hi[1][2]})")
+    text = _split_conclusions(fits, gaps, censored, len(cells))
     all_M = sorted({cell["M"] for cell, _ in cells})
     ref = sorted({(cell["n"], cell["d"]) for cell, _ in cells})[:1]
     for n, d in ref:
@@ -104,11 +95,93 @@ def summarise_split(cells: list[tuple[dict, dict]], grid: str) -> dict:
     return {"name": "split-threshold", "grid": grid,
             "title": "Split threshold: how small must the initial spread be?",
             "text": text, "fits": fits,
-            "table": {"title": "Split threshold per cell (log10 delta* with its bisection half-width; "
-                               "gap = ln delta* - ln stated scale, in e-folds)",
+            "tables": [{"title": "Fits per (n, d): ln delta* = intercept + slope·A(M) over the "
+                                 "cells (least squares, ± one standard error; slope -1 when the "
+                                 "linearised spread growth explains the threshold; rms residual "
+                                 "of this fit), and the M^2 coefficient c2 of the quadratic fit "
+                                 "ln delta* = c0 + c1·M + c2·M^2",
+                        "columns": ["n", "d", "points", "slope vs A(M)", "intercept",
+                                    "rms residual", "M^2 coefficient"], "rows": fit_rows}],
+            "table": {"title": "Split threshold per cell (log10 delta* with its bisection "
+                               "half-width; gap = ln delta* - ln stated scale, in e-folds)",
                       "columns": ["n", "d", "M", "seed", "log10 delta*", "ln delta*", "ln stated",
                                   "gap", "A(M)"], "rows": rows},
             "figures": [dataclasses.asdict(fig)]}
+
+
+def _pm(value: float, err: float | None) -> str:
+    """value ± err, the value rounded where the error's second significant digit falls."""
+    if err is None or not math.isfinite(err):
+        return f"{value:.3g} (no error estimate)"
+    if err == 0:
+        return f"{value:.6g} ± 0"
+    decimals = max(0, 1 - math.floor(math.log10(err)))
+    return f"{value:.{decimals}f} ± {err:.{decimals}f}"
+
+
+def _coef(fit: dict | _fit.LinearFit | None, name: str) -> tuple[float, float | None] | None:
+    if fit is None:
+        return None
+    if isinstance(fit, _fit.LinearFit):
+        fit = fit.to_dict()
+    k = fit["names"].index(name)
+    return fit["coef"][k], fit["stderr"][k]
+
+
+def _split_fit_row(n: int, d: int, points: int, amp, quad) -> list:
+    def show(fit, name):
+        c = _coef(fit, name)
+        return _pm(*c) if c else "-"
+    return [n, d, points, show(amp, "A(M)"), show(amp, "1"),
+            f"{amp.rms_residual:.2f}" if amp else "-", show(quad, "M^2")]
+
+
+def _split_conclusions(fits: dict, gaps: list, censored: dict, total: int) -> list[str]:
+    """The text lines of the split-threshold summary, read off the fits (never typed in)."""
+    text = []
+    slopes = [(key, _coef(f["amplification"], "A(M)")) for key, f in fits.items()]
+    slopes = [(key, c) for key, c in slopes if c is not None and c[1] is not None]
+    if slopes:
+        lo = min(slopes, key=lambda s: s[1][0])
+        hi = max(slopes, key=lambda s: s[1][0])
+        near = [key for key, (c, e) in slopes if abs(c + 1) <= 2 * e]
+        far = [f"{key.replace(',', ', ')}: {_pm(*c)}" for key, c in slopes if key not in near]
+        w = [1 / e ** 2 for _, (c, e) in slopes]
+        mean = sum(wi * c for wi, (_, (c, e)) in zip(w, slopes)) / sum(w)
+        chi2 = sum(wi * (c - mean) ** 2 for wi, (_, (c, e)) in zip(w, slopes))
+        text.append(f"Against the linear amplification A(M), the slope of ln delta* ranges from "
+                    f"{_pm(*lo[1])} ({lo[0].replace(',', ', ')}) to {_pm(*hi[1])} "
+                    f"({hi[0].replace(',', ', ')}); {len(near)} of {len(slopes)} (n, d) pairs "
+                    f"are within 2 standard errors of -1, the slope at which the linearised "
+                    f"spread growth alone sets the threshold"
+                    + (f" (not: {'; '.join(far)})" if far else "")
+                    + (f"; inverse-variance mean {_pm(mean, sum(w) ** -0.5)} (chi^2 {chi2:.2g} "
+                       f"for {len(slopes) - 1} degrees of freedom)" if len(slopes) > 1 else ""))
+    quads = [(key, _coef(f["quadratic"], "M^2")) for key, f in fits.items()]
+    quads = [(key, c) for key, c in quads if c is not None and c[1] is not None]
+    if quads:
+        lo = min(quads, key=lambda s: s[1][0])
+        hi = max(quads, key=lambda s: s[1][0])
+        zero = sum(abs(c) <= 2 * e for _, (c, e) in quads)
+        rms = [f["quadratic"]["rms_residual"] for f in fits.values() if f["quadratic"]]
+        text.append(f"Fitted as a quadratic in M instead (rms residuals {min(rms):.2f} to "
+                    f"{max(rms):.2f}), ln delta* has an M^2 coefficient from {_pm(*lo[1])} to "
+                    f"{_pm(*hi[1])}, within 2 standard errors of 0 for {zero} of {len(quads)} "
+                    f"(n, d) pairs (each in the fits table)")
+    if gaps:
+        lo, hi = min(gaps), max(gaps)
+        text.append(f"Gap between the measured ln delta* and thm3.2's stated exponent: "
+                    f"{_pm(lo[0], lo[1])} e-folds (n={lo[2]}, d={lo[3]}, M={lo[4]:g}) to "
+                    f"{_pm(hi[0], hi[1])} (n={hi[2]}, d={hi[3]}, M={hi[4]:g}); the errors are "
+                    f"the bisection half-widths")
+    if censored:
+        what = {"above": "every spread up to 0.5 converges", "below": "none down to 1e-300 does",
+                "undecided": "a run stayed undecided"}
+        parts = [f"{len(Ms)} {kind} ({what.get(kind, kind)}; M = "
+                 f"{', '.join(f'{m:g}' for m in sorted(set(Ms)))})"
+                 for kind, Ms in sorted(censored.items())]
+        text.append(f"Censored cells, left out of the fits: {'; '.join(parts)} of {total}")
+    return text
 
 
 # ----------------------------------------------------------------------------------------------
@@ -187,8 +260,8 @@ def summarise_map(cells: list[tuple[dict, dict]], grid: str) -> dict:
     rows, by_angle = [], {}
     for cell, res in cells:
         pat = _pattern(res["classes"])
-        rows.append([f"{res['angle_deg']:g}", f"{res['M0']:g}", " ".join(c[:4] for c in res["classes"]),
-                     pat])
+        rows.append([f"{res['angle_deg']:g}", f"{res['M0']:g}",
+                     " ".join(c[:4] for c in res["classes"]), pat])
         by_angle.setdefault(res["angle_deg"], []).append(
             (res["M0"], sum(c == "converged" for c in res["classes"])))
     lines = [Line(f"angle {a:g} deg", [p[0] for p in pts], [p[1] for p in pts])
@@ -198,10 +271,15 @@ def summarise_map(cells: list[tuple[dict, dict]], grid: str) -> dict:
         if _pattern(res["classes"]).startswith("only m_1"):
             a = res["angle_deg"]
             first[a] = min(first.get(a, math.inf), res["M0"])
-    text = [f"angle {a:g} deg: the claimed pattern (only m_1 converges) first appears at M0 = {m:g}"
-            for a, m in sorted(first.items())]
-    text += [f"angle {a:g} deg: the claimed pattern appears at no M0 of the grid"
-             for a in sorted(by_angle) if a not in first]
+    by_first: dict = {}
+    for a in sorted(by_angle):
+        by_first.setdefault(first.get(a), []).append(f"{a:g}")
+    grid_M0 = ", ".join(f"{m:g}" for m in sorted({res["M0"] for _, res in cells}))
+    text = [f"The claimed pattern (only m_1 converges) first appears at M0 = {m:g} for angle(s) "
+            f"{', '.join(by_first[m])} deg" for m in sorted(k for k in by_first if k is not None)]
+    if None in by_first:
+        text.append(f"The claimed pattern appears at no M0 of the grid ({grid_M0}) for angle(s) "
+                    f"{', '.join(by_first[None])} deg")
     fig = Figure(id="sweep-thm3.4-map", title="thm3.4's construction: number of converging means "
                  "over angle and M0", xlabel="M0", ylabel="means converged", lines=lines)
     return {"name": "thm3.4-map", "grid": grid, "title": "thm3.4 over angle and M0",
