@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +46,10 @@ class Quantity:
     relation: str = ""
     precision: str = ""
     note: str = ""
+
+
+# Table columns that would hold wall-clock measurements (results.json must be byte-reproducible).
+_WALL_CLOCK = re.compile(r"\b(seconds?|wall[- ]?(clock|time)|run ?time|elapsed|ms|µs|us)\b", re.I)
 
 
 @dataclass
@@ -152,6 +157,11 @@ class ClaimRecord:
             raise ValueError("a REFUTED record needs a witness")
         if self.verdict in (INCONCLUSIVE, ERROR) and not self.reason:
             raise ValueError(f"an {self.verdict} record needs a reason")
+        for t in self.tables:
+            clock = [c for c in t.get("columns", []) if _WALL_CLOCK.search(str(c))]
+            if clock:
+                raise ValueError(f"table {t.get('title', '')!r} has wall-clock column(s) {clock}: "
+                                 "times vary between runs, so they go to the record's timings")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
