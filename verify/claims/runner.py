@@ -79,6 +79,7 @@ def run_one(claim_id: str, tier: str, seed: int) -> rec.ClaimRecord:
             with interrupt.armed():
                 mod = load(claim_id)
                 r = mod.check(tier=tier, seed=seed)
+                rec.check_reproducible(r)
         except KeyboardInterrupt:
             interrupt.request()
             raise
