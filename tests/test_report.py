@@ -644,6 +644,10 @@ def test_committed_reports_are_this_renderer_s_output_and_read_well(tmp_path):
     text = "\n".join(p.extract_text() for p in reader.pages)
     assert report_latex.tex_leaks(text) == []
     assert "What the checks found" in "\n".join(p.extract_text() for p in reader.pages[:3])
+    if HAVE_PDFLATEX:  # nothing in the committed report.tex is too wide for its line
+        figs = {f"figures/{p.name}": p.read_bytes() for p in (COMMITTED / "figures").glob("*.pdf")}
+        _, log = report_latex.compile_latex((COMMITTED / "report.tex").read_text(encoding="utf-8"), figs)
+        assert report_latex.overfull_boxes(log) == []
 
 
 def test_records_refuse_wall_clock_table_columns():

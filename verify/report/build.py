@@ -44,7 +44,7 @@ _INPUT_VALUE_WIDTH = 56
 # the appendix (the claim section links to them).
 LONG_TABLE_ROWS = 12
 LONG_TABLE_LINES = 24
-TINY_LINE = 136  # characters of a table line in the smallest type (footnotesize: 108)
+TINY_LINE = 118  # digit widths across a table line in the smallest type (7 pt; footnotesize: 108)
 
 _DOCUMENT_FRAGMENT = re.compile(r"\\(paragraph|section|subsection|begin\{(enumerate|itemize)\}|noindent)")
 
@@ -539,17 +539,38 @@ def _record_table(t: dict[str, Any], anchor: str | None) -> Any:
     return parts
 
 
+_NARROW, _WIDE = set("iljtf.,;:|!'()[]/ "), set("mwMW")
+
+
+def word_width(w: str) -> float:
+    """A word's typeset width in digit widths (Latin Modern): narrow letters and punctuation about
+    half, m/w and capitals wider, '=' and '+' a third wider; enough to keep a word in its column."""
+    total = 0.0
+    for ch in w:
+        if ch in _NARROW:
+            total += 0.5
+        elif ch in _WIDE:
+            total += 1.6
+        elif ch.isupper() or ch in "=+<>~%&#@":
+            total += 1.4
+        else:
+            total += 1.0
+    return total
+
+
 def column_widths(header: list, rows: list, line: int = 108, cap: int = 60) -> tuple[list[float], bool]:
     """Fractions of the line per column, from the text they hold (``line``: characters of a table
-    line in the small type of tables).  Every column first gets room for its longest word (a bold
-    header word counts 1.2 times) plus the column padding; the rest of the line is shared out in
-    proportion to how much more the longest cell (up to ``cap`` characters) would like."""
+    line in the small type of tables).  Every column first gets room for its longest word (in
+    digit widths, :func:`word_width`; a bold header word counts 1.2 times) plus the column padding;
+    the rest of the line is shared out in proportion to how much more the longest cell (up to
+    ``cap`` characters) would like."""
     pad = 2.5
     lows, wants = [], []
     for j in range(len(header)):
         head = plain(header[j])
         body = [plain(r[j]) for r in rows if j < len(r)]
-        word = max([len(w) * 1.2 for w in head.split()] + [len(w) for c in body for w in c.split()] + [1])
+        word = max([word_width(w) * 1.2 for w in head.split()] +
+                   [word_width(w) for c in body for w in c.split()] + [1])
         low = min(word, 26) + pad
         want = max(low, min(max([len(c) for c in body] + [len(head)]), cap) + pad)
         lows.append(low)
