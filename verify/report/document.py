@@ -5,6 +5,12 @@ LaTeX renderers (:mod:`verify.report.markdown`, :mod:`verify.report.latex`) each
 the dozen node types below and nothing about claims.  Structure, order, headings and wording are
 decided once, in ``build``, so the two formats cannot drift apart.
 
+Why a tree rather than shared templates (Jinja2, say): the two formats differ in escaping, math
+delimiters, anchors, table layout (column widths, splitting wide tables, the appendix moves) and
+figures, not in structure; with templates each of those would be template logic written twice,
+once per format, which is the drift this replaces.  A tree keeps every decision in Python where it
+is tested once, and each renderer is a small function per node type with no claim-specific text.
+
 Inline content is a list of spans (a plain ``str`` is read as :class:`Text`).  Text spans are
 literal: each renderer escapes them.  Only :class:`Math` / :class:`MathBlock` (TeX math, typeset by
 both formats: ``$...$`` in LaTeX, GitHub's ``$`...`$`` / ```` ```math ```` in Markdown) and
