@@ -174,6 +174,11 @@ def _timings_json(records, claim_times, other_times, details) -> str:
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 
 
+def _natural(key: str) -> list:
+    """Sort key reading digit runs as numbers ("n=3" before "n=10")."""
+    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", key)]
+
+
 def _timings_md(records, claim_times, other_times, details) -> str:
     def fmt(t):
         return "—" if t is None else f"{t:.2f}"
@@ -196,7 +201,7 @@ def _timings_md(records, claim_times, other_times, details) -> str:
         lines += ["", "Measured inside the checks:", "", "| Claim | Measurement | Time (s) |",
                   "|---|---|---|"]
         for r in records:
-            for k in sorted(details.get(r.id, {})):
+            for k in sorted(details.get(r.id, {}), key=_natural):
                 lines.append(f"| {_markdown.code(r.id)} | {_markdown.esc_cell(k)} | "
                              f"{fmt(details[r.id][k])} |")
     if other_times:
