@@ -246,6 +246,28 @@ def test_sweep_section_hook(tmp_path):
     assert "Where the behaviour starts" not in report_markdown.render_document(plain_doc)
 
 
+def test_sweep_findings_are_numbered_with_the_records_and_linked():
+    """A sweep summary's findings join the numbered list (after the records' of the same kind)
+    and link to the sweep's subsection and to their evidence (a figure of the summary)."""
+    records, prov = fixture_records()
+    finding = {"headline": "the stated constant is 1e9 times too large", "value": "1e9",
+               "kind": "constant-gap", "evidence": "sweep-split"}
+    md = report_markdown.render_document(build_document(records, prov,
+                                                        sweeps=[dict(SWEEP, findings=[finding])]))
+    findings_md = md.split("## What the checks found")[1].split("## Where the behaviour starts")[0]
+    every = [f for r in records for f in r.findings]
+    assert findings_md.count("**F") == len(every) + 1
+    item = next(ln for ln in findings_md.splitlines() if "1e9 times too large" in ln)
+    assert "([sweep `split-threshold`](#sweep-split-threshold)" in item
+    assert "evidence: [figure `sweep-split`](#sweep-fig-split-threshold-sweep-split)" in item
+    # numbered after the records' constant-gap findings, before the next kinds' ones
+    before = [f for f in every if f.kind in ("finding", "constant-gap")]
+    n = len(before) + 1
+    assert f"**F{n}.** the stated constant" in item
+    sweep_md = md.split("## Where the behaviour starts")[1].split('<a id="claim-')[0]
+    assert f"Findings F{n} (listed under" in sweep_md
+
+
 def test_long_tables_go_to_the_appendix_and_wide_ones_are_split():
     records, prov = fixture_records()
     wide = {"title": "wide", "columns": [f"a rather long column heading {k}" for k in range(14)],

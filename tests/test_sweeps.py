@@ -15,7 +15,7 @@ from verify import interrupt, model
 from verify.sweeps import engine, fit
 from verify.sweeps.cli import parse_grid, resummarise, run_sweep
 from verify.sweeps.definitions import SweepError, get
-from verify.sweeps.summaries import linear_amplification, summarise_split
+from verify.sweeps.summaries import linear_amplification, stated_ln_scale, summarise_split
 
 TINY = "n=2;d=1;M=3,4;seed=0"
 
@@ -138,6 +138,13 @@ def test_split_conclusions_read_planted_slopes():
     for row, slope in zip(table["rows"], planted.values()):
         value, err = (float(v) for v in row[3].split(" ± "))
         assert abs(value - slope) < 3 * err < 0.1
+    # the report's finding: the gap to the stated exponent, from the cells, with its evidence
+    (finding,) = s["findings"]
+    gaps = [c["log10_delta_star"] * math.log(10) - stated_ln_scale(k["M"], k["n"], k["d"])
+            for k, c in cells if c.get("log10_delta_star") is not None]
+    assert finding["kind"] == "constant-gap" and finding["evidence"] == s["figures"][0]["id"]
+    assert f"by {min(gaps):.4g} e-folds" in finding["headline"]
+    assert f"to {max(gaps):.4g} (n=" in finding["headline"]
 
 
 def test_linear_fit_recovers_a_planted_law():

@@ -106,6 +106,12 @@ class _Claim:
         self.tables = [anchors.new("table", r.id, str(k)) for k in range(len(r.tables))]
         self.finding_numbers: list[int] = []
 
+    def label(self) -> list:
+        return [ref(self.section, Code(self.r.id))]
+
+    def findings(self) -> list[Finding]:
+        return _findings_of(self.r)
+
     def evidence(self, e: str) -> tuple[str, list]:
         """(anchor, link text) of a finding's evidence: a figure id, a table title, a quantity or
         enclosure name, "reading", else the claim's section."""
@@ -124,6 +130,42 @@ class _Claim:
         return self.section, [f"section {r.id}" + (f" ({e})" if e else "")]
 
 
+class _Sweep:
+    """Anchors of one sweep summary's subsection, tables and figures (made before the findings
+    are numbered, so a sweep's findings link to them like a claim's)."""
+
+    def __init__(self, s: dict[str, Any], anchors: Anchors) -> None:
+        self.s = s
+        self.name = str(s.get("name") or s.get("title", "sweep"))
+        self.section = anchors.new("sweep", self.name)
+        self.tables = list(s.get("tables") or []) + ([s["table"]] if s.get("table") else [])
+        self.table_anchors = [anchors.new("sweep-table", self.name) for _ in self.tables]
+        self.figures = []   # (figure dict, anchor, path, caption)
+        for f in s.get("figures", []):
+            if "lines" in f:
+                path, caption = sweep_figure_path(s, f), f.get("title", f.get("id", ""))
+            else:
+                path, caption = f["path"], f.get("caption", f["path"])
+            self.figures.append((f, anchors.new("sweep-fig", self.name, f.get("id", path)), path, caption))
+        self.finding_numbers: list[int] = []
+
+    def label(self) -> list:
+        return [ref(self.section, "sweep ", Code(self.name))]
+
+    def findings(self) -> list[Finding]:
+        return [Finding(**f) if isinstance(f, dict) else Finding(headline=str(f))
+                for f in self.s.get("findings") or []]
+
+    def evidence(self, e: str) -> tuple[str, list]:
+        for f, anchor, _, _ in self.figures:
+            if f.get("id") == e:
+                return anchor, ["figure ", Code(e)]
+        for t, anchor in zip(self.tables, self.table_anchors):
+            if t.get("title") == e:
+                return anchor, [f"table: {e}"]
+        return self.section, [f"sweep {self.name}" + (f" ({e})" if e else "")]
+
+
 # ------------------------------------------------------------------------------------------------
 
 
@@ -134,7 +176,8 @@ def build_document(records: list[ClaimRecord], provenance: dict[str, Any],
     anchors = Anchors()
     claims = [_Claim(r, i, anchors) for i, r in enumerate(records)]
     findings_anchor = anchors.new("findings")
-    numbered = _number_findings(claims, anchors)
+    sweep_refs = [_Sweep(s, anchors) for s in sweeps or []]
+    numbered = _number_findings(claims + sweep_refs, anchors)
 
     counts = ", ".join(f"{n} {v}" for v, n in T.verdict_counts(records))
     intro = [
@@ -152,7 +195,7 @@ def build_document(records: list[ClaimRecord], provenance: dict[str, Any],
                 numbered=False),
     ]
     sweep_long: list = []
-    sweep = sweeps_section(sweeps, anchors, sweep_long)
+    sweep = sweeps_section(sweep_refs, anchors, sweep_long)
     if sweep is not None:
         body.append(sweep)
     body += [_claim_section(c) for c in claims]
@@ -177,13 +220,14 @@ def build_document(records: list[ClaimRecord], provenance: dict[str, Any],
         appendix=appendix)
 
 
-def sweeps_section(sweeps: list[dict[str, Any]] | None, anchors: Anchors | None = None,
+def sweeps_section(sweeps: list | None, anchors: Anchors | None = None,
                    appendix: list | None = None) -> Section | None:
     """"Where the behaviour starts": one subsection per sweep summary, or None without sweeps.
 
     A summary is what ``verify.sweeps`` writes to ``summary.json``: ``{"name", "title", "text"
     (a string or a list of lines), "tables": [{"title", "columns", "rows"}] and/or "table" (one such
-    table; both optional), "figures":
+    table; both optional), "findings": [Finding as a dict] (optional; numbered with the records'
+    findings, evidence a figure id or table title of the summary), "figures":
     [Figure as a dict]}``; each figure is drawn by the report like a record's, to
     :func:`sweep_figure_path`.  A figure entry may instead be ``{"path", "caption"}`` naming files
     (``<path>.svg``/``.pdf``, relative to the report) that the caller provides.  A table longer
@@ -193,18 +237,19 @@ def sweeps_section(sweeps: list[dict[str, Any]] | None, anchors: Anchors | None 
         return None
     anchors = anchors or Anchors()
     subs = []
-    for s in sweeps:
-        name = str(s.get("name") or s.get("title", "sweep"))
-        sec_anchor = anchors.new("sweep", name)
+    for sw in sweeps:
+        sw = sw if isinstance(sw, _Sweep) else _Sweep(sw, anchors)
+        s, name, sec_anchor = sw.s, sw.name, sw.section
         blocks: list = []
         text = s.get("text") or []
         if isinstance(text, str):
             blocks.append(Paragraph([Text(" ".join(text.split()))]))
         elif text:
             blocks.append(ItemList([[Text(" ".join(str(t).split()))] for t in text]))
-        tables = list(s.get("tables") or []) + ([s["table"]] if s.get("table") else [])
-        for t in tables:
-            tab_anchor = anchors.new("sweep-table", name)
+        if sw.finding_numbers:
+            blocks.append(Paragraph([f"Findings {_number_ranges(sw.finding_numbers)} (listed under ",
+                                     ref("findings", "What the checks found"), ")."]))
+        for t, tab_anchor in zip(sw.tables, sw.table_anchors):
             title = t.get("title", "")
             if appendix is not None and is_long(t):
                 blocks.append(Paragraph([strong("Table."), " ", Text(title), f" ({len(t['rows'])} rows, in "
@@ -217,14 +262,8 @@ def sweeps_section(sweeps: list[dict[str, Any]] | None, anchors: Anchors | None 
             if title:
                 blocks.append(Paragraph([strong("Table."), " ", Text(title)]))
             blocks += _as_blocks(_record_table(t, tab_anchor))
-        figs = []
-        for f in s.get("figures", []):
-            if "lines" in f:
-                path, caption = sweep_figure_path(s, f), f.get("title", f.get("id", ""))
-            else:
-                path, caption = f["path"], f.get("caption", f["path"])
-            figs.append(FigureBlock(anchors.new("sweep-fig", name, f.get("id", path)), path,
-                                    [Text(caption)], alt=caption))
+        figs = [FigureBlock(anchor, path, [Text(caption)], alt=caption)
+                for _, anchor, path, caption in sw.figures]
         if figs:
             refs: list = ["Figures: "]
             for i, f in enumerate(figs):
@@ -273,11 +312,12 @@ def _legend() -> list:
             Paragraph(["Assurance levels, strongest first. ", *levels], small=True)]
 
 
-def _number_findings(claims: list[_Claim], anchors: Anchors) -> dict[str, list]:
-    """Findings by kind, in the order of FINDING_GROUPS, numbered F1, F2, ... across the report."""
+def _number_findings(claims: list, anchors: Anchors) -> dict[str, list]:
+    """Findings by kind, in the order of FINDING_GROUPS, numbered F1, F2, ... across the report
+    (``claims``: the claims' and the sweeps' anchor holders, in report order)."""
     by_kind: dict[str, list] = {}
     for c in claims:
-        for f in _findings_of(c.r):
+        for f in c.findings():
             by_kind.setdefault(f.kind or "finding", []).append((c, f))
     order = [k for k, _ in FINDING_GROUPS] + sorted(k for k in by_kind if k not in dict(FINDING_GROUPS))
     out, n = {}, 0
@@ -304,7 +344,7 @@ def _findings(claims: list[_Claim], numbered: dict[str, list]) -> list:
             item: list = [strong(f"F{n}."), " ", Text(f.headline)]
             if f.value:
                 item += [" Value: ", Number(f.value), "."]
-            item += [" (", ref(c.section, Code(c.r.id))]
+            item += [" (", *c.label()]
             if f.evidence:
                 target, label = c.evidence(f.evidence)
                 item += ["; evidence: ", ref(target, *label)]
