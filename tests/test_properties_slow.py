@@ -93,87 +93,26 @@ def test_thm31_symmetric_family_wide(case):
 # decides: it must match the run (gaps within the derived allowance), predict the window's K
 # slope, and give a finite sup of K over all tau.
 #
-# Former strict-xfail witness, now passing through the law: c0 = [[-0.0207446], [-0.0248935]]
-# becomes a symmetric pair +-a0 (a0 = 0.002075) within ~100 steps; T = n^2/(16 eta a0^2) ~ 1.2e5
-# steps and tau* ~ 3.9e4, so the window [383, 1e5] straddles the peak and K's fitted slope is
-# +0.32; the law reproduces that slope and bounds K by (3 sqrt3/16) a0^3/n.
-def prop_high_noise_rate_with_law(run, case, tail=0.5, eta=0.5):
-    from verify.asymptotics import near
-    from verify.claims.c_thm2_1 import _gaps, matching_time, spread_allowance
-
-    c0, _ = case
-    traj = run(case)
-    ic = rates.implied_constant(traj.steps, traj.loss, 0.5, tail=tail)
-    law = near.SpreadLaw(c0, eta)
-    sup = law.sup_k(0.5)
-    assert sup["bounded"], sup
-    if ic.fit is not None and ic.fit.x_from >= law.decreasing_after(0.5):
-        assert ic.decided and ic.bounded, ic      # past the plateau: the window decides
-        return
-    n = len(c0)
-    gaps = _gaps(traj, law.dist, law.loss, matching_time(n, eta))
-    allow = spread_allowance(n, law.amplitude)
-    assert gaps["loss"]["gap"] <= allow + gaps["loss"]["error"], (gaps, allow)
-    assert gaps["dist"]["gap"] <= allow, (gaps, allow)
-    if ic.fit is not None:
-        st_ = [s for s in traj.steps if ic.fit.x_from <= s <= ic.fit.x_to]
-        lf = rates.loglog_fit(st_, [float(v) * s ** 0.5 for s, v in zip(st_, law.loss(np.array(st_, dtype=float)))],
-                              tail=1.0)
-        assert abs(lf.slope - ic.fit.slope) <= 3 * ic.fit.stderr + allow, (lf, ic.fit)
-
-
+# The law-based rate properties live in test_properties.py (P.prop_high_noise_rate_with_law,
+# P.prop_far_rates_after_time_scale, with the plateau witnesses described there); the slow tier
+# runs them on 10^5-step runs.
 def test_high_noise_rate_long_run_plateau_witness():
-    prop_high_noise_rate_with_law(lambda cs: P.gd_run(cs, steps=100_000),
-                                  ([[-0.02074461181994332], [-0.024893534183931983]], 1), tail=0.5)
+    P.prop_high_noise_rate_with_law(lambda cs: P.gd_run(cs, steps=100_000),
+                                    ([[-0.02074461181994332], [-0.024893534183931983]], 1), tail=0.5)
 
 
 @settings(max_examples=3)  # 10^5 float64 steps per example
 @given(P.high_noise_starts(n=st.integers(2, 3)))
 @example(([[math.exp(-3.5) * x for x in r] for r in S.thm31(1.0, 3, 2)], 2))
 def test_high_noise_rate_long_run(case):
-    prop_high_noise_rate_with_law(lambda cs: P.gd_run(cs, steps=100_000), case, tail=0.5)
-
-
-# The step is the thm3.5 check's rule, min(0.01, 0.36/M0^2) (the fast tier's eta = 0.5 is far
-# above the stability limit at M0 ~ 6-8, where the Hessian grows like M0^2).
-#
-# The far-regime plateau, pinned: from c0 = [[8.7143], [8.3386]] (d = 1, eta = 0.00474) the near
-# mean reaches the target by tau ~ 1000, and the far one then drifts out only from 8.73 to 9.01 by
-# tau = 1e5 while tau * loss still rises (slope 0.59).  The far mean moves by the derived law
-# dr/dtau = eta g(r), g ~ sqrt(pi/8) (r^2/4) e^{-r^2/8} (verify.asymptotics.far, derivation
-# far-drift), so the window property holds only from the law's time scale T on: the end of the
-# plateau (tau * loss decreasing for good) and the step after which tau^(1+eps) * loss stops
-# decreasing (~1/eps in ln tau: ~1e6 steps or more at eps = 0.1).  The property therefore carries
-# the precondition "the window starts after T": a run that reaches T is judged on its own window;
-# one that does not is continued by the law, validated against it on the steps both cover, and the
-# property is judged on the law's window from T on.
-def prop_far_rates_after_time_scale(run, case, eps=0.1, tail=0.5):
-    from verify.asymptotics import far
-    traj = run(case)
-    eta = P.claim_eta(case)
-    val = far.validate(traj, eta, tau_max=1e16, min_span=10.0)
-    assert val.passed, val.summary()
-    T = far.rate_time_scale(val.law, eps)
-    assert math.isfinite(T), "the law does not reach its rate regime by tau = 1e16"
-    window_start = traj.steps[-1] ** (1 - tail)
-    if window_start >= T:        # the precondition holds for the run itself
-        P.prop_far_regime_rates(lambda cs: traj, case, eps=eps, tail=tail)
-        return "run"
-    taus = val.law.steps.tolist()
-    k = [i for i, t in enumerate(taus) if t >= T]
-    lt, ll = [taus[i] for i in k], [float(val.law.loss[i]) for i in k]
-    ic = rates.implied_constant(lt, ll, 1.0, tail=1.0)
-    assert ic.decided and ic.bounded, ic
-    decided, holds = rates.eventually_nondecreasing(lt, ll, 1 + eps, tail=1.0)
-    assert decided and holds
-    return "law"
+    P.prop_high_noise_rate_with_law(lambda cs: P.gd_run(cs, steps=100_000), case, tail=0.5)
 
 
 @settings(max_examples=1, phases=[Phase.explicit], deadline=None)
 @given(P.far_starts())
 @example(([[8.714309835804574], [8.338601744846889]], 1))
 def test_far_regime_rates_long_run_plateau_witness(case):
-    how = prop_far_rates_after_time_scale(
+    how = P.prop_far_rates_after_time_scale(
         lambda cs: P.far_run(cs, steps=100_000, eta=P.claim_eta(cs)), case, eps=0.1, tail=0.5)
     assert how == "law"   # this start's time scale is far beyond 1e5 steps (the documented plateau)
 
@@ -183,5 +122,5 @@ def test_far_regime_rates_long_run_plateau_witness(case):
 @settings(max_examples=3, deadline=None)  # 10^5 float64 steps per example
 @given(P.far_starts(n=st.just(2), M0s=(6.0, 8.0)))
 def test_far_regime_rates_long_run(case):
-    prop_far_rates_after_time_scale(
+    P.prop_far_rates_after_time_scale(
         lambda cs: P.far_run(cs, steps=100_000, eta=P.claim_eta(cs)), case, eps=0.1, tail=0.5)
