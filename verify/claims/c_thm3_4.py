@@ -159,12 +159,26 @@ def check(tier: str = "quick", seed: int = 20260101, *, init_scale: float | None
                                "final_dist": tr.dist[-1], "rules": rules}
                 else:
                     undecided_in_scope += 1
+    def where(angle):
+        return (f"first appears at M0 = {start_M0[angle]:g}" if angle in start_M0
+                else "appears at none")
+    if 0.0 in angles:
+        findings.append(Finding(f"angle 0 between m* and e_1 (the reading): the claimed pattern "
+                                f"{where(0.0)} of M0 = {M0s}", value=f"{start_M0.get(0.0, 'none')}",
+                                evidence="thm3.4 runs", kind="finding"))
+    others: dict[str, list] = {}
     for angle in angles:
-        where = (f"first appears at M0 = {start_M0[angle]:g}" if angle in start_M0
-                 else "appears at none")
-        findings.append(Finding(f"angle {angle:.3f} between m* and e_1: the claimed pattern {where} "
-                                f"of M0 = {M0s}", value=f"{start_M0.get(angle, 'none')}",
-                                evidence="thm3.4 runs", kind="reading" if angle else "finding"))
+        if angle:
+            others.setdefault(where(angle), []).append(angle)
+    if others:
+        parts = [f"{w} for angle{'s' if len(a) > 1 else ''} {', '.join(f'{x:.3f}' for x in a)}"
+                 for w, a in others.items()]
+        findings.append(Finding(
+            f"Other directions of m* (angle to e_1, in radians), over M0 = {M0s}: the claimed "
+            f"pattern {'; '.join(parts)}",
+            value="; ".join(f"{', '.join(f'{x:.3f}' for x in a)}: {start_M0.get(a[0], 'none')}"
+                            for a in others.values()),
+            evidence="thm3.4 runs", kind="reading"))
     wrong = [r for r in rows if r["angle"] >= math.pi / 2 - 1e-12 and r["classes"][0] == DIVERGING
              and all(c == CONVERGED for c in r["classes"][1:])]
     if wrong:
