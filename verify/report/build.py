@@ -230,8 +230,10 @@ def sweeps_section(sweeps: list | None, anchors: Anchors | None = None,
     findings, evidence a figure id or table title of the summary), "figures":
     [Figure as a dict]}``; each figure is drawn by the report like a record's, to
     :func:`sweep_figure_path`.  A figure entry may instead be ``{"path", "caption"}`` naming files
-    (``<path>.svg``/``.pdf``, relative to the report) that the caller provides.  A table longer
-    than LONG_TABLE_ROWS is appended to ``appendix`` (a list of blocks, when given) and linked.
+    (``<path>.svg``/``.pdf``, relative to the report) that the caller provides.  A long table
+    (:func:`is_long`) is appended to ``appendix`` (a list of blocks, when given) and linked.
+    ``sweeps`` holds summary dicts or their :class:`_Sweep` anchor holders (made by
+    :func:`build_document` before the findings are numbered).
     """
     if not sweeps:
         return None
@@ -463,19 +465,20 @@ def _quantity_table(c: _Claim, *, full: bool) -> Table:
     return Table(header, rows, widths, anchor=c.quantities_full if full else c.quantities)
 
 
+def _any_cut(c: _Claim) -> bool:
+    """Whether the claim section shows some value or claimed value cut short."""
+    return any(T.leading_digits(x) != x.strip() for q in c.r.quantities for x in (q.value, q.claimed) if x)
+
+
 def _needs_full_copy(c: _Claim) -> bool:
-    qs = c.r.quantities
-    return any(q.note for q in qs) or any(
-        T.leading_digits(x) != (x or "").strip() for q in qs for x in (q.value, q.claimed) if x)
+    return any(q.note for q in c.r.quantities) or _any_cut(c)
 
 
 def _quantities(c: _Claim) -> list:
     out: list = [_quantity_table(c, full=False)]
     if _needs_full_copy(c):
-        cut = any(T.leading_digits(x) != (x or "").strip()
-                  for q in c.r.quantities for x in (q.value, q.claimed) if x)
         what = (f"values cut to {T.BODY_DIGITS} significant digits (marked …); every digit"
-                if cut else "the table")
+                if _any_cut(c) else "the table")
         notes = " and the notes on how each was computed" if any(q.note for q in c.r.quantities) else ""
         out.append(Paragraph([what[0].upper() + what[1:], notes, ": ",
                               ref(c.quantities_full, f"appendix, {c.r.id}"), "."], small=True))
