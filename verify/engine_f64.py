@@ -482,16 +482,23 @@ def _tensor_gh(E, o, C, D, idx, acc, aacc, vmax):
                 A[i, c] = pi * Xb[i, c]
         _accum_block(A, Q, U, Ws, C, D, acc, aacc, vmax, False, V, H, Fc)
         nodes += Q
-        level = ko - 1
-        while level >= 0:
-            cnt[level] += 1
-            if cnt[level] < GH_LADDER[idx[level]]:
-                break
-            cnt[level] = 0
-            level -= 1
-        if level < 0:
+        if not _advance(cnt, idx, ko - 1):
             break
     return nodes
+
+
+@njit(cache=True)
+def _advance(cnt, idx, top):
+    """Step the mixed-radix node counter cnt[0..top] (digit m runs over the GH_LADDER[idx[m]]
+    nodes of its rule), last digit fastest; False once it wraps (every node visited)."""
+    m = top
+    while m >= 0:
+        cnt[m] += 1
+        if cnt[m] < GH_LADDER[idx[m]]:
+            return True
+        cnt[m] = 0
+        m -= 1
+    return False
 
 
 @njit(cache=True)
@@ -737,14 +744,7 @@ def _split(E, o, C, D, ks, idx_smooth, gli, L, margin, acc, aacc, vmax):
             nodes += _line1(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, vmax, pos, wid)
         if nodes > MAX_NODES:
             return nodes
-        m = nsm - 1
-        while m >= 0:
-            cnt[m] += 1
-            if cnt[m] < GH_LADDER[idx_smooth[m]]:
-                break
-            cnt[m] = 0
-            m -= 1
-        if m < 0:
+        if not _advance(cnt, idx_smooth, nsm - 1):
             break
     return nodes
 

@@ -209,6 +209,16 @@ def _block_sizes(n: int, d: int, k: int) -> dict[str, int]:
     return {"F": 1, "wv": n * d, "wh": n, "uwh": k * n, "stein": n * d, "w": n, "uw": k * n}
 
 
+def _block_slices(blocks: Sequence[str], setup) -> dict[str, slice]:
+    """Where each named block sits in the concatenated integrand vector (in the order given)."""
+    sizes = _block_sizes(setup.n, setup.d, setup.k)
+    slices, pos = {}, 0
+    for b in blocks:
+        slices[b] = slice(pos, pos + sizes[b])
+        pos += sizes[b]
+    return slices
+
+
 def _softmax(L: np.ndarray, ar: Arith) -> np.ndarray:
     top = np.array([max(row) for row in L], dtype=ar.dtype) if ar.ctx is not None else L.max(axis=1)
     X = ar.exp(L - top[:, None])
@@ -420,11 +430,7 @@ class Evaluator:
         ar = setup.ar
         blocks = list(dict.fromkeys([b for q in quantities for b in QUANTITIES[q][0]]
                                     + list(extra_blocks)))
-        sizes = _block_sizes(setup.n, setup.d, setup.k)
-        slices, pos = {}, 0
-        for b in blocks:
-            slices[b] = slice(pos, pos + sizes[b])
-            pos += sizes[b]
+        slices = _block_slices(blocks, setup)
         R = setup.R
         natural = {"F": R * R, "direct": R + R ** 3, "stein": R + R ** 3, "em": 1 + R}
 
@@ -466,11 +472,7 @@ class Evaluator:
         """Raw expectations of the named integrand blocks (see BLOCKS), each block accepted on
         its own largest component (relative, D digits).  Returns (setup, values, errors, ok, rule)."""
         setup = prepare(c_exact, self.prec)
-        sizes = _block_sizes(setup.n, setup.d, setup.k)
-        slices, pos = {}, 0
-        for b in blocks:
-            slices[b] = slice(pos, pos + sizes[b])
-            pos += sizes[b]
+        slices = _block_slices(blocks, setup)
         R = setup.R
         one = setup.ar.num(1)
         natural = {"F": R * R, "wv": R, "wh": R * R, "uwh": R * R, "stein": R + R ** 3,
