@@ -1,0 +1,83 @@
+"""Claims as data (verify/claims/statement.py) and `verify falsify` (verify/claims/falsify.py)."""
+from __future__ import annotations
+
+import pytest
+
+from verify.claims.record import CONFIRMED, INCONCLUSIVE, REFUTED
+from verify.claims.statement import (Conclusion, Decision, Statement, Twin, combine, compare,
+                                     conclusions_table, decision, twins_table)
+
+
+def _stmt():
+    return Statement(hypotheses={"n": "n >= 3"},
+                     conclusions=(Conclusion("rate", "loss decays like tau^-1", "rate", -1.0, "=="),
+                                  Conclusion("count", "exactly one converges", "count", 1)),
+                     reading={"direction": "e_1 -- the construction's axis"})
+
+
+def test_replace_changes_one_conclusion_only():
+    s = _stmt()
+    t = s.replace("rate", claimed=-2.5)
+    assert t.conclusion("rate").claimed == -2.5
+    assert s.conclusion("rate").claimed == -1.0          # the original is untouched (frozen)
+    assert t.conclusion("count") == s.conclusion("count")
+    assert t.hypotheses == s.hypotheses and t.reading == s.reading
+    with pytest.raises(KeyError):
+        s.replace("nope", claimed=0)
+    with pytest.raises(KeyError):
+        s.conclusion("nope")
+
+
+def test_bad_kind_relation_and_duplicate_keys_rejected():
+    with pytest.raises(ValueError):
+        Conclusion("k", "t", "colour", 1)
+    with pytest.raises(ValueError):
+        Conclusion("k", "t", "count", 1, relation="!=")
+    with pytest.raises(ValueError):
+        Statement(conclusions=(Conclusion("k", "a", "count", 1), Conclusion("k", "b", "count", 2)))
+
+
+@pytest.mark.parametrize("obs,err,claimed,rel,expected", [
+    (1.0, 0.1, 1.05, "==", True), (1.0, 0.01, 1.05, "==", False),
+    (1.0, 0.1, 2.0, "<=", True), (3.0, 0.1, 2.0, "<=", False), (2.0, 0.1, 2.0, "<=", None),
+    (3.0, 0.1, 2.0, ">=", True), (1.0, 0.1, 2.0, ">=", False), (2.05, 0.1, 2.0, ">=", None),
+])
+def test_compare_by_relation(obs, err, claimed, rel, expected):
+    assert compare(obs, err, claimed, rel) is expected
+
+
+def test_combine_three_ways():
+    t, f, u = (Decision("a", True, "1", "b"), Decision("b", False, "2 +- 0.1", "law"),
+               Decision("c", None, "?", "budget"))
+    assert combine([t, t]) == (CONFIRMED, None, "")
+    v, w, r = combine([t, f, u])
+    assert v == REFUTED and w["failing conclusions"] == "b" and "2 +- 0.1" in w["b"]
+    v, w, r = combine([t, u])
+    assert v == INCONCLUSIVE and w is None and "c" in r and "budget" in r
+    assert combine([])[0] == INCONCLUSIVE
+
+
+def test_twin_decided_by_the_same_evidence():
+    """A decide() reading the claimed value from the statement refutes the twin and confirms the
+    original on the same observation."""
+    def decide(st, obs):
+        return [decision(st, "rate", obs["slope"], obs["err"], "fit"),
+                Decision("count", obs["count"] == st.conclusion("count").claimed,
+                         str(obs["count"]), "runs")]
+    s = _stmt()
+    obs = {"slope": -1.002, "err": 0.01, "count": 1}
+    twins = [Twin("rate-2.5", "rate tau^-2.5", s.replace("rate", claimed=-2.5)),
+             Twin("all", "all converge", s.replace("count", claimed=3))]
+    assert combine(decide(s, obs))[0] == CONFIRMED
+    rows = twins_table(decide, twins, obs)
+    assert [r["verdict"] for r in rows] == [REFUTED, REFUTED]
+    assert "rate" in rows[0]["basis"] and "count" in rows[1]["basis"]
+    table = conclusions_table(s, decide(s, obs))
+    assert [c["holds"] for c in table] == [True, True]
+    assert table[0]["claimed"] == -1.0 and table[0]["relation"] == "=="
+
+
+def test_decision_coerces_numpy_bool():
+    import numpy as np
+    d = Decision("a", np.bool_(True), "x", "y")
+    assert d.holds is True and type(d.holds) is bool
