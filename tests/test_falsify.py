@@ -81,3 +81,26 @@ def test_decision_coerces_numpy_bool():
     import numpy as np
     d = Decision("a", np.bool_(True), "x", "y")
     assert d.holds is True and type(d.holds) is bool
+
+
+def test_record_fields_round_trip_and_version_2_still_loads():
+    import json
+    from verify.claims.record import ClaimRecord, SCHEMA_VERSION, dumps, loads
+    r = ClaimRecord(id="x", title="t", statement="s", provenance="p", verdict=CONFIRMED,
+                    assurance="numeric", hypotheses={"n": "n >= 3"}, tested="n = 3..10",
+                    in_scope="partly", scope_reason="n up to 10 only",
+                    conclusions=conclusions_table(_stmt(), []),
+                    twins=[{"name": "a", "change": "b", "verdict": REFUTED, "basis": "c"}])
+    text = dumps([r], {})
+    assert json.loads(text)["schema_version"] == SCHEMA_VERSION == 3
+    (back,), _ = loads(text)
+    assert back == r
+    old = json.loads(text)
+    old["schema_version"] = 2
+    for k in ("hypotheses", "tested", "in_scope", "scope_reason", "conclusions", "twins"):
+        del old["records"][0][k]
+    (v2,), _ = loads(json.dumps(old))
+    assert v2.tested == "" and v2.twins == [] and v2.in_scope == ""
+    with pytest.raises(ValueError):
+        ClaimRecord(id="x", title="t", statement="s", provenance="p", verdict=CONFIRMED,
+                    assurance="numeric", in_scope="maybe")

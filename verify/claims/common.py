@@ -14,7 +14,7 @@ from verify.claims.record import (CONFIRMED, ERROR, INCONCLUSIVE, REFUTED, Claim
 
 __all__ = ["CONFIRMED", "REFUTED", "INCONCLUSIVE", "ERROR", "ClaimRecord", "Figure", "Line",
            "Quantity", "nstr", "quantity", "versions", "make_record", "trajectory_figures",
-           "precision_label", "wilson_interval"]
+           "precision_label", "wilson_interval", "decided_record"]
 
 
 def nstr(x, digits: int = 17) -> str:
@@ -49,12 +49,13 @@ def quantity(name: str, value, error=None, claimed=None, relation: str = "", pre
 
 
 def versions() -> dict[str, str]:
-    import hypothesis
+    """The versions of the packages a check computes with (test-only packages such as
+    hypothesis are not imported at run time, so they are not recorded)."""
     import numpy
     import sympy
     return {"python": platform.python_version(), "mpmath": mpmath.__version__,
             "mpmath_backend": mpmath.libmp.BACKEND, "numpy": numpy.__version__,
-            "sympy": sympy.__version__, "hypothesis": hypothesis.__version__}
+            "sympy": sympy.__version__}
 
 
 def make_record(module, *, verdict: str, assurance: str, tier: str, **fields: Any) -> ClaimRecord:
@@ -67,6 +68,32 @@ def make_record(module, *, verdict: str, assurance: str, tier: str, **fields: An
     return ClaimRecord(id=module.ID, title=module.TITLE, statement=module.STATEMENT,
                        provenance=module.PROVENANCE, verdict=verdict, assurance=assurance,
                        tier=tier, inputs=inputs, **fields)
+
+
+def decided_record(module, obs, *, assurance: str, tier: str, tested: str, in_scope: str,
+                   scope_reason: str, **fields: Any) -> ClaimRecord:
+    """A record whose verdict is combine(decide(STATEMENT_DATA, obs)) (SPEC §5): the claim
+    module's statement and every twin in ``TWINS`` are decided on the same evidence ``obs``; the
+    record carries hypotheses, conclusions, twins and scope.  The statement's reading is merged
+    under any ``reading`` passed in ``fields``."""
+    from verify.claims.statement import conclusions_table, judge, twins_table
+    if isinstance(module, str):
+        module = sys.modules[module]
+    st = module.STATEMENT_DATA
+    verdict, witness, reason, decisions = judge(module.decide, st, obs)
+    reading = dict(st.reading)
+    reading.update(fields.pop("reading", {}) or {})
+    extra_witness = fields.pop("witness", None) or {}
+    witness = {**extra_witness, **witness} if verdict == REFUTED else None
+    extra_reason = fields.pop("reason", "")
+    if verdict == INCONCLUSIVE and extra_reason:
+        reason = f"{reason}; {extra_reason}"
+    return make_record(module, verdict=verdict, assurance=assurance, tier=tier,
+                       witness=witness, reason=reason, reading=reading,
+                       hypotheses=dict(st.hypotheses), tested=tested, in_scope=in_scope,
+                       scope_reason=scope_reason,
+                       conclusions=conclusions_table(st, decisions),
+                       twins=twins_table(module.decide, module.TWINS, obs), **fields)
 
 
 def trajectory_figures(prefix: str, title: str, runs: list[tuple[str, Any]], *,

@@ -25,7 +25,10 @@ VERDICTS = (CONFIRMED, REFUTED, INCONCLUSIVE, ERROR)
 # and "float64".
 ASSURANCE_LEVELS = ("symbolic", "certified", "numeric", "asymptotic", "float64", "statistical")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+# Results files of these versions still load (version 3 added the statement-as-data fields).
+READABLE_SCHEMAS = (1, 2, 3)
+IN_SCOPE = ("yes", "partly", "no", "")
 
 
 @dataclass
@@ -142,6 +145,18 @@ class ClaimRecord:
     # ``runtime_s`` they vary between runs, so reports move them to timings.json/timings.md and
     # results.json always holds an empty dict here.
     timings: dict[str, float] = field(default_factory=dict)
+    # The statement as data (SPEC §5, verify/claims/statement.py), in plain words.
+    # hypotheses: {name: as stated, with the paper's constants}; tested: the domain actually run;
+    # in_scope: "yes" | "partly" | "no" (whether ``tested`` meets the hypotheses), with
+    # scope_reason in one line; conclusions: [{key, text, claimed, relation, observed, holds,
+    # basis}]; twins: the false variants decided on the same evidence, [{name, change, verdict,
+    # basis}].  Empty in records from before schema version 3.
+    hypotheses: dict[str, str] = field(default_factory=dict)
+    tested: str = ""
+    in_scope: str = ""
+    scope_reason: str = ""
+    conclusions: list[dict[str, Any]] = field(default_factory=list)
+    twins: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.findings = [f if isinstance(f, Finding) else
@@ -155,6 +170,8 @@ class ClaimRecord:
             raise ValueError(f"assurance must be one of {ASSURANCE_LEVELS}, got {self.assurance!r}")
         if self.verdict == REFUTED and not self.witness:
             raise ValueError("a REFUTED record needs a witness")
+        if self.in_scope not in IN_SCOPE:
+            raise ValueError(f"in_scope must be one of yes, partly, no; got {self.in_scope!r}")
         if self.verdict in (INCONCLUSIVE, ERROR) and not self.reason:
             raise ValueError(f"an {self.verdict} record needs a reason")
 
@@ -212,6 +229,6 @@ def loads(text: str) -> tuple[list[ClaimRecord], dict[str, Any]]:
     doc = json.loads(text)
     if not isinstance(doc, dict) or "records" not in doc:
         raise ValueError("not a verify results file (expected a JSON object with 'records')")
-    if doc.get("schema_version") not in (1, SCHEMA_VERSION):
+    if doc.get("schema_version") not in READABLE_SCHEMAS:
         raise ValueError(f"unsupported results schema version {doc.get('schema_version')!r}")
     return [ClaimRecord.from_dict(r) for r in doc["records"]], doc.get("provenance", {})
