@@ -104,3 +104,43 @@ def test_record_fields_round_trip_and_version_2_still_loads():
     with pytest.raises(ValueError):
         ClaimRecord(id="x", title="t", statement="s", provenance="p", verdict=CONFIRMED,
                     assurance="numeric", in_scope="maybe")
+
+
+def _fake_module(twins_refuted=True, with_twins=True, broken=False):
+    import types
+    from verify.claims.statement import Twin
+    m = types.ModuleType("fake")
+    st = _stmt()
+    m.STATEMENT_DATA = st
+
+    def observe(tier, seed):
+        if broken:
+            raise RuntimeError("engine down")
+        return {"slope": -1.0, "count": 1}
+
+    def decide(s, obs):
+        c = s.conclusion("count")
+        return [Decision("count", obs["count"] == c.claimed, str(obs["count"]), "runs")]
+    m.observe, m.decide = observe, decide
+    if with_twins:
+        m.TWINS = [Twin("all", "all converge", st.replace("count", claimed=3 if twins_refuted else 1))]
+    return m
+
+
+@pytest.mark.parametrize("kind,status,needle", [
+    ("good", 0, "REFUTED"), ("toothless", 1, "CONFIRMED"), ("no-twins", 1, "no false twins"),
+    ("broken", 1, "engine down")])
+def test_falsify_exit_status_and_lines(monkeypatch, capsys, kind, status, needle):
+    import verify.claims.falsify as fz
+    mod = {"good": _fake_module(), "toothless": _fake_module(twins_refuted=False),
+           "no-twins": _fake_module(with_twins=False), "broken": _fake_module(broken=True)}[kind]
+    monkeypatch.setattr(fz, "load", lambda cid: mod)
+    assert fz.run_falsify(["score"], quick=True, jobs=1) == status
+    out = capsys.readouterr().out
+    assert needle in out and out.strip().splitlines()[0].startswith("score")
+
+
+def test_falsify_unknown_id_is_status_2(capsys):
+    from verify.cli import main
+    assert main(["falsify", "no-such-claim", "--quick"]) == 2
+    assert "unknown claim" in capsys.readouterr().err

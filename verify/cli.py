@@ -109,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("run", help="check the named claims (merged into the existing report)")
     sp.add_argument("ids", nargs="+", metavar="ID")
     run_opts(sp)
+    sp = sub.add_parser("falsify", help="run the claims' false twins; exit 0 only if every "
+                                        "twin is REFUTED")
+    sp.add_argument("ids", nargs="*", metavar="ID")
+    sp.add_argument("--quick", action="store_true", help="the quick tier's evidence")
+    sp.add_argument("--seed", type=int, default=20260101, help="base seed (default 20260101)")
+    sp.add_argument("--jobs", type=int, default=None, help="worker processes (default: cores)")
     sp = sub.add_parser("derive", help="print the SymPy derivations with their checks")
     sp.add_argument("names", nargs="*", metavar="NAME")
     sp.add_argument("--latex", action="store_true", help="print LaTeX instead of text")
@@ -165,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         except SystemExit as e:  # --help / --version: argparse printed it
             return EXIT_OK if not e.code else EXIT_BAD_INPUT
         if args.command is None:
-            raise BadInput("a command is required (list, all, run, derive, report, bench, sweep, "
+            raise BadInput("a command is required (list, all, run, falsify, derive, report, bench, sweep, "
                            "loss, gradient); see --help")
         return _dispatch(args, argv)
     except KeyboardInterrupt:
@@ -263,6 +269,9 @@ def _dispatch(args, argv) -> int:
         return run_bench(quick=args.quick, as_json=args.json)
     if cmd == "report":
         return _report(args)
+    if cmd == "falsify":
+        from verify.claims.falsify import run_falsify
+        return run_falsify(args.ids, quick=args.quick, seed=args.seed, jobs=args.jobs)
     if cmd == "sweep":
         from verify.sweeps import cli as sweep_cli
         return sweep_cli.main(args)
