@@ -17,6 +17,14 @@ Two implementations of the same step: a compiled one (numba; draws, gradient and
 steps per call, from the same ``numpy.random.Generator`` stream, which numba reproduces bit for
 bit) and the vectorised numpy one (the reference; ``engine="numpy"``).  They differ only in the
 order of the floating-point sums.
+
+Batch sizes (issue 22): ``batch`` (alias ``samples``) may be any integer from 1 to 10^6.  Each
+step's draws are taken in blocks of at most :data:`DRAW` rows from the same stream (a numpy
+``Generator`` fills blocks in the same order as one large draw, so the block size does not change
+the run), so memory stays bounded by DRAW x d floats whatever B is.  With B = 1 the loss estimate
+has no standard error (recorded as inf).  ``keep_params=True`` also keeps the parameters at every
+record step (``traj.params``, a list of (n, d) arrays; not part of ``to_dict``), so the population
+loss along an SGD path can be evaluated afterwards (the sgd-batch sweep does).
 """
 from __future__ import annotations
 
@@ -33,6 +41,8 @@ except ImportError:  # pragma: no cover - numba is a declared dependency
     njit = None
 
 SGD_ENGINES = ("auto", "numba", "numpy")
+DRAW = 1 << 16        # rows of y drawn at once: memory stays O(DRAW d) for any batch size
+MAX_BATCH = 10 ** 6
 
 
 def sample_gradient(C: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, float, float]:
@@ -57,13 +67,17 @@ def sample_gradient(C: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, float, fl
 
 def run_sgd(c0, eta: float, steps: int, *, samples: int = 20000, seed: int = 0, t: float = 0.0,
             parameterisation: str = "noised", rules: Rules | None = None,
-            engine: str = "auto") -> Trajectory:
+            engine: str = "auto", batch: int | None = None,
+            keep_params: bool = False) -> Trajectory:
     """Stochastic GD from centred parameters ``c0`` (n x d floats) for ``steps`` steps.
 
-    Every step draws ``samples`` fresh y ~ N(0, I_d) from one ``default_rng(seed)`` stream, so a
-    run is reproducible from (c0, eta, steps, samples, seed).  Stops early on overflow.
+    Every step draws ``batch`` (alias ``samples``; ``batch`` wins when both are given) fresh
+    y ~ N(0, I_d), 1 <= batch <= 10^6, from one ``default_rng(seed)`` stream, so a run is
+    reproducible from (c0, eta, steps, batch, seed).  Stops early on overflow.
     ``engine``: "numba" (compiled), "numpy" (the reference) or "auto" (numba when installed).
     """
+    if batch is not None:
+        samples = batch
     if engine not in SGD_ENGINES:
         raise ValueError(f"engine must be one of {SGD_ENGINES}, got {engine!r}")
     if engine == "numba" and njit is None:
@@ -74,8 +88,10 @@ def run_sgd(c0, eta: float, steps: int, *, samples: int = 20000, seed: int = 0, 
         raise ValueError(f"eta must be > 0, got {eta!r}")
     if not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps must be a nonnegative integer, got {steps!r}")
-    if not isinstance(samples, int) or samples < 2:
-        raise ValueError(f"samples must be an integer >= 2, got {samples!r}")
+    if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) \
+            or not 1 <= samples <= MAX_BATCH:
+        raise ValueError(f"batch must be an integer from 1 to {MAX_BATCH}, got {samples!r}")
+    samples = int(samples)
     rules = rules or Rules()
     C = np.array(c0, dtype=float)
     n, d = C.shape
@@ -84,16 +100,20 @@ def run_sgd(c0, eta: float, steps: int, *, samples: int = 20000, seed: int = 0, 
     schedule = set(record_schedule(steps))
     traj = Trajectory(rules=rules.to_dict(), precision={"backend": "float64", "dps": None},
                       settings={"eta": str(eta), "steps": steps, "t": str(t), "samples": samples,
-                                "seed": seed, "parameterisation": parameterisation,
+                                "batch": samples, "seed": seed,
+                                "parameterisation": parameterisation,
                                 "backend": "float64 Monte Carlo", "gradient": "stochastic"})
     initial_max = float(np.sqrt((C * C).sum(axis=1)).max())
     start = time.perf_counter()
     compiled = engine != "numpy" and njit is not None
     traj.settings["engine"] = "numba" if compiled else "numpy"
+    params = [] if keep_params else None
     if compiled:
-        tau = _run_compiled(C, h, steps, samples, rng, schedule, traj)
+        tau = _run_compiled(C, h, steps, samples, rng, schedule, traj, params)
     else:
-        tau = _run_numpy(C, h, steps, samples, rng, schedule, traj)
+        tau = _run_numpy(C, h, steps, samples, rng, schedule, traj, params)
+    if keep_params:
+        traj.params = params
     if traj.stop_reason == "overflow":
         traj.steps.append(tau)
         traj.dist.append([math.inf] * n)
@@ -120,15 +140,54 @@ def _record(traj: Trajectory, tau: int, C: np.ndarray, loss: float, se: float, g
     traj.grad_norm.append(gnorm)
 
 
-def _run_numpy(C, h, steps, samples, rng, schedule, traj) -> int:
+def batch_gradient(C: np.ndarray, rng: np.random.Generator, batch: int
+                   ) -> tuple[np.ndarray, float, float]:
+    """:func:`sample_gradient` over ``batch`` fresh draws from ``rng``, taken in blocks of at most
+    DRAW rows (the same draws as one block of ``batch`` rows); the loss's standard error from the
+    pooled sums of |v|^2 and |v|^4 (shifted by the first block's mean against cancellation)."""
+    n, d = C.shape
+    G = np.zeros_like(C)
+    s1 = s2 = 0.0
+    shift = None
+    done = 0
+    while done < batch:
+        m = min(DRAW, batch - done)
+        Y = rng.standard_normal((m, d))
+        Gb, _, _ = sample_gradient(C, Y)
+        vv = _sample_losses(C, Y)
+        if shift is None:
+            shift = float(vv.mean())
+        G += Gb * m
+        s1 += float((vv - shift).sum())
+        s2 += float(((vv - shift) ** 2).sum())
+        done += m
+    G /= batch
+    loss = shift + s1 / batch
+    se = (math.sqrt(max(s2 - s1 * s1 / batch, 0.0) / (batch - 1) / batch) if batch > 1
+          else math.inf)
+    return G, loss, se
+
+
+def _sample_losses(C: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """|v(y)|^2 per sample row of Y."""
+    logits = Y @ C.T - 0.5 * (C * C).sum(axis=1)[None, :]
+    logits -= logits.max(axis=1, keepdims=True)
+    W = np.exp(logits)
+    W /= W.sum(axis=1, keepdims=True)
+    V = W @ C
+    return (V * V).sum(axis=1)
+
+
+def _run_numpy(C, h, steps, samples, rng, schedule, traj, params=None) -> int:
     """The reference loop (vectorised numpy); C is updated in place.  Returns the last step."""
     n, d = C.shape
     tau = 0
     while True:
-        Y = rng.standard_normal((samples, d))
-        G, loss, se = sample_gradient(C, Y)
+        G, loss, se = batch_gradient(C, rng, samples)
         if tau in schedule:
             _record(traj, tau, C, loss, se, float(np.sqrt((G * G).sum())))
+            if params is not None:
+                params.append(C.copy())
         if tau >= steps:
             traj.stop_reason = "max steps"
             return tau
@@ -142,7 +201,7 @@ def _run_numpy(C, h, steps, samples, rng, schedule, traj) -> int:
 CHUNK = 500  # steps per compiled call (Ctrl-C is seen between calls)
 
 
-def _run_compiled(C, h, steps, samples, rng, schedule, traj) -> int:
+def _run_compiled(C, h, steps, samples, rng, schedule, traj, params=None) -> int:
     sched = np.zeros(steps + 1, dtype=np.bool_)
     sched[sorted(schedule)] = True
     n = C.shape[0]
@@ -150,10 +209,11 @@ def _run_compiled(C, h, steps, samples, rng, schedule, traj) -> int:
     rsteps = np.zeros(cap, dtype=np.int64)
     rvals = np.zeros((cap, 3))            # loss, standard error, gradient norm
     rC = np.zeros((cap, n))               # squared distances
+    rP = np.zeros((cap, n, C.shape[1]))   # parameters at the record steps
     ist = np.zeros(3, dtype=np.int64)     # records, tau, code (0 running, 1 max steps, 2 overflow)
     done = 0
     while ist[2] == 0:
-        _sgd_chunk(rng, C, h, steps, CHUNK, samples, sched, ist, rsteps, rvals, rC)
+        _sgd_chunk(rng, C, h, steps, CHUNK, samples, sched, ist, rsteps, rvals, rC, rP, DRAW)
         for r in range(done, int(ist[0])):
             traj.steps.append(int(rsteps[r]))
             loss, se, gn = (float(x) for x in rvals[r])
@@ -164,6 +224,8 @@ def _run_compiled(C, h, steps, samples, rng, schedule, traj) -> int:
             traj.dist.append([float(x) for x in dist])
             traj.dist_log10.append([math.log10(x) if x > 0 else -math.inf for x in dist])
             traj.grad_norm.append(gn)
+            if params is not None:
+                params.append(rP[r].copy())
         done = int(ist[0])
     traj.stop_reason = "max steps" if ist[2] == 1 else "overflow"
     return int(ist[1])
@@ -173,7 +235,8 @@ if njit is not None:
     @njit(cache=True, fastmath={"reassoc", "contract"})
     def _sgd_sums(Y, C, sq, G, vv):
         """Adds sum over samples of w_i v + w_i (y - c_i) <c_i - v, v> to G (n, d), writes |v|^2
-        per sample to vv and returns its sum; samples in blocks, the sample loop innermost."""
+        per sample to vv[:len(Y)] and returns its sum; samples in blocks, the sample loop
+        innermost."""
         S, d = Y.shape
         n = C.shape[0]
         B = 256
@@ -244,15 +307,15 @@ if njit is not None:
         return total
 
     @njit(cache=True)
-    def _sgd_chunk(rng, C, h, steps, nsteps, S, sched, ist, rsteps, rvals, rC):
-        """Up to ``nsteps`` stochastic steps (same stream and same sequence as _run_numpy)."""
+    def _sgd_chunk(rng, C, h, steps, nsteps, S, sched, ist, rsteps, rvals, rC, rP, draw):
+        """Up to ``nsteps`` stochastic steps (same stream and same sequence as _run_numpy); each
+        step's S draws in blocks of at most ``draw`` rows."""
         n, d = C.shape
         G = np.empty((n, d))
-        vv = np.empty(S)
+        vv = np.empty(min(S, draw))
         tau = ist[1]
         stop = tau + nsteps
         while tau < stop or tau >= steps:
-            Y = rng.standard_normal((S, d))
             sq = np.empty(n)
             for i in range(n):
                 s = 0.0
@@ -260,12 +323,27 @@ if njit is not None:
                     s += C[i, j] * C[i, j]
                 sq[i] = 0.5 * s
             G[:, :] = 0.0
-            total = _sgd_sums(Y, C, sq, G, vv)
+            total = 0.0
+            s1 = 0.0
+            s2 = 0.0
+            shift = 0.0
+            done = 0
+            while done < S:
+                m = min(draw, S - done)
+                Y = rng.standard_normal((m, d))
+                part = _sgd_sums(Y, C, sq, G, vv)
+                if done == 0:
+                    shift = part / m
+                for a in range(m):
+                    s1 += vv[a] - shift
+                    s2 += (vv[a] - shift) ** 2
+                total += part
+                done += m
             loss = total / S
-            var = 0.0
-            for a in range(S):
-                var += (vv[a] - loss) ** 2
-            se = np.sqrt(var / (S - 1)) / np.sqrt(S)
+            if S > 1:
+                se = np.sqrt(max(s2 - s1 * s1 / S, 0.0) / (S - 1)) / np.sqrt(S)
+            else:
+                se = np.inf
             gn = 0.0
             for i in range(n):
                 for j in range(d):
@@ -282,6 +360,8 @@ if njit is not None:
                     for j in range(d):
                         s += C[i, j] * C[i, j]
                     rC[r, i] = s
+                    for j in range(d):
+                        rP[r, i, j] = C[i, j]
                 ist[0] = r + 1
             if tau >= steps:
                 ist[1] = tau
