@@ -2,13 +2,17 @@
 
 Every report file is written to a temporary file in the destination directory and then renamed
 over the target with :func:`os.replace`, which is atomic on POSIX and Windows when source and target
-are on the same file system.  The set of files is made atomic by :func:`publish`: the report is
-rendered into a staging directory next to the target and the two directories are exchanged in one
-``renameat2(RENAME_EXCHANGE)`` call (Linux; elsewhere two renames, with recovery at the next run),
-so a kill -9 at any moment leaves either the old report or the new one, never quick-tier figures
-beside a full-tier results.json.  Files in the target that the report does not own (notes, a
-.gitignore) are carried over into the new directory.  :func:`check_out_dir` checks a target before
-anything is computed.  Also: safe file names and slugs for identifiers.
+are on the same file system.  The set of files is made atomic by :func:`publish`, which has one
+path: the report is rendered into a staging directory next to the target and the two directories
+are exchanged in one ``renameat2(RENAME_EXCHANGE)`` call (Linux; where the file system refuses it,
+two renames, with recovery at the next run), so a kill -9 at any moment leaves either the old report
+or the new one, never quick-tier figures beside a full-tier results.json.  Files in the target that
+the report does not own (notes, a .gitignore) and the sweep data under ``sweeps/`` are carried into
+the new directory as hard links (same inodes).  A target the directory swap cannot serve is refused
+by :func:`check_out_dir` before anything is computed: one holding directories the toolkit did not
+write (they cannot be carried without re-creating them), one that is or contains the current
+directory (the swap would leave the shell in the old, deleted directory), a mount point, and one
+whose parent is not writable or is on another file system.  Also: safe file names and slugs.
 """
 from __future__ import annotations
 
@@ -90,28 +94,66 @@ def unique_slugs(names: list[str]) -> dict[str, str]:
 
 # Files the renderers own at the top of a report directory, and the figure files they own.  Owned
 # files missing from a new render are dropped (a stale report.pdf must not outlive its report);
-# everything else in the target is carried over.
+# other files in the target are carried over.
 OWNED_FILES = frozenset({"REPORT.md", "report.tex", "report.pdf", "results.json", "timings.json",
                          "timings.md"})
+OWNED_DIR = "figures"
 # Subdirectories of a report directory that hold data other commands write (``verify sweep``):
-# carried over into every new report set.
+# carried over into every new report set, file by file.
 CARRIED_DIRS = frozenset({"sweeps"})
 OWNED_FIGURE = re.compile(r"^[A-Za-z0-9._-]+--[A-Za-z0-9._-]+\.(svg|pdf)$")
 _TMP = re.compile(r"^\..*\.tmp$")
 _STAGING = "staging"
 _OLD = "old"
+_PROBE = "probe"
 
 
 def _describe(e: OSError) -> str:
     return e.strerror or str(e)
 
 
+def _contains_cwd(path: Path) -> bool:
+    try:
+        cwd = Path.cwd().resolve()
+    except OSError:
+        return False
+    return cwd == path or path in cwd.parents
+
+
+def foreign_dirs(out: Path) -> list[str]:
+    """Directories in ``out`` that the toolkit did not write (relative names, sorted).
+
+    The report's own ``figures/`` and the carried ``sweeps/`` are not foreign; a subdirectory of
+    ``figures/`` is.  Staging directories of the per-file publishing of earlier versions left by a
+    killed run are not counted (:func:`recover` removes them).
+    """
+    found = []
+    if not out.is_dir():
+        return found
+    for p in sorted(out.iterdir()):
+        if not p.is_dir() or p.is_symlink():
+            continue
+        if p.name in CARRIED_DIRS or re.match(rf"^\.{_STAGING}-\d+-", p.name):
+            continue
+        if p.name == OWNED_DIR:
+            found += [f"{OWNED_DIR}/{q.name}" for q in sorted(p.iterdir())
+                      if q.is_dir() and not q.is_symlink()]
+            continue
+        found.append(p.name)
+    return found
+
+
 def check_out_dir(out: Path | str, option: str = "--out") -> Path:
     """The resolved report directory ``out`` if a report can be published there; else ValueError.
 
-    Checked before anything is computed: ``out`` must be a directory or not exist yet, its nearest
-    existing ancestor a directory, and that directory (or ancestor) writable (probed by creating
-    and removing a temporary directory, which also catches /proc and /sys).
+    Checked before anything is computed, so that a run never computes for nothing:
+
+    * ``out`` is a directory or does not exist yet, and its nearest existing ancestor is one;
+    * ``out`` is not a mount point and is not (and does not contain) the current directory;
+    * ``out`` holds no directory the toolkit did not write (:func:`foreign_dirs`);
+    * the staging place (``out``'s parent, or its nearest existing ancestor) is writable, and a
+      file made in ``out`` can be renamed into it (same file system, ``out`` writable): probed by
+      doing exactly that with a temporary directory and file, which also catches /proc and /sys.
     """
     raw = str(out)
     if not raw.strip():
@@ -119,15 +161,42 @@ def check_out_dir(out: Path | str, option: str = "--out") -> Path:
     path = Path(os.path.expanduser(raw)).resolve()
     if path.exists() and not path.is_dir():
         raise ValueError(f"{option} {raw}: exists and is not a directory")
-    anc = path if path.exists() else path.parent
+    if path.exists() and (os.path.ismount(path) or path.parent == path):
+        raise ValueError(f"{option} {raw}: is a mount point; the report is swapped in by renaming "
+                         "the directory, which a mount point refuses: pass a directory inside it")
+    if _contains_cwd(path):
+        raise ValueError(f"{option} {raw}: is or contains the current directory; the report is "
+                         "swapped in as a new directory, so run from outside it (e.g. its parent)")
+    dirs = foreign_dirs(path)
+    if dirs:
+        shown = ", ".join(f"{d}/" for d in dirs[:3]) + (f" and {len(dirs) - 3} more" if len(dirs) > 3 else "")
+        raise ValueError(f"{option} {raw}: holds {shown}, not written by verify; the report set is "
+                         "swapped in as one directory, so give it a directory of its own "
+                         f"(e.g. {raw.rstrip('/')}/verify-report) or move those away")
+    anc = path.parent
     while not anc.exists():
         anc = anc.parent
     if not anc.is_dir():
         raise ValueError(f"{option} {raw}: {anc} is not a directory")
     try:
-        tempfile.TemporaryDirectory(dir=anc, prefix=".verify-probe-").cleanup()
+        probe = Path(tempfile.mkdtemp(prefix=f".{path.name}.{_PROBE}-{os.getpid()}-", dir=anc))
     except OSError as e:
-        raise ValueError(f"{option} {raw}: cannot write in {anc} ({_describe(e)})") from None
+        raise ValueError(f"{option} {raw}: cannot write in {anc}, where the report is staged "
+                         f"({_describe(e)})") from None
+    try:
+        if path.exists():
+            fd, name = tempfile.mkstemp(prefix=f".{_PROBE}-", suffix=".tmp", dir=path)
+            os.close(fd)
+            try:
+                os.rename(name, probe / "moved")
+            except OSError as e:
+                os.unlink(name)
+                raise ValueError(f"{option} {raw}: a file cannot be moved from it to {anc} "
+                                 f"({_describe(e)}); the report is swapped in by a rename") from None
+    except OSError as e:
+        raise ValueError(f"{option} {raw}: cannot write in it ({_describe(e)})") from None
+    finally:
+        shutil.rmtree(probe, ignore_errors=True)
     return path
 
 
@@ -142,7 +211,7 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _siblings(out: Path, kind: str):
-    """Staging/old directories of earlier runs next to ``out``: (path, pid)."""
+    """Staging/old/probe directories of earlier runs next to ``out``: (path, pid)."""
     prefix = f".{out.name}.{kind}-"
     try:
         entries = list(out.parent.iterdir())
@@ -161,19 +230,26 @@ def _siblings(out: Path, kind: str):
 def recover(out: Path) -> None:
     """Tidy after a run that was killed while publishing into ``out``.
 
-    A staging directory of a dead process is removed (its report never replaced anything).  An
-    "old" directory of a dead process is the previous report: if ``out`` is missing (killed between
-    the two renames of the fallback swap) it is moved back, otherwise removed.
+    A staging or probe directory of a dead process is removed (its report never replaced
+    anything).  An "old" directory of a dead process is the previous report: if ``out`` is missing
+    (killed between the two renames of the fallback swap) it is moved back, otherwise removed.
+    Staging directories that earlier versions made inside ``out`` are removed too.
     """
     out = Path(out)
-    for p, pid in _siblings(out, _STAGING):
-        if pid != os.getpid() and not _pid_alive(pid):
-            shutil.rmtree(p, ignore_errors=True)
+    for kind in (_STAGING, _PROBE):
+        for p, pid in _siblings(out, kind):
+            if pid != os.getpid() and not _pid_alive(pid):
+                shutil.rmtree(p, ignore_errors=True)
     for p, pid in _siblings(out, _OLD):
         if pid != os.getpid() and not _pid_alive(pid):
             if not out.exists():
                 os.rename(p, out)
             else:
+                shutil.rmtree(p, ignore_errors=True)
+    if out.is_dir():
+        for p in out.iterdir():
+            m = re.match(rf"^\.{_STAGING}-(\d+)-", p.name)
+            if m and p.is_dir() and not _pid_alive(int(m.group(1))):
                 shutil.rmtree(p, ignore_errors=True)
 
 
@@ -196,33 +272,30 @@ def _owned(rel: str) -> bool:
     parts = rel.split("/")
     if len(parts) == 1:
         return parts[0] in OWNED_FILES or bool(_TMP.match(parts[0]))
-    return len(parts) == 2 and parts[0] == "figures" and (
+    return len(parts) == 2 and parts[0] == OWNED_DIR and (
         bool(OWNED_FIGURE.match(parts[1])) or bool(_TMP.match(parts[1])))
 
 
-def _foreign(out: Path, staged: Path) -> tuple[list[str], list[str]]:
-    """Entries of ``out`` not owned by the report and not in the new render: (files, dirs)."""
-    files, dirs = [], []
+def _carried(out: Path, staged: Path) -> list[str]:
+    """Files of ``out`` to carry into the new set: those the report does not own and did not
+    render, and everything under the carried data directories (relative paths)."""
+    files = []
     if not out.is_dir():
-        return files, dirs
+        return files
     for p in sorted(out.iterdir()):
-        rel = p.name
-        if p.name == "figures" and p.is_dir() and not p.is_symlink():
-            for q in sorted(p.iterdir()):
-                r2 = f"figures/{q.name}"
-                if not _owned(r2) and not (staged / r2).exists():
-                    (dirs if q.is_dir() and not q.is_symlink() else files).append(r2)
+        if p.name == OWNED_DIR and p.is_dir() and not p.is_symlink():
+            files += [f"{OWNED_DIR}/{q.name}" for q in sorted(p.iterdir())
+                      if not _owned(f"{OWNED_DIR}/{q.name}") and not (staged / OWNED_DIR / q.name).exists()]
             continue
         if p.name in CARRIED_DIRS and p.is_dir() and not p.is_symlink():
-            # data the report reads but does not render (sweep cells and summaries): carried
-            # into the new set file by file (hard links), so the swap stays one step
+            # data the report reads but does not render (sweep cells and summaries)
             files += sorted(str(q.relative_to(out)) for q in p.rglob("*")
                             if (q.is_file() or q.is_symlink()) and not (staged / q.relative_to(out)).exists())
             continue
-        if _owned(rel) or (staged / rel).exists():
+        if _owned(p.name) or (staged / p.name).exists() or p.is_dir() and not p.is_symlink():
             continue
-        (dirs if p.is_dir() and not p.is_symlink() else files).append(rel)
-    return files, dirs
+        files.append(p.name)
+    return files
 
 
 def _carry_file(src: Path, dst: Path) -> None:
@@ -242,45 +315,30 @@ def _umask() -> int:
     return mask
 
 
-def _contains_cwd(path: Path) -> bool:
-    try:
-        cwd = Path.cwd().resolve()
-    except OSError:
-        return False
-    return cwd == path or path in cwd.parents
-
-
 def publish(out: Path | str, render: Callable[[Path], list[Path]]) -> list[Path]:
     """Call ``render(staging_dir)`` and make its files the contents of ``out`` in one step.
 
     The staging directory sits next to ``out`` (same file system) and is removed if rendering
-    fails or is interrupted, leaving ``out`` as it was.  Returns the published paths.  Where the
-    directory swap cannot be used (``out`` holds the current directory or foreign subdirectories,
-    or its parent is not writable) the files are moved in one by one, each atomically.
+    fails or is interrupted, leaving ``out`` as it was.  Files of ``out`` the report does not own
+    are carried over (:func:`_carried`), then the directories are swapped (:func:`_swap`).
+    ``out`` is checked first (:func:`check_out_dir`; ValueError when it cannot serve).  Returns the
+    published paths.
     """
     out = check_out_dir(out)
     recover(out)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.{_STAGING}-{os.getpid()}-",
-                                        dir=out.parent))
-        per_file = False
-    except OSError:  # parent not writable: stage inside out and move files one by one
-        out.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{_STAGING}-{os.getpid()}-", dir=out))
-        per_file = True
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.{_STAGING}-{os.getpid()}-", dir=out.parent))
     try:
         written = [Path(p) for p in render(staging)]
         os.chmod(staging, out.stat().st_mode & 0o7777 if out.is_dir() else 0o777 & ~_umask())
-        files, dirs = _foreign(out, staging)
-        per_file = per_file or bool(dirs) or _contains_cwd(out)
         rel_written = [_relative(p, staging) for p in written]
-        if per_file:
-            _move_files(staging, out)
-        else:
-            for rel in files:
-                _carry_file(out / rel, staging / rel)
-            _swap(staging, out)
+        dirs = foreign_dirs(out)  # appeared while rendering: refuse rather than drop them
+        if dirs:
+            raise ValueError(f"--out {out}: {', '.join(dirs)} appeared while the report was "
+                             "rendered; the previous report is left as it was")
+        for rel in _carried(out, staging):
+            _carry_file(out / rel, staging / rel)
+        _swap(staging, out)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
@@ -297,29 +355,16 @@ def _relative(p: Path, staging: Path) -> Path:
 
 
 def _swap(staging: Path, out: Path) -> None:
+    """Make ``staging`` the directory ``out``: one exchange (the caller removes ``staging``, which
+    then holds the old set), or a first publication's rename, or -- where the exchange is not
+    supported -- two renames with the old set parked as ``.OUT.old-PID-*`` for :func:`recover`."""
     if not out.exists():
-        out.parent.mkdir(parents=True, exist_ok=True)
         os.rename(staging, out)
         return
     if _exchange(staging, out):
-        return  # staging now holds the old report; the caller removes it
+        return
     old = Path(tempfile.mkdtemp(prefix=f".{out.name}.{_OLD}-{os.getpid()}-", dir=out.parent))
     os.rmdir(old)
     os.rename(out, old)
     os.rename(staging, out)
     shutil.rmtree(old, ignore_errors=True)
-
-
-def _move_files(staging: Path, out: Path) -> None:
-    """The fallback: move each staged file over its target (atomic per file), REPORT.md last,
-    then drop owned files the new render did not produce."""
-    new = sorted(p.relative_to(staging) for p in staging.rglob("*") if p.is_file())
-    new.sort(key=lambda r: (str(r) == "REPORT.md", str(r) == "results.json", str(r)))
-    for rel in new:
-        (out / rel).parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staging / rel, out / rel)
-    keep = {str(r) for r in new}
-    for p in list(out.glob("*")) + list(out.glob("figures/*")):
-        rel = str(p.relative_to(out))
-        if p.is_file() and _owned(rel) and rel not in keep:
-            p.unlink()

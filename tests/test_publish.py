@@ -1,0 +1,247 @@
+"""Publishing the report set (verify.report.io.publish): one atomic path, whatever --out holds.
+
+The kill tests run publishing in a subprocess that loads ``verify/report/io.py`` by its path (no
+package import, so a trial costs one interpreter start), slows every file operation of the carry
+and the swap by a pause, and is killed with SIGKILL at a random moment of that phase.  Every file
+of the old set says "old", every file of the new set "new", and the two sets have different file
+names; the visible directory must hold exactly one of them, with the files the report does not own
+(notes, .gitignore, sweep data) intact -- before and after the recovery that the next run does.
+"""
+from __future__ import annotations
+
+import errno
+import importlib.util
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from verify.report import io as report_io
+
+IO_PATH = Path(report_io.__file__).resolve()
+
+OLD = {"REPORT.md", "results.json", "report.tex", "report.pdf", "timings.json",
+       "figures/a--old1.svg", "figures/a--old1.pdf", "figures/b--both.svg"}
+NEW = {"REPORT.md", "results.json", "report.tex", "timings.json", "timings.md",
+       "figures/a--new1.svg", "figures/a--new2.svg", "figures/c--new3.pdf", "figures/b--both.svg"}
+MINE = {"notes.txt": "my notes", ".gitignore": "*.log\n", "figures/README.txt": "my figure notes",
+        "sweeps/s1/summary.json": "{\"sweep\": 1}", "sweeps/s1/cells/c1.json": "{\"cell\": 1}",
+        "sweeps/s2/summary.json": "{\"sweep\": 2}"}
+
+_CHILD = r"""
+import importlib.util, os, random, sys, time
+spec = importlib.util.spec_from_file_location("publish_io", sys.argv[1])
+io = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(io)
+out, mode, pause, names = sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5].split(",")
+if mode == "renames":                      # the swap where renameat2 exchange is not supported
+    io._exchange = lambda a, b: False
+def slow(fn):
+    def wrapped(*a, **k):
+        time.sleep(pause * random.random())
+        return fn(*a, **k)
+    return wrapped
+def render(d):
+    for rel in names:
+        (d / rel).parent.mkdir(parents=True, exist_ok=True)
+        io.write_text_atomic(d / rel, "new " + rel)
+    for name in ("link", "rename", "symlink", "replace"):
+        setattr(io.os, name, slow(getattr(io.os, name)))
+    io._exchange = slow(io._exchange)
+    print("rendered", flush=True)
+    return [d / rel for rel in names]
+io.publish(out, render)
+print("published", flush=True)
+"""
+
+
+def _write_set(out: Path, names, token: str) -> None:
+    for rel in names:
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / rel).write_text(f"{token} {rel}")
+
+
+def _layout(out: Path, foreign: bool) -> None:
+    out.mkdir()
+    _write_set(out, OLD, "old")
+    if foreign:
+        for rel, text in MINE.items():
+            (out / rel).parent.mkdir(parents=True, exist_ok=True)
+            (out / rel).write_text(text)
+
+
+def _visible(out: Path, foreign: bool) -> str:
+    """'old' or 'new' when ``out`` holds exactly one whole set (and the user's files); else fail."""
+    files = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() or p.is_symlink()}
+    mine = set(MINE) if foreign else set()
+    assert mine <= files, f"lost: {sorted(mine - files)}"
+    for rel in mine:
+        assert (out / rel).read_text() == MINE[rel], rel
+    report = files - mine
+    tokens = {(out / rel).read_text().split()[0] for rel in report}
+    assert len(tokens) == 1, f"mixed set: {sorted((rel, (out / rel).read_text()) for rel in report)}"
+    token = tokens.pop()
+    assert report == (OLD if token == "old" else NEW), sorted(report ^ (OLD if token == "old" else NEW))
+    for rel in report:
+        assert (out / rel).read_text() == f"{token} {rel}"
+    return token
+
+
+def _strays(out: Path) -> list[str]:
+    return [p.name for p in out.parent.iterdir() if p.name.startswith(f".{out.name}.")]
+
+
+def _trial(tmp: Path, mode: str, foreign: bool, rng: random.Random, pause: float) -> tuple[str, str]:
+    out = tmp / "rep"
+    _layout(out, foreign)
+    proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(IO_PATH), str(out), mode, str(pause),
+                             ",".join(sorted(NEW))], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "rendered"
+        # the carry and swap take a few dozen paused operations: kill anywhere in them, or after
+        time.sleep(rng.uniform(0.0, pause * (len(MINE) + 6)))
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(10)
+    if out.exists():
+        seen = _visible(out, foreign)
+    else:  # killed between the two renames of the fallback swap: the old set is parked
+        assert mode == "renames"
+        parked = [p for p in out.parent.iterdir() if p.name.startswith(f".{out.name}.old-")]
+        assert len(parked) == 1 and _visible(parked[0], foreign) == "old"
+        seen = "missing"
+    report_io.recover(out)                       # what the next run does first
+    after = _visible(out, foreign)
+    assert not _strays(out), _strays(out)
+    assert seen in (after, "missing")
+    return seen, after
+
+
+def _run_trials(tmp_path, mode, n, seed):
+    """``n`` trials, alternating the layout: the report's files only / with the user's files (the
+    layout that earlier versions published file by file)."""
+    rng = random.Random(seed)
+    outcomes = []
+    for i in range(n):
+        d = tmp_path / f"{mode}-{i}"
+        d.mkdir()
+        outcomes.append(_trial(d, mode, bool(i % 2), rng, pause=0.004)[1])
+    return outcomes
+
+
+@pytest.mark.parametrize("mode", ["exchange", "renames"])
+def test_kill_9_while_publishing_never_leaves_a_mixed_set(tmp_path, mode):
+    """SIGKILL at random moments of carrying and swapping: always exactly the old or the new set."""
+    outcomes = _run_trials(tmp_path, mode, n=6, seed=1 + (mode == "renames"))
+    assert set(outcomes) <= {"old", "new"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["exchange", "renames"])
+def test_kill_9_while_publishing_many_trials(tmp_path, mode):
+    """The same with 40 trials per swap (20 per layout); both outcomes occur."""
+    outcomes = _run_trials(tmp_path, mode, n=40, seed=7 + (mode == "renames"))
+    assert set(outcomes) == {"old", "new"}, outcomes
+
+
+def test_publish_carries_user_files_and_drops_stale_owned_ones(tmp_path):
+    out = tmp_path / "rep"
+    _layout(out, foreign=True)
+    inode = (out / "notes.txt").stat().st_ino
+
+    def render(d):
+        _write_set(d, NEW, "new")
+        return [d / rel for rel in NEW]
+    paths = report_io.publish(out, render)
+    assert {str(p.relative_to(out.resolve())) for p in paths} == NEW
+    assert _visible(out, foreign=True) == "new"             # report.pdf (old only) is gone
+    assert (out / "notes.txt").stat().st_ino == inode       # the user's file itself, not a copy
+    assert not _strays(out)
+
+
+def _never(d):
+    raise AssertionError("render must not run")
+
+
+def test_out_with_a_foreign_directory_is_refused_before_rendering(tmp_path):
+    out = tmp_path / "rep"
+    _layout(out, foreign=True)
+    (out / "notes").mkdir()
+    (out / "notes" / "a.txt").write_text("mine")
+    with pytest.raises(ValueError, match=r"holds notes/, not written by verify") as e:
+        report_io.publish(out, _never)
+    assert "\n" not in str(e.value)
+    assert (out / "notes" / "a.txt").read_text() == "mine"
+    (out / "notes" / "a.txt").unlink()
+    (out / "notes").rmdir()
+    assert _visible(out, foreign=True) == "old"
+    (out / "figures" / "sub").mkdir()                       # a directory among the figures too
+    with pytest.raises(ValueError, match=r"figures/sub/"):
+        report_io.check_out_dir(out)
+    assert not _strays(out)
+
+
+def test_out_containing_the_current_directory_is_refused(tmp_path, monkeypatch):
+    out = tmp_path / "rep"
+    _layout(out, foreign=False)
+    monkeypatch.chdir(out)
+    with pytest.raises(ValueError, match="current directory"):
+        report_io.publish(".", _never)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match="current directory"):
+        report_io.check_out_dir(tmp_path)
+    assert _visible(out, foreign=False) == "old"
+
+
+def test_a_mount_point_out_is_refused():
+    mounts = [p for p in ("/dev/shm", "/proc", "/sys") if os.path.ismount(p)]
+    if not mounts:
+        pytest.skip("no mount point to try")
+    with pytest.raises(ValueError, match="mount point"):
+        report_io.check_out_dir(mounts[0])
+
+
+def test_a_rename_across_devices_is_refused_before_rendering(tmp_path, monkeypatch):
+    """The probe moves a file from --out to the staging place, as the swap would; EXDEV (a bind
+    mount that ismount does not see) is one line before anything is rendered."""
+    out = tmp_path / "rep"
+    _layout(out, foreign=False)
+    real = os.rename
+
+    def rename(a, b, *k, **kw):
+        if Path(a).parent == out.resolve():
+            raise OSError(errno.EXDEV, os.strerror(errno.EXDEV), str(a))
+        return real(a, b, *k, **kw)
+    monkeypatch.setattr(os, "rename", rename)
+    with pytest.raises(ValueError, match="cross-device") as e:
+        report_io.publish(out, _never)
+    monkeypatch.setattr(os, "rename", real)
+    assert "\n" not in str(e.value)
+    assert _visible(out, foreign=False) == "old"
+    assert not _strays(out) and not list(out.glob(".probe-*"))
+
+
+def test_cli_refuses_a_foreign_out_before_computing(tmp_path):
+    """`verify run` with such an --out: exit 2, one line, nothing computed or written."""
+    out = tmp_path / "rep"
+    _layout(out, foreign=False)
+    (out / "notes").mkdir()
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    r = subprocess.run([sys.executable, "-m", "verify", "run", "score", "--quick", "--out", str(out)],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("\n") == 1 and "notes/" in r.stderr and r.stdout == ""
+    assert _visible(out, foreign=False) == "old"
+
+
+def test_io_module_loads_alone():
+    """The kill tests load io.py by its path: it must need nothing but the standard library."""
+    spec = importlib.util.spec_from_file_location("publish_io_alone", IO_PATH)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.publish.__doc__
