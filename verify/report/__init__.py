@@ -126,7 +126,7 @@ def _render(
             figure_files[f"{path}.svg"] = _figures.render_svg(fig)
             figure_files[f"{path}.pdf"] = _figures.render_pdf(fig)
     results_json = dumps(stripped, provenance)
-    document = build_document(stripped, provenance, sweeps=sweeps)  # one tree, two renderings
+    document = build_document(stripped, provenance, sweeps=sweeps, times=dict(claim_times))  # one tree, two renderings
     report_tex = _latex.render_document(document)
     report_md = _markdown.render_document(document)
     timings_json = _timings_json(records, claim_times, other_times, details)

@@ -21,7 +21,9 @@ from verify.report import text as T
 from verify.report.document import (Anchor, Code, CodeBlock, Document, FigureBlock, FigureRow,
                                     FileLink, Fragment, ItemList, Math, MathBlock, Number,
                                     Paragraph, Section, Table, Text, Verdict, emph, plain, ref, strong)
+from verify.report import front as F
 from verify.report.io import slug
+from verify.report.mathtext import to_tex
 
 # Findings grouped by kind, in this order (a kind not listed goes last, under its own name).
 FINDING_GROUPS = (
@@ -102,6 +104,7 @@ class _Claim:
         self.reading = anchors.new("reading", r.id)
         self.enclosures = anchors.new("enclosures", r.id)
         self.derivation = anchors.new("derivation", r.id)
+        self.details = anchors.new("details", r.id)
         self.figures = {f.id: anchors.new("fig", r.id, f.id) for f in r.figures}
         self.tables = [anchors.new("table", r.id, str(k)) for k in range(len(r.tables))]
         self.finding_numbers: list[int] = []
@@ -169,37 +172,77 @@ class _Sweep:
 # ------------------------------------------------------------------------------------------------
 
 
+# Claims of the paper (SPEC §3), in the catalogue's order; any other record or sweep is rendered
+# under "Beyond the paper".
+PAPER_CLAIMS = ("score", "gradient", "em-link", "thm2.1", "thm3.1", "thm3.2", "lem3.3", "thm3.4",
+                "thm3.5", "thm3.7", "figure")
+PAPER_SWEEPS = ("split-threshold", "one-converges", "thm3.4-map")
+BODY_FIGURES = 2  # figures per claim section; the others go to the appendix
+CATALOGUE = "verify/claims/CATALOGUE.md"
+
+
 def build_document(records: list[ClaimRecord], provenance: dict[str, Any],
-                   sweeps: list[dict[str, Any]] | None = None) -> Document:
+                   sweeps: list[dict[str, Any]] | None = None,
+                   times: dict[str, float | None] | None = None) -> Document:
     """The whole report as a document tree.  ``sweeps``: optional sweep summaries (see
-    :func:`sweeps_section`), rendered as "Where the behaviour starts" when given."""
+    :func:`sweeps_section`); ``times``: measured seconds per claim (timings.json), shown rounded
+    to one significant digit beside each claim's reproduce command."""
     anchors = Anchors()
     claims = [_Claim(r, i, anchors) for i, r in enumerate(records)]
-    findings_anchor = anchors.new("findings")
     sweep_refs = [_Sweep(s, anchors) for s in sweeps or []]
-    numbered = _number_findings(claims + sweep_refs, anchors)
+    headlines, notes = _number_findings(claims + sweep_refs, anchors)
+    rec_by_id = {r.id: r for r in records}
+    sweep_by_name = {sw.name: sw.s for sw in sweep_refs}
 
     counts = ", ".join(f"{n} {v}" for v, n in T.verdict_counts(records))
+    affected = []
+    for sc in F.STATED_CONSTANTS:
+        affected += [Math(to_tex(sc.stated)), f" ({sc.claim}), "]
+    if affected:
+        affected[-1] = affected[-1].rstrip(", ") + ")."
+        affected[-1] = affected[-1][:-2] + "."
     intro = [
-        Paragraph(["Every number in this document is rendered from the check records in ",
-                   FileLink("results.json"), f" (schema version {SCHEMA_VERSION}, described in ",
-                   Code("verify/report/SCHEMA.md"), "), which also hold each check's exact inputs. "
-                   "Wall-clock run times are kept apart in ", FileLink("timings.md"),
-                   ", so that this file is byte-identical across reruns of the same inputs."]),
+        Paragraph([strong("What this is."), " A numerical verification of the paper's claims. "
+                   "The paper's full text was not available: the statements below are transcribed "
+                   "from the public abstract, the public reviews and a public summary, so theorem "
+                   "numbers and constants are as reported there, not as printed in the paper. "
+                   "That affects every stated constant this report compares: "] + affected
+                  + [" The statements, readings, conventions and hypotheses are catalogued in ",
+                     FileLink(CATALOGUE), "; every number here is rendered from ",
+                     FileLink("results.json"), " and the sweep summaries."]),
         Paragraph([strong(f"{len(records)} claims:"), f" {counts}."] if records
                   else [strong("No claims were checked.")]),
     ]
-    body = [
-        Section(["Summary"], anchors.new("summary"), [_summary(claims), *_legend()], numbered=False),
-        Section(["What the checks found"], findings_anchor, _findings(claims, numbered),
-                numbered=False),
-    ]
-    sweep_long: list = []
-    sweep = sweeps_section(sweep_refs, anchors, sweep_long)
+    paper = [c for c in claims if c.r.id in PAPER_CLAIMS or not PAPER_CLAIMS]
+    beyond = [c for c in claims if c not in paper]
+    body = [Section(["The claims"], anchors.new("summary"),
+                    [_claims_table(paper or claims), *_legend()], numbered=False)]
+    if headlines:
+        body.append(Section(["Headline findings"], anchors.new("findings"),
+                            _headline_blocks(headlines), numbered=False))
+    body.append(Section(["Stated against observed"], anchors.new("stated"),
+                        _stated_blocks(rec_by_id, sweep_by_name), numbered=False))
+    appendix_tables: list = []
+    paper_sweeps = [sw for sw in sweep_refs if sw.name in PAPER_SWEEPS]
+    other_sweeps = [sw for sw in sweep_refs if sw.name not in PAPER_SWEEPS]
+    sweep = sweeps_section(paper_sweeps, anchors, appendix_tables)
     if sweep is not None:
         body.append(sweep)
-    body += [_claim_section(c) for c in claims]
+    body += [_claim_section(c, times or {}, appendix_tables) for c in paper]
+    if beyond or other_sweeps:
+        blocks: list = [Paragraph(["Checks of claims the paper does not make (its neighbours' "
+                                   "claims, other objectives, stochastic and finite-sample "
+                                   "variants), rendered from their records and summaries."])]
+        blocks += [_claim_section(c, times or {}, appendix_tables, level=2) for c in beyond]
+        other = sweeps_section(other_sweeps, anchors, appendix_tables)
+        if other is not None:
+            blocks += other.blocks
+        body.append(Section(["Beyond the paper"], anchors.new("beyond"), blocks))
+
     appendix = []
+    if notes:
+        appendix.append(Section(["Notes on the checks"], anchors.new("notes"),
+                                _notes_blocks(notes), numbered=True))
     derivations = [b for c in claims for b in _derivation_blocks(c)]
     if derivations:
         appendix.append(Section(["Derivations"], anchors.new("appendix-derivations"), derivations))
@@ -209,9 +252,13 @@ def build_document(records: list[ClaimRecord], provenance: dict[str, Any],
     enclosures = [b for c in claims for b in _enclosure_blocks(c)]
     if enclosures:
         appendix.append(Section(["Certified enclosures"], anchors.new("appendix-enclosures"), enclosures))
-    long_tables = [b for c in claims for b in _long_table_blocks(c)] + sweep_long
-    if long_tables:
-        appendix.append(Section(["Long tables"], anchors.new("appendix-tables"), long_tables))
+    if appendix_tables:
+        appendix.append(Section(["Tables and further figures"], anchors.new("appendix-tables"),
+                                appendix_tables))
+    details = [b for c in claims for b in _details_blocks(c)]
+    if details:
+        appendix.append(Section(["Statements, readings and inputs"], anchors.new("appendix-details"),
+                                details))
     appendix.append(Section(["Provenance of the run"], anchors.new("provenance"),
                             [_provenance(provenance)]))
     return Document(
@@ -230,8 +277,8 @@ def sweeps_section(sweeps: list | None, anchors: Anchors | None = None,
     findings, evidence a figure id or table title of the summary), "figures":
     [Figure as a dict]}``; each figure is drawn by the report like a record's, to
     :func:`sweep_figure_path`.  A figure entry may instead be ``{"path", "caption"}`` naming files
-    (``<path>.svg``/``.pdf``, relative to the report) that the caller provides.  A long table
-    (:func:`is_long`) is appended to ``appendix`` (a list of blocks, when given) and linked.
+    (``<path>.svg``/``.pdf``, relative to the report) that the caller provides.  Tables go to
+    ``appendix`` (a list of blocks, when given) and are linked; without it, short tables stay.
     ``sweeps`` holds summary dicts or their :class:`_Sweep` anchor holders (made by
     :func:`build_document` before the findings are numbered).
     """
@@ -245,33 +292,32 @@ def sweeps_section(sweeps: list | None, anchors: Anchors | None = None,
         blocks: list = []
         text = s.get("text") or []
         if isinstance(text, str):
-            blocks.append(Paragraph([Text(" ".join(text.split()))]))
+            blocks.append(Paragraph(F.math_inlines(_clean(text))))
         elif text:
-            blocks.append(ItemList([[Text(" ".join(str(t).split()))] for t in text]))
+            blocks.append(ItemList([F.math_inlines(_clean(t)) for t in text]))
         if sw.finding_numbers:
-            blocks.append(Paragraph([f"Findings {_number_ranges(sw.finding_numbers)} (listed under ",
-                                     ref("findings", "What the checks found"), ")."]))
+            blocks.append(Paragraph([f"Findings {_number_ranges(sw.finding_numbers)}."], small=True))
         for t, tab_anchor in zip(sw.tables, sw.table_anchors):
             title = t.get("title", "")
-            if appendix is not None and is_long(t):
-                blocks.append(Paragraph([strong("Table."), " ", Text(title), f" ({len(t['rows'])} rows, in "
-                                         "the appendix: ", ref(tab_anchor, "table"), ")."]))
-                appendix.append(Section([Text(s.get("title", name)), ": ", Text(title)],
+            if appendix is not None and (is_long(t) or len(t.get("columns", [])) > 6):
+                blocks.append(Paragraph(["Table in the appendix: ", ref(tab_anchor, *F.math_inlines(_first_clause(title))),
+                                         f" ({len(t['rows'])} rows)."], small=True))
+                appendix.append(Section([*F.math_inlines(s.get("title", name)), ": ", *F.math_inlines(_first_clause(title))],
                                         tab_anchor + "--a", [
-                    Paragraph(["From ", ref(sec_anchor, "the sweep section"), "."]),
+                    Paragraph([Text(title), " From ", ref(sec_anchor, "the sweep section"), "."], small=True),
                     *_as_blocks(_record_table(t, tab_anchor))], level=2))
                 continue
             if title:
-                blocks.append(Paragraph([strong("Table."), " ", Text(title)]))
+                blocks.append(Paragraph([strong("Table."), " ", *F.math_inlines(title)]))
             blocks += _as_blocks(_record_table(t, tab_anchor))
-        figs = [FigureBlock(anchor, path, [Text(caption)], alt=caption)
-                for _, anchor, path, caption in sw.figures]
+        figs = [FigureBlock(anchor, path, _caption(f, caption), alt=caption)
+                for f, anchor, path, caption in sw.figures]
         if figs:
-            refs: list = ["Figures: "]
-            for i, f in enumerate(figs):
-                refs += [ref(f.anchor, Text(f.alt)), "; " if i < len(figs) - 1 else "."]
-            blocks += [Paragraph(refs)] + _figure_blocks(figs)
-        subs.append(Section([Text(s.get("title", name))], sec_anchor, blocks, level=2))
+            blocks += _figure_blocks(figs)
+        blocks.append(Paragraph([strong("Reproduce: "), Code(f"python -m verify sweep {name}"),
+                                 f" ({s.get('cells', '?')} cells)." if s.get("cells") else "."],
+                                small=True))
+        subs.append(Section(F.math_inlines(s.get("title", name)), sec_anchor, blocks, level=2))
     return Section(["Where the behaviour starts"], anchors.new("sweeps"), subs, numbered=False)
 
 
@@ -283,22 +329,45 @@ def sweep_figure_path(summary: dict[str, Any], figure: dict[str, Any]) -> str:
 # ------------------------------------------------------------------------------------------------
 # Front matter
 
-
-def _key_number(r: ClaimRecord) -> list:
-    q = T.key_quantity(r)
-    if q is None:
-        return ["—"]
-    out = [Text(q.name), " = ", Number(T.value_with_error(q, short=True))]
-    claimed = T.claimed_text(q, short=True)
-    return out + ([" (claimed ", Text(claimed), ")"] if claimed else [" (no claimed value)"])
+_LIST_LITERAL = re.compile(r"\[\[.*?\]\]|\[(?:'[^']*'(?:, )?)+\]")
 
 
-def _summary(claims: list[_Claim]) -> Table:
-    rows = [[[ref(c.section, Code(c.r.id))], [Text(c.r.title)], [Verdict(c.r.verdict)],
-             [Text(c.r.assurance)], _key_number(c.r), [Text(c.r.tier)]] for c in claims]
-    return Table([["Claim"], ["Statement"], ["Verdict"], ["Assurance"],
-                  ["Key number: computed (claimed)"], ["Tier"]], rows,
-                 [0.1, 0.23, 0.18, 0.11, 0.31, 0.07])
+def _clean(s: Any) -> str:
+    """Record text for the body: Python list literals as tuples, "dps=N" in words."""
+    s = " ".join(str(s).split())
+    s = _LIST_LITERAL.sub(lambda m: m.group().replace("'", "").replace("[", "(").replace("]", ")"), s)
+    s = re.sub(r"\bdps=(\d+)", r"\1 significant digits", s)
+    s = re.sub(r"\b(\w+(?:\.\w+)+)\.(\w+)\b", lambda m: m.group(2).replace("_", " ")
+               if "_" in m.group() else m.group(), s)  # module paths: the last name, in words
+    s = s.replace("**", "^")
+    return s
+
+
+def _first_clause(s: str) -> str:
+    return re.split(r"(?<=\w)[(:;]", str(s), maxsplit=1)[0].strip()
+
+
+def _claims_table(claims: list) -> Table:
+    rows = []
+    for c in claims:
+        r = c.r
+        tested = _clean(F.tested_text(r))
+        scope = F.scope_text(r)
+        tested_cell = F.math_inlines(tested) + ([Text("; "), emph(scope)] if scope else [])
+        if r.scope_reason:
+            tested_cell += [Text(" ("), *F.math_inlines(_clean(r.scope_reason)), Text(")")]
+        basis = _clean(F.verdict_basis(r))
+        rows.append([
+            [ref(c.section, strong(r.id)), Text(": ")] + F.math_inlines(_clean(r.title)),
+            tested_cell or [Text("—")],
+            [Verdict(r.verdict)] + ([Text(": ")] + F.math_inlines(basis) if basis else []),
+            [Text(r.assurance)],
+            F.math_inlines(_clean(F.key_number(r))) or [Text("—")],
+            F.math_inlines(_clean(F.stated_vs_observed(r))) or [Text("—")],
+        ])
+    header = [["Claim"], ["What was tested"], ["Verdict and basis"], ["Assurance"],
+              ["Key number"], ["Stated against observed"]]
+    return Table(header, rows, column_widths(header, rows, line=TINY_LINE)[0], tiny=True)
 
 
 def _legend() -> list:
@@ -307,124 +376,324 @@ def _legend() -> list:
         verdicts += [strong(v), f": {m}; "]
     levels = []
     for a in ASSURANCE_LEVELS:
-        levels += [Code(a), f": {T.ASSURANCE_MEANING.get(a, '')}; "]
+        levels += [emph(a), f": {T.ASSURANCE_MEANING.get(a, '')}; "]
     verdicts[-1] = verdicts[-1].rstrip("; ") + "."
     levels[-1] = levels[-1].rstrip("; ") + "."
-    return [Paragraph(["Verdicts. ", *verdicts], small=True),
-            Paragraph(["Assurance levels, strongest first. ", *levels], small=True)]
+    return [Paragraph(["Verdicts. ", *verdicts, " Assurance levels, strongest first. ", *levels],
+                      small=True)]
 
 
-def _number_findings(claims: list, anchors: Anchors) -> dict[str, list]:
-    """Findings by kind, in the order of FINDING_GROUPS, numbered F1, F2, ... across the report
-    (``claims``: the claims' and the sweeps' anchor holders, in report order)."""
-    by_kind: dict[str, list] = {}
-    for c in claims:
-        for f in c.findings():
-            by_kind.setdefault(f.kind or "finding", []).append((c, f))
-    order = [k for k, _ in FINDING_GROUPS] + sorted(k for k in by_kind if k not in dict(FINDING_GROUPS))
-    out, n = {}, 0
-    for k in order:
-        if k not in by_kind:
-            continue
-        items = []
-        for c, f in by_kind[k]:
-            n += 1
-            c.finding_numbers.append(n)
-            items.append((n, anchors.new("finding", str(n)), c, f))
-        out[k] = items
-    return out
+def _number_findings(sources: list, anchors: Anchors) -> tuple[list, list]:
+    """Number every finding once, F1, F2, ... across the report: the headlines first (chosen by
+    :func:`front.select_headlines`), then the notes (the rest, grouped by kind in the order of
+    FINDING_GROUPS).  Repeats within a source are merged first (:func:`front.merge_repeats`).
+    Returns (headlines, notes), each a list of (number, anchor, source, finding)."""
+    cands = []
+    for src in sources:
+        src.merged = F.merge_repeats(src.findings())
+        for f in src.merged:
+            cls = F.finding_class(f, getattr(getattr(src, "r", None), "assurance", ""),
+                                  _is_enclosure_evidence(src, f.evidence))
+            cands.append((src, f, cls))
+    chosen = F.select_headlines(cands)
+    chosen_ids = {id(f) for _, f in chosen}
+    n = 0
+    heads = []
+    for src, f in chosen:
+        n += 1
+        src.finding_numbers.append(n)
+        heads.append((n, anchors.new("finding", str(n)), src, f))
+    order = [k for k, _ in FINDING_GROUPS]
+    rest = [(src, f) for src, f, _ in cands if id(f) not in chosen_ids]
+    rest.sort(key=lambda sf: order.index(sf[1].kind) if sf[1].kind in order else len(order))
+    notes = []
+    for src, f in rest:
+        n += 1
+        src.finding_numbers.append(n)
+        notes.append((n, anchors.new("finding", str(n)), src, f))
+    for src in sources:
+        src.finding_numbers.sort()
+    return heads, notes
 
 
-def _findings(claims: list[_Claim], numbered: dict[str, list]) -> list:
-    blocks: list = []
-    if not numbered:
-        blocks.append(Paragraph(["No findings were recorded."]))
+def _is_enclosure_evidence(src, e: str) -> bool:
+    r = getattr(src, "r", None)
+    if r is None or not e:
+        return False
+    return any(x.name == e for x in r.enclosures) or "enclosure" in e.lower()
+
+
+def _finding_item(n: int, src, f: Finding, *, with_value: bool = True, brief: bool = False) -> list:
+    text = _clean(f.headline)
+    if brief:  # a headline is its first sentence
+        text = re.split(r"(?<=[a-z0-9)])\. (?=[A-Z])", text, maxsplit=1)[0].rstrip(".") + "."
+    item: list = [strong(f"F{n}."), " "] + F.math_inlines(text)
+    if with_value and f.value:
+        item += [" (", *F.math_inlines(_clean(T.leading_digits(f.value, T.SUMMARY_DIGITS))), ")"]
+    target, label = src.evidence(f.evidence) if f.evidence else (src.section, [])
+    item += [" [", *src.label()]
+    if f.evidence:
+        item += [", ", ref(target, *label)]
+    item.append("]")
+    return item
+
+
+def _headline_blocks(heads: list) -> list:
+    items = [_finding_item(n, src, f, brief=True) for n, _, src, f in heads]
+    return [ItemList(items, anchors=[a for _, a, _, _ in heads]),
+            Paragraph(["Chosen by kind, at most one per claim or sweep, in this order: "
+                       + ", ".join(F.HEADLINE_PRIORITY).replace("-", " ")
+                       + ". The other findings are in the appendix, ",
+                       ref("notes", "Notes on the checks"), "."], small=True)]
+
+
+def _notes_blocks(notes: list) -> list:
     titles = dict(FINDING_GROUPS)
-    for kind, items in numbered.items():
-        rows, ids = [], []
-        for n, anchor, c, f in items:
-            item: list = [strong(f"F{n}."), " ", Text(f.headline)]
-            if f.value:
-                item += [" Value: ", Number(f.value), "."]
-            item += [" (", *c.label()]
-            if f.evidence:
-                target, label = c.evidence(f.evidence)
-                item += ["; evidence: ", ref(target, *label)]
-            item.append(")")
-            rows.append(item)
-            ids.append(anchor)
-        blocks.append(Section([titles.get(kind, kind.capitalize())], f"{ids[0]}--group",
-                              [ItemList(rows, anchors=ids)], level=2))
-    readings = [c for c in claims if c.r.reading]
-    if readings:
-        items = []
-        for c in readings:
-            params = ", ".join(sorted(c.r.reading))
-            items.append([ref(c.section, Code(c.r.id)), " (", Verdict(c.r.verdict),
-                          f"): the verdict is about one reading of {params}; ",
-                          ref(c.reading, f"reading of {c.r.id}"), "."])
-        blocks.append(Section(["Verdicts that depend on a reading"], "findings--readings",
-                              [ItemList(items)], level=2))
+    blocks: list = []
+    kinds: list[str] = []
+    for _, _, _, f in notes:
+        if (f.kind or "finding") not in kinds:
+            kinds.append(f.kind or "finding")
+    for k in kinds:
+        items = [(n, a, src, f) for n, a, src, f in notes if (f.kind or "finding") == k]
+        rows = []
+        for n, _, src, f in items:
+            row = _finding_item(n, src, f)
+            if f.detail:
+                row += [" "] + F.math_inlines(_clean(f.detail))
+            rows.append(row)
+        blocks.append(Section([titles.get(k, k.capitalize())], f"{items[0][1]}--group",
+                              [ItemList(rows, anchors=[a for _, a, _, _ in items])], level=2))
     return blocks
+
+
+def _stated_blocks(records: dict, sweeps: dict) -> list:
+    defs: list = ["Symbols. "]
+    for i, (sym, meaning) in enumerate(F.SYMBOLS):
+        defs += [Math(", ".join(to_tex(x.strip()) for x in sym.split(","))), ": "]
+        defs += F.math_inlines(meaning)
+        defs.append("; " if i < len(F.SYMBOLS) - 1 else ".")
+    rows = []
+    for sc, stated, observed in F.stated_rows(records, sweeps):
+        rows.append([[Text(sc.claim)], F.math_inlines(sc.stated), F.math_inlines(stated),
+                     F.math_inlines(sc.observed), F.math_inlines(_clean(observed))])
+    header = [["Claim"], ["Stated"], ["Stated values"], ["Against"], ["Observed"]]
+    table = Table(header, rows, column_widths(header, rows, line=TINY_LINE)[0], tiny=True)
+    return [Paragraph(defs, small=True), table,
+            Paragraph(["Onsets are grid brackets: the last grid value where the frequency is below "
+                       "the level and the first from which it stays at or above it, with the seed "
+                       "count there and the 95% Wilson lower bound of that frequency."], small=True)]
 
 
 # ------------------------------------------------------------------------------------------------
 # One claim
 
 
-def _claim_section(c: _Claim) -> Section:
+def _claim_section(c: _Claim, times: dict, appendix: list, level: int = 1) -> Section:
     r = c.r
-    blocks: list = [
-        Paragraph([strong("Verdict:"), " ", Verdict(r.verdict), " · ", strong("Assurance:"),
-                   f" {r.assurance} ({T.ASSURANCE_MEANING.get(r.assurance, '')}) · ",
-                   strong("Tier:"), f" {r.tier}"]),
-        Paragraph([strong("Statement."), " ", Text(r.statement)]),
-        Paragraph([strong("Provenance."), " ", Text(r.provenance)]),
-    ]
+    head: list = [strong("Verdict: "), Verdict(r.verdict)]
+    basis = _clean(F.verdict_basis(r))
+    if basis:
+        head += [" (", *F.math_inlines(basis), ")"]
+    head += [". ", strong("Assurance: "), Text(r.assurance), "."]
+    tested = _clean(F.tested_text(r))
+    if tested or r.in_scope:
+        head += [" ", strong("Tested: ")] + F.math_inlines(tested or "—")
+        if r.in_scope:
+            head += ["; ", emph(F.scope_text(r))]
+            if r.scope_reason:
+                head += [": "] + F.math_inlines(_clean(r.scope_reason))
+        head.append(".")
+    blocks: list = [Paragraph(head),
+                    Paragraph([strong("Statement. ")] + F.math_inlines(_clean(r.statement)))]
     if r.reading:
-        blocks.append(Section(["Reading"], c.reading + "--h", [_reading(c)], level=2))
-    if r.quantities:
-        blocks.append(Section(["Computed vs claimed"], c.quantities + "--h", _quantities(c), level=2))
-    if r.enclosures:
-        blocks.append(Section(["Certified enclosures"], c.enclosures + "--h", _enclosures_brief(c), level=2))
-    fs = _findings_of(r)
-    if fs:
-        nums = _number_ranges(c.finding_numbers)
-        par = Paragraph([f"Findings {nums} (listed under ", ref("findings", "What the checks found"),
-                         ")."])
-        details = [[strong(f"F{n}."), " ", Text(f.detail)] for n, f in zip(c.finding_numbers, fs)
-                   if f.detail]
-        blocks.append(Section(["Findings"], c.section + "--findings",
-                              [par] + ([ItemList(details)] if details else []), level=2))
+        rd: list = [strong("Reading. ")]
+        for i, p in enumerate(sorted(r.reading)):
+            choice = str(r.reading[p]).partition(" -- ")[0].strip()
+            rd += F.math_inlines(_clean(f"{p}: {choice}")) + ["; " if i < len(r.reading) - 1 else ""]
+        rd += [" (why: ", ref(c.reading, "appendix"), ")."]
+        blocks.append(Paragraph(rd, small=True))
+    blocks += _deciding(c)
+    if r.twins:
+        items = []
+        for t in r.twins:
+            items.append([strong(_clean(t.get("name", ""))), ": "] + F.math_inlines(_clean(t.get("change", "")))
+                         + [" — ", Verdict(str(t.get("verdict", "")))]
+                         + ([" ("] + F.math_inlines(_clean(t["basis"])) + [")"] if t.get("basis") else []))
+        blocks += [Paragraph([strong("What this check would have caught"),
+                              " (false twins of the statement, decided on the same evidence):"]),
+                   ItemList(items)]
     if r.witness:
-        intro = [Paragraph(["The inputs and numbers that break the claim:"])] if r.verdict == "REFUTED" else []
-        blocks.append(Section(["Witness"], c.section + "--witness",
-                              intro + [CodeBlock(T.compact_json(r.witness, width=92), "json")], level=2))
-    if r.reason:
-        reason = r.reason.rstrip()
-        body = CodeBlock(reason) if "\n" in reason else Paragraph([Text(reason)])
-        blocks.append(Section(["Reason"], c.section + "--reason", [body], level=2))
-    for k, t in enumerate(r.tables):
-        if is_long(t):
-            blocks.append(Section([Text(f"Table: {t.get('title', '')}")], c.tables[k] + "--h", [
-                Paragraph([f"{len(t['rows'])} rows, in the appendix: ",
-                           ref(c.tables[k], f"table {t.get('title', '')}"), "."])], level=2))
-        else:
-            blocks.append(Section([Text(f"Table: {t.get('title', '')}")], c.tables[k] + "--h",
-                                  _as_blocks(_record_table(t, c.tables[k])), level=2))
-    if r.figures:
+        blocks.append(Paragraph([strong("Witness: "), Text(_clean(T.compact_json(r.witness, width=200)))],
+                                small=True))
+    body_figs = r.figures[:BODY_FIGURES]
+    if body_figs:
         figs = [FigureBlock(c.figures[f.id], "figures/" + T.figure_stem(r.id, f.id),
-                            [Text(f.title), " (", Code(f.id), ")"], alt=f.title) for f in r.figures]
-        refs: list = ["Plotted from the record: "]
-        for i, f in enumerate(r.figures):
-            refs += [ref(c.figures[f.id], "figure ", Code(f.id)), f" ({f.title})"]
-            refs.append("; " if i < len(r.figures) - 1 else ".")
-        blocks.append(Section(["Figures"], c.section + "--figures",
-                              [Paragraph(refs)] + _figure_blocks(figs), level=2))
-    blocks.append(Section(["Inputs"], c.section + "--inputs", _inputs(c), level=2))
+                            _caption(f, f.title), alt=f.title) for f in body_figs]
+        blocks += _figure_blocks(figs)
+    rest = r.figures[BODY_FIGURES:]
+    if rest:
+        figs = [FigureBlock(c.figures[f.id], "figures/" + T.figure_stem(r.id, f.id),
+                            _caption(f, f.title), alt=f.title) for f in rest]
+        appendix.append(Section([Text(r.id), ": further figures"], c.section + "--morefigs",
+                                _figure_blocks(figs), level=2))
+    for k, t in enumerate(r.tables):
+        appendix.append(Section([Text(r.id), ": ", *F.math_inlines(_first_clause(t.get("title", "")))],
+                                c.tables[k] + "--a", [
+            Paragraph([*F.math_inlines(_clean(t.get("title", ""))), " From the section of claim ",
+                       ref(c.section, r.id), "."], small=True),
+            *_as_blocks(_record_table(t, c.tables[k]))], level=2))
+    tail: list = []
+    if c.finding_numbers:
+        tail += [f"Findings {_number_ranges(c.finding_numbers)}. "]
+    more = []
+    if r.tables:
+        more.append("tables")
+    if r.quantities:
+        more.append("every digit")
     if r.derivation:
-        blocks.append(Section(["Derivation"], c.section + "--derivation", [_derivation_summary(c)], level=2))
-    return Section([Code(r.id), ": ", Text(r.title)], c.section, blocks, bookmark=f"{r.id}: {r.title}")
+        more.append("the derivation")
+    if more:
+        tail += [f"In the appendix: {', '.join(more)}, inputs and provenance ("]
+        tail += [ref(c.quantities_full if r.quantities and _needs_full_copy(c) else c.details, "here"), "). "]
+    tail += [strong("Reproduce: "), Code(F.reproduce_command(r))]
+    secs = times.get(r.id)
+    tail.append(f" (measured {_about(secs)})." if secs else ".")
+    blocks.append(Paragraph(tail, small=True))
+    return Section([strong(r.id), ": ", *F.math_inlines(_clean(r.title))], c.section, blocks,
+                   level=level, bookmark=f"{r.id}: {r.title}")
+
+
+def _about(secs: float) -> str:
+    """A run time to one significant digit (it varies between runs)."""
+    if secs < 1:
+        return "under 1 s"
+    if secs < 90:
+        return f"about {float(f'{secs:.1g}'):g} s"
+    return f"about {float(f'{secs / 60:.1g}'):g} min"
+
+
+def _deciding(c: _Claim) -> list:
+    """The deciding numbers: the conclusions when the record has them, else the quantities
+    pivoted to one row per run (cut to SUMMARY_DIGITS)."""
+    r = c.r
+    if r.conclusions:
+        rows = []
+        for k in r.conclusions:
+            holds = k.get("holds")
+            rows.append([F.math_inlines(_clean(k.get("text", k.get("key", "")))),
+                         F.math_inlines(_clean(f"{T.RELATION_TEXT.get(k.get('relation', ''), '')} "
+                                               f"{F._claimed_text(k.get('claimed', ''))}".strip())),
+                         F.math_inlines(_clean(T.leading_digits(str(k.get("observed", "")), T.SUMMARY_DIGITS)
+                                               if k.get("observed") else "not computed")),
+                         [strong("yes" if holds else "undecided" if holds is None else "NO")],
+                         F.math_inlines(_clean(k.get("basis", "")))])
+        return [Table([["Conclusion"], ["Stated"], ["Observed"], ["Holds"], ["Basis"]], rows,
+                      [0.24, 0.14, 0.22, 0.08, 0.32], anchor=c.quantities, tiny=True)]
+    return _pivot(c)
+
+
+_RUN_SUFFIX = re.compile(r"^(.*?)\s*\(([^()]*(?:n|M0?|d)\s*=[^()]*)\)\s*$")
+
+
+def _pivot(c: _Claim) -> list:
+    """Quantities named "what (run)" as a table with one row per run and one column per what;
+    quantities without a run go in a short list.  Only what has a claimed value, or belongs to a
+    run, is shown; every digit is in the appendix."""
+    runs: dict[str, dict[str, str]] = {}
+    cols: list[str] = []
+    single = []
+    for q in c.r.quantities:
+        m = _RUN_SUFFIX.match(q.name)
+        if m and not F._BOOKKEEPING.search(q.name):
+            what, run = m.group(1), m.group(2)
+            if what not in cols:
+                cols.append(what)
+            v = T.leading_digits(q.value, T.SUMMARY_DIGITS)
+            if q.claimed not in (None, ""):
+                v += f" ({T.RELATION_TEXT.get(q.relation, '')} {T.leading_digits(q.claimed, 6)})"
+            runs.setdefault(run, {})[what] = v
+        elif q.claimed not in (None, "") and not F._BOOKKEEPING.search(q.name):
+            single.append(q)
+    out: list = []
+    if runs and len(cols) <= 5:
+        rows = [[F.math_inlines(_clean(run))] + [F.math_inlines(_clean(vals.get(w, "—"))) for w in cols]
+                for run, vals in list(runs.items())[:10]]
+        header = [["Run"]] + [F.math_inlines(_clean(w)) for w in cols]
+        out.append(Table(header, rows, column_widths(header, rows)[0], anchor=c.quantities, tiny=True))
+        if len(runs) > 10:
+            out.append(Paragraph([f"{len(runs) - 10} more runs in the appendix."], small=True))
+    if single:
+        items = [F.math_inlines(_clean(f"{q.name} = {T.value_with_error(q, short=True)}; stated "
+                                       f"{T.claimed_text(q, short=True)}")) for q in single[:4]]
+        out.append(ItemList(items))
+    if not (runs and len(cols) <= 5):
+        out.insert(0, Anchor(c.quantities))
+    return out
+
+
+def _caption(f: Any, title: str) -> list:
+    """One caption: the figure's title and what its line styles mean (the plot carries no title)."""
+    lines = f.lines if hasattr(f, "lines") else [type("L", (), ln) for ln in f.get("lines", [])]
+    kinds = {getattr(ln, "kind", "data") for ln in lines}
+    key = []
+    if "data" in kinds:
+        key.append("solid: computed")
+    if "law" in kinds:
+        key.append("dotted: a law derived here")
+    if "reference" in kinds:
+        key.append("dashed: what the paper states")
+    what = FIGURE_NOTES.get(getattr(f, "id", None) or (f.get("id") if isinstance(f, dict) else None), "")
+    out = F.math_inlines(_clean(title)) + ["."]
+    if what:
+        out += [" "] + F.math_inlines(what)
+    if key:
+        out += [" (" + "; ".join(key) + ")."]
+    return out
+
+
+# What each figure shows, by figure id (a record Figure has no caption field yet).
+FIGURE_NOTES = {
+    "thm2_1-near-law": "Full GD follows the derived near-converged law; the loss falls below the "
+                       "stated O(1/sqrt(eta tau)) line and ends on tau^-2.",
+    "thm3.1-profile": "Each curve has an interior maximum at s*: the stationary point, a maximum "
+                      "along this family.",
+    "thm3.1-spectrum": "Negative and positive eigenvalues at once: a strict saddle.",
+    "thm3.2-loss": "The loss drops geometrically, far below any tau^(-1/2) law.",
+    "thm3.2-dist": "All means move together and reach the target.",
+    "lem3.3-centre": "The centre follows 1 - 2 eta/n (dotted), not the reported 1 - eta/n (dashed).",
+    "thm3_4-law-r": "The far means keep drifting outward, slowly, as the law predicts.",
+    "thm3_5-law-loss": "The loss tail follows 2m/(eta tau ln tau): faster than 1/tau by a log.",
+    "thm3_7-law-loss": "The loss tail follows 2m/(eta tau ln tau), above c/tau^(1+eps) for every eps.",
+    "figure_M6-loss": "The loss tail slope approaches -1, as the paper's figure shows.",
+    "figure_M6-dist": "One mean converges; the other four drift away together.",
+    "sweep-split-threshold": "-ln delta* grows like A(M); the stated exponent 106 n d M^3 lies "
+                             "thousands of e-folds above.",
+    "sweep-one-converges": "Exactly one mean converges in every seed from M0 of about 3-4, with "
+                           "95% Wilson intervals as error bars.",
+    "sweep-thm3.4-map": "Only m_1 converges (as claimed) from M0 = 3 at angles below 90 degrees.",
+}
+
+
+def _details_blocks(c: _Claim) -> list:
+    """The claim's statement data in full: provenance, hypotheses, reading with its reasons,
+    inputs, derivation summary, enclosures (appendix)."""
+    r = c.r
+    blocks: list = [Anchor(c.details),
+                    Paragraph([strong("Provenance. ")] + F.math_inlines(_clean(r.provenance)), small=True)]
+    if r.hypotheses:
+        blocks.append(Paragraph([strong("Hypotheses as stated. ")]
+                                + [x for k in sorted(r.hypotheses) for x in
+                                   (F.math_inlines(_clean(f"{k}: {r.hypotheses[k]}")) + ["; "])][:-1] + ["."],
+                                small=True))
+    if r.reading:
+        blocks.append(_reading(c))
+    if r.enclosures:
+        blocks += _enclosures_brief(c)
+    if r.derivation:
+        blocks.append(_derivation_summary(c))
+    blocks += _inputs(c)
+    return [Section([Text(r.id)], c.details + "--h", blocks, level=2)]
 
 
 def _number_ranges(numbers: list[int]) -> str:
@@ -442,7 +711,8 @@ def _reading(c: _Claim) -> Table:
     rows = []
     for param in sorted(c.r.reading):
         choice, _, why = str(c.r.reading[param]).partition(" -- ")
-        rows.append([[Code(param)], [Text(choice.strip())], [Text(why.strip())]])
+        rows.append([F.math_inlines(_clean(param)), F.math_inlines(_clean(choice.strip())),
+                     F.math_inlines(_clean(why.strip()))])
     return Table([["Parameter"], ["Reading"], ["Why"]], rows, [0.18, 0.37, 0.45], anchor=c.reading)
 
 

@@ -104,9 +104,9 @@ def error_up(s: str | None, digits: int = SUMMARY_ERROR_DIGITS) -> str:
 
 
 def precision_label(precision: str) -> str:
-    """``"60"`` -> ``"dps=60"``; ``"float64"`` stays; empty -> ``""``."""
+    """``"60"`` -> ``"60 digits"``; ``"float64"`` stays; empty -> ``""``."""
     p = (precision or "").strip()
-    return f"dps={p}" if p.isdigit() else p
+    return f"{p} digits" if p.isdigit() else p
 
 
 def key_quantity(record: ClaimRecord) -> Quantity | None:
