@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 
 NAMES = ["score", "gradient", "em-link", "stationary", "hessian", "far-drift", "near-converged",
-         "all-equal"]
+         "all-equal", "sgd-noise"]
 
 
 def module(name: str):
