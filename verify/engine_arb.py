@@ -1056,7 +1056,7 @@ def bench_hp50_step_ms_n3d2(repeat: int = 5, compare: bool = True) -> dict:
 def bench_hp50_lossgrad_ms_n2(repeat: int = 5, compare: bool = True) -> dict:
     """Loss + direct gradient at 50 significant digits, n = 2, d = 2 separated (bench (a)'s
     configuration; a 1-D split rule): Arb kernel, warm, median of ``repeat``; with ``compare``,
-    the naive baseline (bench.naive_loss_and_gradient: one mpmath.quad per quantity at dps 50,
+    the naive baseline (naive.naive_loss_and_gradient: one mpmath.quad per quantity at dps 50,
     whose accuracy is bounded by its working precision, ~1e-50) and today's mpmath path
     (model.Evaluator at the same digits), in the same call."""
     c = [["0.9", "-0.3"], ["-0.6", "0.5"]]
@@ -1072,8 +1072,8 @@ def bench_hp50_lossgrad_ms_n2(repeat: int = 5, compare: bool = True) -> dict:
            "max_error": float(max(f.error, g.max_error())), "rule": g.rule.get("rule"),
            "nodes": g.rule.get("evaluated_nodes")}
     if compare:
-        from verify import bench as _bench
-        ms_n, (vals, nerr) = _median_ms(lambda: _bench.naive_loss_and_gradient(c, 50), 1)
+        from verify.naive import naive_loss_and_gradient
+        ms_n, (vals, nerr) = _median_ms(lambda: naive_loss_and_gradient(c, 50), 1)
         cpu_n = _LAST_CPU_MS[0]
         diffs = [abs(vals[0] - f.value)] + [abs(vals[1 + 2 * i + j] - g.value[i][j])
                                             for i in range(2) for j in range(2)]
