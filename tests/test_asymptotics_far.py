@@ -206,3 +206,73 @@ def test_law_from_state_refuses_non_regime_states():
         far.law_from_state([[0.0], [2.0]], 0.01)
     law = far.law_from_state([[0.01, 0.0], [0.0, 6.0], [0.0, 6.0]], 0.01, tau_max=1e3)
     assert law.m == 2 and law.r0 == pytest.approx(6.0)
+
+
+# ---- the law's own numerical tools (no SciPy): logistic, ODE integrator, interpolation ---------
+
+def test_logistic_pair_matches_mpmath_everywhere():
+    z = np.concatenate([np.linspace(-800, 800, 161), [-1e-300, 0.0, 1e-300, -36.7, 36.7]])
+    W, V = far.logistic_pair(z)
+    with mpmath.workdps(40):
+        for zi, w, v in zip(z, W, V):
+            ref_w = 1 / (1 + mpmath.exp(-mpmath.mpf(zi)))
+            ref_v = 1 / (1 + mpmath.exp(mpmath.mpf(zi)))
+            # full relative precision, also in the tails (where 1 - W would cancel)
+            for got, ref in ((w, ref_w), (v, ref_v)):
+                if ref < 1e-307:
+                    assert got == 0 or abs(got - float(ref)) < 1e-320
+                else:
+                    assert abs(got / float(ref) - 1) <= 4e-16, (zi, got, ref)
+
+
+@pytest.mark.parametrize("rtol", [1e-6, 1e-10])
+def test_dopri45_against_closed_forms(rtol):
+    from verify.asymptotics.ode import dopri45
+    grid = np.linspace(0.0, 3.0, 13)
+    # y' = -2 u y^2, y(0) = 1: y = 1/(1 + u^2); y' = y cos u: y = e^{sin u}
+    for f, exact, dexact in (
+            (lambda u, y: -2 * u * y * y, lambda u: 1 / (1 + u * u), lambda u: -2 * u / (1 + u * u) ** 2),
+            (lambda u, y: y * math.cos(u), lambda u: math.exp(math.sin(u)),
+             lambda u: math.cos(u) * math.exp(math.sin(u)))):
+        y, dy, steps = dopri45(f, exact(0.0), grid, rtol=rtol, atol=1e-15)
+        ref = np.array([exact(u) for u in grid])
+        dref = np.array([dexact(u) for u in grid])
+        # global error: a few hundred local tolerances over the run at most
+        assert np.max(np.abs(y - ref) / np.abs(ref)) <= 100 * rtol
+        assert np.max(np.abs(dy - dref)) <= 100 * rtol * np.max(np.abs(dref)) + 1e-14
+        assert steps >= len(grid) - 1
+
+
+def test_dopri45_refuses_bad_input():
+    from verify.asymptotics.ode import dopri45
+    with pytest.raises(ValueError, match="increasing"):
+        dopri45(lambda u, y: y, 1.0, [0.0, 0.0, 1.0], rtol=1e-8)
+    with pytest.raises(ValueError, match="tolerances"):
+        dopri45(lambda u, y: y, 1.0, [0.0, 1.0], rtol=0.0)
+
+
+def test_hermite_fourth_order_against_closed_form():
+    from verify.asymptotics.ode import hermite
+    for k in (10, 20):
+        xs = np.linspace(0.0, 2.0, k + 1)
+        x = np.linspace(0.0, 2.0, 1001)
+        got = hermite(x, xs, np.sin(3 * xs), 3 * np.cos(3 * xs))
+        h = xs[1] - xs[0]
+        assert np.max(np.abs(got - np.sin(3 * x))) <= h ** 4 * 3 ** 4 / 384 * 1.0001
+
+
+def test_law_time_matches_separable_quadrature():
+    # dr/dtau = eta g(r) is autonomous: tau = (1/eta) int_{r0}^{r(tau)} dr'/g(r') -- an independent
+    # computation (Gauss-Legendre in r, no ODE) of the time the integrator says it took
+    eta = 0.01
+    law = far.integrate(4.0, eta, 1, tau_max=1e6, points_per_decade=5)
+    for k in (6, 15, len(law.tau) - 1):
+        tau_q = far.steps_to_move(4.0, float(law.r[k] - 4.0), eta, 1)
+        # the r error moves tau by dr / (eta g)
+        slack = (law.r_error + 1e-12) / (eta * far.drift_fast(float(law.r[k]), 1))
+        assert abs(tau_q - law.tau[k]) <= 1e-7 * law.tau[k] + slack, (k, tau_q, law.tau[k])
+    # and the interpolant between grid points, against the same quadrature
+    t_mid = math.sqrt(law.tau[10] * law.tau[11])
+    r_mid = float(law.r_at(t_mid))
+    assert far.steps_to_move(4.0, r_mid - 4.0, eta, 1) == pytest.approx(
+        t_mid, rel=1e-6 + float(law.r_at_error(t_mid)) * 20)

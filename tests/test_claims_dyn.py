@@ -13,7 +13,7 @@ import pytest
 
 from verify import model, sgd
 from verify.claims import c_figure, c_thm2_1, c_thm3_4, c_thm3_5, c_thm3_7
-from verify.claims.c_thm3_5 import classify_outcome, outcome_rules
+from verify.outcomes import classify_outcome, outcome_rules
 from verify.claims.record import CONFIRMED, INCONCLUSIVE, REFUTED, dumps, loads
 from verify.dynamics import Trajectory
 

@@ -923,7 +923,7 @@ def far_run(case, steps=10_000, eta=0.5):
 
 def claim_eta(case) -> float:
     """The thm3.5 check's step rule, min(0.01, 0.36/M0^2), at M0 = the largest initial |c_i|."""
-    from verify.claims.c_thm3_5 import default_eta
+    from verify.outcomes import default_eta
     return default_eta(max(math.sqrt(sum(x * x for x in r)) for r in case[0]))
 
 

@@ -13,7 +13,7 @@ within ``slope_tol``).  Two versions of each run: the paper's stochastic GD
 (:func:`verify.sgd.run_sgd`, 20000 fresh samples per step) and the exact population GD
 (:func:`verify.dynamics.run_gd`, float64 quadrature), the latter under a wall-clock budget because
 its cost grows once the means separate (n = 5, d = 3).  Classification: the explicit rule of
-:func:`verify.claims.c_thm3_5.classify_outcome` with converge_tol = 0.1 M.  Each run gives, per
+:func:`verify.outcomes.classify_outcome` with converge_tol = 0.1 M.  Each run gives, per
 claimed property, True / False / None (undecided).  CONFIRMED when every stochastic-run property
 is True and no population-run property is False; REFUTED when some property is decided False
 (witness: that run); INCONCLUSIVE otherwise.  The slope is judged only on runs that reached the
@@ -30,10 +30,9 @@ import numpy as np
 
 from verify import dynamics, rates, sgd
 from verify.claims import common
-from verify.claims.c_thm3_5 import (CONVERGED, DIVERGING, UNDECIDED, classify_outcome,
-                                    outcome_rules)
 from verify.claims.common import CONFIRMED, INCONCLUSIVE, REFUTED, quantity
 from verify.claims.record import Finding
+from verify.outcomes import CONVERGED, DIVERGING, UNDECIDED, classify_outcome, outcome_rules
 
 ID = "figure"
 TITLE = "The paper's experiment: n=5, d=3, eta=0.01; M=4 all converge, M=6 exactly one; loss slope ~ -1"

@@ -36,10 +36,10 @@ import numpy as np
 from verify import api, dynamics, rates
 from verify.asymptotics import far
 from verify.claims import common
-from verify.claims.c_thm3_5 import (CONVERGED, DIVERGING, UNDECIDED, classify_outcome,
-                                    default_eta, outcome_rules)
 from verify.claims.common import CONFIRMED, INCONCLUSIVE, REFUTED, quantity
 from verify.claims.record import Finding
+from verify.outcomes import (CONVERGED, DIVERGING, UNDECIDED, classify_outcome, default_eta,
+                             outcome_rules, run_many)
 
 ID = "thm3.4"
 TITLE = "Necessity of tiny initialisation: from m_1(0) = exp(-M0/100) e_1, others at 0, only m_1 converges"
@@ -96,8 +96,7 @@ def check(tier: str = "quick", seed: int = 20260101, *, init_scale: float | None
     """Run the thm3.4 check.  ``init_scale`` replaces exp(-M0/100) (a mutation: e.g. 0 puts all
     means at the origin, where they stay identical and all converge).  ``validation`` = (M0,
     steps, min_span) of the long GD run the law is validated on (None: the tier's; False: skip)."""
-    from verify.claims.c_thm3_5 import run_many
-    from verify.claims.c_thm3_7 import validation_quantities
+    from verify.claims.far_common import validation_quantities
     cfg = TIERS[tier]
     n = n or cfg["n"]
     d = d or cfg["d"]

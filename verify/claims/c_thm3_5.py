@@ -40,6 +40,8 @@ from verify import dynamics, rates
 from verify.claims import common
 from verify.claims.common import (CONFIRMED, INCONCLUSIVE, REFUTED, quantity, wilson_interval)
 from verify.claims.record import Finding
+from verify.outcomes import (CONVERGED, DIVERGING, UNDECIDED, classify_outcome, default_eta,
+                             exactly_one, far_init, outcome_rules, run_many)
 
 ID = "thm3.5"
 TITLE = "Random far initialisation: exactly one mean converges w.p. >= 1 - n^2 M0^(-1/3); loss O(1/tau)"
@@ -49,60 +51,6 @@ STATEMENT = ("With m_i(0) drawn i.i.d. from N(m, I_d), |m - m*| = M0 > 10^9 sqrt
 PROVENANCE = ("As reported by the public summary of arXiv 2511.22069 (Thm 3.5, Cor. 3.6); "
               "constants unverified.")
 
-CONVERGED, DIVERGING, UNDECIDED = "converged", "diverging", "undecided"
-
-
-# ---------------------------------------------------------------------------------------------
-# Shared by the dynamics claims (thm3.4, thm3.7, figure)
-# ---------------------------------------------------------------------------------------------
-
-def outcome_rules(converge_tol: float = 0.05, window: int = 4) -> dict:
-    return {"converge_tol": converge_tol, "window": window,
-            "rule": "converged: r <= converge_tol at each of the last window+1 records; "
-                    "diverging: r strictly increasing over the last window+1 records and "
-                    "r_end > r(0); otherwise undecided"}
-
-
-def classify_outcome(traj, rules: dict) -> list[str]:
-    """Per-parameter class from the distances recorded in ``traj`` (see the module docstring)."""
-    if not traj.dist:
-        return []
-    w = rules["window"]
-    out = []
-    for i in range(len(traj.dist[0])):
-        r = [row[i] for row in traj.dist]
-        tail = r[-(w + 1):]
-        if not math.isfinite(r[-1]):
-            out.append(DIVERGING)
-        elif len(tail) == w + 1 and max(tail) <= rules["converge_tol"]:
-            out.append(CONVERGED)
-        elif (len(tail) == w + 1 and all(b > a for a, b in zip(tail, tail[1:]))
-              and r[-1] > r[0]):
-            out.append(DIVERGING)
-        else:
-            out.append(UNDECIDED)
-    return out
-
-
-def exactly_one(classes: list[str]) -> bool | None:
-    """True/False when every parameter is classified, None when some is undecided."""
-    if UNDECIDED in classes:
-        return None
-    return classes.count(CONVERGED) == 1 and classes.count(DIVERGING) == len(classes) - 1
-
-
-def far_init(n: int, d: int, M0: float, seed: int) -> tuple[list[list[float]], list[float]]:
-    """Centred c_i(0) = m_i(0) - m*: m* = 0, m = M0 u (u a random unit vector), m_i ~ N(m, I_d)."""
-    rng = np.random.default_rng(seed)
-    u = rng.standard_normal(d)
-    u /= np.linalg.norm(u)
-    c = M0 * u[None, :] + rng.standard_normal((n, d))
-    return c.tolist(), (M0 * u).tolist()
-
-
-def default_eta(M0: float) -> float:
-    """Step size: 0.01 (the paper's) capped by 0.36 / M0^2 (the Hessian grows like M0^2)."""
-    return min(0.01, 0.36 / M0 ** 2)
 
 
 def rate_summary(traj, power: float, tail: float = 0.5):
@@ -148,14 +96,6 @@ def law_classes(traj, classes: list[str]) -> list[str]:
     if traj.dist[-1][j] >= far.R_MIN:
         return [DIVERGING if c == UNDECIDED else c for c in classes]
     return classes
-
-
-def run_many(c0s, eta, steps, digits=4):
-    """GD from several starts with one step size: the compiled batch engine when present."""
-    batch = getattr(dynamics, "run_gd_batch", None)
-    if batch is not None and len(c0s) > 1:
-        return batch(c0s, eta, steps, digits=digits, progress=False)
-    return [dynamics.run_gd(c, eta, steps, digits=digits, progress=False) for c in c0s]
 
 
 def bound(n: int, M0: float) -> float:
@@ -232,7 +172,7 @@ def check(tier: str = "quick", seed: int = 20260101, *, claimed_power: float = 1
                                    closest_hits / closest_total, precision="float64"))
     # the rate and the divergence: the far-regime law, validated on one full GD run
     from verify.asymptotics import far
-    from verify.claims.c_thm3_7 import law_quantities, validation_quantities
+    from verify.claims.far_common import law_quantities, validation_quantities
     n, d, M0, rsteps = rate_run
     eta = default_eta(M0)
     c0, _ = far_init(n, d, M0, seed)

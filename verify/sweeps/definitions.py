@@ -191,18 +191,18 @@ def one_converges_cell(M0: float, n: int, d: int, seed: int) -> dict:
     """One run of thm3.5's random far initialisation (the claim's own initialisation, step rule
     and outcome rule): does exactly one mean converge, and is it the one that started closest?"""
     import numpy as np
-    from verify.claims import c_thm3_5 as c35
+    from verify import outcomes
     s = SEED + 7919 * seed + int(M0 * 1000) + 100003 * n + 10007 * d
-    c0, _ = c35.far_init(n, d, M0, s)
-    eta = c35.default_eta(M0)
+    c0, _ = outcomes.far_init(n, d, M0, s)
+    eta = outcomes.default_eta(M0)
     tr = dynamics.run_gd(c0, eta, FAR_STEPS, digits=4, progress=False)
     _check_interrupt(tr)
-    cls = c35.classify_outcome(tr, c35.outcome_rules())
-    one = c35.exactly_one(cls)
+    cls = outcomes.classify_outcome(tr, outcomes.outcome_rules())
+    one = outcomes.exactly_one(cls)
     closest = int(np.argmin([np.linalg.norm(x) for x in c0]))
     return {"M0": M0, "n": n, "d": d, "seed": s, "eta": eta, "steps": tr.steps[-1],
             "classes": cls, "exactly_one": one,
-            "closest_converged": bool(cls[closest] == c35.CONVERGED)}
+            "closest_converged": bool(cls[closest] == outcomes.CONVERGED)}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -215,12 +215,12 @@ MAP_STEPS = 8000
 def thm34_cell(angle_deg: float, M0: float, n: int, d: int) -> dict:
     """thm3.4's construction at one angle (degrees) between m* and e_1 and one M0."""
     from verify.claims import c_thm3_4 as c34
-    from verify.claims import c_thm3_5 as c35
+    from verify import outcomes
     c0, m_star = c34.initial(n, d, M0, math.radians(angle_deg))
-    eta = c35.default_eta(M0)
+    eta = outcomes.default_eta(M0)
     tr = dynamics.run_gd(c0, eta, MAP_STEPS, digits=4, progress=False)
     _check_interrupt(tr)
-    cls = c35.classify_outcome(tr, c35.outcome_rules())
+    cls = outcomes.classify_outcome(tr, outcomes.outcome_rules())
     return {"angle_deg": angle_deg, "M0": M0, "n": n, "d": d, "eta": eta, "steps": tr.steps[-1],
             "classes": cls, "final_dist": [r if math.isfinite(r) else None for r in tr.dist[-1]]}
 
