@@ -404,3 +404,101 @@ def test_ctrl_c_during_all_keeps_the_finished_records(tmp_path):
             assert not (r["verdict"] == "CONFIRMED" and "interrupted" in r["reason"])
         assert any(r["verdict"] != "INCONCLUSIVE" or not r["reason"].startswith("interrupted")
                    for r in recs.values())
+
+
+# --- inputs a user would type (issue 19 item 6, issue 24 item 5) ---------------------------------
+
+def _loss_value(capsys, argv) -> str:
+    assert main(argv) == 0, _one_line_error(capsys)
+    out = capsys.readouterr().out
+    return out.split("loss = ")[1].split()[0]
+
+
+@pytest.mark.parametrize("neg, shifted", [
+    # The loss depends on c_i = m_i - m* only, so a configuration written with minus signs equals
+    # its shift without them: a minus read as an option (or dropped) breaks the equality.
+    (["--params", "-1;-2", "--target", "-1.5"], ["--params", "1;0", "--target", "0.5"]),
+    (["--params", "-1,0;0,1", "--target", "-1,0"], ["--params", "0,0;1,1", "--target", "0,0"]),
+    (["--params", "-.5;0.5", "--target", "-1e-1"], ["--params", "-0.4;0.6", "--target", "0"]),
+])
+def test_parameters_and_targets_may_start_with_a_minus(neg, shifted, capsys):
+    a = _loss_value(capsys, ["loss", *neg, "--digits", "12"])
+    b = _loss_value(capsys, ["loss", *shifted, "--digits", "12"])
+    assert float(a) == pytest.approx(float(b), rel=1e-11), (a, b)
+    assert main(["gradient", *neg, "--digits", "10"]) == 0
+    capsys.readouterr()
+    assert main(["loss", "--params", "-1;-2", "--target", "0", "--t", "-0.5"]) == 2   # t < 0
+    assert "t must be" in _one_line_error(capsys)
+
+
+def test_numpy_integers_are_digits_and_iterators_are_refused():
+    np = pytest.importorskip("numpy")
+    import verify
+    want = verify.loss([[1], [0]], [0.25], digits=25)
+    for digits in (np.int64(25), np.int32(25), np.uint8(25)):
+        got = verify.loss([[1], [0]], [0.25], digits=digits)
+        assert got.precision.digits == 25 and abs(got.value - want.value) <= want.error + got.error
+    with pytest.raises(ValueError, match="digits"):
+        verify.loss([[1], [0]], [0], digits=True)
+    cases = [((r for r in [[1], [0]]), [0], r"^params must be a sequence"),
+             (iter([[1], [0]]), [0], r"^params must be a sequence"),
+             ([iter([1]), [0]], [0], r"^params\[0\] must be a vector"),
+             ([[1], [0]], (x for x in [0]), r"^target must be a vector")]
+    for params, target, msg in cases:
+        for f in (verify.loss, verify.gradient):
+            with pytest.raises(ValueError, match=msg):
+                f(params, target, digits=10)
+
+
+def _results_with(tmp_path, change) -> Path:
+    from verify.claims import record as rec
+    doc = json.loads((Path(__file__).parent / "fixtures" / "records_small.json").read_text())
+    rec.loads(json.dumps(doc))          # the fixture itself reads
+    change(doc)
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@pytest.mark.parametrize("change, expect", [
+    (lambda d: d.update(future_section={"x": 1}), "future_section"),
+    (lambda d: d["records"][0].update(new_field=1), "records[0].new_field"),
+    (lambda d: d["records"][0]["quantities"][0].update(interval=["0", "1"]),
+     "records[0].quantities[0].interval"),
+    (lambda d: d.update(schema_version=99), "99"),
+])
+def test_report_refuses_what_it_does_not_know_naming_schema_versions(tmp_path, change, expect,
+                                                                     capsys):
+    from verify.claims.record import READABLE_SCHEMAS
+    results = _results_with(tmp_path, change)
+    assert main(["report", str(results), "--out", str(tmp_path / "out")]) == 2
+    err = _one_line_error(capsys)
+    assert expect in err and "schema versions " + ", ".join(map(str, READABLE_SCHEMAS)) in err
+    assert not (tmp_path / "out").exists()                      # nothing rendered, nothing dropped
+
+
+@pytest.mark.parametrize("grid", [";;;", "M=", "M=2,3;M=4", "n=2;;M=2", "=2", "M=2,,3", ""])
+def test_sweep_grid_empty_or_repeated_axes_exit_2_before_computing(grid, tmp_path, monkeypatch,
+                                                                  capsys):
+    from verify.sweeps import engine
+
+    def no_cells(*a, **k):
+        raise AssertionError("computed a grid that should have been refused")
+    monkeypatch.setattr(engine, "run_cells", no_cells)
+    assert main(["sweep", "split-threshold", "--grid", grid, "--scheduler", "none",
+                 "--out", str(tmp_path)]) == 2
+    assert "--grid" in _one_line_error(capsys)
+
+
+def test_sweep_grid_accepts_what_it_documents():
+    from verify.sweeps.cli import parse_grid
+    assert parse_grid("M=2,3;n=2") == {"M": [2.0, 3.0], "n": [2.0]}
+    assert parse_grid("M=2,3;n=2;") == {"M": [2.0, 3.0], "n": [2.0]}
+    assert parse_grid(None) == {}
+
+
+@pytest.mark.parametrize("argv", [["sweep", "--list", "extra"], ["list", "extra"],
+                                  ["bench", "extra"], ["derive", "--latex", "--bogus"]])
+def test_extra_positional_arguments_exit_2(argv, capsys):
+    assert main(argv) == 2
+    _one_line_error(capsys)

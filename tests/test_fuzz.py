@@ -180,3 +180,39 @@ def test_cli_ends_in_a_status_and_at_most_one_line(argv):
         assert len(lines) == 1 and lines[0].startswith("error:"), (argv, text)
         assert "internal error" not in lines[0], (argv, text)
     assert not os.listdir(_WORK), (argv, os.listdir(_WORK))   # bad input writes nothing
+
+
+# --- sweep grids: parsed strictly (issue 24 item 5) ---------------------------------------------
+
+grid_names = st.sampled_from(["M", "n", "d", "seed", "M0", "", " "])
+grid_values = st.lists(st.sampled_from(["2", "3.5", "-1", "", " ", "x", "1e3"]), min_size=0,
+                       max_size=3)
+
+
+@FUZZ
+@given(st.lists(st.tuples(grid_names, grid_values), max_size=4), st.booleans())
+def test_grid_parts_are_kept_or_refused_never_dropped(parts, trailing):
+    """An independent reading of the documented grammar: every part is NAME=v1,v2,... with a
+    name, at least one value and only numbers, each name once (one trailing ';' allowed); such a
+    grid parses to exactly those axes, anything else raises SweepError (exit 2 in the CLI)."""
+    from verify.sweeps.cli import parse_grid
+    from verify.sweeps.definitions import SweepError
+    text = ";".join(f"{name}={','.join(vals)}" for name, vals in parts) + (";" if trailing else "")
+
+    def number(v):
+        try:
+            float(v)
+            return True
+        except ValueError:
+            return False
+    names = [name.strip() for name, _ in parts]
+    valid = (parts and all(name.strip() for name in names) and len(set(names)) == len(names)
+             and all(vals and all(number(v) for v in vals) for _, vals in parts))
+    if valid:
+        assert parse_grid(text) == {name.strip(): [float(v) for v in vals] for name, vals in parts}
+    else:
+        try:
+            got = parse_grid(text)
+        except SweepError:
+            return
+        raise AssertionError(f"{text!r} was accepted as {got}")

@@ -15,6 +15,8 @@ is below 10^-434294 there), digits/dps beyond the precision policy's maxima.
 from __future__ import annotations
 
 import math
+import numbers
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,6 +71,30 @@ def check_parameterisation(p: str) -> str:
     return p
 
 
+def _coerce(params, target, digits, dps):
+    """The public inputs as the library reads them: numpy and other integer types
+    (numbers.Integral, never bool) become int for ``digits``/``dps``; ``params``, its rows and
+    ``target`` must be sequences (list, tuple, array: something with a length that can be read
+    twice), so a generator or iterator is refused with a ValueError naming the argument rather
+    than consumed by the first reader."""
+    def integer(x):
+        return int(x) if isinstance(x, numbers.Integral) and not isinstance(x, bool) else x
+
+    def sequence(x, name, what):
+        if isinstance(x, Iterator) or not (hasattr(x, "__len__") and hasattr(x, "__getitem__")):
+            raise ValueError(f"{name} must be {what} (a list, tuple or array), got "
+                             f"{type(x).__name__}")
+        return x
+
+    params = sequence(params, "params", "a sequence of n vectors")
+    if not isinstance(params, (str, bytes, bytearray, dict)):
+        for i, row in enumerate(params):
+            if not isinstance(row, (str, bytes, bytearray)):
+                sequence(row, f"params[{i}]", "a vector (a sequence of numbers)")
+    target = sequence(target, "target", "a vector")
+    return params, target, integer(digits), integer(dps)
+
+
 def _centring_dps(params, target, digits, dps) -> int | None:
     """Digits for forming e^{-t} (m - m*): the digits asked (or the fixed dps) plus 40 guard
     digits plus the parameters' spread; None (centred's default) when neither is given."""
@@ -121,6 +147,7 @@ def loss(params, target, t=0, *, digits: int | None = None, dps: int | None = No
     precision).  The result carries its error estimate; with ``strict`` an estimate that misses the
     target raises :class:`verify.quadrature.InaccurateError`.
     """
+    params, target, digits, dps = _coerce(params, target, digits, dps)
     c = centred(params, target, t, parameterisation, _centring_dps(params, target, digits, dps))
     est = model.F(c, digits, dps=dps, backend=backend, strict=strict)
     return Result(est.value, est.error, est.precision, est.rule, est.ok, parameterisation, t)
@@ -134,6 +161,7 @@ def gradient(params, target, t=0, *, digits: int | None = None, dps: int | None 
     ``form`` selects the direct or the Stein form of SPEC §2 (equal in exact arithmetic).
     For ``parameterisation="clean"`` this is grad_{m_i} L = e^{-t} grad_{mu_i} L.
     """
+    params, target, digits, dps = _coerce(params, target, digits, dps)
     c = centred(params, target, t, parameterisation, _centring_dps(params, target, digits, dps))
     est = model.grad_F(c, digits, form=form, dps=dps, backend=backend, strict=strict)
     value, error = est.value, est.error

@@ -17,6 +17,7 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 import traceback
 
@@ -29,7 +30,15 @@ class BadInput(ValueError):
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that raises instead of printing usage and exiting (one line, our format)."""
+    """argparse that raises instead of printing usage and exiting (one line, our format).
+
+    A value that starts with a minus followed by a digit, a point or inf/nan (``--params
+    '-1;-2'``, ``--target -1,0``, ``--t -.5``) is read as a value, never as an option: no option
+    of ours looks like that (argparse's own rule only covers plain numbers such as ``-1``)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = re.compile(r"^-(?:\d|\.\d|inf|nan)", re.IGNORECASE)
 
     def error(self, message):
         raise BadInput(f"{self.prog.replace('python -m verify', '').strip() or 'verify'}: {message}")
@@ -175,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
                            "loss, gradient); see --help")
         return _dispatch(args, argv)
     except KeyboardInterrupt:
-        interrupt.request()
+        interrupt.note()
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except InaccurateError as e:

@@ -229,6 +229,44 @@ def loads(text: str) -> tuple[list[ClaimRecord], dict[str, Any]]:
     doc = json.loads(text)
     if not isinstance(doc, dict) or "records" not in doc:
         raise ValueError("not a verify results file (expected a JSON object with 'records')")
-    if doc.get("schema_version") not in READABLE_SCHEMAS:
-        raise ValueError(f"unsupported results schema version {doc.get('schema_version')!r}")
+    version = doc.get("schema_version")
+    readable = ", ".join(str(v) for v in READABLE_SCHEMAS)
+    if version not in READABLE_SCHEMAS:
+        raise ValueError(f"unsupported results schema version {version!r} (this verify reads "
+                         f"schema versions {readable}; was the file written by a newer verify?)")
+    unknown = unknown_fields(doc)
+    if unknown:
+        more = f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""
+        raise ValueError(f"the results file has field(s) this verify does not know "
+                         f"({', '.join(unknown[:3])}{more}); it reads schema versions {readable} "
+                         f"and the file says {version}: written by a newer verify? Re-render it "
+                         "with the verify that wrote it (fields are never dropped silently)")
     return [ClaimRecord.from_dict(r) for r in doc["records"]], doc.get("provenance", {})
+
+
+# The nested record types whose fields loads() checks (lists of objects under these keys).
+_NESTED = {ClaimRecord: {"quantities": Quantity, "findings": Finding, "enclosures": Enclosure,
+                         "figures": Figure},
+           Figure: {"lines": Line}}
+
+
+def unknown_fields(doc: dict[str, Any]) -> list[str]:
+    """Paths of the fields of a results document that this version's dataclasses do not have
+    (e.g. ``records[2].quantities[0].interval``): a newer writer's additions.  loads() refuses
+    them rather than drop them on a re-render."""
+    out = [k for k in sorted(doc) if k not in ("schema_version", "provenance", "records")]
+
+    def walk(obj: Any, cls: type, path: str) -> None:
+        if not isinstance(obj, dict):
+            return
+        names = {f.name for f in dataclasses.fields(cls)}
+        out.extend(f"{path}.{k}" for k in sorted(obj) if k not in names)
+        for key, sub in _NESTED.get(cls, {}).items():
+            items = obj.get(key)
+            for i, item in enumerate(items if isinstance(items, list) else []):
+                walk(item, sub, f"{path}.{key}[{i}]")
+
+    records = doc.get("records")
+    for i, r in enumerate(records if isinstance(records, list) else []):
+        walk(r, ClaimRecord, f"records[{i}]")
+    return out

@@ -28,6 +28,8 @@ def main(args) -> int:
     """The ``sweep`` subcommand on parsed arguments (verify.cli); returns the exit status.
     Bad input raises SweepError (a ValueError: one line, exit 2, from verify.cli)."""
     if args.list:
+        if args.name:
+            raise SweepError(f"sweep --list takes no sweep name (got {args.name!r})")
         return list_sweeps()
     if not args.name:
         raise SweepError("sweep: name a sweep (see `python -m verify sweep --list`)")
@@ -45,22 +47,39 @@ def main(args) -> int:
 
 
 def parse_grid(text: str | None) -> dict[str, list[float]]:
-    """'M=2,3,4;n=2' -> {"M": [2, 3, 4], "n": [2]}."""
-    if not text:
+    """'M=2,3,4;n=2' -> {"M": [2, 3, 4], "n": [2]}.
+
+    Strict: no option (None) means the sweep's own grid, but a given --grid must name at least
+    one axis; every part is AXIS=v1,v2,... with a name and at least one number; an axis appears
+    once; a lone trailing ';' is tolerated, empty parts elsewhere (';;;', 'M=2;;n=2') are not.
+    """
+    if text is None:
         return {}
-    out = {}
-    for part in text.split(";"):
+    usage = "expected AXIS=v1,v2,... separated by ';', e.g. 'M=2,3;n=2'"
+    parts = text.split(";")
+    if len(parts) > 1 and not parts[-1].strip():
+        parts = parts[:-1]
+    out: dict[str, list[float]] = {}
+    for part in parts:
         if not part.strip():
-            continue
+            raise SweepError(f"--grid: empty axis in {text!r}; {usage}")
         if "=" not in part:
-            raise SweepError(f"--grid: expected AXIS=v1,v2,... separated by ';', got {part!r}")
-        name, vals = part.split("=", 1)
+            raise SweepError(f"--grid: {usage}, got {part!r}")
+        name, vals = (x.strip() for x in part.split("=", 1))
+        if not name:
+            raise SweepError(f"--grid: a part has no axis name: {part!r}; {usage}")
+        if name in out:
+            raise SweepError(f"--grid: axis {name!r} given twice; list all its values once, "
+                             f"e.g. '{name}=2,3,4'")
+        if not vals:
+            raise SweepError(f"--grid: axis {name!r} has no values; {usage}")
+        items = vals.split(",")
+        if any(not v.strip() for v in items):
+            raise SweepError(f"--grid: axis {name!r} has an empty value in {vals!r}")
         try:
-            out[name.strip()] = [float(v) for v in vals.split(",") if v.strip()]
+            out[name] = [float(v) for v in items]
         except ValueError:
-            raise SweepError(f"--grid: axis {name.strip()!r} needs numbers, got {vals!r}") from None
-        if not out[name.strip()]:
-            raise SweepError(f"--grid: axis {name.strip()!r} has no values")
+            raise SweepError(f"--grid: axis {name!r} needs numbers, got {vals!r}") from None
     return out
 
 
