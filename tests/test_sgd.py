@@ -1,0 +1,87 @@
+"""Tests of SGD with fresh batches (verify.sgd) and of the gradient-noise laws
+(verify.asymptotics.sgd_noise, proofs/sgd_noise.py), issue 22 item 1."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from verify import sgd
+from verify.asymptotics import sgd_noise as S
+
+C0 = np.array([[1.0, 0.2], [-0.5, 0.3], [2.0, -1.0]])
+
+
+@pytest.mark.parametrize("batch", [1, 3, 257])
+def test_compiled_matches_numpy_and_is_reproducible(batch):
+    a = sgd.run_sgd(C0, 0.05, 40, batch=batch, seed=3, engine="numba")
+    b = sgd.run_sgd(C0, 0.05, 40, batch=batch, seed=3, engine="numpy")
+    c = sgd.run_sgd(C0, 0.05, 40, batch=batch, seed=3, engine="numba")
+    assert a.final_c == c.final_c
+    np.testing.assert_allclose(np.array(a.final_c, float), np.array(b.final_c, float),
+                               rtol=1e-11, atol=1e-13)
+    if batch == 1:
+        assert all(math.isinf(e) for e in a.loss_error)
+
+
+def test_draw_blocks_do_not_change_the_run(monkeypatch):
+    one = sgd.run_sgd(C0, 0.05, 10, batch=100, seed=5, engine="numpy")
+    monkeypatch.setattr(sgd, "DRAW", 7)
+    for engine in ("numpy", "numba"):
+        blocks = sgd.run_sgd(C0, 0.05, 10, batch=100, seed=5, engine=engine)
+        np.testing.assert_allclose(np.array(blocks.final_c, float), np.array(one.final_c, float),
+                                   rtol=1e-12)
+
+
+def test_keep_params_records_the_parameters():
+    tr = sgd.run_sgd(C0, 0.05, 30, batch=4, seed=1, keep_params=True)
+    assert len(tr.params) == len(tr.steps)
+    np.testing.assert_allclose(np.sqrt((tr.params[-1] ** 2).sum(axis=1)), tr.dist[-1], rtol=1e-12)
+    np.testing.assert_allclose(tr.params[0], C0)
+
+
+@pytest.mark.parametrize("bad", [0, 10 ** 6 + 1, 2.5, True])
+def test_bad_batch_is_refused(bad):
+    with pytest.raises(ValueError, match="batch"):
+        sgd.run_sgd(C0, 0.05, 1, batch=bad)
+
+
+def test_moments_match_monte_carlo():
+    """Quadrature moments of the per-sample gradient against a 2e5-sample Monte Carlo estimate
+    (an independent computation): within 5 Monte Carlo standard errors."""
+    r, d = 2.0, 2
+    mo = S.collinear_moments([0.0, r], d, digits=10)
+    C = np.array([[0.0, 0.0], [r, 0.0]])
+    Y = np.random.default_rng(11).standard_normal((200_000, d))
+    logits = Y @ C.T - 0.5 * (C * C).sum(1)
+    logits -= logits.max(1, keepdims=True)
+    W = np.exp(logits)
+    W /= W.sum(1, keepdims=True)
+    V = W @ C
+    H = (V @ C.T - (V * V).sum(1)[:, None]) * W
+    for i in range(2):
+        g = 2 * (W[:, i:i + 1] * V + H[:, i:i + 1] * (Y - C[i]))
+        se = g[:, 0].std() / math.sqrt(len(g))
+        assert abs(g[:, 0].mean() - mo.mean[i]) < 5 * se
+        sq_par, sq_perp = g[:, 0] ** 2, g[:, 1] ** 2
+        assert abs(sq_par.mean() - mo.second_par[i]) < 5 * sq_par.std() / math.sqrt(len(g))
+        assert abs(sq_perp.mean() - mo.second_perp[i]) < 5 * sq_perp.std() / math.sqrt(len(g))
+    assert max(mo.mean_err + mo.second_par_err) < 1e-9
+
+
+def test_noise_to_drift_law_is_leading_order():
+    """rho from the quadrature against the derived leading law: the relative gap shrinks like
+    1/r^2 (gap * r^2 bounded from r = 8 to 12)."""
+    gaps = []
+    for r in (8.0, 12.0):
+        q, err = S.rho_quadrature(r, 1, 3, digits=10)
+        assert err < 1e-6 * q
+        gaps.append(abs(q / S.rho_law(r, 1, 3) - 1) * r * r)
+    assert gaps[1] <= 1.5 * gaps[0]
+
+
+def test_zero_noise_at_target():
+    """Every per-sample gradient vanishes at the target: a batch gradient there is exactly 0."""
+    G, loss, se = sgd.sample_gradient(np.zeros((3, 2)), np.random.default_rng(0).standard_normal((50, 2)))
+    assert np.all(G == 0) and loss == 0
