@@ -502,3 +502,80 @@ def test_sweep_grid_accepts_what_it_documents():
 def test_extra_positional_arguments_exit_2(argv, capsys):
     assert main(argv) == 2
     _one_line_error(capsys)
+
+
+# --- bench: one table, and Ctrl-C exits 130 in every phase (issue 19 item 7, issue 24 item 4) ---
+
+def _stub_bench(monkeypatch, swallow_in=None):
+    """Replace bench's phases by instant stubs; the phase ``swallow_in`` sees a Ctrl-C that its
+    C code swallowed (as acb.integral's callbacks do): the flag is set, nothing is raised."""
+    from verify import bench, certify, engine_arb
+
+    def phase(name, value):
+        def run(*a, **k):
+            if name == swallow_in:
+                interrupt.request()
+            return value
+        return run
+    d = {k: {"us": 1.0, "numpy_us": 2.0, "ratio": 2.0, "nodes_per_step": 1,
+             "gradient_rel_difference": 0.0} for k in ("n3d2", "n5d3_separated")}
+    monkeypatch.setattr(bench, "bench_d", phase("d", d))
+    monkeypatch.setattr(engine_arb, "bench_hp50_step_ms_n3d2",
+                        phase("step", {"hp50_step_ms_n3d2": 10.0, "mpmath_step_ms": 100.0}))
+    monkeypatch.setattr(engine_arb, "bench_hp50_lossgrad_ms_n2",
+                        phase("lossgrad", {"hp50_lossgrad_ms_n2": 1.0, "naive_quad_ms_n2": 60.0}))
+    monkeypatch.setattr(certify, "bench_acb_lossgrad_n2",
+                        phase("acb", {"seconds": 0.5, "digits": 50.0}))
+    monkeypatch.setattr(bench, "bench_c", phase("c", {"seconds": 0.1}))
+    monkeypatch.setattr(bench, "measure_tiers", phase("tiers", {"quick_tier_s": 1.0}))
+
+
+@pytest.mark.parametrize("phase", ["d", "step", "lossgrad", "acb", "c", "tiers"])
+def test_bench_exits_130_when_a_phase_swallowed_ctrl_c(phase, monkeypatch, capsys):
+    _stub_bench(monkeypatch, swallow_in=phase)
+    try:
+        assert main(["bench", "--quick", "--json", "--tiers"]) == 130
+    finally:
+        interrupt.clear()
+    assert "targets" not in capsys.readouterr().out          # nothing printed as a result
+
+
+def test_bench_prints_one_table_and_the_tier_keys(monkeypatch, capsys):
+    _stub_bench(monkeypatch)
+    assert main(["bench", "--quick", "--json"]) == 0
+    out = capsys.readouterr().out
+    for stale in ("ratio naive/engine", "target >= 20x", "target <= 40x", "undecided"):
+        assert stale not in out
+    doc = json.loads(out.strip().splitlines()[-1])
+    for key in ("quick_tier_s", "full_tier_s", "sweep_one_converges_s", "sweep_split_threshold_s"):
+        assert key in doc and doc[key] is None
+    assert "bench --tiers" in doc["tiers_note"]
+    # stubbed measurements against the stated targets: 1 us <= 20 us, 10 ms <= 30 ms, 60x >= 50x
+    assert doc["targets"]["f64_step_us_n3d2 <= 20"] and doc["targets"]["hp50_step_ms_n3d2 <= 30"]
+    assert doc["targets"]["naive/hp50 lossgrad n2 >= 50"]
+
+
+def test_bench_tiers_times_commands_and_reports_failures():
+    from verify.bench import measure_tiers
+    got = measure_tiers({"quick_tier_s": [sys.executable, "-c", "pass"],
+                         "full_tier_s": [sys.executable, "-c", "import sys; sys.exit(3)"]},
+                        log=lambda *a: None)
+    assert got["quick_tier_s"] >= 0 and got["full_tier_s"] is None
+    assert "full_tier_s: exit 3" in got["tiers_note"]
+
+
+def test_bench_ctrl_c_exits_130(tmp_path):
+    """A real SIGINT to `python -m verify bench --quick` a few seconds in: exit 130, one line."""
+    proc = subprocess.Popen([sys.executable, "-m", "verify", "bench", "--quick"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        proc.stdout.readline()                                  # the first line: measuring
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, (proc.returncode, err)
+    assert err.strip().splitlines()[-1:] == ["interrupted"] and "Traceback" not in err

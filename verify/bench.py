@@ -1,35 +1,44 @@
-"""``python -m verify bench``: side-by-side timings in one run, printed as ratios (issue 2).
+"""``python -m verify bench``: the back ends side by side in one run, with the current targets.
 
-(a) one loss + gradient evaluation at 50 digits, n = 2, error <= 1e-45: the engine (one pass of a
-    vector integrand over cached, geometry-following rules) against a naive baseline that calls
-    ``mpmath.quad`` separately for the loss and for each gradient component, in a fresh mpmath
-    context each time so that nothing (nodes included) is cached;
-(b) one GD step at 50 digits against the float64 step on the same problem (n = 3, d = 2);
-(c) 20000 population GD steps for n = 5, d = 3 in float64 (the paper's experiment, M = 4);
-(d) float64 GD steps in the compiled engine (verify.engine_f64) against the numpy path on the same
-    configurations: n = 3, d = 2 overlapping; n = 5, d = 3 overlapping; n = 5, d = 3 separated (the
-    paper's M = 6 run once one mean has left the cluster).
+One table: the same tasks on each back end that runs them --
 
-``--json`` adds one JSON object with the medians and their ratios (issue 10): the float64 steps,
-the 50-digit step and loss + gradient (from ``verify.engine_arb`` when importable, else today's
-mpmath path, which the object says), and the naive mpmath.quad baseline.
+* numpy: the float64 reference path (``model.Evaluator`` at float64, one step per call);
+* compiled float64: ``verify.engine_f64`` (numba), many steps per call;
+* Arb: ``verify.engine_arb`` (python-flint ball arithmetic), the multiprecision kernel, 50 digits;
+* mpmath reference: ``model.Evaluator`` at the same 50 digits (and, for loss + gradient, the naive
+  baseline: one ``mpmath.quad`` per quantity in a fresh context; and ``acb.integral``'s certified
+  enclosures, :mod:`verify.certify`)
+
+-- then the targets, each with the measured value and whether it is met.  ``--json`` prints one
+machine-readable object with the same numbers.  ``--tiers`` also times the quick and full tiers
+and the full ``one-converges`` and ``split-threshold`` sweep grids, each as a subprocess writing
+into a temporary directory (``quick_tier_s``, ``full_tier_s``, ``sweep_one_converges_s``,
+``sweep_split_threshold_s``; null with a note when not measured) -- long, so opt in, on an idle
+machine.
 
 Times are medians of repeated runs (time.perf_counter); the machine's other load shifts all of
-them alike, which is why only ratios measured in the same run are reported as results.
+them alike, which is why ratios measured in the same run are the results.  Ctrl-C exits 130 in
+every phase: bench arms :mod:`verify.interrupt` and checks the flag after each phase, so a Ctrl-C
+that arrives inside a compiled or Arb call (where the KeyboardInterrupt cannot propagate) still
+stops the run.
 """
 from __future__ import annotations
 
 import json
 import math
+import os
+import shutil
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 
 import mpmath
 import numpy as np
 
-from verify import model
+from verify import interrupt, model
 from verify.dynamics import run_gd
-from verify.naive import naive_loss_and_gradient  # noqa: F401  (bench's baseline; lives below the engines)
 from verify.precision import Precision
 
 
@@ -42,58 +51,10 @@ def _median_time(fn, repeat: int) -> tuple[float, object]:
     return statistics.median(times), out
 
 
-def bench_a(repeat: int) -> dict:
-    c = [["0.9", "-0.3"], ["-0.6", "0.5"]]
-    digits = 45
-    # cold: rules built inside the timed call (a fresh Evaluator and emptied rule caches)
-    from verify import quadrature
-    def engine_cold():
-        quadrature._rule_mp.cache_clear()
-        return model.grad_F(c, digits, dps=55)
-    t_cold, _ = _median_time(engine_cold, 1)
-    ev_prec = model.grad_F(c, digits, dps=55).precision
-    ev = model.Evaluator(ev_prec)
-    cx = model.check_params(c)
-    t_warm, (g, f) = _median_time(lambda: ev.grad(cx, with_loss=True), repeat)
-    t_naive, (vals, nerr) = _median_time(lambda: naive_loss_and_gradient(c, 50), max(1, repeat // 2))
-    t_plain, (pvals, perr) = _median_time(lambda: naive_loss_and_gradient(c, 50, split=False), 1)
-    ours_err = max(float(f.error), g.max_error())
-    agree = max([abs(float(vals[0] - f.value))] + [abs(float(vals[1 + 2 * i + j] - g.value[i][j]))
-                                                    for i in range(2) for j in range(2)])
-    return {"engine_warm_s": t_warm, "engine_cold_s": t_cold, "naive_s": t_naive,
-            "ratio_warm": t_naive / t_warm, "ratio_cold": t_naive / t_cold,
-            "plain_s": t_plain, "plain_error": float(perr), "ratio_plain": t_plain / t_warm,
-            "engine_error": ours_err, "naive_error": float(nerr), "max_difference": agree,
-            "rule": g.rule.get("rule"), "nodes": g.rule.get("nodes")}
-
-
-def bench_b(repeat: int) -> dict:
-    # Overlapping components (the regime where 50-digit runs are used, e.g. thm3.2): a tensor
-    # Gauss-Hermite rule in the 2-D difference span.  Separated components in two directions
-    # need the nested split rule, which at 50 digits costs minutes per step in mpmath.
-    c = [[0.15, 0.05], [-0.1, 0.12], [0.03, -0.15]]
-    p50 = Precision(40, 0, 10, 50, "mpmath")
-    p64 = Precision(10, 0, 3, None, "float64")
-    ev50, ev64 = model.Evaluator(p50), model.Evaluator(p64)
-    c50 = model.check_params(c)
-    eta = 0.1
-
-    def step(ev, cc):
-        g = ev.grad(cc)
-        return [[a - eta * b for a, b in zip(r, gr)] for r, gr in zip(cc, g.value)], g
-
-    step(ev50, c50)
-    step(ev64, c)                                       # warm both (rules, ladder level)
-    t50, (_, g50) = _median_time(lambda: step(ev50, c50), repeat)
-    t64, (_, g64) = _median_time(lambda: step(ev64, c), repeat * 10)
-    diff = max(abs(float(a) - b) for ra, rb in zip(g50.value, g64.value) for a, b in zip(ra, rb))
-    return {"mp50_step_s": t50, "float64_step_s": t64, "ratio": t50 / t64,
-            "mp50_rule": g50.rule.get("rule"), "mp50_nodes": g50.rule.get("nodes"),
-            "float64_rule": g64.rule.get("rule"), "float64_nodes": g64.rule.get("nodes"),
-            "gradient_difference": diff, "float64_error": g64.max_error()}
-
-
 def bench_c(steps: int) -> dict:
+    """The paper's experiment (n = 5, d = 3, M = 4 start) for ``steps`` population GD steps on
+    the compiled float64 engine: a timing only (the classes are the figure claim's business; a
+    2000-step run is too short to separate them)."""
     rng = np.random.default_rng(7)
     c0 = [[4.0 + 1e-7 * z[0], 1e-7 * z[1], 1e-7 * z[2]] for z in rng.standard_normal((5, 3))]
     run_gd(c0, 0.01, 1, digits=2, backend="float64", progress=False)  # load the compiled engine
@@ -103,7 +64,7 @@ def bench_c(steps: int) -> dict:
     tr = run_gd(c0, 0.01, steps, digits=2, backend="float64", progress=False)
     t = time.perf_counter() - t0
     return {"steps": steps, "seconds": t, "per_step_ms": 1e3 * t / max(1, steps),
-            "classes": tr.classes, "final_loss": tr.loss[-1], "evaluations": tr.evaluations}
+            "final_loss": tr.loss[-1], "evaluations": tr.evaluations}
 
 
 # (d)'s configurations: (name, centred parameters, step, target digits)
@@ -148,92 +109,180 @@ def bench_d(repeat: int, steps: int) -> dict:
     return out
 
 
-def _hp50(repeat: int) -> dict:
-    """The 50-digit entries: verify.engine_arb's benchmarks when importable, else today's mpmath
-    path (bench (a)/(b)) -- the result says which."""
+
+# The current targets: (key in --json's "targets", label, measured value's key in the summary,
+# comparison, bound, unit).
+TARGETS = [
+    ("f64_step_us_n3d2 <= 20", "compiled float64 GD step, n=3 d=2", "f64_step_us_n3d2", "<=",
+     20.0, "us"),
+    ("f64_step_us_n5d3_separated <= 500", "compiled float64 GD step, n=5 d=3 separated",
+     "f64_step_us_n5d3_separated", "<=", 500.0, "us"),
+    ("hp50_step_ms_n3d2 <= 30", "Arb 50-digit GD step, n=3 d=2", "hp50_step_ms_n3d2", "<=", 30.0,
+     "ms"),
+    ("naive/hp50 lossgrad n2 >= 50", "naive mpmath.quad / Arb, 50-digit loss + gradient n=2",
+     "ratio_naive_over_hp50_lossgrad_n2", ">=", 50.0, "x"),
+]
+
+TIER_KEYS = ("quick_tier_s", "full_tier_s", "sweep_one_converges_s", "sweep_split_threshold_s")
+TIERS_NOTE = ("not measured: `python -m verify bench --tiers` times them (subprocesses into a "
+              "temporary directory; about 35 minutes on 2 idle cores at the last measured speeds)")
+
+
+def tier_commands(tmp: str) -> dict[str, list[str]]:
+    """The commands ``--tiers`` times, each writing only under ``tmp`` (a cold sweep cache, so
+    every cell is computed)."""
+    py = [sys.executable, "-m", "verify"]
+    return {"quick_tier_s": py + ["all", "--quick", "--out", os.path.join(tmp, "quick")],
+            "full_tier_s": py + ["all", "--out", os.path.join(tmp, "full")],
+            "sweep_one_converges_s": py + ["sweep", "one-converges", "--out",
+                                           os.path.join(tmp, "sweeps")],
+            "sweep_split_threshold_s": py + ["sweep", "split-threshold", "--out",
+                                             os.path.join(tmp, "sweeps")]}
+
+
+def measure_tiers(commands: dict[str, list[str]] | None = None, log=print) -> dict:
+    """Wall seconds of each command (run as a subprocess, output discarded) in one temporary
+    directory, removed afterwards.  A command that fails gives null and a note with its exit
+    status; Ctrl-C stops the running child and raises KeyboardInterrupt."""
+    out: dict = {}
+    notes = []
+    tmp = tempfile.mkdtemp(prefix="verify-bench-tiers-")
     try:
-        from verify import engine_arb
-        s = engine_arb.bench_hp50_step_ms_n3d2(repeat)
-        lg = engine_arb.bench_hp50_lossgrad_ms_n2(repeat)
-        return {"hp50_source": "verify.engine_arb (python-flint Arb)",
-                "hp50_step_ms_n3d2": s["hp50_step_ms_n3d2"],
-                "hp50_lossgrad_ms_n2": lg["hp50_lossgrad_ms_n2"],
-                "naive_quad_ms_n2": lg.get("naive_quad_ms_n2"),
-                "hp50_step_digits": s.get("digits"), "hp50_lossgrad_digits": lg.get("digits"),
-                "mpmath_step_ms_n3d2": s.get("mpmath_step_ms"),
-                "mpmath_lossgrad_ms_n2": lg.get("mpmath_ms")}
-    except ImportError as e:
-        a, b = bench_a(repeat), bench_b(repeat)
-        return {"hp50_source": f"today's mpmath path (verify.engine_arb not importable: {e})",
-                "hp50_step_ms_n3d2": b["mp50_step_s"] * 1e3,
-                "hp50_lossgrad_ms_n2": a["engine_warm_s"] * 1e3,
-                "naive_quad_ms_n2": a["naive_s"] * 1e3}
+        cmds = commands if commands is not None else tier_commands(tmp)
+        for key, cmd in cmds.items():
+            log(f"    timing {key[:-2]}: {' '.join(cmd[1:])}")
+            t0 = time.perf_counter()
+            child = subprocess.Popen(cmd, cwd=tmp, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True)
+            try:
+                _, err = child.communicate()
+            except KeyboardInterrupt:
+                child.terminate()
+                try:
+                    child.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                    child.wait()
+                raise
+            seconds = time.perf_counter() - t0
+            interrupt.check()
+            if child.returncode == 0:
+                out[key] = round(seconds, 2)
+            else:
+                out[key] = None
+                last = (err or "").strip().splitlines()[-1:] or [""]
+                notes.append(f"{key}: exit {child.returncode} ({last[0][:200]})")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    out["tiers_note"] = "; ".join(notes) if notes else \
+        f"measured by `bench --tiers` (wall seconds, {os.cpu_count()} cores)"
+    return out
 
 
-def summary(d: dict, hp: dict) -> dict:
-    """The JSON object of ``bench --json``: medians (us, ms) and ratios measured in one run."""
+def summary(d: dict, step: dict, lossgrad: dict, tiers: dict | None = None) -> dict:
+    """The JSON object of ``bench --json``: medians (us, ms) and ratios measured in one run, the
+    targets (met or not), and the tier/sweep timings (null unless ``--tiers``)."""
     out = {f"f64_step_us_{k}": v["us"] for k, v in d.items()}
     out.update({f"numpy_f64_step_us_{k}": v["numpy_us"] for k, v in d.items()})
     out.update({f"ratio_numpy_over_f64_{k}": v["ratio"] for k, v in d.items()})
     out.update({f"f64_nodes_per_step_{k}": v["nodes_per_step"] for k, v in d.items()})
     out.update({f"f64_gradient_rel_difference_{k}": v["gradient_rel_difference"]
                 for k, v in d.items()})
-    out.update(hp)
-    if hp.get("hp50_step_ms_n3d2") and "n3d2" in d:
-        out["ratio_hp50_over_f64_step_n3d2"] = hp["hp50_step_ms_n3d2"] * 1e3 / d["n3d2"]["us"]
-    if hp.get("naive_quad_ms_n2") and hp.get("hp50_lossgrad_ms_n2"):
-        out["ratio_naive_over_hp50_lossgrad_n2"] = hp["naive_quad_ms_n2"] / hp["hp50_lossgrad_ms_n2"]
-    out["targets"] = {
-        "f64_step_us_n3d2 <= 20": out.get("f64_step_us_n3d2", math.inf) <= 20,
-        "f64_step_us_n5d3_separated <= 500": out.get("f64_step_us_n5d3_separated", math.inf) <= 500,
-        "hp50_step_ms_n3d2 <= 30": (hp.get("hp50_step_ms_n3d2") or math.inf) <= 30,
-        "naive/hp50 lossgrad n2 >= 50": out.get("ratio_naive_over_hp50_lossgrad_n2", 0) >= 50}
+    out.update({"hp50_source": "verify.engine_arb (python-flint Arb)",
+                "hp50_step_ms_n3d2": step["hp50_step_ms_n3d2"],
+                "hp50_lossgrad_ms_n2": lossgrad["hp50_lossgrad_ms_n2"],
+                "naive_quad_ms_n2": lossgrad.get("naive_quad_ms_n2"),
+                "hp50_step_digits": step.get("digits"), "hp50_lossgrad_digits": lossgrad.get("digits"),
+                "mpmath_step_ms_n3d2": step.get("mpmath_step_ms"),
+                "mpmath_lossgrad_ms_n2": lossgrad.get("mpmath_ms")})
+    if "n3d2" in d:
+        out["ratio_hp50_over_f64_step_n3d2"] = step["hp50_step_ms_n3d2"] * 1e3 / d["n3d2"]["us"]
+    if lossgrad.get("naive_quad_ms_n2"):
+        out["ratio_naive_over_hp50_lossgrad_n2"] = (lossgrad["naive_quad_ms_n2"]
+                                                    / lossgrad["hp50_lossgrad_ms_n2"])
+    out["targets"] = {key: _met(out.get(value_key), op, bound)
+                      for key, _, value_key, op, bound, _ in TARGETS}
+    tiers = tiers or {}
+    out.update({k: tiers.get(k) for k in TIER_KEYS})
+    out["tiers_note"] = tiers.get("tiers_note", TIERS_NOTE)
     return out
 
 
-def run_bench(quick: bool = False, as_json: bool = False) -> int:
+def _met(value, op: str, bound: float) -> bool:
+    if value is None or not math.isfinite(value):
+        return False
+    return value <= bound if op == "<=" else value >= bound
+
+
+def _fmt(value, unit: str) -> str:
+    """A time in ``unit`` (us, ms, s) shown in the unit that suits it; a ratio ("x") as 12.3x."""
+    if value is None:
+        return "-"
+    if unit == "x":
+        return f"{value:.1f}x"
+    seconds = value * {"us": 1e-6, "ms": 1e-3, "s": 1.0}[unit]
+    for scale, name in ((1.0, "s"), (1e-3, "ms"), (1e-6, "us")):
+        if abs(seconds) >= scale or name == "us":
+            return f"{seconds / scale:.3g} {name}"
+
+
+def run_bench(quick: bool = False, as_json: bool = False, tiers: bool = False) -> int:
+    """Measure, then print the table and the targets (and with ``as_json`` one JSON object).
+    Ctrl-C raises KeyboardInterrupt out of any phase (the CLI exits 130)."""
     repeat = 3 if quick else 7
-    print(f"mpmath backend: {mpmath.libmp.BACKEND}")
-    a = bench_a(repeat)
-    print("(a) loss + gradient, n=2, d=2, 50 digits, error <= 1e-45")
-    print(f"    engine (warm rules) {a['engine_warm_s'] * 1e3:9.1f} ms   error estimate {a['engine_error']:.1e}"
-          f"   [{a['rule']}, {a['nodes']} nodes]")
-    print(f"    engine (cold rules) {a['engine_cold_s'] * 1e3:9.1f} ms")
-    print(f"    naive mpmath.quad   {a['naive_s'] * 1e3:9.1f} ms   error estimate {a['naive_error']:.1e}"
-          f"   (5 separate quad calls, fresh contexts)")
-    print(f"    naive, no split     {a['plain_s'] * 1e3:9.1f} ms   error estimate {a['plain_error']:.1e}"
-          f"   (quad over (-inf, inf) without the tie point)")
-    print(f"    ratio naive/engine: {a['ratio_warm']:.1f}x warm, {a['ratio_cold']:.1f}x cold; "
-          f"no-split naive/engine {a['ratio_plain']:.1f}x (target >= 20x); values agree to "
-          f"{a['max_difference']:.1e}")
-    try:   # the same loss + gradient as rigorous Arb enclosures (verify.certify, issue 12)
-        from verify import certify
-        ac = certify.bench_acb_lossgrad_n2(repeat)
-        print(f"    acb.integral (Arb)  {ac['seconds'] * 1e3:9.1f} ms   certified {ac['digits']:.1f} "
-              f"digits, widest enclosure {ac['max_width']:.1e}; engine/acb "
-              f"{a['engine_warm_s'] / ac['seconds']:.2f}x, naive/acb {a['naive_s'] / ac['seconds']:.2f}x")
-    except ImportError as e:
-        print(f"    acb.integral (Arb)  skipped: {e}")
-    b = bench_b(repeat)
-    print("(b) one GD step, n=3, d=2")
-    print(f"    50 digits {b['mp50_step_s'] * 1e3:9.2f} ms  [{b['mp50_rule']}, {b['mp50_nodes']} nodes]")
-    print(f"    float64   {b['float64_step_s'] * 1e3:9.2f} ms  [{b['float64_rule']}, {b['float64_nodes']} nodes]")
-    print(f"    ratio 50-digit/float64: {b['ratio']:.1f}x (target <= 40x); gradients agree to "
-          f"{b['gradient_difference']:.1e} (float64 error estimate {b['float64_error']:.1e})")
-    steps = 2000 if quick else 20000
-    cres = bench_c(steps)
-    print(f"(c) {steps} population GD steps, n=5, d=3, float64 (M = 4 start)")
-    print(f"    {cres['seconds']:.1f} s total, {cres['per_step_ms']:.2f} ms/step"
-          f"{'' if quick else ' (target < 120 s)'}; classes {cres['classes']}")
-    d = bench_d(repeat, 200 if quick else 1000)
-    print("(d) float64 GD step: compiled engine (numba) vs numpy path")
+    steps_c = 2000 if quick else 20000
+    from verify import certify, engine_arb
+    interrupt.clear()
+    with interrupt.armed():
+        print(f"bench: {'quick, ' if quick else ''}medians of {repeat} (mpmath backend "
+              f"{mpmath.libmp.BACKEND})", flush=True)
+        d = bench_d(repeat, 200 if quick else 1000)
+        interrupt.check()
+        step = engine_arb.bench_hp50_step_ms_n3d2(repeat)
+        interrupt.check()
+        lossgrad = engine_arb.bench_hp50_lossgrad_ms_n2(repeat)
+        interrupt.check()
+        acb = certify.bench_acb_lossgrad_n2(1)
+        interrupt.check()
+        cres = bench_c(steps_c)
+        interrupt.check()
+        tier_times = measure_tiers() if tiers else None
+        interrupt.check()
+    out = summary(d, step, lossgrad, tier_times)
+
+    rows = [("task", "numpy", "compiled f64", "Arb 50 digits", "mpmath 50 digits")]
+    names = {"n3d2": "GD step, n=3 d=2", "n5d3": "GD step, n=5 d=3",
+             "n5d3_separated": "GD step, n=5 d=3 separated (M=6)"}
     for name, r in d.items():
-        tgt = F64_TARGET_US.get(name)
-        print(f"    {name:15s} {r['us']:9.1f} us  numpy {r['numpy_us']:9.1f} us  ratio "
-              f"{r['ratio']:6.1f}x  [{r['nodes_per_step']:.0f} nodes/step, {r['digits']} digits; "
-              f"gradients agree to {r['gradient_rel_difference']:.1e}]"
-              + (f" (target <= {tgt:g} us)" if tgt else ""))
+        arb = mp = None
+        if name == "n3d2":
+            arb, mp = step["hp50_step_ms_n3d2"], step.get("mpmath_step_ms")
+        rows.append((names.get(name, name), _fmt(r["numpy_us"], "us"), _fmt(r["us"], "us"),
+                     _fmt(arb, "ms"), _fmt(mp, "ms")))
+    rows.append(("loss + gradient, n=2 d=2", "-", "-",
+                 _fmt(lossgrad["hp50_lossgrad_ms_n2"], "ms"), _fmt(lossgrad.get("mpmath_ms"), "ms")))
+    rows.append((f"{steps_c} GD steps, n=5 d=3 (M=4)", "-", _fmt(cres["seconds"], "s"), "-", "-"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                               for i, (c, w) in enumerate(zip(r, widths))))
+    agree = [f"{k} {v['gradient_rel_difference']:.0e}" for k, v in d.items()]
+    print(f"  compiled vs numpy gradients agree (relative): {', '.join(agree)}; Arb vs mpmath: "
+          f"{step.get('agreement_digits', float('nan')):.0f} and "
+          f"{lossgrad.get('agreement_digits', float('nan')):.0f} digits")
+    print(f"  other 50-digit loss + gradient, n=2: naive mpmath.quad "
+          f"{_fmt(lossgrad.get('naive_quad_ms_n2'), 'ms')}; acb.integral "
+          f"{_fmt(acb['seconds'] * 1e3, 'ms')} (certified to {acb['digits']:.1f} digits)")
+    print("targets")
+    for key, label, value_key, op, bound, unit in TARGETS:
+        value = out.get(value_key)
+        print(f"  {label}: {_fmt(value, unit)} (target {op} {_fmt(bound, unit)}) "
+              f"{'met' if out['targets'][key] else 'NOT met'}")
+    if tier_times is None:
+        print(f"tiers and sweeps: {TIERS_NOTE}")
+    else:
+        print("tiers and sweeps (wall): " + ", ".join(
+            f"{k[:-2]} {_fmt(out[k], 's')}" for k in TIER_KEYS) + f" [{out['tiers_note']}]")
     if as_json:
-        hp = _hp50(repeat)
-        print(json.dumps(summary(d, hp), sort_keys=True))
+        print(json.dumps(out, sort_keys=True))
     return 0

@@ -133,6 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("bench", help="side-by-side timings, printed as ratios")
     sp.add_argument("--quick", action="store_true", help="fewer repetitions and a shorter run (c)")
     sp.add_argument("--json", action="store_true", help="also print one JSON summary object")
+    sp.add_argument("--tiers", action="store_true",
+                    help="also time the quick and full tiers and the full one-converges and "
+                         "split-threshold sweeps (subprocesses, temp dirs; long: use an idle "
+                         "machine)")
     sp = sub.add_parser("sweep", help="run a parameter sweep (Dask) and write its summary")
     sp.add_argument("name", nargs="?", metavar="NAME", help="split-threshold, one-converges, "
                                                              "thm3.4-map")
@@ -275,7 +279,7 @@ def _dispatch(args, argv) -> int:
         return run_derive(args.names or None, latex=args.latex)
     if cmd == "bench":
         from verify.bench import run_bench
-        return run_bench(quick=args.quick, as_json=args.json)
+        return run_bench(quick=args.quick, as_json=args.json, tiers=args.tiers)
     if cmd == "report":
         return _report(args)
     if cmd == "falsify":
