@@ -17,13 +17,16 @@ Kind of check: an asymptotic *lower* bound, decided by the far regime's derived 
    it approaches (loss eta tau r^2/(16 m) -> 1, s = -1 - 8/r^2 + O(r^-4) = -1 - 1/ln tau + ...),
    and, for each eps, the step after which tau^(1+eps) loss stops decreasing.
 
-Verdict: INCONCLUSIVE when the validation fails or the law's numbers do not approach the derived
-forms.  Otherwise, per eps: the bound holds under the law when s(tau) > -(1+eps) at the law's end
-and s increases towards its derived limit -1 (the derived loss ~ 2m/(eta tau ln tau) makes
-tau^(1+eps) loss grow like tau^eps/ln tau for every eps > 0); it fails when s < -(1+eps) at the end
-and either s is still decreasing or eps <= 0 (s stays below its limit -1 >= -(1+eps)): REFUTED, with
-the law's numbers as witness.  CONFIRMED when it holds for every
-eps asked (assurance "asymptotic").  The GD window's fitted slope is reported beside it, never
+Statement as data (issue 20): the conclusion ``lower_bound`` claims loss >= c / tau^(1+eps) for each
+eps in its list (the stated "every eps > 0" is checked at eps = 0.05, 0.1, 0.2 and by the derived
+tail); ``regime`` claims the run is thm3.5's (one mean converges).  Each eps is decided on the same
+evidence: undecided when the validation fails or the law's numbers do not approach the derived
+forms.  Otherwise the bound holds under the law when s(tau) > -(1+eps) at the law's end and s
+increases towards its derived limit -1 (loss ~ 2m/(eta tau ln tau) makes tau^(1+eps) loss grow
+like tau^eps/ln tau for every eps > 0); it fails when s < -(1+eps) at the end and either s is still
+decreasing or eps <= 0: for eps = 0 the law's tau * loss = 16 m/(eta r^2) (1 + o(1)) tends to 0
+(r -> infinity), so no c > 0 bounds it from below.  False twins: eps = 0 (loss >= c/tau) and
+eps = -0.1 (loss >= c tau^-0.9).  The GD window's fitted slope is reported beside it, never
 deciding.
 """
 from __future__ import annotations
@@ -36,7 +39,8 @@ from verify.outcomes import classify_outcome, default_eta, exactly_one, far_init
 from verify.asymptotics import far
 from verify.claims import common
 from verify.claims.far_common import law_quantities, validation_quantities
-from verify.claims.common import CONFIRMED, INCONCLUSIVE, REFUTED, quantity
+from verify.claims.common import quantity
+from verify.claims.statement import Conclusion, Decision, Statement, Twin
 from verify.claims.record import Finding
 
 ID = "thm3.7"
@@ -64,6 +68,33 @@ READING = {
 }
 
 
+
+HYPOTHESES = {
+    "regime": "thm3.5's: t = 0, m_i(0) i.i.d. N(m, I_d) with |m - m*| = M0 > 1e9 sqrt(d) n^10, "
+              "exactly one mean converges and the others diverge",
+    "eps": "every eps > 0 (c may depend on eps)",
+}
+
+STATEMENT_DATA = Statement(
+    hypotheses=HYPOTHESES,
+    conclusions=(
+        Conclusion("lower_bound", "loss(tau) >= c / tau^(1+eps) for every eps > 0 (checked at the "
+                   "listed eps and by the derived tail)", "rate", {"eps": [0.05, 0.1, 0.2]}, ">="),
+        Conclusion("regime", "the run is in thm3.5's regime: exactly one mean converges", "count",
+                   1, "=="),
+    ),
+    reading=dict(READING))
+
+TWINS = [
+    Twin("eps-0", "eps = 0, i.e. loss >= c / tau: false because the loss decays like "
+         "2m/(eta tau ln tau), so tau * loss -> 0",
+         STATEMENT_DATA.replace("lower_bound", claimed={"eps": [0.0]})),
+    Twin("eps-minus-0.1", "eps = -0.1, i.e. loss >= c tau^-0.9: false because the local slope tends "
+         "to -1 < -0.9",
+         STATEMENT_DATA.replace("lower_bound", claimed={"eps": [-0.1]})),
+]
+
+
 def law_per_eps(law, eps_list):
     """Per eps: holds / fails / undecided under the law's numbers at its end."""
     s = law.slope
@@ -87,12 +118,12 @@ def law_per_eps(law, eps_list):
     return out, rising
 
 
-def check(tier: str = "quick", seed: int = 20260101, *, eps_list=None, steps: int | None = None,
-          M0: float | None = None, n: int | None = None, d: int | None = None,
-          rules: dict | None = None, max_seconds: float | None = None) -> common.ClaimRecord:
-    """Run the thm3.7 check.  ``eps_list`` may contain negative values (a mutated, false claim)."""
+def observe(tier: str = "quick", seed: int = 20260101, *, steps: int | None = None,
+            M0: float | None = None, n: int | None = None, d: int | None = None,
+            rules: dict | None = None, max_seconds: float | None = None) -> dict:
+    """The evidence, computed once: one GD run from a thm3.5-style start, the far law validated
+    against it and integrated to tau_max, its asymptotic ratios, the derivation (full tier)."""
     cfg = TIERS[tier]
-    eps_list = cfg["eps"] if eps_list is None else list(eps_list)
     steps = steps or cfg["steps"]
     M0 = M0 or cfg["M0"]
     n = n or cfg["n"]
@@ -102,13 +133,80 @@ def check(tier: str = "quick", seed: int = 20260101, *, eps_list=None, steps: in
     c0, _ = far_init(n, d, M0, seed)
     tr = dynamics.run_gd(c0, eta, steps, digits=DIGITS, progress=False, max_seconds=max_seconds)
     cls = classify_outcome(tr, rules)
-    regime = exactly_one(cls)
     val = far.validate(tr, eta, tau_max=cfg["tau_max"], min_span=cfg["min_span"])
-    quantities, findings, witness = [], [], None
-    qs_der, der, der_ok = [], None, True
+    der, der_ok, qs_der = None, True, []
     if cfg["derive"]:
         from verify.claims.symbolic_common import run_derivation
         der, der_ok, qs_der = run_derivation("far-drift", digits=15)
+    ratios = far.asymptotic_ratios(val.law) if val.law is not None else None
+    return {"tier": tier, "seed": seed, "n": n, "d": d, "M0": M0, "eta": eta, "steps": steps,
+            "rules": rules, "traj": tr, "classes": cls, "val": val, "ratios": ratios,
+            "law_ok": bool(ratios is not None and far.law_consistent(ratios)),
+            "der": der, "der_ok": der_ok, "qs_der": qs_der}
+
+
+def decide(statement: Statement, obs) -> list[Decision]:
+    """Each conclusion from the evidence; claimed values read from ``statement``."""
+    val, law = obs["val"], obs["val"].law
+    eps_list = list(statement.conclusion("lower_bound").claimed["eps"])
+    basis = (f"the far-regime law validated against full GD (n = {obs['n']}, M0 = {obs['M0']:g}, "
+             f"eta = {obs['eta']:g}, {obs['steps']} steps) and integrated to tau = "
+             f"{obs['val'].law.steps[-1]:.3g}" if law is not None else "the far-regime law")
+    out = []
+    if not val.passed or law is None or not (obs["law_ok"] and obs["der_ok"]):
+        why = (f"validation failed: {val.reason}" if not val.passed or law is None else
+               "the law's numbers do not approach the derived forms" if not obs["law_ok"] else
+               "a step of the far-drift derivation failed")
+        out.append(Decision("lower_bound", None, why, basis))
+    else:
+        per, _rising = law_per_eps(law, eps_list)
+        status = {p["eps"]: p["status"] for p in per}
+        e = obs["ratios"]["end"]
+        tl = float(law.steps[-1] * law.loss[-1])
+        holds = (False if any(v == "fails" for v in status.values()) else
+                 True if all(v == "holds" for v in status.values()) else None)
+        out.append(Decision(
+            "lower_bound", holds,
+            "; ".join(f"eps = {p['eps']:g}: {p['status']} (law's slope at its end "
+                      f"{p['slope_end']:.5f} against -(1+eps) = {-(1 + p['eps']):.3f})" for p in per)
+            + f"; tau * loss = {tl:.4g} at tau = {law.steps[-1]:.3g}, and loss eta tau r^2/(16 m) = "
+              f"{e['loss_eta_tau_r2_over_16m']:.4f} (derived limit 1, so tau * loss -> 0)",
+            basis))
+    n_conv = obs["classes"].count("converged")
+    undecided = obs["classes"].count("undecided")
+    claimed = statement.conclusion("regime").claimed
+    out.append(Decision("regime", (n_conv == claimed) if undecided == 0 or n_conv > claimed else None,
+                        f"{n_conv} of {len(obs['classes'])} means converged in the GD run "
+                        f"({undecided} undecided)",
+                        "the explicit outcome rule on the GD run's recorded distances"))
+    return out
+
+
+def check(tier: str = "quick", seed: int = 20260101, *, eps_list=None, **overrides) -> common.ClaimRecord:
+    """Run the thm3.7 check: observe once, decide the statement and its twins.  ``eps_list``
+    replaces the statement's eps (a false claim for eps <= 0); other keywords go to observe."""
+    obs = observe(tier, seed, **overrides)
+    module = sys.modules[__name__]
+    if eps_list is not None:
+        module = _Mutated(STATEMENT_DATA.replace("lower_bound", claimed={"eps": list(eps_list)}))
+    return record(module, obs, tier)
+
+
+class _Mutated:
+    """This claim with another statement (tests of a false claim through check)."""
+    def __init__(self, st):
+        self.STATEMENT_DATA = st
+        self.TWINS = TWINS
+        self.decide = decide
+        for k in ("ID", "TITLE", "STATEMENT", "PROVENANCE"):
+            setattr(self, k, getattr(sys.modules[__name__], k))
+
+
+def record(module, obs, tier) -> common.ClaimRecord:
+    tr, val, cls = obs["traj"], obs["val"], obs["classes"]
+    n, d, M0, eta, seed = obs["n"], obs["d"], obs["M0"], obs["eta"], obs["seed"]
+    eps_list = list(module.STATEMENT_DATA.conclusion("lower_bound").claimed["eps"])
+    quantities, findings, witness = list(obs["qs_der"]), [], None
     quantities += validation_quantities(val)
     fit = rates.loglog_fit(tr.steps, tr.loss, tail=0.3)
     if fit:
@@ -116,12 +214,10 @@ def check(tier: str = "quick", seed: int = 20260101, *, eps_list=None, steps: in
                                    fit.slope, fit.stderr, precision="float64",
                                    note=f"tau in [{fit.x_from:.0f}, {fit.x_to:.0f}]; reported, not "
                                         "deciding (a window cannot decide 'for every eps')"))
-    per_eps, law_ok, ratios = [], False, None
+    per_eps, ratios = [], obs["ratios"]
     if val.law is not None:
         law = val.law
-        ratios = far.asymptotic_ratios(law)
-        law_ok = far.law_consistent(ratios)
-        per_eps, rising = law_per_eps(law, eps_list)
+        per_eps, _rising = law_per_eps(law, eps_list)
         quantities += law_quantities(law, ratios)
         for p in per_eps:
             t = p["tau_stops_decreasing"]
@@ -130,51 +226,39 @@ def check(tier: str = "quick", seed: int = 20260101, *, eps_list=None, steps: in
                 "never decreases" if t is None else ("beyond the law's end" if math.isinf(t) else t),
                 precision="float64", note=f"under the law: {p['status']}; law's slope at tau = "
                                           f"{law.steps[-1]:.3g}: {p['slope_end']:.5f}"))
-        for p in per_eps:
-            t = p["tau_stops_decreasing"]
             if t is not None and math.isfinite(t):
                 findings.append(Finding(
                     f"A window-based check of eps = {p['eps']:g} needs a run past tau = {t:.3g} "
                     f"steps: before that tau^(1+eps) * loss is still decreasing under the law, "
                     f"though the bound holds", value=f"{t:.4g}", kind="time-scale",
-                    evidence=f"thm3_7-law-loss"))
-        for p in per_eps:
+                    evidence="thm3_7-law-loss"))
             if p["status"] == "fails" and witness is None:
                 witness = {"eps": p["eps"], "claimed_slope_at_least": -(1 + p["eps"]),
                            "slope": p["slope_end"], "tau": float(law.steps[-1]),
                            "law": "dr/dtau = eta g(r) (far-drift), validated", "n": n, "d": d,
-                           "M0": M0, "eta": eta, "seed": seed, "validation": val.summary()}
+                           "M0": M0, "eta": eta, "seed": seed}
         findings.append(Finding(
             "Under the validated far-regime law the loss decays like 2m/(eta tau ln tau): "
             "tau * loss -> 0 and the local slope approaches -1 from below as -1 - 1/ln tau",
             value=f"slope {law.slope[-1]:.5f} at tau = {law.steps[-1]:.3g}; (-1-s) ln tau = "
                   f"{ratios['end']['slope_excess_ln_tau']:.4f} (derived limit p = 1)",
             evidence="thm3_7-law-loss", kind="finding"))
-    findings.append(Finding(f"GD run: classes at the end {cls}; loss {tr.loss[-1]:.4g} at tau = "
-                            f"{tr.steps[-1]}", value=f"{tr.loss[-1]:.4g}", evidence="thm3_7-law-loss",
-                            kind="note"))
-    if not val.passed:
-        verdict, reason = INCONCLUSIVE, f"the reduced law's validation failed: {val.reason}"
-    elif not (law_ok and der_ok):
-        verdict = INCONCLUSIVE
-        reason = ("the law's numbers do not approach the derived asymptotic forms "
-                  f"({ratios})" if not law_ok else "a step of the far-drift derivation failed")
-    elif witness:
-        verdict, reason = REFUTED, ""
-    elif per_eps and all(p["status"] == "holds" for p in per_eps) and regime is not False:
-        verdict, reason = CONFIRMED, ""
-    else:
-        verdict = INCONCLUSIVE
-        reason = (f"undecided under the law for some eps: {[(p['eps'], p['status']) for p in per_eps]}"
-                  f"; GD classes {cls}")
+    findings.append(Finding(f"GD run: classes at the end {', '.join(cls)}; loss {tr.loss[-1]:.4g} at "
+                            f"tau = {tr.steps[-1]}", value=f"{tr.loss[-1]:.4g}",
+                            evidence="thm3_7-law-loss", kind="note"))
     figs = far.figures("thm3_7", f"thm3.7 (n={n}, d={d}, M0={M0:g})", tr, val)
-    inputs = {"seed": seed, "tier": tier, "n": n, "d": d, "M0": M0, "eta": eta, "steps": steps,
-              "t": 0, "parameterisation": "noised", "digits": DIGITS, "eps": eps_list,
-              "outcome_rules": rules, "per_eps": per_eps, "classes": cls,
+    inputs = {"seed": seed, "tier": tier, "n": n, "d": d, "M0": M0, "eta": eta,
+              "steps": obs["steps"], "t": 0, "parameterisation": "noised", "digits": DIGITS,
+              "eps": eps_list, "outcome_rules": obs["rules"], "per_eps": per_eps, "classes": cls,
               "stop_reason": tr.stop_reason, "precision": tr.precision,
               "validation": val.summary(), "law_settings": val.law.settings if val.law else {},
               "asymptotic_ratios": ratios}
-    return common.make_record(sys.modules[__name__], verdict=verdict, assurance="asymptotic",
-                              tier=tier, quantities=qs_der + quantities, findings=findings,
-                              witness=witness, reason=reason, figures=figs, inputs=inputs,
-                              reading=dict(READING), derivation=der)
+    tested = (f"n = {n}, d = {d}, M0 = {M0:g} (one seed), eta = {eta:g}, {obs['steps']} GD steps; "
+              f"the far law validated on that run and integrated to tau = 1e12")
+    return common.decided_record(
+        module, obs, assurance="asymptotic", tier=tier, tested=tested, in_scope="partly",
+        scope_reason=("the lower bound is a property of the far regime reached after the near mean "
+                      "converges, which the law describes at any M0; the stated M0 > 1e9 sqrt(d) "
+                      "n^10 itself is not run (thm3.5's record carries the check there)"),
+        quantities=quantities, findings=findings, witness=witness, figures=figs, inputs=inputs,
+        derivation=obs["der"])
