@@ -17,6 +17,7 @@ previous report untouched.  The schema of results.json is described in ``SCHEMA.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import re
 import sys
@@ -25,6 +26,7 @@ from typing import Any, Mapping
 
 from verify.claims.record import ClaimRecord, Figure, Line, dumps, loads
 from verify.report import figures as _figures
+from verify.report import front as _front
 from verify.report.build import build_document, sweep_figure_path
 from verify.report import latex as _latex
 from verify.report import markdown as _markdown
@@ -123,8 +125,15 @@ def _render(
             if f"{path}.svg" in figure_files:
                 raise ValueError(f"duplicate sweep figure {path!r}")
             fig = Figure(**dict(fd, lines=[Line(**ln) for ln in fd.get("lines", [])]))
-            figure_files[f"{path}.svg"] = _figures.render_svg(fig)
-            figure_files[f"{path}.pdf"] = _figures.render_pdf(fig)
+            grid = _front.outcome_grid(s)
+            if grid is not None:  # a categorical outcome map, "undecided" its own colour
+                draw = functools.partial(_figures.draw_grid, fig.title, *grid)
+                figure_files[f"{path}.svg"] = _figures.render_svg(draw)
+                figure_files[f"{path}.pdf"] = _figures.render_pdf(draw)
+                continue
+            errors = _front.wilson_errors(s, fd)
+            figure_files[f"{path}.svg"] = _figures.render_svg(fig, errors)
+            figure_files[f"{path}.pdf"] = _figures.render_pdf(fig, errors)
     results_json = dumps(stripped, provenance)
     document = build_document(stripped, provenance, sweeps=sweeps, times=dict(claim_times))  # one tree, two renderings
     report_tex = _latex.render_document(document)

@@ -23,7 +23,7 @@ from verify.report.document import (Anchor, Code, CodeBlock, Document, FigureBlo
                                     Paragraph, Section, Table, Text, Verdict, emph, plain, ref, strong)
 from verify.report import front as F
 from verify.report.io import slug
-from verify.report.mathtext import to_tex
+from verify.report.mathtext import FUNCS, GREEK, to_tex
 
 # Findings grouped by kind, in this order (a kind not listed goes last, under its own name).
 FINDING_GROUPS = (
@@ -123,11 +123,11 @@ class _Claim:
             return self.figures[e], ["figure ", Code(e)]
         for k, t in enumerate(r.tables):
             if t.get("title") == e:
-                return self.tables[k], [f"table: {e}"]
+                return self.tables[k], ["table: "] + F.math_inlines(_clean(_first_clause(e)))
         if any(q.name == e for q in r.quantities):
-            return self.quantities, [f"quantity: {e}"]
+            return self.quantities, ["quantity: "] + F.math_inlines(_clean(e))
         if any(x.name == e for x in r.enclosures):
-            return self.enclosures, [f"enclosure: {e}"]
+            return self.enclosures, ["enclosure: "] + F.math_inlines(_clean(e))
         if e == "reading" and r.reading:
             return self.reading, ["reading"]
         return self.section, [f"section {r.id}" + (f" ({e})" if e else "")]
@@ -165,7 +165,7 @@ class _Sweep:
                 return anchor, ["figure ", Code(e)]
         for t, anchor in zip(self.tables, self.table_anchors):
             if t.get("title") == e:
-                return anchor, [f"table: {e}"]
+                return anchor, ["table: "] + F.math_inlines(_clean(_first_clause(e)))
         return self.section, [f"sweep {self.name}" + (f" ({e})" if e else "")]
 
 
@@ -337,10 +337,17 @@ def _clean(s: Any) -> str:
     s = " ".join(str(s).split())
     s = _LIST_LITERAL.sub(lambda m: m.group().replace("'", "").replace("[", "(").replace("]", ")"), s)
     s = re.sub(r"\bdps=(\d+)", r"\1 significant digits", s)
-    s = re.sub(r"\b(\w+(?:\.\w+)+)\.(\w+)\b", lambda m: m.group(2).replace("_", " ")
-               if "_" in m.group() else m.group(), s)  # module paths: the last name, in words
+    s = re.sub(r"\b(?:proofs|verify)(?:\.\w+)+(?:\(\))?", "the symbolic derivation", s)  # module paths
     s = s.replace("**", "^")
+    s = re.sub(r"\s*\(SPEC[^)]*\)", "", s)  # the project's internal spec is not in the repository
+    s = re.sub(r"\bSPEC\s*§\s*\d+", "the claims catalogue", s)
+    s = _SNAKE.sub(lambda m: m.group() if m.group(1) in GREEK or m.group(1) in FUNCS
+                   else m.group().replace("_", " "), s)
     return s
+
+
+# a code identifier (words of two or more letters joined by underscores): said in words
+_SNAKE = re.compile(r"\b([A-Za-z]{2,})(?:_[A-Za-z]{2,})+\b")
 
 
 def _first_clause(s: str) -> str:
@@ -727,9 +734,9 @@ def _quantity_table(c: _Claim, *, full: bool) -> Table:
     for q in c.r.quantities:
         claimed = T.claimed_text(q)
         rel = T.RELATION_TEXT.get(q.relation, q.relation)
-        rows.append([[Text(q.name)], [num(q.value)], [Number(q.error)] if q.error else ["—"],
+        rows.append([F.math_inlines(_clean(q.name)), [num(q.value)], [Number(q.error)] if q.error else ["—"],
                      ([Text(rel + " "), num(q.claimed)] if rel else [num(q.claimed)]) if claimed else ["—"],
-                     [Text(T.precision_label(q.precision) or "—")]])
+                     [Text(_clean(T.precision_label(q.precision)) or "—")]])
     header = [["Quantity"], ["Computed"], ["Error"], ["Claimed"], ["Precision"]]
     widths = [0.3, 0.25, 0.12, 0.22, 0.11] if full else column_widths(header, rows)[0]
     return Table(header, rows, widths, anchor=c.quantities_full if full else c.quantities)

@@ -19,6 +19,7 @@ markup.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Union
 
@@ -220,8 +221,10 @@ def plain(inlines: Inlines) -> str:
             out.append(x)
         elif isinstance(x, (Text, Code, Number)):
             out.append(x.text)
-        elif isinstance(x, Math):
-            out.append(x.tex)
+        elif isinstance(x, Math):  # readable, not TeX: bookmarks and alt text
+            t = re.sub(r"\\(mathrm|operatorname|allowbreak)", "", x.tex)
+            t = re.sub(r"\\([A-Za-z]+)", r"\1", t).replace("\\", "")
+            out.append(re.sub(r"[{}]", "", t).replace("^*", "*"))
         elif isinstance(x, (Strong, Emph, Ref)):
             out.append(plain(list(x.children)))
         elif isinstance(x, FileLink):

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import io
 import math
-import textwrap
+import re
 
 import matplotlib
+import matplotlib.patches
 from matplotlib.figure import Figure as MplFigure
 
 from verify.claims.record import Figure
+from verify.report.mathtext import tex_prose
 
 # Everything that influences the bytes of a figure is pinned here rather than read from the
 # user's matplotlibrc: a rerun on another machine with the same matplotlib gives the same files.
@@ -40,51 +42,137 @@ RC = {
 REFERENCE_COLORS = ("black", "dimgray", "saddlebrown", "darkolivegreen")
 LAW_COLORS = ("darkviolet", "teal", "crimson", "darkgoldenrod")
 FIGSIZE = (6.4, 4.0)  # inches
-MARGINS = {"left": 0.12, "right": 0.97, "bottom": 0.13, "top": 0.92}
-TITLE_CHARS = 70  # a longer title is wrapped (about this many characters fit across FIGSIZE)
-TITLE_LINE = 0.05  # fraction of the height one more title line takes from the axes
 SVG_METADATA = {"Date": None, "Creator": "verify report (matplotlib)"}
 PDF_METADATA = {"CreationDate": None, "ModDate": None, "Creator": "verify report (matplotlib)",
                 "Producer": "matplotlib"}
 
 
-def _draw(fig_rec: Figure) -> MplFigure:
-    # fixed margins rather than constrained layout: same look, a third of the drawing time
-    fig = MplFigure(figsize=FIGSIZE)
-    title = textwrap.wrap(fig_rec.title, TITLE_CHARS) or [""]
-    fig.subplots_adjust(**dict(MARGINS, top=MARGINS["top"] - TITLE_LINE * (len(title) - 1)))
+GROUP_ABOVE = 6  # more labelled lines than this: colours by run, one legend entry per run and style
+_RUN_PREFIX = re.compile(r"^((?:[A-Za-z][A-Za-z0-9_]*\s*=\s*[-+0-9.e]+,?\s*)+)")
+KIND_STYLE = {"data": ("-", "computed"), "law": ((0, (1, 1.5)), "derived law"),
+              "reference": ("--", "stated by the paper")}
+
+
+def _label(s: str) -> str:
+    """A record label as mathtext (its ASCII formulas typeset)."""
+    return tex_prose(s) if s else s
+
+
+def _run_of(label: str) -> str:
+    m = _RUN_PREFIX.match(label or "")
+    return m.group(1).strip().rstrip(",") if m else ""
+
+
+def _draw(fig_rec: Figure, errors: dict | None = None) -> MplFigure:
+    """The plot without a title (the report's caption carries it), legend below the axes, drawn
+    with constrained layout so nothing is clipped.  ``errors``: {line label: (lower, upper)}
+    error-bar half-lengths per point (Wilson intervals on frequencies)."""
+    fig = MplFigure(figsize=FIGSIZE, layout="constrained")
     ax = fig.add_subplot()
     colors = [c["color"] for c in matplotlib.rcParams["axes.prop_cycle"]]
+    labelled = [ln for ln in fig_rec.lines if ln.label]
+    runs = [_run_of(ln.label) for ln in fig_rec.lines]
+    grouped = len(labelled) > GROUP_ABOVE and len({r for r in runs if r}) >= 2
+    run_colour = {}
+    for r in runs:
+        if r and r not in run_colour:
+            run_colour[r] = colors[len(run_colour) % len(colors)]
+    # points, not curves: short lines, or lines over an integer index (a spectrum)
+    few_points = all(len(ln.x) <= 12 or (len(ln.x) <= 40 and all(float(v).is_integer() for v in ln.x))
+                     for ln in fig_rec.lines)
     data_i = ref_i = law_i = 0
-    for line in fig_rec.lines:
+    for line, run in zip(fig_rec.lines, runs):
         x, y = _finite_for_scale(line.x, line.y, fig_rec.xscale, fig_rec.yscale)
-        if line.kind == "law":
-            # laws this toolkit derived: dotted, in their own colours (neither data nor claim)
+        style, _ = KIND_STYLE.get(line.kind, KIND_STYLE["data"])
+        if grouped and run:
+            color = run_colour[run]
+        elif line.kind == "law":
             color = LAW_COLORS[law_i % len(LAW_COLORS)]
             law_i += 1
-            ax.plot(x, y, linestyle=(0, (1, 1.5)), linewidth=1.8, color=color, label=line.label)
         elif line.kind == "reference":
-            # claimed rates: dashed and in neutral colours, so they never pass for data
             color = REFERENCE_COLORS[ref_i % len(REFERENCE_COLORS)]
             ref_i += 1
-            ax.plot(x, y, linestyle="--", linewidth=1.2, color=color, label=line.label)
         else:
             color = colors[data_i % len(colors)]
             data_i += 1
-            ax.plot(x, y, linestyle="-", color=color, label=line.label)
-    for mark in fig_rec.marks:
+        label = None if grouped else (_label(line.label) or None)
+        width = 1.2 if line.kind == "reference" else 1.8 if line.kind == "law" else 1.5
+        marker = "o" if few_points and line.kind == "data" else None
+        if errors and line.label in errors:
+            lo, hi = errors[line.label]
+            ax.errorbar(x, y, yerr=[lo, hi], linestyle=style, color=color, label=label,
+                        marker="o", markersize=4, capsize=3, linewidth=width)
+        else:
+            ax.plot(x, y, linestyle=style, linewidth=width, color=color, label=label,
+                    marker=marker, markersize=4)
+    crowded = len(fig_rec.marks) > 4  # then only the first and last mark are labelled
+    for k, mark in enumerate(fig_rec.marks):
         mx, my = float(mark["x"]), float(mark["y"])
         ax.plot([mx], [my], marker="o", markersize=5, linestyle="none", color="black")
         label = str(mark.get("label", ""))
-        if label:
-            ax.annotate(label, (mx, my), xytext=(6, 6), textcoords="offset points", fontsize=9)
+        if label and (not crowded or k in (0, len(fig_rec.marks) - 1)):
+            ax.annotate(_label(label), (mx, my), xytext=(6, 6), textcoords="offset points", fontsize=8)
     ax.set_xscale(fig_rec.xscale)
-    ax.set_yscale(fig_rec.yscale)
-    ax.set_xlabel(fig_rec.xlabel)
-    ax.set_ylabel(fig_rec.ylabel)
-    ax.set_title("\n".join(title))
-    if any(ln.label for ln in fig_rec.lines):
-        ax.legend(loc="best", fontsize=8, frameon=True)
+    yscale = fig_rec.yscale
+    ys = [abs(v) for ln in fig_rec.lines for v in ln.y if _ok(v, "linear") and v != 0]
+    signs = {math.copysign(1, v) for ln in fig_rec.lines for v in ln.y if _ok(v, "linear") and v != 0}
+    if yscale == "linear" and len(signs) == 2 and ys and max(ys) / min(ys) > 100:
+        # both signs over decades (a spectrum): logarithmic beyond 1e-4 of the largest magnitude
+        ax.set_yscale("symlog", linthresh=10.0 ** (math.floor(math.log10(max(ys))) - 4))
+    else:
+        ax.set_yscale(yscale)
+    ax.set_xlabel(_label(fig_rec.xlabel))
+    ax.set_ylabel(_label(fig_rec.ylabel))
+    handles = None
+    if grouped:
+        from matplotlib.lines import Line2D
+        handles = [Line2D([], [], color=c, linestyle="-", label=_label(r)) for r, c in run_colour.items()]
+        kinds = [k for k in KIND_STYLE if any(ln.kind == k for ln in fig_rec.lines)]
+        if len(kinds) > 1:
+            handles += [Line2D([], [], color="black", linestyle=KIND_STYLE[k][0], label=KIND_STYLE[k][1])
+                        for k in kinds]
+    if handles or labelled:
+        n = len(handles) if handles else len(labelled)
+        longest = max(len(h.get_label()) for h in handles) if handles else max(len(ln.label) for ln in labelled)
+        ncol = 1 if longest > 45 else 2 if longest > 22 or n <= 4 else 3
+        kw = dict(loc="outside lower center", ncol=ncol, fontsize=7, frameon=False)
+        if handles:
+            fig.legend(handles=handles, **kw)
+        else:
+            fig.legend(**kw)
+    return fig
+
+
+def draw_grid(title: str, xs: list, ys: list, cells: dict, xlabel: str, ylabel: str) -> MplFigure:
+    """A categorical map: one coloured square per (x, y), a colour per outcome (``cells``:
+    {(x, y): outcome}); "undecided" always grey, never a count."""
+    from matplotlib.patches import Patch
+    fig = MplFigure(figsize=FIGSIZE, layout="constrained")
+    ax = fig.add_subplot()
+    outcomes = sorted({v for v in cells.values()}, key=lambda v: (v == "undecided", v))
+    palette = ["tab:green", "tab:orange", "tab:blue", "tab:purple", "tab:red", "tab:brown"]
+    colour, k = {}, 0
+    for o in outcomes:
+        if o == "undecided":
+            colour[o] = "lightgrey"
+        else:
+            colour[o] = palette[k % len(palette)]
+            k += 1
+    for i, x in enumerate(xs):
+        for j, y in enumerate(ys):
+            o = cells.get((x, y))
+            if o is not None:
+                ax.add_patch(matplotlib.patches.Rectangle((i - 0.45, j - 0.45), 0.9, 0.9,
+                                                          color=colour[o], linewidth=0))
+    ax.set_xlim(-0.6, len(xs) - 0.4)
+    ax.set_ylim(-0.6, len(ys) - 0.4)
+    ax.set_xticks(range(len(xs)), [str(x) for x in xs])
+    ax.set_yticks(range(len(ys)), [str(y) for y in ys])
+    ax.grid(False)
+    ax.set_xlabel(_label(xlabel))
+    ax.set_ylabel(_label(ylabel))
+    fig.legend(handles=[Patch(color=colour[o], label=_label(o)) for o in outcomes],
+               loc="outside lower center", ncol=min(3, len(outcomes)), fontsize=7, frameon=False)
     return fig
 
 
@@ -102,19 +190,20 @@ def _ok(v: float, scale: str) -> bool:
     return math.isfinite(v) and (scale != "log" or v > 0)
 
 
-def _save(fig_rec: Figure, fmt: str, metadata: dict) -> bytes:
+def _save(fig_rec, fmt: str, metadata: dict, errors=None) -> bytes:
     with matplotlib.rc_context(RC):
-        fig = _draw(fig_rec)
+        fig = fig_rec() if callable(fig_rec) else _draw(fig_rec, errors)
         buf = io.BytesIO()
         fig.savefig(buf, format=fmt, metadata=metadata)
     return buf.getvalue()
 
 
-def render_svg(fig_rec: Figure) -> bytes:
-    """The figure as SVG bytes (text kept as text, no date)."""
-    return _save(fig_rec, "svg", SVG_METADATA)
+def render_svg(fig_rec, errors: dict | None = None) -> bytes:
+    """The figure as SVG bytes (text kept as text, no date).  ``fig_rec``: a record Figure, or a
+    function returning a matplotlib figure (:func:`draw_grid`)."""
+    return _save(fig_rec, "svg", SVG_METADATA, errors)
 
 
-def render_pdf(fig_rec: Figure) -> bytes:
+def render_pdf(fig_rec, errors: dict | None = None) -> bytes:
     """The figure as PDF bytes (no creation date)."""
-    return _save(fig_rec, "pdf", PDF_METADATA)
+    return _save(fig_rec, "pdf", PDF_METADATA, errors)

@@ -509,3 +509,56 @@ def reproduce_command(r: ClaimRecord) -> str:
 __all__ = ["math_inlines", "select_headlines", "merge_repeats", "stated_rows", "STATED_CONSTANTS",
            "SYMBOLS", "HEADLINE_PRIORITY", "onset_brackets", "reproduce_command", "tested_text",
            "verdict_basis", "key_number", "stated_vs_observed", "scope_text", "finding_class"]
+
+
+# ------------------------------------------------------------------------------------------------
+# Extra drawing data for sweep figures, read from the summary's own tables
+
+
+def wilson_errors(summary: dict, figure: dict) -> dict:
+    """{line label: (below, above)} error-bar lengths from the summary table's Wilson intervals,
+    matched to each frequency line by the key = value pairs of its label and its x values (the
+    column named like the figure's x label).  Empty when the summary has no such table."""
+    tables = list(summary.get("tables") or []) + ([summary["table"]] if summary.get("table") else [])
+    out: dict = {}
+    for t in tables:
+        cols = [str(c) for c in t.get("columns", [])]
+        wil = next((i for i, c in enumerate(cols) if c.lower().startswith("wilson") and "all" in c), None)
+        if wil is None:
+            wil = next((i for i, c in enumerate(cols) if c.lower().startswith("wilson")), None)
+        xcol = str(figure.get("xlabel", ""))
+        if wil is None or xcol not in cols:
+            continue
+        ix = cols.index(xcol)
+        for ln in figure.get("lines", []):
+            keys = dict(re.findall(r"(\w+)=([-\w.]+)", ln.get("label", "")))
+            if not keys or not all(k in cols for k in keys):
+                continue
+            lo, hi = [], []
+            for x, y in zip(ln["x"], ln["y"]):
+                row = next((r for r in t["rows"] if _num(r[ix]) == float(x) and
+                            all(str(r[cols.index(k)]) == v for k, v in keys.items())), None)
+                m = re.match(r"\[\s*([-\d.e]+),\s*([-\d.e]+)\s*\]", str(row[wil])) if row else None
+                if not m:
+                    break
+                lo.append(max(0.0, float(y) - float(m.group(1))))
+                hi.append(max(0.0, float(m.group(2)) - float(y)))
+            else:
+                out[ln["label"]] = (lo, hi)
+    return out
+
+
+def outcome_grid(summary: dict) -> tuple | None:
+    """(xs, ys, {(x, y): outcome}, xlabel, ylabel) from a summary table with an outcome column
+    named "pattern" keyed by its first two columns (y first, x second), else None."""
+    tables = list(summary.get("tables") or []) + ([summary["table"]] if summary.get("table") else [])
+    for t in tables:
+        cols = [str(c) for c in t.get("columns", [])]
+        if "pattern" not in cols or len(cols) < 3:
+            continue
+        ip = cols.index("pattern")
+        cells = {(str(r[1]), str(r[0])): str(r[ip]) for r in t["rows"]}
+        xs = sorted({k[0] for k in cells}, key=lambda v: _num(v) if _num(v) is not None else 0)
+        ys = sorted({k[1] for k in cells}, key=lambda v: _num(v) if _num(v) is not None else 0)
+        return xs, ys, cells, cols[1], cols[0]
+    return None

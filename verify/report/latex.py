@@ -254,7 +254,7 @@ def _breakable(s: str) -> str:
         for piece in _BREAK_AFTER.split(tok):
             if len(piece) == 1 and piece in ",;=/)]":
                 buf.append(esc(piece) + r"\allowbreak{}")
-            elif len(piece) > 12:
+            elif len(piece) > 12 and not re.search(r"[A-Za-z]{2}", piece):  # digits, never words
                 buf.append(r"\allowbreak{}".join(esc(piece[i:i + 10]) for i in range(0, len(piece), 10)))
             else:
                 buf.append(esc(piece))
@@ -278,11 +278,17 @@ class _Writer:
             return _breakable(s) if self.in_table else esc(s)
         if isinstance(x, D.Code):
             s = re.sub(r"\s+", " ", x.text)
+            if len(s) <= 48 and not self.in_table:  # a command or a name: never broken
+                return r"\mbox{\texttt{" + esc(s) + "}}"
             return r"\texttt{" + (_breakable(s) if self.in_table else esc(s)) + "}"
         if isinstance(x, D.Number):
             return tt_number(x.text)
         if isinstance(x, D.Math):
-            return "$" + " ".join(x.tex.split()) + "$"
+            tex = " ".join(x.tex.split())
+            if self.in_table:  # narrow cells: break points after commas and before functions
+                tex = tex.replace(r",\ ", r",\allowbreak\ ")
+                tex = re.sub(r"(?<=[)}\w]) ?(\\(?:exp|sqrt|sum|ln|log)\b)", r"\\allowbreak \1", tex)
+            return "$" + tex + "$"
         if isinstance(x, D.Strong):
             return r"\textbf{" + self.inline(list(x.children)) + "}"
         if isinstance(x, D.Emph):

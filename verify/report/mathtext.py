@@ -19,12 +19,12 @@ GREEK = {
     "Lambda": r"\Lambda", "Omega": r"\Omega",
 }
 FUNCS = {"sqrt": r"\sqrt", "exp": r"\exp", "ln": r"\ln", "log": r"\log", "log10": r"\log_{10}",
-         "grad": r"\nabla", "sum": r"\sum", "sup": r"\sup", "inf": r"\inf", "max": r"\max", "min": r"\min", "sin": r"\sin", "cos": r"\cos"}
+         "grad": r"\nabla", "sum": r"\sum", "mean": r"\mathrm{mean}", "sup": r"\sup", "inf": r"\inf", "max": r"\max", "min": r"\min", "sin": r"\sin", "cos": r"\cos"}
 # words that are mathematics only inside a run that is already math (never start one)
 _SUBSCRIPT_WORDS = {"max", "min", "far"}
 OPS = {"<-": r"\leftarrow ", "<=": r"\le ", ">=": r"\ge ", "->": r"\to ", "!=": r"\ne ", "~": r"\sim ", "+-": r"\pm ",
        "±": r"\pm ", "≤": r"\le ", "≥": r"\ge ", "·": r"\cdot ", "×": r"\times ", "−": "-",
-       "∞": r"\infty ", "inf": r"\infty "}
+       "∞": r"\infty ", "inf": r"\infty ", "⟨": r"\langle ", "⟩": r"\rangle "}
 
 _TOKEN = re.compile(r"""
     (?P<space>\s+)
@@ -34,7 +34,8 @@ _TOKEN = re.compile(r"""
   | (?P<char>.)
 """, re.VERBOSE)
 
-_STRONG_CHARS = set("^_=<>~≤≥±·×∞") | {"<=", ">=", "->", "<-", "!=", "+-"}
+_ANGLE = re.compile(r"<([^<>=]*,[^<>=]*)>")  # an inner product <x, mu_i>
+_STRONG_CHARS = set("⟨⟩") | set("^_=<>~≤≥±·×∞") | {"<=", ">=", "->", "<-", "!=", "+-"}
 
 
 def _tokens(s: str) -> list[tuple[str, str]]:
@@ -70,7 +71,8 @@ def spans(s: str) -> list[tuple[str, str]]:
     inside brackets); it is typeset when it holds a strong sign of mathematics (an exponent, a
     subscript, a comparison, a Greek letter, a starred symbol, a function call, a digit-indexed
     symbol such as M0) and is left as text otherwise ("a", "n - 2" in prose stay words)."""
-    toks = _tokens(str(s))
+    s = _ANGLE.sub(lambda m: "⟨" + m.group(1) + "⟩", str(s))
+    toks = _tokens(s)
     out: list[tuple[str, str]] = []
     i, n = 0, len(toks)
     text_buf: list[str] = []
@@ -89,9 +91,9 @@ def spans(s: str) -> list[tuple[str, str]]:
         j, depth, last_math = i, 0, i - 1
         while j < n:
             k, t = toks[j]
-            if t in "([{":
+            if t in "([{⟨":
                 depth += 1
-            elif t in ")]}":
+            elif t in ")]}⟩":
                 if depth == 0:
                     break
                 depth -= 1
@@ -99,7 +101,7 @@ def spans(s: str) -> list[tuple[str, str]]:
                 pass
             elif k == "space":
                 pass
-            elif t == "," and depth > 0:
+            elif t in ",;" and depth > 0:
                 pass
             elif not _could_be_math(toks, j, inside=depth > 0 or _after_math_op(toks, j)):
                 break
@@ -148,7 +150,7 @@ def _could_be_math(toks, i, inside: bool = False) -> bool:
             return True
         return inside and tok in _SUBSCRIPT_WORDS
     if kind == "char":
-        if tok in "^_=<>+-*/()[]{}|~'":
+        if tok in "^_=<>+-*/()[]{}|~'⟨⟩":
             return True
     return False
 
@@ -164,7 +166,7 @@ def _balance(toks, a: int, b: int) -> tuple[int, int]:
         while a < b and (toks[a][1] in head or toks[a][0] == "space"):
             a += 1
         run = [t for _, t in toks[a:b]]
-        bad = next(((o, c) for o, c in ("()", "[]", "{}") if run.count(o) != run.count(c)), None)
+        bad = next(((o, c) for o, c in ("()", "[]", "{}", "⟨⟩") if run.count(o) != run.count(c)), None)
         if bad is None and run.count("|") % 2 == 0:
             return a, b
         if a >= b:
@@ -250,6 +252,9 @@ def _convert(toks, i, stop):
         elif t == "[":
             inner, i = _convert(toks, i + 1, "]")
             out.append("[" + inner + "]")
+        elif t in ("⟨", "⟩"):
+            out.append(OPS[t])
+            i += 1
         elif t == "*":
             out.append(r"\cdot ")
             i += 1
