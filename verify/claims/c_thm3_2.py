@@ -110,6 +110,7 @@ class Track:
     dist: list = field(default_factory=list)
     ref_dist_log10: list = field(default_factory=list)   # with track_reference: max_i |c_i - A e|
     classes: list = field(default_factory=list)
+    params: list = field(default_factory=list)       # with keep_params: c (n x d, working precision) per step
     precision: object = None
     stop_reason: str = ""
     seconds: float = 0.0
@@ -122,12 +123,14 @@ def _log10(ar, x) -> float:
 
 
 def tracked_gd(c0, eta, steps: int, digits: int = DIGITS, *, backend: str = "auto",
-               rules: dynamics.Rules | None = None, track_reference=None) -> Track:
+               rules: dynamics.Rules | None = None, track_reference=None,
+               keep_params: bool = False) -> Track:
     """GD c <- c - eta grad F (t = 0, so noised = clean parameterisation) with the spread and the
     centre recorded at every step.  The precision comes from the policy for c0 (float64 only when
     it suffices); backend='float64' forces double precision (the comparison runs).
     track_reference=(M0, kappa, eta) also records max_i |c_i - A(tau) e| with
     A(tau) = M0 (1 - kappa eta/n)^tau and e = -e_1 (the reference point of claim lem3.3).
+    keep_params=True keeps every step's parameters (tr.params).
     Classification: the rule of :func:`verify.dynamics.classify` on the record schedule of :mod:`verify.dynamics`."""
     from verify.quadrature import Arith
     rules = rules or dynamics.Rules()
@@ -172,6 +175,8 @@ def tracked_gd(c0, eta, steps: int, digits: int = DIGITS, *, backend: str = "aut
         if track_reference is not None:
             ref = M0r * q_ref ** tau * e_ref
             tr.ref_dist_log10.append(_log10(ar, max(ar.sqrt(((row - ref) ** 2).sum()) for row in C)))
+        if keep_params:
+            tr.params.append([list(row) for row in rows])
         if tau in schedule:
             sched_dist.append(dist)
         if tau == steps:
