@@ -58,8 +58,9 @@ class Sweep:
         """The summary record of ``cells`` ((cell, result) pairs in grid order); ``grid`` names
         the grid ("quick", "full" or "custom").  Imported here, not at module load: the
         summaries import this module, and they are not part of a cell's cache key."""
-        module = importlib.import_module("verify.sweeps.summaries")
-        return getattr(module, self.summariser)(cells, grid)
+        where, _, fn = self.summariser.rpartition(":")    # "module:function" or a function name
+        module = importlib.import_module(where or "verify.sweeps.summaries")
+        return getattr(module, fn)(cells, grid)
 
     def grid(self, quick: bool, overrides: dict[str, list] | None = None) -> list[dict]:
         """The cells in a fixed order (the product of the axes, first axis slowest)."""
@@ -246,6 +247,12 @@ SWEEPS: dict[str, Sweep] = {s.name: s for s in (
            Axis("M0", (2.0, 4.0), (1.0, 2.0, 3.0, 4.0, 6.0, 8.0), 0.5, 20)),
           thm34_cell, "summarise_map", fixed=(("n", 3), ("d", 2))),
 )}
+
+
+# Sweeps defined in their own modules (issue 22), registered one line each (imported here, after
+# Sweep and Axis exist; each cell carries its module's source hash as "code").
+from verify.sweeps import sgd_batch as _sgd_batch  # noqa: E402
+SWEEPS[_sgd_batch.SWEEP.name] = _sgd_batch.SWEEP
 
 
 def get(name: str) -> Sweep:
