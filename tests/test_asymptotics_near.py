@@ -263,3 +263,26 @@ def test_mutant_spread_law_is_falsified():
         return law
     assert P.falsified(P.high_noise_starts(n=st.integers(2, 3)), prop_spread_law_matches_gd,
                        half_rate, max_examples=10)
+
+
+@pytest.mark.parametrize("n,d", [(2, 1), (2, 3), (3, 3), (4, 2), (5, 4)])
+def test_late_constant_counts_only_real_spread(n, d):
+    # a random start spans an affine hull of dimension min(n - 1, d); S0 = ct^T ct / n then has
+    # that many positive eigenvalues and d - rank round-off ones (~1e-20).  Independent of the
+    # rank count: every eigenvalue of the unfiltered S0 follows lam/(1 + 8 eta lam tau/n), and at
+    # tau = 1e12 the real ones sit on their asymptote n/(8 eta tau) while round-off ones contribute
+    # ~lam^2 -- so sum lam(tau)^2 (eta tau)^2 is the late constant r n^2/64 of the genuine rank.
+    from verify.asymptotics.near import SpreadLaw
+    rng = np.random.default_rng(n * 10 + d)
+    c = 1e-2 * rng.standard_normal((n, d))
+    c -= c.mean(axis=0)                      # no mean: the law's spread is S0 itself
+    law = SpreadLaw(c, 0.01)
+    lam0 = np.linalg.eigvalsh(c.T @ c / n)
+    tau, eta = 1e14, 0.01
+    direct = float(np.sum((lam0 / (1 + 8 * eta / n * lam0 * tau)) ** 2) * (eta * tau) ** 2)
+    r = min(n - 1, d)
+    assert law.rank == r
+    assert law.late_constant == pytest.approx(r * n * n / 64, rel=1e-15, abs=0)
+    # finite tau: each real term falls short of n^2/64 by the relative 2 n/(8 eta lam tau)
+    short = 2 * n / (8 * eta * float(law.lam0.min()) * tau)
+    assert abs(direct / law.late_constant - 1) <= 1.01 * short + 1e-12

@@ -56,13 +56,20 @@ def exactly_one(classes: list[str]) -> bool | None:
     return classes.count(CONVERGED) == 1 and classes.count(DIVERGING) == len(classes) - 1
 
 
-def far_init(n: int, d: int, M0: float, seed: int) -> tuple[list[list[float]], list[float]]:
-    """thm3.5's start in centred coordinates c_i(0) = m_i(0) - m*: m* = 0, m = M0 u (u a random
-    unit vector), m_i ~ N(m, I_d).  Returns (c0, m)."""
+def far_parts(n: int, d: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """thm3.5's random start as (u, z): c_i(0) = M0 u + z_i, u a random unit vector, z_i ~ N(0, I_d)
+    (kept apart: at M0 beyond ~1e13 float64 cannot hold M0 u + z_i to the offsets' precision)."""
     rng = np.random.default_rng(seed)
     u = rng.standard_normal(d)
     u /= np.linalg.norm(u)
-    c = M0 * u[None, :] + rng.standard_normal((n, d))
+    return u, rng.standard_normal((n, d))
+
+
+def far_init(n: int, d: int, M0: float, seed: int) -> tuple[list[list[float]], list[float]]:
+    """thm3.5's start in centred coordinates c_i(0) = m_i(0) - m*: m* = 0, m = M0 u (u a random
+    unit vector), m_i ~ N(m, I_d).  Returns (c0, m)."""
+    u, z = far_parts(n, d, seed)
+    c = M0 * u[None, :] + z
     return c.tolist(), (M0 * u).tolist()
 
 
@@ -80,4 +87,4 @@ def run_many(c0s, eta, steps, digits=4):
 
 
 __all__ = ["CONVERGED", "DIVERGING", "UNDECIDED", "outcome_rules", "classify_outcome",
-           "exactly_one", "far_init", "default_eta", "run_many"]
+           "exactly_one", "far_parts", "far_init", "default_eta", "run_many"]

@@ -573,3 +573,141 @@ def law_from_state(c, eta: float, *, near_tol: float = 0.05, tau_max: float = 1e
                          "law describes m equal far means")
     _i, far_idx, r = split
     return integrate(r, eta, len(far_idx), tau_max=tau_max, tau_offset=tau_offset)
+
+
+# ---- the two-phase reduction of a far random start (thm3.5 at its stated M0) -----------------
+
+def log_normal_tail(t: np.ndarray) -> np.ndarray:
+    """ln Phi(-t) for any real t in float64 without underflow (erfc below 25, the asymptotic
+    series -t^2/2 - ln(t sqrt(2 pi)) + ln(1 - 1/t^2 + 3/t^4) above: relative error < 15/t^6)."""
+    t = np.asarray(t, float)
+    out = np.empty_like(t)
+    lo = t < 25
+    out[lo] = np.log(0.5 * np.array([math.erfc(x / math.sqrt(2)) for x in t[lo]]))
+    x = t[~lo]
+    out[~lo] = -x * x / 2 - np.log(x * math.sqrt(2 * math.pi)) + np.log1p(-1 / x ** 2 + 3 / x ** 4)
+    return out
+
+
+def log_weight_mass(t: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """ln of the bound E[w_b] <= E[min(1, e^{k(x - t)})] = Phi(-t) + e^{k^2/2 - k t} Phi(t - k),
+    x ~ N(0, 1): a far mean b's softmax weight against the closest mean a, with k = |b - a| and
+    t = (|b|^2 - |a|^2) / (2k) the tie point's distance from the origin (w_b <= e^{l_b - l_a})."""
+    t, k = np.asarray(t, float), np.asarray(k, float)
+    return np.logaddexp(log_normal_tail(t), k * k / 2 - k * t + log_normal_tail(k - t))
+
+
+@dataclass
+class TwoPhase:
+    """The two-phase reduction of one start: phase 1, the closest mean a contracts as
+    (1 - 2 eta)^tau (its gradient is 2a while every other weight is negligible); phase 2, a at the
+    target and each other mean at r >= R_MIN drifts outward by the far law (g > 0).  ``applies``:
+    the bound on the others' total displacement during phase 1 (and on the perturbation of a's
+    contraction) is below ``allow``, so the reduction decides the start: exactly a converges."""
+
+    closest: int
+    applies: bool
+    log10_displacement: float     # log10 of the bound on the largest displacement of another mean
+    log10_perturbation: float     # log10 of the bound on |grad_a - 2a| / (2 near_tol)
+    phase1_time: float            # eta * tau at the end of phase 1 (continuous time)
+    min_tie: float                # smallest tie distance t over phase 1 (others shifted by allow)
+    r_far_min: float              # the nearest other mean's distance at the end of phase 1 (lower bound)
+
+
+def two_phase(c0=None, *, far_parts=None, near_tol: float = 0.05, allow: float | None = None,
+              grid: int = 400) -> TwoPhase:
+    """Decide a start (centred, t = 0) by the two-phase reduction, in float64 log-space.  The start
+    is ``c0`` (n x d) or ``far_parts = (M0, u, z)`` meaning c_i = M0 u + z_i (u a unit vector):
+    at M0 beyond ~1e13 float64 cannot hold c_i itself (its ulp exceeds the offsets), so every
+    difference below is formed from the offsets z and M0 separately, never from c_i -- e.g.
+    |c_j|^2 - |c_i|^2 = 2 M0 u.(z_j - z_i) + |z_j|^2 - |z_i|^2 -- and no step overflows,
+    underflows or cancels at any M0.
+
+    Along phase 1, a = lambda a0 with lambda from 1 down to near_tol/|a0|.  Each other mean b,
+    shifted by up to ``allow`` (a continuity argument: the bound must come out below ``allow``;
+    default the smaller of 0.1 and a quarter of the gap |b| - |a| to the next-closest mean),
+    has weight mass <= exp(log_weight_mass(t, k)); by Cauchy-Schwarz its gradient (direct form) is
+    at most 2 sqrt(mass) (R + 2 R^2 sqrt(d + R^2)), R = max |c_i(0)| + allow, and a's gradient
+    differs from 2a by at most 2 sqrt(mass) (3R + 2 R^2 sqrt(d + R^2)) per other mean.  Phase 1 lasts
+    eta tau = ln(|a0| / near_tol) / (2 (1 - p)) in continuous time, p the relative perturbation."""
+    if far_parts is None:
+        z = np.asarray(c0, float)
+        M0, u = 0.0, np.zeros(z.shape[1])
+    else:
+        M0, u, z = float(far_parts[0]), np.asarray(far_parts[1], float), np.asarray(far_parts[2], float)
+    n, d = z.shape
+    excess = 2 * M0 * (z @ u) + np.einsum("ij,ij->i", z, z)      # |c_i|^2 - M0^2
+    norms = np.sqrt(M0 * M0 + excess)
+    i = int(np.argmin(excess))
+    na = float(norms[i])
+    others = [j for j in range(n) if j != i]
+    gap2s = {j: float(excess[j] - excess[i]) for j in others}    # |b|^2 - |a|^2 >= 0
+    if allow is None:
+        gaps = [gap2s[j] / (norms[j] + na) for j in others]
+        allow = min(0.1, min(gaps) / 4) if gaps else 0.1
+        if not allow > 0:
+            allow = 0.1       # a tie: the bound below decides (it will not apply)
+    R = float(norms.max()) + allow
+    poly_b = math.log(R + 2 * R * R * math.sqrt(d + R * R))
+    poly_a = math.log(3 * R + 2 * R * R * math.sqrt(d + R * R))
+    lam = np.concatenate([[1.0], np.geomspace(1.0, max(near_tol / na, 1e-300), grid)[1:]]) \
+        if na > near_tol else np.array([1.0])
+    worst_log_mass, min_tie = -math.inf, math.inf
+    r_far = math.inf
+    for j in others:
+        delta = z[j] - z[i]
+        a_dot = M0 * float(delta @ u) + float(z[i] @ delta)        # <a, b - a>
+        # |b|^2 - lam^2 |a|^2 = (|b|^2 - |a|^2) + (1 - lam^2) |a|^2
+        num = gap2s[j] + (1 - lam * lam) * na * na
+        k = np.sqrt(np.maximum(float(delta @ delta) + 2 * (1 - lam) * a_dot
+                               + (1 - lam) ** 2 * na * na, 0.0))
+        # b moved by up to `allow`: |b'|^2 >= (|b| - allow)^2, |b' - lam a| <= k + allow
+        nb = float(norms[j])
+        num_s = num - 2 * allow * nb + allow * allow
+        t = num_s / (2 * (k + allow))
+        lm = log_weight_mass(t, k + allow)
+        worst_log_mass = max(worst_log_mass, float(lm.max()))
+        min_tie = min(min_tie, float(t.min()))
+        r_far = min(r_far, nb - allow)
+    # phase-1 time, with a's contraction rate reduced by the perturbation (bounded below)
+    log_pert = math.log(2 * (n - 1)) + worst_log_mass / 2 + poly_a - math.log(2 * near_tol)
+    p = math.exp(min(log_pert, 0.0))
+    s1 = math.log(max(na / near_tol, 1.0)) / (2 * max(1 - p, 1e-300)) if p < 1 else math.inf
+    log_disp = (math.log(max(s1, 1e-300)) + math.log(2) + worst_log_mass / 2 + poly_b
+                if math.isfinite(s1) else math.inf)
+    applies = bool(log_disp <= math.log(allow) and log_pert <= math.log(0.1) and min_tie > 0
+                   and r_far >= R_MIN)
+    ln10 = math.log(10)
+    return TwoPhase(closest=i, applies=applies, log10_displacement=log_disp / ln10,
+                    log10_perturbation=log_pert / ln10, phase1_time=s1, min_tie=min_tie,
+                    r_far_min=r_far)
+
+
+def drift_positive_beyond(r_from: float, m: int = 1, r_switch: float = 30.0,
+                          step: float = 0.25) -> tuple[bool, float, str]:
+    """Is the far law's g(r) > 0 for every r >= r_from?  On [max(r_from, R_MIN), r_switch] by the
+    float64 rule on a grid (each value beyond its error estimate, the grid spacing far below the
+    scale on which g varies, ~4/r), beyond r_switch by the derived two-term form, whose relative
+    correction |b1|/r^2 + the spot-checked remainder 2|b2|/r^4 stays below 1.  Returns (positive,
+    smallest g/error ratio on the grid, basis)."""
+    from proofs.far_drift import g_coefficients
+    lo = max(r_from, R_MIN)
+    worst = math.inf
+    if lo < r_switch:
+        for r in np.arange(lo, r_switch + step / 2, step):
+            dr = drift(float(r), m)
+            worst = min(worst, dr.g / dr.g_error)
+            if not dr.g > dr.g_error:
+                return False, worst, f"g({r:.3g}) = {dr.g:.3g} not above its error {dr.g_error:.2g}"
+    rs = max(lo, r_switch)
+    corr = abs(correction_b1(m)) / rs ** 2 + (2 * abs(float(g_coefficients(m, 2)[1])) / rs ** 4)
+    ok = corr < 1
+    return ok, worst, (f"g > 0 on [{lo:.3g}, {r_switch:g}] (grid {step:g}, smallest g/error "
+                       f"{worst:.3g}) and beyond by the derived series (relative correction "
+                       f"<= {corr:.2g} < 1)")
+
+
+def correction_b1(m: int) -> float:
+    """b1(m) of the derived series (proofs/far_drift)."""
+    from proofs.far_drift import correction_b1 as b1
+    return b1(m)

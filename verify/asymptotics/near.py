@@ -186,7 +186,14 @@ class SpreadLaw:
         self.cbar0, self.ct0, self.amplitude = cbar, ct, amp
         S0 = ct.T @ ct / self.n
         lam, vec = np.linalg.eigh(S0)
-        keep = lam > 1e-300
+        # rank: only eigenvalues above the spread's own float64 error count (round-off eigenvalues
+        # of a rank-deficient S0, ~1e-20, are not spread): forming ct = c - cbar costs up to
+        # eps max|c_i| per entry, so S0 = ct^T ct / n is off by <= 2 eps amp max|c_i| (+ its own
+        # rounding), and eigh adds <= eps d |S0|_2 (backward stable); 8x margin
+        eps = np.finfo(float).eps
+        cmax = float(np.sqrt((c * c).sum(axis=1)).max())
+        self.lam_tol = 8 * eps * (2 * amp * cmax + self.d * max(float(lam.max()), 0.0)) + 1e-300
+        keep = lam > self.lam_tol
         self.lam0, self.vec = lam[keep][::-1], vec[:, keep][:, ::-1]
         self.rank = int(keep.sum())
         self.q = 1 - 2 * self.eta / self.n
