@@ -162,26 +162,46 @@ def test_thm32_too_large_initial_scale_is_not_confirmed():
 # lem3.3
 # ---------------------------------------------------------------------------------------------
 
+@pytest.fixture(scope="module")
+def lem33_obs():
+    return c_lem3_3.observe("quick", runs=[(2, 1, "1"), (3, 1, "1")])
+
+
 def test_lem33_quick_confirmed_with_convention_finding():
     rec = c_lem3_3.check("quick")
     assert rec.verdict == CONFIRMED, (rec.reason, rec.witness)
+    assert rec.reading["loss convention"].startswith("with 1/2")
     for row in rec.tables[0]["rows"]:
         n = int(row[0].split(",")[0].split("=")[1])
-        measured = mpmath.mpf(row[2])
-        assert abs(measured - (1 - 2 * 0.25 / n)) < 1e-20
-        assert abs(measured - (1 - 0.25 / n)) > 0.01
-        assert float(row[7]) <= float(row[9])         # tracking within the band
-    assert any("Convention factor 2" in f.headline for f in rec.findings)
+        measured = mpmath.mpf(row[3])
+        # independent prediction: grad F = (2/n) a at all-equal parameters, the halved loss
+        # half of it, so the centre contracts by 1 - eta/n (with 1/2) or 1 - 2 eta/n (without)
+        kappa = 1 if row[1] == "with 1/2" else 2
+        assert abs(measured - (1 - kappa * 0.25 / n)) < 1e-20
+        # tracking the stated reference M0 (1 - eta/n)^tau: within the band with 1/2 only
+        assert (float(row[7]) <= float(row[9])) == (kappa == 1)
+    conv = [f for f in rec.findings if f.kind == "convention"]
+    assert conv and "exact for the loss with 1/2;" in conv[0].headline
+    assert {t["verdict"] for t in rec.twins} == {REFUTED}
     records, _ = loads(dumps([rec], {}))
     assert records[0].verdict == CONFIRMED
 
 
-def test_lem33_literal_factor_without_convention_is_refuted():
-    rec = c_lem3_3.check("quick", convention_factor=1, runs=[(2, 1, "1")])
-    assert rec.verdict == REFUTED
-    w = rec.witness
-    assert mpmath.mpf(w["claimed_factor"]) == mpmath.mpf("0.875")
-    assert abs(mpmath.mpf(w["measured_factor_mean"]) - mpmath.mpf("0.75")) < 1e-30
+def test_lem33_literal_factor_without_convention_is_refuted(lem33_obs):
+    from verify.claims.statement import judge
+    twin = {t.name: t for t in c_lem3_3.TWINS}["factor-1-eta/n-without-1/2"]
+    verdict, witness, _, decs = judge(c_lem3_3.decide, twin.statement, lem33_obs)
+    assert verdict == REFUTED and witness["failing conclusions"].startswith("factor")
+    # the deviation is |(1 - 2 eta/n) - (1 - eta/n)| = eta/n, largest at n = 2: 0.125
+    assert "= 0.125 " in decs[0].observed
+
+
+@pytest.mark.parametrize("kappa,dev", [(3, "0.25"), (0.5, "0.0625"), (1.5, "0.0625")])
+def test_lem33_wrong_factor_is_refuted_by_its_deviation(lem33_obs, kappa, dev):
+    from verify.claims.statement import judge
+    st = c_lem3_3.STATEMENT_DATA.replace("factor", claimed={"kappa": kappa})
+    verdict, _, _, decs = judge(c_lem3_3.decide, st, lem33_obs)
+    assert verdict == REFUTED and f"= {dev} " in decs[0].observed
 
 
 # ---------------------------------------------------------------------------------------------
