@@ -161,6 +161,14 @@ def test_law_matches_full_gd_short_run(short_run):
     assert v.r_gap < far.GAP_TOL["r"] and v.loss_gap < far.GAP_TOL["loss"]
 
 
+def test_validation_catches_a_ten_percent_wrong_step(short_run):
+    # a law with the step 10% off moves the loss by ~10% over the compared range: above the loss
+    # allowance (1e-2, the size below which a gap cannot change a power of tau or a log factor),
+    # so the validation must fail -- an allowance inflated 100x would let it pass
+    v = far.validate(short_run, ETA * 1.1, tau_max=1e6, min_span=2.0)
+    assert not v.passed and far.GAP_TOL["loss"] < v.loss_gap < 100 * far.GAP_TOL["loss"], v.summary()
+
+
 def test_validation_catches_a_wrong_law(short_run):
     # the same run against a law with the step halved must fail the gap tolerance
     v = far.validate(short_run, ETA / 2, tau_max=1e6, min_span=2.0)
@@ -276,3 +284,36 @@ def test_law_time_matches_separable_quadrature():
     r_mid = float(law.r_at(t_mid))
     assert far.steps_to_move(4.0, r_mid - 4.0, eta, 1) == pytest.approx(
         t_mid, rel=1e-6 + float(law.r_at_error(t_mid)) * 20)
+
+
+def test_log_weight_mass_against_mpmath_quadrature():
+    # E[min(1, e^{k(x - t)})], x ~ N(0,1), by mpmath quad at 40 digits (split at x = t), and the
+    # normal tail far beyond float64's range against mpmath's erfc
+    with mpmath.workdps(40):
+        for t, k in ((0.5, 1.0), (3.0, 0.7), (12.0, 2.0), (40.0, 5.0), (-1.0, 2.0)):
+            phi = lambda x: mpmath.exp(-x * x / 2) / mpmath.sqrt(2 * mpmath.pi)
+            # the first integrand is a Gaussian bump at x = k (width 1): breakpoints every 2 across it
+            pts = [-mpmath.inf] + [k + j for j in range(-12, 13, 2) if k + j < t] + [t]
+            ref = (mpmath.quad(lambda x: mpmath.exp(k * (x - t)) * phi(x), pts)
+                   + mpmath.quad(phi, [t, mpmath.inf]))
+            got = float(far.log_weight_mass(np.array([t]), np.array([k]))[0])
+            assert abs(got - float(mpmath.log(ref))) <= 1e-9 * max(1.0, abs(got)), (t, k)
+        for t in (30.0, 1e3, 1e8):
+            ref = mpmath.log(mpmath.erfc(mpmath.mpf(t) / mpmath.sqrt(2)) / 2)
+            got = float(far.log_normal_tail(np.array([t]))[0])
+            assert abs(got / float(ref) - 1) <= 1e-14 + 15 / t ** 6
+
+
+def test_two_phase_from_parts_beyond_float64_resolution():
+    # at M0 = 1e14 float64 cannot hold M0 u + z to the offsets (ulp 1/64): the parts form decides
+    # the closest mean from 2 M0 u.z + |z|^2, computed here independently in mpmath
+    from verify.outcomes import far_parts
+    M0 = 1e14
+    for seed in (52, 83, 7):
+        u, z = far_parts(3, 2, seed)
+        tp = far.two_phase(far_parts=(M0, u, z))
+        with mpmath.workdps(50):
+            sq = [sum((mpmath.mpf(M0) * mpmath.mpf(float(ui)) + mpmath.mpf(float(zi))) ** 2
+                      for ui, zi in zip(u, row)) for row in z]
+        assert tp.closest == min(range(3), key=lambda i: sq[i])
+        assert tp.applies and tp.log10_displacement < -1000    # t ~ M0 gap: mass ~ e^{-t^2/2}
