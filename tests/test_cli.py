@@ -579,3 +579,70 @@ def test_bench_ctrl_c_exits_130(tmp_path):
             proc.wait()
     assert proc.returncode == 130, (proc.returncode, err)
     assert err.strip().splitlines()[-1:] == ["interrupted"] and "Traceback" not in err
+
+
+# --- progress display (issue 19 item 3): on a terminal only ------------------------------------
+
+def _run_with_terminal_stderr(argv, cwd, timeout=300) -> tuple[int, str, str]:
+    """Run ``python -m verify ARGV`` with stderr on a pseudo-terminal (stdout a pipe); returns
+    (exit status, what the terminal showed, stdout)."""
+    import pty
+    import select
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "verify", *argv], cwd=cwd, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=slave, text=True)
+    os.close(slave)
+    shown = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if ready:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:        # the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                shown += chunk
+            elif proc.poll() is not None:
+                break
+        out = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))[0]
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, shown.decode(errors="replace"), out
+
+
+def test_progress_lines_per_claim_on_a_terminal_and_silence_otherwise(tmp_path):
+    argv = ["run", "score", "lem3.3", "--quick", "--jobs", "2", "--no-report"]
+    rc, shown, out = _run_with_terminal_stderr(argv, tmp_path)
+    assert rc == 0, shown
+    for cid in ("score", "lem3.3"):
+        assert f"{cid} started" in shown, shown
+        assert any(ln.startswith("[") and f"] {cid}: " in ln and ln.rstrip().endswith(" s)")
+                   for ln in shown.splitlines()), shown
+    assert "started" not in out                               # progress never on stdout
+    piped = subprocess.run([sys.executable, "-m", "verify", *argv], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=300)
+    assert piped.returncode == 0 and piped.stderr.strip() == "", piped.stderr
+
+
+def test_progress_forced_and_switch_restored(fake_claims, capsys):
+    from verify import progress
+    assert main(["run", "a", "b", "--quick", "--jobs", "1", "--no-report", "--progress"]) == 0
+    err = capsys.readouterr().err
+    assert "a started" in err and "[1/2] a: CONFIRMED (" in err and "[2/2] b: CONFIRMED (" in err
+    assert progress.configured() is None                      # the run's switch does not leak
+    assert main(["run", "a", "b", "--quick", "--jobs", "1", "--no-report"]) == 0
+    assert "started" not in capsys.readouterr().err           # not a terminal: silent
+
+
+def test_sweep_shows_a_cell_bar_on_a_terminal(tmp_path):
+    rc, shown, _ = _run_with_terminal_stderr(
+        ["sweep", "thm3.4-map", "--grid", "angle_deg=0;M0=2,4", "--scheduler", "none",
+         "--out", str(tmp_path)], tmp_path)
+    assert rc == 0, shown
+    assert "thm3.4-map" in shown and "2/2" in shown and "cell" in shown, shown

@@ -151,15 +151,9 @@ class _Interrupt:
 
 
 def _progress(total: int, enabled: bool | None, desc: str):
-    if enabled is None:
-        enabled = sys.stderr.isatty()
-    if not enabled:
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:  # pragma: no cover - tqdm is a declared dependency
-        return None
-    return tqdm(total=total, desc=desc, unit="step", leave=False, file=sys.stderr)
+    """The step bar (verify.progress): None means shown on a terminal for long runs only."""
+    from verify import progress
+    return progress.gd_bar(total, desc, enabled)
 
 
 RECHECK_STEPS = 10  # how often a run in mpmath asks whether float64 now suffices

@@ -27,7 +27,7 @@ import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed, wait
 from pathlib import Path
 
-from verify import interrupt
+from verify import interrupt, progress
 from verify.claims import record as rec
 from verify.claims.registry import CLAIM_IDS, load
 
@@ -72,7 +72,9 @@ def is_interrupted(r: rec.ClaimRecord) -> bool:
 
 def run_one(claim_id: str, tier: str, seed: int) -> rec.ClaimRecord:
     """Run one check; never raises (an exception becomes an ERROR record, Ctrl-C an
-    INCONCLUSIVE "interrupted" one, also when the check returned after the Ctrl-C)."""
+    INCONCLUSIVE "interrupted" one, also when the check returned after the Ctrl-C).  On a
+    terminal it says when the check starts (verify.progress); the caller says when it ends."""
+    progress.claim_started(claim_id)
     start = time.perf_counter()
     try:
         try:
@@ -192,11 +194,12 @@ def merge(previous, new: list[rec.ClaimRecord], prov_now: dict):
 # ---------------------------------------------------------------------------------------------
 
 
-def _worker_init() -> None:
+def _worker_init(show: bool | None = None) -> None:
     """Pool workers ignore Ctrl-C while idle (no traceback from the pool's loop); run_one arms
-    it for the duration of a check."""
+    it for the duration of a check.  ``show``: the command's progress switch."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     interrupt.clear()
+    progress.configure(show)
 
 
 def _run_serial(ids, tier, seed, show, results) -> bool:
@@ -206,9 +209,10 @@ def _run_serial(ids, tier, seed, show, results) -> bool:
             for cid in ids:
                 if interrupt.requested():
                     break
-                if show:
-                    print(f"[{len(results) + 1}/{len(ids)}] {cid} ...", file=sys.stderr, flush=True)
                 results[cid] = run_one(cid, tier, seed)
+                if show:
+                    progress.claim_finished(cid, results[cid].verdict, results[cid].runtime_s,
+                                            len(results), len(ids))
     except KeyboardInterrupt:
         interrupt.request()
     return interrupt.requested()
@@ -225,7 +229,8 @@ def _collect(fut, cid, tier, results) -> None:
 
 
 def _run_pool(ids, tier, seed, jobs, show, results) -> bool:
-    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init)
+    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init,
+                               initargs=(progress.configured(),))
     futs = {}
     stopped = False
     try:
@@ -236,8 +241,7 @@ def _run_pool(ids, tier, seed, jobs, show, results) -> bool:
                 _collect(fut, cid, tier, results)
                 if show:
                     r = results[cid]
-                    print(f"[{len(results)}/{len(ids)}] {cid}: {r.verdict} ({r.runtime_s:.1f} s)",
-                          file=sys.stderr, flush=True)
+                    progress.claim_finished(cid, r.verdict, r.runtime_s, len(results), len(ids))
     except KeyboardInterrupt:
         interrupt.request()
         stopped = True
@@ -278,9 +282,21 @@ def _stop_pool(pool, futs, tier, results) -> None:
             p.kill()
 
 
-def run_claims(ids: list[str] | None, *, quick: bool, seed: int, jobs: int | None, out: str,
-               as_json: bool, strict: bool, report: bool, progress: bool | None,
-               argv: list[str] | None = None) -> int:
+def run_claims(ids: list[str] | None, **kw) -> int:
+    """Run the claims (see :func:`_run_claims`) with the progress switch (verify.progress) set
+    from ``progress`` for the run and restored afterwards."""
+    from verify import progress as _progress
+    before = _progress.configured()
+    _progress.configure(_progress.enabled(kw.get("progress")))
+    try:
+        return _run_claims(ids, **kw)
+    finally:
+        _progress.configure(before)
+
+
+def _run_claims(ids: list[str] | None, *, quick: bool, seed: int, jobs: int | None, out: str,
+                as_json: bool, strict: bool, report: bool, progress: bool | None,
+                argv: list[str] | None = None) -> int:
     ids = list(CLAIM_IDS) if not ids else list(dict.fromkeys(ids))
     for cid in ids:
         if cid not in CLAIM_IDS:
@@ -298,7 +314,8 @@ def run_claims(ids: list[str] | None, *, quick: bool, seed: int, jobs: int | Non
         previous = load_previous(out_path) if out_path.is_dir() else None
     tier = "quick" if quick else "full"
     jobs = min(jobs or os.cpu_count() or 1, len(ids))  # a fork pool starts all its workers
-    show = sys.stderr.isatty() if progress is None else progress
+    from verify import progress as _progress   # the module (``progress`` is the argument here)
+    show = _progress.enabled(progress)
     if argv is None:
         argv = sys.argv[1:] if sys.argv and sys.argv[0].endswith(("__main__.py", "verify")) else []
     prov = provenance(argv, tier, seed, ids)

@@ -159,12 +159,9 @@ def _run_cell(name: str, cell: dict) -> dict:
 
 
 def _progress(total: int, done: int, enabled: bool | None, name: str):
-    if enabled is None:
-        enabled = sys.stderr.isatty()
-    if not enabled:
-        return None
-    from tqdm import tqdm
-    return tqdm(total=total, initial=done, desc=name, unit="cell", file=sys.stderr)
+    """The cell bar (verify.progress): cells done / total, on a terminal unless forced."""
+    from verify import progress
+    return progress.bar(total, name, "cell", initial=done, flag=enabled)
 
 
 def connect(scheduler: str, workers: int | None):
