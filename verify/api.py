@@ -24,6 +24,7 @@ import mpmath
 from mpmath import libmp
 
 from verify import model
+from verify import objectives
 from verify import precision as _precision
 from verify.precision import Precision, exact
 
@@ -137,33 +138,60 @@ def centred(params, target, t=0, parameterisation: str = "noised", dps: int | No
             for row in p]
 
 
+def _objective(name: str, t, t_range) -> str:
+    """The objective's name, checked (SPEC §6); the time average integrates over the noise level
+    itself, so it takes t = 0 and its range from ``t_range``."""
+    objectives.check_objective(name)
+    if name == "time-averaged" and check_t(t) != 0:
+        raise ValueError("the time-averaged objective integrates over t itself: give t = 0 and "
+                         "the range as t_range=(T0, T1)")
+    if t_range is not None and name != "time-averaged":
+        raise ValueError("t_range applies to objective='time-averaged' only")
+    return name
+
+
 def loss(params, target, t=0, *, digits: int | None = None, dps: int | None = None,
-         backend: str = "auto", parameterisation: str = "noised", strict: bool = True) -> Result:
+         backend: str = "auto", parameterisation: str = "noised", strict: bool = True,
+         objective: str = "forward-fisher", t_range=None) -> Result:
     """The population score-matching loss L_t = E_{x~q_t}|s(x) - grad log q_t(x)|^2 (no 1/2).
 
     params: n >= 2 vectors of length d (numbers are read exactly: ints, floats, decimal strings,
     mpf); target: m* (length d); t >= 0.  Give ``digits`` (correct digits wanted; the precision
     policy picks the working precision, float64 when it suffices) or ``dps`` (a fixed working
-    precision).  The result carries its error estimate; with ``strict`` an estimate that misses the
+    precision).  ``objective`` selects another objective of SPEC §6 (gradient-em, reverse-fisher,
+    time-averaged with ``t_range`` = (T0, T1), default (0, 1)).  The result carries its error
+    estimate; with ``strict`` an estimate that misses the
     target raises :class:`verify.quadrature.InaccurateError`.
     """
     params, target, digits, dps = _coerce(params, target, digits, dps)
     c = centred(params, target, t, parameterisation, _centring_dps(params, target, digits, dps))
+    if objective != "forward-fisher":
+        est = objectives.value(_objective(objective, t, t_range), c, digits, dps=dps,
+                               backend=backend, strict=strict, t_range=t_range)
+        return Result(est.value, est.error, est.precision, est.rule, est.ok, parameterisation, t)
     est = model.F(c, digits, dps=dps, backend=backend, strict=strict)
     return Result(est.value, est.error, est.precision, est.rule, est.ok, parameterisation, t)
 
 
 def gradient(params, target, t=0, *, digits: int | None = None, dps: int | None = None,
-             backend: str = "auto", parameterisation: str = "noised", form: str = "direct",
-             strict: bool = True) -> Result:
+             backend: str = "auto", parameterisation: str = "noised", form: str | None = None,
+             strict: bool = True, objective: str = "forward-fisher", t_range=None) -> Result:
     """The gradient of :func:`loss` with respect to the parameters (n lists of d numbers).
+
+    ``objective`` (default the paper's forward-fisher) selects the objective of SPEC §6
+    (:mod:`verify.objectives`); ``t_range`` = (T0, T1) sets the time average's range.
 
     ``form`` selects the direct or the Stein form of SPEC §2 (equal in exact arithmetic).
     For ``parameterisation="clean"`` this is grad_{m_i} L = e^{-t} grad_{mu_i} L.
     """
     params, target, digits, dps = _coerce(params, target, digits, dps)
     c = centred(params, target, t, parameterisation, _centring_dps(params, target, digits, dps))
-    est = model.grad_F(c, digits, form=form, dps=dps, backend=backend, strict=strict)
+    if objective != "forward-fisher":
+        est = objectives.gradient(_objective(objective, t, t_range), c, digits, dps=dps,
+                                  backend=backend, strict=strict, form=form, t_range=t_range)
+    else:
+        est = model.grad_F(c, digits, form=form or "direct", dps=dps, backend=backend,
+                           strict=strict)
     value, error = est.value, est.error
     tt = check_t(t)
     if parameterisation == "clean" and tt != 0:

@@ -163,8 +163,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="significant digits wanted (see verify.api for the maximum)")
         sp.add_argument("--dps", type=int, default=None, help="fixed working precision (digits)")
         sp.add_argument("--parameterisation", choices=("noised", "clean"), default="noised")
+        sp.add_argument("--objective", default="forward-fisher",
+                        choices=("forward-fisher", "gradient-em", "reverse-fisher", "time-averaged"),
+                        help="the objective (SPEC §6; default the paper's forward-fisher)")
+        sp.add_argument("--t-range", default=None, metavar="T0,T1",
+                        help="the time average's range in t (default 0,1)")
         if name == "gradient":
-            sp.add_argument("--form", choices=("direct", "stein"), default="direct")
+            sp.add_argument("--form", choices=("direct", "stein", "pathwise", "score"),
+                            default=None, help="gradient form (direct/stein for forward-fisher, "
+                                               "pathwise/score for reverse-fisher)")
     return p
 
 
@@ -221,7 +228,8 @@ def _finite(x) -> bool:
 
 def _evaluate(args) -> int:
     from verify import api
-    kw = dict(digits=args.digits, dps=args.dps, parameterisation=args.parameterisation)
+    kw = dict(digits=args.digits, dps=args.dps, parameterisation=args.parameterisation,
+              objective=args.objective, t_range=_t_range(args.t_range))
     params, target = _params(args.params), _vector(args.target)
     if args.command == "loss":
         r = api.loss(params, target, args.t, **kw)
@@ -233,13 +241,28 @@ def _evaluate(args) -> int:
         return _fail("the engine could not bound the error of this evaluation (error estimate "
                      f"not finite; {r.precision.describe()})", EXIT_FAILED)
     if args.command == "loss":
-        print(f"loss = {r.value}  (error <= {float(r.error):.3g}; {r.precision.describe()}; "
+        name = "loss" if args.objective == "forward-fisher" else args.objective
+        print(f"{name} = {r.value}  (error <= {float(r.error):.3g}; {r.precision.describe()}; "
               f"{r.rule.get('rule')})")
     else:
         for i, (row, err) in enumerate(zip(r.value, r.error)):
             print(f"grad[{i}] = {[str(x) for x in row]}  (error <= {max(float(e) for e in err):.3g})")
         print(f"({r.precision.describe()}; {r.rule.get('rule')})")
     return EXIT_OK
+
+
+def _t_range(text: str | None):
+    """'T0,T1' -> (T0, T1) for the time-averaged objective (None: its default)."""
+    if text is None:
+        return None
+    parts = [x.strip() for x in text.split(",")]
+    try:
+        t0, t1 = (float(x) for x in parts)
+    except ValueError:
+        raise BadInput(f"--t-range: expected two numbers T0,T1, got {text!r}") from None
+    if not (math.isfinite(t0) and math.isfinite(t1) and 0 <= t0 < t1):
+        raise BadInput(f"--t-range: need 0 <= T0 < T1 (finite), got {text!r}")
+    return (t0, t1)
 
 
 def _report(args) -> int:

@@ -53,6 +53,8 @@ GRADIENT_FORMS = {"forward-fisher": ("direct", "stein"), "gradient-em": ("direct
                   "reverse-fisher": ("pathwise", "score"), "time-averaged": ("direct",)}
 T_LADDER = (6, 8, 12, 16, 24, 32, 48, 64, 96)
 DEFAULT_T_RANGE = (0.0, 1.0)
+# most digits added when a quantity was accepted only on the absolute floor (see compute)
+MAX_FLOOR_DIGITS = 120
 
 
 def check_objective(name: str) -> str:
@@ -259,6 +261,8 @@ def _layer(name, c_exact, prec: Precision, want: str, form: str, run: _Run | Non
                 err = max(ge.ravel())
                 value = g
             acc_ok, mode = _accept(size, err, prec.digits, natural, ar)
+            floor_digits = 0 if mode != "absolute floor" else \
+                max(0, math.ceil(log10_abs(natural) - log10_abs(size))) + 2
             lost = _lost_digits(size, big, ar)
             if acc_ok or attempt or lost == 0 or (prec.is_float64 and D0 + lost > 15):
                 break
@@ -266,6 +270,8 @@ def _layer(name, c_exact, prec: Precision, want: str, form: str, run: _Run | Non
         rule = {"rule": run.rules[-1].get("rule") if run.rules else "exact",
                 "accuracy": mode, "measures": len(measures(name, setup)),
                 "evaluations": run.integrator.evaluations, "objective": name}
+        if floor_digits:
+            rule["floor_digits"] = floor_digits
         if q == "grad":
             rule["form"] = form
             est = Estimate(value.tolist(), error.tolist(), prec, rule, ok and acc_ok)
@@ -409,6 +415,15 @@ def compute(name: str, c, want: str = "value", digits: int | None = None, *, dps
         if backend != "auto":
             raise
         prec = model._resolve_precision(c_exact, digits, dps, "mpmath", extra)
+        out = go(prec)
+    floor = max((est.rule.get("floor_digits", 0) for est in out.values()), default=0)
+    if floor and not prec.is_float64 and dps is None:
+        # accepted only on the absolute floor: the quantity is far below its integrand's
+        # terms (e.g. a far mean's e^{-r^2/8} drift); recompute once with those digits added,
+        # so that it gets significant digits where the precision allows
+        bump = min(floor, MAX_FLOOR_DIGITS)
+        prec = Precision(prec.digits, prec.spread_digits, prec.guard + bump, prec.dps + bump,
+                         "mpmath")
         out = go(prec)
     if strict:
         for q, est in out.items():
