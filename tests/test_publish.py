@@ -245,3 +245,129 @@ def test_io_module_loads_alone():
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     assert mod.publish.__doc__
+
+
+# ---------------------------------------------------------------------------------------------
+# Ctrl-C and publishing: a second Ctrl-C at any moment before the swap leaves --out as it was
+# ---------------------------------------------------------------------------------------------
+
+# `verify run fast slow` with stub claims: "fast" returns at once; "slow" runs until Ctrl-C and
+# then takes TAIL seconds to stop (a check that is slow to hand back its record), so the runner's
+# grace wait lasts that long.  With RENDER_PAUSE the rendering announces itself and sleeps.
+_RUN_STUBS = r"""
+import os, sys, time, types
+from verify.claims import record as rec, runner
+from verify import report, cli
+TAIL, RENDER_PAUSE = float(os.environ["STUB_TAIL"]), float(os.environ["STUB_RENDER_PAUSE"])
+def claim(cid, slow):
+    def check(tier, seed):
+        print(f"started {cid}", file=sys.stderr, flush=True)
+        end = None
+        while slow:
+            try:
+                time.sleep(0.02)
+                if end is not None and time.monotonic() > end:
+                    break
+            except KeyboardInterrupt:
+                end = end or time.monotonic() + TAIL
+        return rec.ClaimRecord(id=cid, title=f"stub {cid}", statement="s", provenance="p",
+                               verdict="CONFIRMED", assurance="numeric", tier=tier)
+    return types.SimpleNamespace(TITLE=f"stub {cid}", STATEMENT="s", PROVENANCE="p", check=check)
+claims = {"fast": claim("fast", False), "slow": claim("slow", True)}
+runner.CLAIM_IDS = ("fast", "slow")
+runner.load = claims.__getitem__
+render_all = report.render_all
+def slow_render(*a, **k):
+    if RENDER_PAUSE:
+        print("rendering", file=sys.stderr, flush=True)
+        end = time.monotonic() + RENDER_PAUSE
+        while time.monotonic() < end:
+            time.sleep(0.02)
+    return render_all(*a, **k)
+report.render_all = slow_render
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def _old_report(out: Path) -> bytes:
+    from verify.claims import record as rec_mod
+    keep = rec_mod.ClaimRecord(id="score", title="kept", statement="s", provenance="p",
+                               verdict="CONFIRMED", assurance="symbolic", tier="full")
+    out.mkdir()
+    (out / "results.json").write_text(rec_mod.dumps([keep], {"tier": "full"}))
+    (out / "REPORT.md").write_text("old report")
+    return (out / "results.json").read_bytes()
+
+
+def _ctrl_c_run(out: Path, jobs: int, seconds: list[float], after: str = "started slow",
+                tail: float = 2.0, render_pause: float = 0.0) -> tuple[int, str]:
+    """Run the stubs; once ``after`` appears on stderr, send SIGINT to the process group (as a
+    terminal's Ctrl-C) at each of ``seconds`` (measured from then); the second time may instead be
+    the string "rendering" (sent when rendering starts).  Returns (exit status, stderr)."""
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]),
+               PATH=os.path.dirname(sys.executable), STUB_TAIL=str(tail),
+               STUB_RENDER_PAUSE=str(render_pause))
+    proc = subprocess.Popen([sys.executable, "-c", _RUN_STUBS, "run", "fast", "slow", "--quick",
+                             "--jobs", str(jobs), "--out", str(out)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    err = []
+    try:
+        for line in proc.stderr:
+            err.append(line)
+            if line.strip() == after:
+                break
+        t0 = time.monotonic()
+        for when in seconds:
+            if when == "rendering":
+                for line in proc.stderr:
+                    err.append(line)
+                    if line.strip() == "rendering":
+                        break
+            else:
+                time.sleep(max(0.0, t0 + when - time.monotonic()))
+            os.killpg(proc.pid, signal.SIGINT)
+        _, rest = proc.communicate(timeout=120)
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
+    return proc.returncode, "".join(err) + rest
+
+
+@pytest.mark.parametrize("jobs", [2, pytest.param(1, marks=pytest.mark.slow)], ids=["pool", "serial"])
+def test_second_ctrl_c_during_the_grace_wait_skips_publishing(tmp_path, jobs):
+    """The first Ctrl-C stops "slow", which takes 2 s to hand back its record; a second one 0.3 s
+    later (inside that wait, before anything is rendered) leaves --out byte for byte as it was."""
+    out = tmp_path / "rep"
+    before = _old_report(out)
+    rc, err = _ctrl_c_run(out, jobs, [0.0, 0.3])
+    assert rc == 130, err[-2000:]
+    assert "second Ctrl-C: publishing skipped" in err and "Traceback" not in err, err[-2000:]
+    assert (out / "results.json").read_bytes() == before
+    assert (out / "REPORT.md").read_text() == "old report"
+    assert not _strays(out)
+
+
+@pytest.mark.slow
+def test_one_ctrl_c_publishes_the_finished_records(tmp_path):
+    """The control for the test above: with only the first Ctrl-C, "fast" is published."""
+    out = tmp_path / "rep"
+    _old_report(out)
+    rc, err = _ctrl_c_run(out, 2, [0.0])
+    assert rc == 130, err[-2000:]
+    assert "publishing the 1 finished record(s)" in err and "Traceback" not in err, err[-2000:]
+    import json
+    recs = {r["id"]: r for r in json.loads((out / "results.json").read_text())["records"]}
+    assert recs["fast"]["verdict"] == "CONFIRMED" and recs["score"]["title"] == "kept"
+    assert "slow" not in recs or recs["slow"]["reason"].startswith("interrupted")
+
+
+@pytest.mark.slow
+def test_second_ctrl_c_while_rendering_leaves_the_old_report(tmp_path):
+    out = tmp_path / "rep"
+    before = _old_report(out)
+    rc, err = _ctrl_c_run(out, 2, [0.0, "rendering"], tail=0.2, render_pause=3.0)
+    assert rc == 130, err[-2000:]
+    assert "second Ctrl-C: publishing stopped" in err and "left as it was" in err, err[-2000:]
+    assert "Traceback" not in err
+    assert (out / "results.json").read_bytes() == before
+    assert not _strays(out)

@@ -12,6 +12,12 @@ run and returns the trajectory so far (``traj.interrupted``).  The claims runner
 So an interrupted check never reports CONFIRMED: the runner turns it into an INCONCLUSIVE record
 with reason "interrupted".  Long loops outside ``run_gd`` (compiled kernels, samplers) should call
 :func:`check` between chunks.
+
+A second Ctrl-C is remembered too (:func:`repeated`): SIGINT handlers call :func:`request`, which
+notes a Ctrl-C that arrives when one was already seen; code that only re-records a
+KeyboardInterrupt it caught calls :func:`note`, which never counts as a second one.  The runner
+skips publishing after a second Ctrl-C, and :func:`deferred` holds Ctrl-C as a mere flag while it
+winds down (no KeyboardInterrupt in the middle of its bookkeeping).
 """
 from __future__ import annotations
 
@@ -19,7 +25,8 @@ import signal
 import threading
 from contextlib import contextmanager
 
-__all__ = ["Interrupted", "requested", "request", "clear", "check", "armed", "is_armed"]
+__all__ = ["Interrupted", "requested", "request", "note", "repeated", "clear", "check", "armed",
+           "deferred", "is_armed"]
 
 REASON = "interrupted"
 
@@ -29,6 +36,7 @@ class Interrupted(KeyboardInterrupt):
 
 
 _requested = False
+_repeated = False
 _armed = False
 
 
@@ -37,15 +45,31 @@ def requested() -> bool:
     return _requested
 
 
+def repeated() -> bool:
+    """True once a second Ctrl-C was seen (since the last :func:`clear`)."""
+    return _repeated
+
+
 def request() -> None:
-    """Record a Ctrl-C (called by the SIGINT handlers; safe inside a signal handler)."""
+    """Record a Ctrl-C signal (called by the SIGINT handlers; safe inside a signal handler); one
+    arriving after an earlier one is a second Ctrl-C (:func:`repeated`)."""
+    global _requested, _repeated
+    if _requested:
+        _repeated = True
+    _requested = True
+
+
+def note() -> None:
+    """Record that a Ctrl-C happened, for code that caught its KeyboardInterrupt (the signal may
+    already have been recorded by a handler: this never makes it a second one)."""
     global _requested
     _requested = True
 
 
 def clear() -> None:
-    global _requested
+    global _requested, _repeated
     _requested = False
+    _repeated = False
 
 
 def is_armed() -> bool:
@@ -84,3 +108,22 @@ def armed(install_handler: bool = True):
         _armed = was
         if can_install:
             signal.signal(signal.SIGINT, old if old is not None else signal.default_int_handler)
+
+
+def _flag_handler(signum, frame):
+    request()
+
+
+@contextmanager
+def deferred():
+    """Within this scope (main thread) SIGINT only records the Ctrl-C (:func:`request`), raising
+    nothing; an :func:`armed` scope inside it raises as usual.  The previous handler comes back on
+    exit.  Elsewhere than the main thread it does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, _flag_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old if old is not None else signal.default_int_handler)

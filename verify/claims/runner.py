@@ -13,7 +13,9 @@ checked before anything is computed.
 Ctrl-C (:mod:`verify.interrupt`) stops the whole command: running checks stop (an interrupted check
 is INCONCLUSIVE with reason "interrupted", never a verdict), pending ones are cancelled, workers
 that do not stop within ``GRACE_S`` are terminated; finished records are merged and published,
-an interrupted claim's previous record stays, and the exit status is 130.
+an interrupted claim's previous record stays, and the exit status is 130.  A second Ctrl-C at any
+moment before the new report is swapped in (during the grace wait, the summary, or rendering)
+skips publishing: ``--out`` is left exactly as it was.
 """
 from __future__ import annotations
 
@@ -83,7 +85,7 @@ def run_one(claim_id: str, tier: str, seed: int) -> rec.ClaimRecord:
                 r = mod.check(tier=tier, seed=seed)
                 rec.check_reproducible(r)
         except KeyboardInterrupt:
-            interrupt.request()
+            interrupt.note()
             raise
         if interrupt.requested():
             r = interrupted_record(claim_id, tier)
@@ -214,7 +216,7 @@ def _run_serial(ids, tier, seed, show, results) -> bool:
                     progress.claim_finished(cid, results[cid].verdict, results[cid].runtime_s,
                                             len(results), len(ids))
     except KeyboardInterrupt:
-        interrupt.request()
+        interrupt.note()
     return interrupt.requested()
 
 
@@ -236,6 +238,7 @@ def _run_pool(ids, tier, seed, jobs, show, results) -> bool:
     try:
         with interrupt.armed():
             futs = {pool.submit(run_one, cid, tier, seed): cid for cid in ids}
+            interrupt.check()  # a Ctrl-C before the pool started
             for fut in as_completed(futs):
                 cid = futs[fut]
                 _collect(fut, cid, tier, results)
@@ -243,7 +246,7 @@ def _run_pool(ids, tier, seed, jobs, show, results) -> bool:
                     r = results[cid]
                     progress.claim_finished(cid, r.verdict, r.runtime_s, len(results), len(ids))
     except KeyboardInterrupt:
-        interrupt.request()
+        interrupt.note()
         stopped = True
         _stop_pool(pool, futs, tier, results)
     finally:
@@ -266,8 +269,8 @@ def _stop_pool(pool, futs, tier, results) -> None:
     try:
         with interrupt.armed():
             wait(running, timeout=GRACE_S)
-    except KeyboardInterrupt:  # a second Ctrl-C: no more waiting
-        pass
+    except KeyboardInterrupt:  # a second Ctrl-C (interrupt.repeated()): no more waiting
+        interrupt.note()
     for f, cid in futs.items():
         if cid not in results and f.done() and not f.cancelled():
             _collect(f, cid, tier, results)
@@ -322,27 +325,42 @@ def _run_claims(ids: list[str] | None, *, quick: bool, seed: int, jobs: int | No
     interrupt.clear()
     started = time.perf_counter()
     results: dict[str, rec.ClaimRecord] = {}
-    if jobs == 1 or len(ids) == 1:
-        stopped = _run_serial(ids, tier, seed, show, results)
-    else:
-        stopped = _run_pool(ids, tier, seed, jobs, show, results)
-    total = time.perf_counter() - started
-    records = [results[cid] for cid in ids if cid in results]
-    finished = [r for r in records if not is_interrupted(r)]
-    if as_json:
-        sys.stdout.write(rec.dumps(records, prov))
-    else:
-        for r in records:
-            print(f"{r.id:10s} {r.verdict:13s} {r.assurance:11s} {r.runtime_s:8.1f} s  {r.title}")
-        for cid in ids:
-            if cid not in results:
-                print(f"{cid:10s} {'not run':13s} (interrupted before it started)")
-        print(f"total {total:.1f} s ({tier} tier, {jobs} worker(s))")
-    if report and (finished or not stopped):
+    # Outside the armed scopes of the run itself a Ctrl-C is only recorded, so the wind-down
+    # (grace wait, summary) is never cut in the middle; whether to publish is decided after it.
+    with interrupt.deferred():
+        if jobs == 1 or len(ids) == 1:
+            stopped = _run_serial(ids, tier, seed, show, results)
+        else:
+            stopped = _run_pool(ids, tier, seed, jobs, show, results)
+        stopped = stopped or interrupt.requested()
+        total = time.perf_counter() - started
+        records = [results[cid] for cid in ids if cid in results]
+        finished = [r for r in records if not is_interrupted(r)]
+        if as_json:
+            sys.stdout.write(rec.dumps(records, prov))
+        else:
+            for r in records:
+                print(f"{r.id:10s} {r.verdict:13s} {r.assurance:11s} {r.runtime_s:8.1f} s  {r.title}")
+            for cid in ids:
+                if cid not in results:
+                    print(f"{cid:10s} {'not run':13s} (interrupted before it started)")
+            print(f"total {total:.1f} s ({tier} tier, {jobs} worker(s))")
+        again = interrupt.repeated()
+    if report and again:
+        print(f"second Ctrl-C: publishing skipped, {out} left as it was", file=sys.stderr)
+    elif report and (finished or not stopped):
         if stopped:
             print(f"interrupted: publishing the {len(finished)} finished record(s) "
                   "(Ctrl-C again leaves the previous report as it is)", file=sys.stderr, flush=True)
-        _publish(out_path, previous, records, prov, total, as_json)
+        before = _identity(out_path)
+        try:
+            _publish(out_path, previous, records, prov, total, as_json)
+        except KeyboardInterrupt:  # the staging directory is gone; --out is one whole set
+            if not stopped:
+                raise
+            state = "left as it was" if _identity(out_path) == before else \
+                "holds the new report (the Ctrl-C came just after the swap)"
+            print(f"second Ctrl-C: publishing stopped, {out} {state}", file=sys.stderr)
     elif report:
         print(f"interrupted before any check finished; {out} left as it was", file=sys.stderr)
     if stopped:
@@ -352,6 +370,15 @@ def _run_claims(ids: list[str] | None, *, quick: bool, seed: int, jobs: int | No
     errored = any(r.verdict == rec.ERROR for r in records)
     undecided = any(r.verdict in (rec.REFUTED, rec.INCONCLUSIVE) for r in records)
     return 1 if errored or (strict and undecided) else 0
+
+
+def _identity(path: Path):
+    """Which directory is at ``path`` (the swap puts another one there), None when there is none."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def load_summaries(out_path: Path) -> list[dict]:
