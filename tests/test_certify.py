@@ -229,3 +229,37 @@ def test_certified_point_large_n(n):
     assert r["certified"], r["reason"]
     F = model.F(config(r["stationary"]["s"].mid().str(50, radius=False), n), digits=40)
     assert contains(r["stationary"]["L"], F.value, F.error)
+
+
+# ---- the Gaussian tail bound: enclosures with a short range must still contain the value ------
+
+def test_tail_bound_covers_the_omitted_mass():
+    """With the range cut at T = 3 the integrand's mass beyond |z| > 3 is ~1e-2, far above the
+    integral's own radius: the enclosure contains mpmath's independent L(s) only because the tail
+    bound is added, and that bound is at least the omitted mass computed directly."""
+    ctx = mpmath.MPContext()
+    ctx.dps = 30
+    s, n, T = ctx.mpf(2), 3, 3
+    L, lerr = c_thm3_1.profile_L(ctx, s, n)              # own tanh-sinh integral on the whole line
+    ball, info = certify.directional(n, 1, "2", [[1], [-1], [0]], 0, 128, T=T)
+    norm = 1 / ctx.sqrt(2 * ctx.pi)
+
+    def f(z):
+        w1, w2 = c_thm3_1._weights(ctx, s, z, n)
+        return (s * (w1 - w2)) ** 2 * norm * ctx.exp(-z * z / 2)
+    omitted = 2 * ctx.quad(f, [T, ctx.inf])                # f is even
+    assert omitted > 1e-3                                  # the tail matters at this T
+    # ... far more than the integral's own radius (the ball's radius without the tail bound)
+    assert float(ball.rad() - info["tail"]) < float(omitted) / 100
+    assert contains(ball, L, lerr)
+    assert info["tail"] >= arb(mpmath.nstr(omitted, 20))
+    # and it is a bound, not a blanket: within a factor 100 of the omitted mass here
+    assert info["tail"] < 100 * arb(mpmath.nstr(omitted, 20))
+
+
+def test_tail_bound_of_a_constant_against_the_gaussian_tail():
+    """For |f| <= 1 the bound must cover P(|z| > T) = erfc(T/sqrt 2) (mpmath, independent)."""
+    for T in (1, 2, 4, 8):
+        b = certify._tail_bound(certify._Maj([arb(1)]), arb(T))
+        exact = mpmath.erfc(mpmath.mpf(T) / mpmath.sqrt(2))
+        assert b >= arb(mpmath.nstr(exact, 25)) and b < 3 * arb(mpmath.nstr(exact, 25))
