@@ -8,6 +8,8 @@ The stochastic gradient is compared with the independent quadrature gradient of 
 import json
 import math
 
+import mpmath
+
 import numpy as np
 import pytest
 
@@ -100,8 +102,21 @@ def test_thm3_4_aligned_target_confirmed():
     run = rec.inputs["runs"][0]
     assert run["classes"][0] == "converged"
     assert all(c == "diverging" for c in run["classes"][1:])
-    assert rec.verdict == CONFIRMED
+    assert rec.verdict == CONFIRMED, rec.reason
+    assert {t["name"]: t["verdict"] for t in rec.twins} == {"all-converge": REFUTED,
+                                                           "others-return": REFUTED}
     _roundtrip(rec)
+
+
+def test_thm3_4_drift_zero_brackets_a_sign_change():
+    # r_c from bisection; independently, the far law's float64 rule says g > 0 at 3 (its regime
+    # starts there) and the mpmath reference says g < 0 at r_c - 0.01 and g > 0 at r_c + 0.01
+    from proofs.far_drift import drift_reference
+    from verify.asymptotics import far
+    rc, err = c_thm3_4.drift_zero(2)
+    assert err < 1e-6 and 2.0 < rc < 3.0
+    assert drift_reference(rc - 0.01, 2)[0] < 0 < drift_reference(rc + 0.01, 2)[0]
+    assert far.drift(3.0, 2).g > 0
 
 
 def test_thm3_4_opposite_target_is_a_reading_finding():
@@ -112,7 +127,7 @@ def test_thm3_4_opposite_target_is_a_reading_finding():
     run = rec.inputs["runs"][0]
     assert run["classes"][0] == "diverging"
     assert run["classes"][1:] == ["converged"] * (len(run["classes"]) - 1)
-    assert rec.verdict == INCONCLUSIVE and "reading" in rec.reason
+    assert rec.verdict == INCONCLUSIVE and "no run" in rec.reason
     assert any(f.kind == "reading" and "pi/2" in f.headline for f in rec.findings)
     assert "direction of m*" in rec.reading
 
@@ -124,38 +139,83 @@ def test_thm3_4_false_variant_all_start_at_origin():
     assert rec.inputs["runs"][0]["classes"].count("converged") != 1
 
 
-def _small_35(configs=((2, 2, [4.0], 2),), **kw):
-    return c_thm3_5.check("quick", configs=list(configs), steps=3000,
-                          rate_run=(2, 2, 4.0, 30000), **kw)   # a decade past the settling time
+@pytest.fixture(scope="module")
+def obs35():
+    # the reduction at an intermediate M0 where the bound is positive (1 - 4e4^(-1/3) = 0.81),
+    # its validation against full GD at M0 = 20, and the far law on a run a decade past settling
+    return c_thm3_5.observe("quick", reduction=[(2, [1e4])], seeds=200, gd_configs=[],
+                            rate_run=(2, 2, 4.0, 30000))
 
 
-def test_thm3_5_reduced():
-    rec = _small_35()
+def test_thm3_5_confirmed_with_a_positive_bound(obs35):
+    rec = c_thm3_5.record(c_thm3_5, obs35, "quick")
     q = [x for x in rec.quantities if x.name.startswith("P(exactly one")][0]
-    assert float(q.claimed) < 0  # the bound is vacuous at M0 = 4
-    assert rec.verdict == CONFIRMED
+    assert float(q.claimed) > 0.8
+    assert obs35["reduction_validation"]["passed"]
+    assert rec.verdict == CONFIRMED, rec.reason
+    assert {t["name"]: t["verdict"] for t in rec.twins} == {"all-converge": REFUTED,
+                                                           "rate-1.05": REFUTED}
     _roundtrip(rec)
 
 
-def test_thm3_5_false_rate_exponent():
-    rec = _small_35(configs=(), claimed_power=2.0)  # tau^2 * loss is not bounded
-    assert rec.verdict in (REFUTED, INCONCLUSIVE)
-    assert rec.verdict == REFUTED and rec.witness["claimed_power"] == 2.0
+def test_thm3_5_reduction_agrees_with_full_gd(obs35):
+    # every validation run: GD's outcome is exactly one (the closest), the closest mean's
+    # contraction follows (1 - 2 eta)^tau within the reduction's perturbation bound, and the far
+    # mean moved less than the reduction's displacement bound
+    runs = obs35["reduction_validation"]["runs"]
+    assert len(runs) >= 6
+    for r in runs:
+        assert r["exactly_one"] is True and r["classes"][r["closest"]] == "converged"
+        assert r["contraction_gap"] <= r["contraction_allowance"]
+        assert r["displacement"] <= r["displacement_bound"]
 
 
-def test_thm3_7_reduced_not_confirmed_wrongly():
-    rec = c_thm3_7.check("quick", steps=12000)
-    # a finite run cannot confirm a transient as the asymptotic bound: either all the tail tests
-    # pass, or the verdict is INCONCLUSIVE; never a REFUTED for eps > 0 at this length
+def test_thm3_5_frequency_test_can_fail(obs35):
+    # the same decision on evidence where the reduction decided only 150 of 200 seeds at
+    # M0 = 1e4 (the others undecided) cannot confirm; with 150 failures it refutes
+    import copy
+    ev = copy.copy(obs35)
+    ev["reduction"] = [dict(obs35["reduction"][0], applies=150)]
+    d = {x.key: x for x in c_thm3_5.decide(c_thm3_5.STATEMENT_DATA, ev)}
+    assert d["probability"].holds is None       # 150/200 with 50 undecided: limits straddle 0.81
+    # a claimed outcome the reduction never gives (two of two converge): 0/200, the one-sided
+    # upper limit 1 - 0.05^(1/200) = 0.0149 is below the bound 0.81
+    st = c_thm3_5.STATEMENT_DATA.replace("probability", claimed={"converging": 2, "n_power": 2,
+                                                                 "M0_power": -1 / 3})
+    d = {x.key: x for x in c_thm3_5.decide(st, obs35)}
+    assert d["probability"].holds is False and "limits [0.0000, 0.02" in d["probability"].observed
+
+
+def test_clopper_pearson_against_beta_tails():
+    # one-sided limits solve I_L(x, N - x + 1) = 0.05 and 1 - I_U(x + 1, N - x) = 0.05 (mpmath's
+    # regularised incomplete beta, an independent route); closed forms at x = N and x = 0
+    N = 200
+    assert c_thm3_5.clopper_pearson(N, N)[0] == pytest.approx(0.05 ** (1 / N), rel=1e-12)
+    assert c_thm3_5.clopper_pearson(0, N)[1] == pytest.approx(1 - 0.05 ** (1 / N), rel=1e-12)
+    for x in (1, 37, 150, 199):
+        lo, hi = c_thm3_5.clopper_pearson(x, N)
+        assert float(mpmath.betainc(x, N - x + 1, 0, lo, regularized=True)) == pytest.approx(0.05, rel=1e-9)
+        assert 1 - float(mpmath.betainc(x + 1, N - x, 0, hi, regularized=True)) == pytest.approx(0.05, rel=1e-9)
+
+
+@pytest.fixture(scope="module")
+def obs37():
+    return c_thm3_7.observe("quick", steps=30000)   # a decade past settling
+
+
+def test_thm3_7_statement_and_twins(obs37):
+    rec = c_thm3_7.record(c_thm3_7, obs37, "quick")
+    # a finite run cannot refute eps > 0; the twins eps = 0 and eps = -0.1 must be refuted
     assert rec.verdict in (CONFIRMED, INCONCLUSIVE)
-    if rec.verdict == CONFIRMED:
-        assert all(p["nondecreasing"] and p["slope_ok"] for p in rec.inputs["per_eps"])
+    assert {t["name"]: t["verdict"] for t in rec.twins} == {"eps-0": REFUTED, "eps-minus-0.1": REFUTED}
+    _roundtrip(rec)
 
 
-def test_thm3_7_false_negative_eps():
-    rec = c_thm3_7.check("quick", steps=30000, eps_list=[-0.5])   # a decade past settling
+def test_thm3_7_false_negative_eps(obs37):
+    rec = c_thm3_7.record(c_thm3_7._Mutated(c_thm3_7.STATEMENT_DATA.replace(
+        "lower_bound", claimed={"eps": [-0.5]})), obs37, "quick")
     assert rec.verdict == REFUTED
-    assert rec.witness["slope"] < -0.5
+    assert rec.witness["eps"] == -0.5 and rec.witness["slope"] < -0.5
 
 
 def test_figure_reduced_quick_is_not_a_pass():
