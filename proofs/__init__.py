@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 
 NAMES = ["score", "gradient", "em-link", "stationary", "hessian", "far-drift", "near-converged",
-         "all-equal", "sgd-noise", "objectives"]
+         "all-equal", "sgd-noise", "dsm", "objectives"]
 
 
 def module(name: str):

@@ -253,6 +253,8 @@ SWEEPS: dict[str, Sweep] = {s.name: s for s in (
 # Sweep and Axis exist; each cell carries its module's source hash as "code").
 from verify.sweeps import sgd_batch as _sgd_batch  # noqa: E402
 SWEEPS[_sgd_batch.SWEEP.name] = _sgd_batch.SWEEP
+from verify.sweeps import finite_sample_sweep as _finite  # noqa: E402
+SWEEPS[_finite.SWEEP.name] = _finite.SWEEP
 
 
 def get(name: str) -> Sweep:
