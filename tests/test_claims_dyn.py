@@ -93,7 +93,9 @@ def test_thm2_1_confirmed_reduced():
     run = rec.inputs["runs"][0]
     assert all(run["approaching"])
     assert run["implied_constant"]["bounded"]
-    assert rec.verdict == CONFIRMED
+    assert rec.verdict == CONFIRMED, rec.reason
+    assert all(t["verdict"] == REFUTED for t in rec.twins) and len(rec.twins) >= 2
+    assert rec.in_scope == "yes" and rec.hypotheses
     _roundtrip(rec)
 
 
