@@ -52,16 +52,16 @@ def tree_bytes(d: Path) -> dict[str, bytes]:
 def md_sections(md: str) -> dict[str, str]:
     """Per-claim sections of REPORT.md, keyed by claim id (from the section heading)."""
     out = {}
-    for chunk in re.split(r'<a id="claim-[a-z0-9-]+"></a>\n\n## ', md)[1:]:
-        m = re.match(r"`([^`]+)`", chunk)
-        out[m.group(1)] = chunk
+    for chunk in re.split(r'<a id="claim-[a-z0-9-]+"></a>\n\n##+ ', md)[1:]:
+        m = re.match(r"\*\*([^*]+)\*\*", chunk)
+        out[m.group(1)] = chunk.split('<a id="claim-')[0].split("## Appendix")[0]
     return out
 
 
 def tex_sections(tex: str) -> dict[str, str]:
     out = {}
-    for chunk in tex.split(r"\section{\texorpdfstring{\texttt{")[1:]:
-        out[chunk.split("}: ", 1)[0]] = chunk
+    for chunk in re.split(r"\\(?:sub)?section\{\\texorpdfstring\{\\textbf\{", tex)[1:]:
+        out[chunk.split("}: ", 1)[0]] = chunk.split("\\section")[0]
     return out
 
 
@@ -95,32 +95,38 @@ def test_every_claim_and_verdict_is_in_both_reports(rendered):
     for r in records:
         assert f"**Verdict:** {report_markdown.VERDICT_BADGE[r.verdict]} **{r.verdict}**" in mds[r.id]
         assert rf"\textbf{{Verdict:}} \textbf{{{r.verdict}}}" in texs[report_latex.esc(r.id)]
-        # the summary row links to the section and shows the recorded verdict
-        row = next(ln for ln in md.splitlines() if ln.startswith(f"| [`{r.id}`]"))
-        assert f"**{r.verdict}**" in row and r.assurance in row and r.tier in row
+        # the claims table row links to the section and shows the recorded verdict and assurance
+        row = next(ln for ln in md.splitlines() if ln.startswith(f"| [**{r.id}**]"))
+        assert f"**{r.verdict}**" in row and r.assurance in row
     assert "**5 claims:** 2 CONFIRMED, 1 REFUTED, 1 INCONCLUSIVE, 1 ERROR." in md
 
 
-def test_numbers_shown_in_full_with_error_and_shortened_in_summary(rendered):
+def test_first_page_says_where_the_statements_come_from_and_links_the_catalogue(rendered):
+    md = (rendered / "REPORT.md").read_text(encoding="utf-8")
+    intro = md.split("## The claims")[0]
+    assert "full text was not available" in intro and "public abstract" in intro
+    assert "[`verify/claims/CATALOGUE.md`](verify/claims/CATALOGUE.md)" in intro
+    assert "SPEC" not in md
+    table = md.split("## The claims")[1].split("## ")[0]
+    header = next(ln for ln in table.splitlines() if ln.startswith("| Claim"))
+    assert [h.strip() for h in header.strip("|").split("|")] == [
+        "Claim", "What was tested", "Verdict and basis", "Assurance", "Key number",
+        "Stated against observed"]
+    # the claims table, then the headline findings, then stated against observed, then claims
+    assert md.index("## The claims") < md.index("## Headline findings") \
+        < md.index("## Stated against observed") < md.index('<a id="claim-score">')
+
+
+def test_numbers_cut_in_the_body_and_in_full_in_the_appendix(rendered):
     md = (rendered / "REPORT.md").read_text(encoding="utf-8")
     tex = tex_plain((rendered / "report.tex").read_text(encoding="utf-8"))
     full = "0.312500000000000000000000000000000000000000017"
-    # the claim section shows the first 12 significant digits, cut (not rounded) and marked, with
-    # the error of the full value; every digit is in the appendix, next to the notes
-    body = md_sections(md)["thm3.1"].split("## Appendix")[0]
-    assert "| `0.312500000000…` | `2e-45` |" in body and full not in body
-    appendix = md.split("## Appendix B: Computed values in full")[1]
-    assert f"| `{full}` | `2e-45` |" in appendix
-    assert "(#quantities-full-thm3-1)" in body
-    assert rf"\texttt{{{full}}}" in tex and r"\texttt{2e-{}45}" in tex
-    # summary: the first 8 significant digits, cut by hand from the fixture's strings
-    summary = md.split("## What the checks found")[0]
-    assert "`0.31250000… ± 2e-45` (claimed ≥ 0)" in summary
-    assert "`0.99333333… ± 3e-46` (claimed = 0.99666666…)" in summary
-    assert "`0.925 ± 0.041` (claimed ≥ 0.9999)" in summary
-    assert full not in summary
-    # precision labels
-    assert "| dps=60 |" in md and "| float64 |" in md
+    body, appendix = md.split("## Appendix A", 1)
+    assert full not in body and f"| `{full}` | `2e-45` |" in appendix
+    # the body cuts to 8 significant digits (never rounded), marked …; errors rounded up
+    assert "0.31250000…" in body and "10^{-45}" in body
+    assert rf"\texttt{{{full}}}" in tex
+    assert "dps=" not in md and "| 60 digits |" in appendix
 
 
 def test_refuted_witness_and_reasons_are_shown(rendered):
@@ -128,92 +134,120 @@ def test_refuted_witness_and_reasons_are_shown(rendered):
     md = md_sections((rendered / "REPORT.md").read_text(encoding="utf-8"))
     tex = tex_sections((rendered / "report.tex").read_text(encoding="utf-8"))
     refuted = next(r for r in records if r.verdict == "REFUTED")
-    assert "### Witness" in md[refuted.id]
-    shown = json.loads(re.search(r"```json\n(.*?)\n```", md[refuted.id].split("### Witness")[1], re.S).group(1))
-    assert shown == refuted.witness
-    assert r"\subsection*{\texorpdfstring{Witness}" in tex[refuted.id]
-    assert "measured\\_factor" in tex[refuted.id]
-
+    assert "**Witness:**" in md[refuted.id] and "0.99333333333333333333" in md[refuted.id]
     inconclusive = next(r for r in records if r.verdict == "INCONCLUSIVE")
-    assert "### Reason" in md[inconclusive.id]
-    assert "Budget exhausted: 40 seeds at M0 = 1e3 are too few" in md[inconclusive.id]
-    assert "Budget exhausted: 40 seeds at M0 = 1e3 are too few" in tex[inconclusive.id]
-
+    assert "Budget exhausted: 40 seeds at" in md[inconclusive.id]
+    assert "Budget exhausted: 40 seeds at" in tex[inconclusive.id]
     error = next(r for r in records if r.verdict == "ERROR")
-    assert "FloatingPointError: overflow in exp" in md[error.id]  # traceback kept verbatim
-    assert "FloatingPointError:\\ overflow\\ in\\ exp" in tex[report_latex.esc(error.id)]
+    assert "Traceback (most recent call last):" in md[error.id]  # the reason's first line
 
 
-def test_figures_derivation_inputs_and_provenance_are_rendered(rendered):
+def test_figures_derivation_and_provenance_are_rendered(rendered):
     md = (rendered / "REPORT.md").read_text(encoding="utf-8")
     tex = (rendered / "report.tex").read_text(encoding="utf-8")
-    assert "![Loss profile L(s) along the symmetric direction](figures/thm3.1--loss-profile.svg)" in md
+    assert "](figures/thm3.1--loss-profile.svg)" in md_sections(md)["thm3.1"]
     assert r"\includegraphics[width=\linewidth]{figures/thm3.1--loss-profile.pdf}" in tex
-    # derivation: the symbolic layer's markdown in REPORT.md, its LaTeX in a display in report.tex,
-    # both in the appendix; the claim section links there
     records, prov = fixture_records()
     score = next(r for r in records if r.id == "score")
-    appendix_md = md.split("## Appendix A: Derivations")[1]
-    assert score.derivation["markdown"] in appendix_md
+    appendix_md = md.split("## Appendix A")[1]
+    assert score.derivation["markdown"] in md.split("Derivations")[-2] + md.split("Derivations")[-1]
     assert "\\begin{align*}\n" + score.derivation["latex"] + "\n\\end{align*}" in tex.split(r"\appendix")[1]
-    assert "(#derivation-score)" in md_sections(md)["score"]
-    # the statement's inline math is typeset ($`...`$ on a code-hosting site, $...$ in LaTeX)
-    assert r"$`\frac{1}{n}\sum_i \mathcal{N}(\mu_i, I)`$" in md
-    assert r"$\frac{1}{n}\sum_i \mathcal{N}(\mu_i, I)$" in tex
-    # inputs: a compact line of the ones that matter, pointing to the exact record
-    sec = md_sections(md)["thm3.5"].split("### Inputs")[1]
-    assert "`seeds` = 40 entries (in results.json);" in sec and "`eta` = 0.01;" in sec
-    assert "[`results.json`](results.json), record 3 (`thm3.5`), field `inputs`" in sec
-    assert '"seeds"' not in md  # the exact inputs stay in results.json
-    # provenance, sorted, nested keys dotted
+    # inputs: in the appendix, pointing to the exact record
+    assert "[`results.json`](results.json), record 3 (`thm3.5`), field `inputs`" in appendix_md
     prov_md = md.split("Provenance of the run")[1]
     keys = re.findall(r"^\| `([^`]+)` \| ", prov_md, re.M)
     assert keys == sorted(keys) and "packages.mpmath" in keys and "git_commit" in keys
     assert prov["git_commit"] in tex_plain(tex)
+    # every claim section has its reproduce command
+    for cid, sec in md_sections(md).items():
+        assert f"`python -m verify run {cid}" in sec, cid
 
 
-def test_findings_come_first_numbered_and_linked_to_their_evidence(rendered):
+def test_every_finding_numbered_once_headlines_by_kind(rendered):
+    """Every finding appears once, numbered F1, F2, ... (headlines first, the rest in the appendix
+    "Notes on the checks"); each source's headline is its finding of the highest-priority kind."""
+    from verify.report.front import HEADLINE_PRIORITY
     records, _ = fixture_records()
     md = (rendered / "REPORT.md").read_text(encoding="utf-8")
-    head, rest = md.split("## What the checks found", 1)
-    findings_md = rest.split('<a id="claim-')[0]
-    assert "## Summary" in head  # summary, then the findings, then the claims
     every = [f for r in records for f in r.findings]
-    numbers = [int(n) for n in re.findall(r"\*\*F(\d+)\.\*\*", findings_md)]
-    assert numbers == list(range(1, len(every) + 1))
-    for f in every:
-        assert report_markdown.esc(f.headline) in findings_md
-    # grouped by kind: the paper's findings before conventions before notes
-    assert findings_md.index("### About the paper") < findings_md.index("### Conventions") \
-        < findings_md.index("### Notes on the checks")
-    # each evidence links to the figure / quantity table of its claim
-    assert "[figure `loss-profile`](#fig-thm3-1-loss-profile)" in findings_md
-    assert "(#quantities-lem3-3)" in findings_md
-    # verdicts that depend on a reading are named, with a link to the reading
-    readings = findings_md.split("### Verdicts that depend on a reading")[1]
-    assert "(#reading-thm3-5)" in readings and "(#reading-lem3-3)" in readings
-    # per-claim: the reading table and the findings' numbers and details
-    thm35 = md_sections(md)["thm3.5"]
-    assert "### Reading" in thm35 and "| `M0` | the smallest M0 of the sweep" in thm35
-    assert "the spectrum shows the direction of descent" in md_sections(md)["thm3.1"]
+    numbers = [int(n) for n in re.findall(r"^\s*(?:[-*]|\d+\.) (?:<a [^>]+></a>)?\s*\*\*F(\d+)\.\*\*", md, re.M)]
+    assert sorted(numbers) == list(range(1, len(every) + 1))
+    heads = md.split("## Headline findings")[1].split("## Stated against observed")[0]
+    # thm3.5 has a constant-gap and a time-scale finding: the constant gap leads
+    assert "threshold is far above" in heads and "plateau of length" not in heads
+    # notes never lead
+    assert "The identity holds symbolically" not in heads
+    rank = {k: i for i, k in enumerate(HEADLINE_PRIORITY)}
+    assert rank["constant-gap"] < rank["time-scale"]
 
 
-def test_enclosures_and_assurance_legend(rendered):
-    md = (rendered / "REPORT.md").read_text(encoding="utf-8")
-    tex = tex_plain((rendered / "report.tex").read_text(encoding="utf-8"))
-    sec = md_sections(md)["thm3.1"].split("### Certified enclosures")[1]
-    assert ("| s\\* (n = 3) | \\[`1.2498765432109876543210987`, `1.2498765432109876543210999`\\] | 128 | "
-            "the stationary scale lies in this interval") in sec
-    assert r"\texttt{1.2498765432109876543210987}" in tex
-    legend = md.split("## What the checks found")[0]
-    for level in ("symbolic", "certified", "numeric", "asymptotic", "float64", "statistical"):
-        assert f"`{level}`:" in legend
-    assert legend.index("`numeric`") < legend.index("`asymptotic`") < legend.index("`float64`")
+def test_merge_repeats_lists_the_differing_numbers():
+    from verify.claims.record import Finding
+    from verify.report.front import merge_repeats
+    fs = [Finding(headline=f"A check of eps = {e} needs a run past tau = {t} steps.", value=t,
+                  kind="time-scale") for e, t in (("0.05", "2.2e+10"), ("0.1", "3.1e+06"))]
+    fs.append(Finding(headline="Something else entirely.", kind="time-scale"))
+    merged = merge_repeats(fs)
+    assert len(merged) == 2
+    assert merged[0].headline == ("A check of eps = 0.05, 0.1 needs a run past tau = 2.2e+10, "
+                                  "3.1e+06 steps (respectively).")
+    assert merged[0].value == "2.2e+10; 3.1e+06"
+
+
+def test_stated_against_observed_rows_and_onset_brackets():
+    """Seven rows, one per stated constant; a row without its source says "not computed"; onsets
+    are grid brackets with the seed count and the 95% Wilson lower bound (for k = m = 12 it is
+    m / (m + z^2), z the 97.5% normal quantile)."""
+    from statistics import NormalDist
+    from verify.report.front import STATED_CONSTANTS, onset_brackets, stated_rows
+    rows = stated_rows({}, {})
+    assert len(rows) == len(STATED_CONSTANTS) == 7
+    assert all(obs.startswith("not computed") for _, _, obs in rows)
+    table = {"title": "Exactly one converges", "columns": ["n", "d", "M0", "runs", "exactly one"],
+             "rows": [[2, 2, "1", 12, 6], [2, 2, "2", 12, 10], [2, 2, "3", 12, 12], [2, 2, "4", 12, 12]]}
+    z = NormalDist().inv_cdf(0.975)
+    lower = 12 / (12 + z * z)
+    assert onset_brackets(table) == [f"n = 2, d = 2: between M0 = 2 and 3; 12 of 12 seeds; "
+                                     f"95% lower bound {lower:.2f}"]
+    md = report_markdown.render_document(build_document(*fixture_records()))
+    sec = md.split("## Stated against observed")[1].split("\n## ")[0]
+    assert "$`A(M)`$" in sec and sec.count("not computed") >= 5
+
+
+@pytest.mark.parametrize("ascii_math, tex", [
+    ("n^3 d^2 / sqrt(eta tau)", r"n^{3} d^{2} / \sqrt{\eta \tau}"),
+    ("M0^(-1/3)", r"M_{0}^{-1/3}"),
+    ("e^{-r^2/8}", r"e^{-r^{2}/8}"),
+    ("tau^-1/2", r"\tau ^{-1/2}"),
+    ("1e9 sqrt(d) n^10", r"10^{9} \sqrt{d} n^{10}"),
+    ("1 - n^2 M0^(-1/3)", r"1 - n^{2} M_{0}^{-1/3}"),
+    ("exp(-M0/100)", r"\exp (-M_{0}/100)"),
+    ("loss >= c / tau^(1+eps)", r"\mathrm{loss} \geq c / \tau ^{1+\varepsilon}"),
+    ("A <- (1 - eta/n) A", r"A \leftarrow (1 - \eta /n) A"),
+])
+def test_ascii_math_to_tex(ascii_math, tex):
+    from matplotlib.mathtext import MathTextParser
+    from verify.report.mathtext import to_tex
+    assert to_tex(ascii_math) == tex
+    MathTextParser("path").parse(f"${tex}$")  # mathtext (the figures) reads it too
+
+
+def test_prose_keeps_words_and_typesets_formulas():
+    from verify.report.mathtext import spans
+    got = spans("a symmetric pair decays like tau^-2, faster than n - 2 steps at M0 = 3")
+    assert got == [("text", "a symmetric pair decays like "), ("math", r"\tau ^{-2}"),
+                   ("text", ", faster than n - 2 steps at "), ("math", "M_{0} = 3")]
+    assert spans("plain words only") == [("text", "plain words only")]
+
+
+def test_catalogue_is_generated_from_the_claim_modules():
+    from verify.report.catalogue import PATH, render_catalogue
+    assert PATH.read_text(encoding="utf-8") == render_catalogue(), \
+        "run: python -m verify.report.catalogue"
 
 
 def test_markdown_anchors_and_images_resolve(rendered):
     assert_markdown_links_resolve(rendered)
-    # every internal reference of the LaTeX has its label
     tex = (rendered / "report.tex").read_text(encoding="utf-8")
     labels = set(re.findall(r"\\label\{([^}]+)\}", tex))
     assert set(re.findall(r"\\hyperref\[([^\]]+)\]", tex)) <= labels
@@ -229,87 +263,50 @@ SWEEP = {"name": "split-threshold", "title": "Split threshold", "grid": "quick",
 
 
 def test_sweep_section_hook(tmp_path):
-    """Sweep summaries (verify.sweeps' summary.json) become "Where the behaviour starts", between
-    the findings and the claims, with their figures drawn like the records' and referenced."""
+    """Sweep summaries become "Where the behaviour starts", before the claims, with their figures
+    drawn like the records', a reproduce command, and their tables in the appendix."""
     records, prov = fixture_records()
-    render_all(records, prov, tmp_path, pdf=HAVE_PDFLATEX, sweeps=[SWEEP])
+    render_all(records, prov, tmp_path, pdf=False, sweeps=[SWEEP])
     md = (tmp_path / "REPORT.md").read_text(encoding="utf-8")
     tex = (tmp_path / "report.tex").read_text(encoding="utf-8")
-    assert md.index("## What the checks found") < md.index("## Where the behaviour starts") \
+    assert md.index("## Stated against observed") < md.index("## Where the behaviour starts") \
         < md.index('<a id="claim-score">')
-    assert "![Split probability against M](figures/sweep-split-threshold--sweep-split.svg)" in md
+    assert "](figures/sweep-split-threshold--sweep-split.svg)" in md
     assert (tmp_path / "figures" / "sweep-split-threshold--sweep-split.svg").is_file()
     assert r"\includegraphics[width=\linewidth]{figures/sweep-split-threshold--sweep-split.pdf}" in tex
-    assert "| 3 | 2.6 |" in md and "- The split starts near M = 2." in md
-    assert "(#sweep-fig-split-threshold-sweep-split)" in md
+    assert "| 3 | 2.6 |" in md and "The split starts near" in md
+    assert "`python -m verify sweep split-threshold`" in md
     plain_doc = build_document(records, prov)
     assert "Where the behaviour starts" not in report_markdown.render_document(plain_doc)
 
 
-def test_sweep_findings_are_numbered_with_the_records_and_linked():
-    """A sweep summary's findings join the numbered list (after the records' of the same kind)
-    and link to the sweep's subsection and to their evidence (a figure of the summary)."""
+def test_sweep_constant_gap_leads_the_headlines():
     records, prov = fixture_records()
     finding = {"headline": "the stated constant is 1e9 times too large", "value": "1e9",
                "kind": "constant-gap", "evidence": "sweep-split"}
     md = report_markdown.render_document(build_document(records, prov,
                                                         sweeps=[dict(SWEEP, findings=[finding])]))
-    findings_md = md.split("## What the checks found")[1].split("## Where the behaviour starts")[0]
+    heads = md.split("## Headline findings")[1].split("## Stated against observed")[0]
+    item = next(ln for ln in heads.splitlines() if "times too large" in ln)
+    assert "[sweep `split-threshold`](#sweep-split-threshold)" in item
+    assert "(#sweep-fig-split-threshold-sweep-split)" in item
+    assert "**F" in item
     every = [f for r in records for f in r.findings]
-    assert findings_md.count("**F") == len(every) + 1
-    item = next(ln for ln in findings_md.splitlines() if "1e9 times too large" in ln)
-    assert "([sweep `split-threshold`](#sweep-split-threshold)" in item
-    assert "evidence: [figure `sweep-split`](#sweep-fig-split-threshold-sweep-split)" in item
-    # numbered after the records' constant-gap findings, before the next kinds' ones
-    before = [f for f in every if f.kind in ("finding", "constant-gap")]
-    n = len(before) + 1
-    assert f"**F{n}.** the stated constant" in item
-    sweep_md = md.split("## Where the behaviour starts")[1].split('<a id="claim-')[0]
-    assert f"Findings F{n} (listed under" in sweep_md
+    assert len(re.findall(r"\*\*F\d+\.\*\*", md)) == len(every) + 1
 
 
-def test_long_tables_go_to_the_appendix_and_wide_ones_are_split():
+def test_record_tables_go_to_the_appendix_and_wide_ones_are_split():
     records, prov = fixture_records()
     wide = {"title": "wide", "columns": [f"a rather long column heading {k}" for k in range(14)],
             "rows": [[f"value-{k}-{i} with words" for k in range(14)] for i in range(3)]}
     long = {"title": "long", "columns": ["i", "square"], "rows": [[i, i * i] for i in range(30)]}
     rec = dataclasses.replace(records[0], tables=[wide, long])
     md = report_markdown.render_document(build_document([rec], prov))
-    sec = md_sections(md)["score"].split("## Appendix")[0]
-    assert "30 rows, in the appendix" in sec and "| 29 | 841 |" not in sec
-    assert "| 29 | 841 |" in md.split("## Appendix B: Long tables")[1]
-    assert "(continued, part 2 of" in sec
-    # every column of the wide table is shown once (the first repeated in each part)
+    body, appendix = md.split("## Appendix A", 1)
+    assert "| 29 | 841 |" not in body and "| 29 | 841 |" in appendix
+    assert "(continued, part 2 of" in appendix
     for k in range(1, 14):
-        assert sec.count(f"a rather long column heading {k} |") == 1
-
-
-def test_tall_tables_long_enclosure_lists_and_long_sweep_tables_go_to_the_appendix():
-    """The main body stays short: a table taller than about a third of a page (few rows, long
-    cells), a long list of enclosures and a long sweep table each leave a linked line in place."""
-    from verify.claims.record import Enclosure
-    from verify.report.build import LONG_TABLE_LINES, table_lines
-    records, prov = fixture_records()
-    tall = {"title": "tall", "columns": ["n", "eigenvalues"],
-            "rows": [[n, ", ".join(f"{k / 7:.9f}" for k in range(40))] for n in range(4)]}
-    short = {"title": "short", "columns": ["n", "x"], "rows": [[1, 2], [3, 4]]}
-    assert table_lines(tall) > LONG_TABLE_LINES >= table_lines(short)
-    encl = [Enclosure(name=f"G({k})", lo=f"0.{k}1", hi=f"0.{k}2", prec_bits=64, proves="G > 0")
-            for k in range(20)]
-    rec = dataclasses.replace(records[0], tables=[tall, short], enclosures=encl)
-    sweep = dict(SWEEP, tables=[{"title": "per cell", "columns": ["cell", "value"],
-                                 "rows": [[i, i / 4] for i in range(40)]}])
-    md = report_markdown.render_document(build_document([rec], prov, sweeps=[sweep]))
-    body, appendix = md.split("## Appendix A")
-    sec = md_sections(body)["score"]
-    assert "4 rows, in the appendix" in sec and "0.142857143" not in sec
-    assert "| 1 | 2 |" in sec                                            # a short table stays
-    assert "20 interval enclosures at 64 bits" in sec and "0.191" not in sec
-    assert "(#enclosures-score--full)" in sec and '<a id="enclosures-score--full"></a>' in appendix
-    sweeps = body.split("## Where the behaviour starts")[1]
-    assert "per cell (40 rows, in the appendix" in sweeps and "| 39 | 9.75 |" not in sweeps
-    assert "| 39 | 9.75 |" in appendix and "| 3 | 2.6 |" in sweeps     # the old "table" field too
-    assert "| 0.191 |" not in body and "0.191" in appendix
+        assert appendix.count(f"a rather long column heading {k} |") == 1
 
 
 @given(st.decimals(allow_nan=False, allow_infinity=False, places=30).filter(lambda d: d != 0),
@@ -411,7 +408,12 @@ def test_figure_files_are_valid(rendered):
             root = ET.fromstring(svg.read_bytes())
             assert root.tag == "{http://www.w3.org/2000/svg}svg"
             texts = {"".join(t.itertext()).strip() for t in root.iter("{http://www.w3.org/2000/svg}text")}
-            assert {f.xlabel, f.ylabel, f.title} <= texts
+            words = " ".join(texts)
+            labels = [w for w in (f.xlabel + " " + f.ylabel).split() if w.isalpha() and len(w) > 3
+                      and w not in ("sqrt", "delta", "lambda", "sigma", "theta", "alpha", "gamma")]
+            raw = svg.read_text(encoding="utf-8")  # mathtext labels keep their words in the file
+            assert labels and all(w in raw for w in labels), labels
+            assert f.title not in texts  # the title is the report's caption, not drawn twice
             data = pdf.read_bytes()
             assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF")
             assert b"CreationDate" not in data
@@ -506,13 +508,9 @@ def test_pdf_text_shows_no_tex_source_and_everything_fits(tmp_path):
     text = "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf)).pages)
     assert report_latex.tex_leaks(text) == []
     assert report_latex.overfull_boxes(log) == []
-    assert "What the checks found" in text and "softmax-weighted mean" in text
-    # figures: one caption each, referenced from the claim section that holds them
-    for claim, body in tex_sections(tex).items():
-        labels = re.findall(r"\\caption\{.*?\}\\label\{([^}]+)\}", body)
-        assert len(labels) == body.count("\\includegraphics")
-        for label in labels:
-            assert f"\\hyperref[{label}]" in body, (claim, label)
+    assert "Headline findings" in text and "softmax-weighted mean" in text
+    # figures: one caption each, and the caption is not the bare title
+    assert tex.count("\\caption{") == tex.count("\\includegraphics")
 
 
 def test_leak_and_overfull_detectors_fire():
@@ -645,13 +643,28 @@ def test_compact_json_is_json_of_the_same_value(value, width):
 
 
 COMMITTED = Path(__file__).resolve().parents[1] / "reports"
+have_committed = pytest.mark.skipif(not (COMMITTED / "results.json").is_file(), reason="no committed reports")
+BODY_PAGES = 12
 
 
-@pytest.mark.skipif(not (COMMITTED / "results.json").is_file(), reason="no committed reports")
-def test_committed_reports_are_this_renderer_s_output_and_read_well(tmp_path):
-    """The committed reports/ are what this code renders from the committed results.json and sweep
-    summaries, byte for byte; the PDF's main body (before the appendix) is under 30 pages and its
-    text holds no TeX source; the Markdown's anchors and images resolve."""
+@pytest.fixture(scope="module")
+def committed_pdf() -> dict:
+    """The committed report.pdf, read once: page count of the main body (before the first
+    appendix bookmark) and the body's and the whole text."""
+    reader = pypdf.PdfReader(str(COMMITTED / "report.pdf"))
+    tops = [x for x in reader.outline if not isinstance(x, list)]
+    appendix = [reader.get_destination_page_number(x) for x in tops
+                if x.title in ("Notes on the checks", "Derivations")]
+    body_pages = min(appendix) if appendix else len(reader.pages)
+    pages = [p.extract_text() for p in reader.pages]
+    return {"body_pages": body_pages, "body": "\n".join(pages[:body_pages]), "all": "\n".join(pages)}
+
+
+@have_committed
+def test_committed_reports_are_this_renderer_s_output(tmp_path):
+    """The committed reports/ are what this code renders from the committed results.json, sweep
+    summaries and timings, byte for byte; the Markdown's anchors and images resolve; nothing in
+    report.tex is too wide for its line."""
     from verify.sweeps.cli import load_summaries
     rerender(COMMITTED, tmp_path, pdf=False, sweeps=load_summaries(COMMITTED))
     for name in ("REPORT.md", "report.tex"):
@@ -659,17 +672,42 @@ def test_committed_reports_are_this_renderer_s_output_and_read_well(tmp_path):
     for fig in sorted((tmp_path / "figures").iterdir()):
         assert fig.read_bytes() == (COMMITTED / "figures" / fig.name).read_bytes(), fig.name
     assert_markdown_links_resolve(COMMITTED)
-    reader = pypdf.PdfReader(str(COMMITTED / "report.pdf"))
-    tops = [x for x in reader.outline if not isinstance(x, list)]
-    first_appendix = next(x for x in tops if x.title == "Derivations")
-    assert reader.get_destination_page_number(first_appendix) + 1 <= 30   # body: pages 1-29
-    text = "\n".join(p.extract_text() for p in reader.pages)
-    assert report_latex.tex_leaks(text) == []
-    assert "What the checks found" in "\n".join(p.extract_text() for p in reader.pages[:3])
-    if HAVE_PDFLATEX:  # nothing in the committed report.tex is too wide for its line
+    if HAVE_PDFLATEX:
         figs = {f"figures/{p.name}": p.read_bytes() for p in (COMMITTED / "figures").glob("*.pdf")}
         _, log = report_latex.compile_latex((COMMITTED / "report.tex").read_text(encoding="utf-8"), figs)
         assert report_latex.overfull_boxes(log) == []
+
+
+@have_committed
+def test_committed_pdf_reads_well(committed_pdf):
+    """Issue 23's properties of the PDF text: a main body of at most 12 pages with the claims
+    table and headlines on pages 1-2; no TeX source, code identifier, Python literal, "dps=" or
+    "SPEC" in the body, at most 10 ASCII carets; every finding number once; every claim and sweep
+    section with its reproduce command."""
+    body = committed_pdf["body"]
+    assert committed_pdf["body_pages"] <= BODY_PAGES
+    assert report_latex.tex_leaks(committed_pdf["all"]) == []
+    assert re.findall(r"\b[A-Za-z]{2,}(?:_[A-Za-z0-9]+)+\b", body) == []
+    for bad in ("dps=", "[[", "SPEC", "{'", "['"):
+        assert bad not in body, bad
+    assert body.count("^") <= 10
+    numbers = re.findall(r"(?:^|•\s*)F(\d+)\.\s", committed_pdf["all"], re.M)
+    assert numbers and len(numbers) == len(set(numbers))
+    records, _ = loads((COMMITTED / "results.json").read_text(encoding="utf-8"))
+    flat = " ".join(body.split())
+    for r in records:
+        assert f"python -m verify run {r.id}" in flat, r.id
+
+
+@have_committed
+def test_committed_figures_referenced_exist():
+    tex = (COMMITTED / "report.tex").read_text(encoding="utf-8")
+    md = (COMMITTED / "REPORT.md").read_text(encoding="utf-8")
+    paths = re.findall(r"\\includegraphics\[[^\]]*\]\{([^}]+)\}", tex)
+    paths += re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
+    assert paths
+    for p in paths:
+        assert (COMMITTED / p).is_file(), p
 
 
 def test_records_refuse_wall_clock_table_columns():

@@ -314,7 +314,7 @@ def sweeps_section(sweeps: list | None, anchors: Anchors | None = None,
                 for f, anchor, path, caption in sw.figures]
         if figs:
             blocks += _figure_blocks(figs)
-        blocks.append(Paragraph([strong("Reproduce: "), Code(f"python -m verify sweep {name}"),
+        blocks.append(Paragraph([strong("Reproduce:"), " ", Code(f"python -m verify sweep {name}"),
                                  f" ({s.get('cells', '?')} cells)." if s.get("cells") else "."],
                                 small=True))
         subs.append(Section(F.math_inlines(s.get("title", name)), sec_anchor, blocks, level=2))
@@ -498,23 +498,23 @@ def _stated_blocks(records: dict, sweeps: dict) -> list:
 
 def _claim_section(c: _Claim, times: dict, appendix: list, level: int = 1) -> Section:
     r = c.r
-    head: list = [strong("Verdict: "), Verdict(r.verdict)]
+    head: list = [strong("Verdict:"), " ", Verdict(r.verdict)]
     basis = _clean(F.verdict_basis(r))
     if basis:
         head += [" (", *F.math_inlines(basis), ")"]
-    head += [". ", strong("Assurance: "), Text(r.assurance), "."]
+    head += [". ", strong("Assurance:"), " ", Text(r.assurance), "."]
     tested = _clean(F.tested_text(r))
     if tested or r.in_scope:
-        head += [" ", strong("Tested: ")] + F.math_inlines(tested or "—")
+        head += [" ", strong("Tested:"), " "] + F.math_inlines(tested or "—")
         if r.in_scope:
             head += ["; ", emph(F.scope_text(r))]
             if r.scope_reason:
                 head += [": "] + F.math_inlines(_clean(r.scope_reason))
         head.append(".")
     blocks: list = [Paragraph(head),
-                    Paragraph([strong("Statement. ")] + F.math_inlines(_clean(r.statement)))]
+                    Paragraph([strong("Statement."), " "] + F.math_inlines(_clean(r.statement)))]
     if r.reading:
-        rd: list = [strong("Reading. ")]
+        rd: list = [strong("Reading."), " "]
         for i, p in enumerate(sorted(r.reading)):
             choice = str(r.reading[p]).partition(" -- ")[0].strip()
             rd += F.math_inlines(_clean(f"{p}: {choice}")) + ["; " if i < len(r.reading) - 1 else ""]
@@ -531,7 +531,7 @@ def _claim_section(c: _Claim, times: dict, appendix: list, level: int = 1) -> Se
                               " (false twins of the statement, decided on the same evidence):"]),
                    ItemList(items)]
     if r.witness:
-        blocks.append(Paragraph([strong("Witness: "), Text(_clean(T.compact_json(r.witness, width=200)))],
+        blocks.append(Paragraph([strong("Witness:"), " ", Text(_clean(T.compact_json(r.witness, width=200)))],
                                 small=True))
     body_figs = r.figures[:BODY_FIGURES]
     if body_figs:
@@ -563,7 +563,7 @@ def _claim_section(c: _Claim, times: dict, appendix: list, level: int = 1) -> Se
     if more:
         tail += [f"In the appendix: {', '.join(more)}, inputs and provenance ("]
         tail += [ref(c.quantities_full if r.quantities and _needs_full_copy(c) else c.details, "here"), "). "]
-    tail += [strong("Reproduce: "), Code(F.reproduce_command(r))]
+    tail += [strong("Reproduce:"), " ", Code(F.reproduce_command(r))]
     secs = times.get(r.id)
     tail.append(f" (measured {_about(secs)})." if secs else ".")
     blocks.append(Paragraph(tail, small=True))
@@ -687,9 +687,9 @@ def _details_blocks(c: _Claim) -> list:
     inputs, derivation summary, enclosures (appendix)."""
     r = c.r
     blocks: list = [Anchor(c.details),
-                    Paragraph([strong("Provenance. ")] + F.math_inlines(_clean(r.provenance)), small=True)]
+                    Paragraph([strong("Provenance."), " "] + F.math_inlines(_clean(r.provenance)), small=True)]
     if r.hypotheses:
-        blocks.append(Paragraph([strong("Hypotheses as stated. ")]
+        blocks.append(Paragraph([strong("Hypotheses as stated."), " "]
                                 + [x for k in sorted(r.hypotheses) for x in
                                    (F.math_inlines(_clean(f"{k}: {r.hypotheses[k]}")) + ["; "])][:-1] + ["."],
                                 small=True))

@@ -22,8 +22,8 @@ FUNCS = {"sqrt": r"\sqrt", "exp": r"\exp", "ln": r"\ln", "log": r"\log", "log10"
          "grad": r"\nabla", "sum": r"\sum", "mean": r"\mathrm{mean}", "sup": r"\sup", "inf": r"\inf", "max": r"\max", "min": r"\min", "sin": r"\sin", "cos": r"\cos"}
 # words that are mathematics only inside a run that is already math (never start one)
 _SUBSCRIPT_WORDS = {"max", "min", "far"}
-OPS = {"<-": r"\leftarrow ", "<=": r"\le ", ">=": r"\ge ", "->": r"\to ", "!=": r"\ne ", "~": r"\sim ", "+-": r"\pm ",
-       "±": r"\pm ", "≤": r"\le ", "≥": r"\ge ", "·": r"\cdot ", "×": r"\times ", "−": "-",
+OPS = {"<-": r"\leftarrow ", "<=": r"\leq ", ">=": r"\geq ", "->": r"\to ", "!=": r"\neq ", "~": r"\sim ", "+-": r"\pm ",
+       "±": r"\pm ", "≤": r"\leq ", "≥": r"\geq ", "·": r"\cdot ", "×": r"\times ", "−": "-",
        "∞": r"\infty ", "inf": r"\infty ", "⟨": r"\langle ", "⟩": r"\rangle "}
 
 _TOKEN = re.compile(r"""
