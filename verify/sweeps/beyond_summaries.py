@@ -223,3 +223,150 @@ def summarise_finite_sample(cells: list[tuple[dict, dict]], grid: str) -> dict:
                                   "median max |mu_i|", "median e^-t |xbar|", "unconverged"],
                       "rows": rows},
             "figures": [dataclasses.asdict(fig)]}
+
+
+# ----------------------------------------------------------------------------------------------
+# intermediate
+# ----------------------------------------------------------------------------------------------
+
+def _category(k: int | None, n: int) -> str:
+    if k is None:
+        return "undecided"
+    if k == n:
+        return "all converge"
+    if k == 1:
+        return "exactly one"
+    if k == 0:
+        return "none"
+    return "some (1 < k < n)"
+
+
+def _boundaries(pts: list[tuple[float, int | None]], n: int) -> tuple:
+    """From (lgdelta, k) sorted by lgdelta (undecided runs left out): the all/some boundary (log10
+    geometric midpoint after the last lgdelta up to which every run has k = n) and the some/one
+    boundary (midpoint before the first lgdelta from which every larger one has k = 1); None when
+    the grid does not bracket it."""
+    pts = [(x, k) for x, k in sorted(pts) if k is not None]
+    xs = [x for x, _ in pts]
+    all_b = None
+    j = 0
+    while j < len(pts) and pts[j][1] == n:
+        j += 1
+    if 0 < j < len(pts):
+        all_b = (xs[j - 1] + xs[j]) / 2
+    one_b = None
+    j = len(pts)
+    while j > 0 and pts[j - 1][1] == 1:
+        j -= 1
+    if 0 < j < len(pts):
+        one_b = (xs[j - 1] + xs[j]) / 2
+    return all_b, one_b
+
+
+def summarise_intermediate(cells: list[tuple[dict, dict]], grid: str) -> dict:
+    from verify.sweeps.summaries import linear_amplification
+    groups: dict = {}
+    for cell, res in cells:
+        groups.setdefault((res["n"], res["M0"], res["lgdelta"]), []).append(res)
+    rows, phase = [], {}
+    for (n, M0, lg), rs in sorted(groups.items()):
+        ks = [r["converging"] if r["undecided"] == 0 else None for r in rs]
+        dist: dict = {}
+        for k in ks:
+            dist[k] = dist.get(k, 0) + 1
+        decided = [k for k in ks if k is not None]
+        modal = max(sorted(set(decided)), key=decided.count) if decided else None
+        law = sum(any(h == "far law" for h in r["decided_by"]) for r in rs)
+        rows.append([n, f"{M0:g}", f"{lg:g}", len(rs), len(decided),
+                     ", ".join(f"k={k}: {v}" for k, v in sorted(dist.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)))
+                     .replace("k=None", "undecided"), modal if modal is not None else "-", law])
+        ph = phase.setdefault((lg, M0), {})
+        for k in ks:
+            c = _category(k, n)
+            ph[c] = ph.get(c, 0) + 1
+    phase_rows = []
+    for (lg, M0), counts in sorted(phase.items()):
+        decided = {c: v for c, v in counts.items() if c != "undecided"}
+        pattern = max(sorted(decided), key=decided.get) if decided else "undecided"
+        runs = sum(counts.values())
+        phase_rows.append([f"{lg:g}", f"{M0:g}", runs] +
+                          [counts.get(c, 0) for c in ("all converge", "some (1 < k < n)",
+                                                      "exactly one", "none", "undecided")]
+                          + [pattern])
+    # boundaries per (n, M0, seed) and their laws against A(M)
+    by_run: dict = {}
+    for cell, res in cells:
+        k = res["converging"] if res["undecided"] == 0 else None
+        by_run.setdefault((res["n"], res["M0"], res["seed"]), []).append((res["lgdelta"], k))
+    bounds: dict = {}
+    censored = {"all": 0, "one": 0}
+    for (n, M0, seed), pts in sorted(by_run.items()):
+        a, o = _boundaries(pts, n)
+        A = linear_amplification(M0, n)
+        for key, val in (("all", a), ("one", o)):
+            if val is None:
+                censored[key] += 1
+            else:
+                bounds.setdefault((n, key), []).append((M0, A, val * math.log(10)))
+    fits, fit_rows, text = {}, [], []
+    for (n, key), pts in sorted(bounds.items()):
+        f = _fit.linear_fit({"1": [1.0] * len(pts), "A(M)": [p[1] for p in pts]},
+                            [p[2] for p in pts]) if len({p[0] for p in pts}) > 2 else None
+        fm = _fit.linear_fit({"1": [1.0] * len(pts), "M": [p[0] for p in pts]},
+                             [p[2] for p in pts]) if len({p[0] for p in pts}) > 2 else None
+        fits[f"n={n},{key}"] = {"amplification": f.to_dict() if f else None,
+                                "linear_M": fm.to_dict() if fm else None}
+        if f and f.stderr[1] is not None:
+            fit_rows.append([n, "all / some" if key == "all" else "some / exactly one",
+                             f.points, _pm(f.coef[1], f.stderr[1]), _pm(f.coef[0], f.stderr[0]),
+                             f"{f.rms_residual:.2f}",
+                             _pm(fm.coef[1], fm.stderr[1]) if fm and fm.stderr[1] else "-"])
+            text.append(f"n={n}, boundary {'all / some' if key == 'all' else 'some / exactly one'}: "
+                        f"ln delta = {_pm(f.coef[0], f.stderr[0])} + "
+                        f"({_pm(f.coef[1], f.stderr[1])}) A(M) over {f.points} (M0, seed) runs "
+                        f"(rms residual {f.rms_residual:.2f})")
+    und = sum(r["undecided"] > 0 for _, r in cells)
+    law = sum(any(h == "far law" for h in r["decided_by"]) for _, r in cells)
+    text.append(f"{und} of {len(cells)} runs stayed undecided after the extensions (kept apart); "
+                f"{law} had a mean decided as diverging by the far law; boundaries not bracketed "
+                f"by the grid (censored): all/some {censored['all']}, some/one {censored['one']}")
+    tot = {c: 0 for c in ("all converge", "some (1 < k < n)", "exactly one", "none", "undecided")}
+    for counts in phase.values():
+        for c, v in counts.items():
+            tot[c] = tot.get(c, 0) + v
+    runs = sum(tot.values())
+    findings = []
+    if runs:
+        sl = [(k, f["amplification"]) for k, f in fits.items() if f["amplification"]
+              and f["amplification"]["stderr"][1] is not None]
+        findings.append({
+            "headline": "In the open regime between the split threshold and O(1) spreads "
+                        "(thm3.2's setting, spreads 10^lgdelta), the outcomes over the grid are: "
+                        + ", ".join(f"{c} {_wilson(v, runs)}" for c, v in tot.items() if v)
+                        + " of the runs; the boundaries against the derived amplification A(M): "
+                        + "; ".join(f"{k.replace(',', ', ')}: slope {_pm(f['coef'][1], f['stderr'][1])}"
+                                    for k, f in sl),
+            "value": f"{tot.get('some (1 < k < n)', 0)}/{runs}", "kind": "beyond-the-paper",
+            "evidence": "sweep-intermediate"})
+    fig = {"id": "sweep-intermediate", "title": "Phase diagram of the open regime: the most "
+           "frequent outcome (all, some, exactly one converge) over the initial spread and M0, "
+           "pooled over n = 3..5 and seeds", "xlabel": "M0", "ylabel": "log10 delta",
+           "lines": [], "xscale": "linear", "yscale": "linear", "marks": []}
+    return {"name": "intermediate", "grid": grid,
+            "title": "The open regime: how many means converge between delta* and O(1)",
+            "text": text, "findings": findings, "fits": fits,
+            "tables": [{"title": "Phase diagram (pooled over n and seeds): runs per outcome and "
+                                 "the most frequent one",
+                        "columns": ["log10 delta", "M0", "runs", "all", "some", "exactly one",
+                                    "none", "undecided", "pattern"], "rows": phase_rows},
+                       {"title": "Boundary laws per n: ln delta_b = intercept + slope A(M) "
+                                 "(least squares over the (M0, seed) runs, ± one standard "
+                                 "error); last column the slope of the same boundary against M",
+                        "columns": ["n", "boundary", "points", "slope vs A(M)", "intercept",
+                                    "rms residual", "slope vs M"], "rows": fit_rows}],
+            "table": {"title": "Per (n, M0, log10 delta): runs, decided runs, distribution of "
+                               "the number k of converging means, most frequent k, runs with a "
+                               "mean decided by the far law",
+                      "columns": ["n", "M0", "log10 delta", "runs", "decided", "k distribution",
+                                  "modal k", "far law"], "rows": rows},
+            "figures": [fig]}

@@ -255,6 +255,8 @@ from verify.sweeps import sgd_batch as _sgd_batch  # noqa: E402
 SWEEPS[_sgd_batch.SWEEP.name] = _sgd_batch.SWEEP
 from verify.sweeps import finite_sample_sweep as _finite  # noqa: E402
 SWEEPS[_finite.SWEEP.name] = _finite.SWEEP
+from verify.sweeps import intermediate as _intermediate  # noqa: E402
+SWEEPS[_intermediate.SWEEP.name] = _intermediate.SWEEP
 
 
 def get(name: str) -> Sweep:
