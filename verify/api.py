@@ -203,3 +203,8 @@ def gradient(params, target, t=0, *, digits: int | None = None, dps: int | None 
         value = [[s * x for x in row] for row in value]
         error = [[s * x for x in row] for row in error]
     return Result(value, error, est.precision, est.rule, est.ok, parameterisation, t)
+
+
+# Stochastic gradient descent with B fresh samples per step, 1 <= B <= 10^6 (issue 22; centred
+# coordinates, reproducible from the seed, compiled engine): see verify.sgd.run_sgd.
+from verify.sgd import run_sgd  # noqa: E402,F401
