@@ -175,7 +175,20 @@ def test_spread_law_late_constant_and_rank():
 def test_all_equal_start_has_no_plateau():
     law = near.SpreadLaw([[0.01, 0.02]] * 3, 0.1)
     assert law.rank == 0 and law.plateau_time == math.inf and law.late_constant == 0
-    assert float(law.loss(1000)) == pytest.approx(5e-4 * (1 - 2 * 0.1 / 3) ** 2000, rel=1e-9)
+    # abs=0: the default absolute tolerance 1e-12 would accept any tiny number here
+    assert float(law.loss(10)) == pytest.approx(5e-4 * (1 - 2 * 0.1 / 3) ** 20, rel=1e-9, abs=0)
+
+
+def test_mean_contraction_matches_full_gd():
+    # all means equal: every weight is 1/n, so full GD moves each by eta (2/n) c -- the law's
+    # factor 1 - 2 eta/n per step -- against the GD engine's own quadrature (an independent path)
+    c0 = [[0.01, 0.02]] * 3
+    eta = 0.1
+    tr = dynamics.run_gd(c0, eta, 200, digits=10, progress=False)
+    law = near.SpreadLaw(c0, eta)
+    for st, row in zip(tr.steps, tr.dist):
+        pred = float(law.mean_norm(st))
+        assert abs(row[0] / pred - 1) <= 1e-8, (st, row[0], pred)
 
 
 @pytest.mark.parametrize("bad", [
