@@ -237,8 +237,13 @@ class _Setup:
 def run_gd(c0, eta, steps: int, *, digits: int = 20, backend: str = "auto", t=0,
            parameterisation: str = "noised", rules: Rules | None = None,
            stop_when_classified: bool = False, progress: bool | None = None,
-           desc: str = "GD", max_seconds: float | None = None, engine: str = "auto") -> Trajectory:
+           desc: str = "GD", max_seconds: float | None = None, engine: str = "auto",
+           objective: str = "forward-fisher", t_range=None) -> Trajectory:
     """Population gradient descent from centred parameters ``c0`` (n x d) for ``steps`` steps.
+
+    ``objective`` (SPEC §6, :mod:`verify.objectives`): the paper's forward-fisher (default; the
+    engines below) or gradient-em / reverse-fisher / time-averaged (``t_range``), stepped by
+    :func:`run_objective_gd`, with the same records, classification and stop rules.
 
     eta > 0 is the step on the chosen parameterisation (the effective step on c is eta, or
     eta e^{-2t} for "clean").  The precision comes from the policy for ``c0`` and ``digits``
@@ -268,6 +273,12 @@ def run_gd(c0, eta, steps: int, *, digits: int = 20, backend: str = "auto", t=0,
     error estimate misses the target is taken on the numpy path instead, and
     ``traj.settings["engine_fallbacks"]`` says which steps and why.
     """
+    if objective != "forward-fisher":
+        return run_objective_gd(c0, eta, steps, objective=objective, t_range=t_range,
+                                digits=digits, backend=backend, t=t,
+                                parameterisation=parameterisation, rules=rules,
+                                stop_when_classified=stop_when_classified, progress=progress,
+                                desc=desc, max_seconds=max_seconds)
     compiled = _check_engine(engine)
     su = _Setup(c0, eta, steps, digits, backend, t, parameterisation, rules)
     su.traj.settings["engine"] = "numba" if compiled else "numpy"
@@ -436,7 +447,8 @@ def run_gd_batch(c0s, eta, steps: int, *, digits: int = 20, backend: str = "auto
                  parameterisation: str = "noised", rules: Rules | None = None,
                  stop_when_classified: bool = False, progress: bool | None = None,
                  desc: str = "GD batch", max_seconds: float | None = None,
-                 engine: str = "auto") -> list[Trajectory]:
+                 engine: str = "auto", objective: str = "forward-fisher",
+                 t_range=None) -> list[Trajectory]:
     """B independent runs (different starts ``c0s``; same n, d, eta, steps and options), advanced
     together by the compiled engine: one compiled call moves every trajectory a chunk of steps.
     Each result is identical to ``run_gd(c0s[b], eta, steps, ...)`` with the same options
@@ -448,8 +460,14 @@ def run_gd_batch(c0s, eta, steps: int, *, digits: int = 20, backend: str = "auto
     batch alone: with ``backend="auto"`` it continues from that step in multiprecision after the
     compiled batch has finished (``settings["backend_switch"]`` as in run_gd), with an explicit
     ``backend="float64"`` it stops with its own reason; the other starts are not affected."""
-    compiled = _check_engine(engine)
     c0s = list(c0s)
+    if objective != "forward-fisher":   # no compiled engine for these yet: one run per start
+        return [run_gd(c, eta, steps, digits=digits, backend=backend, t=t,
+                       parameterisation=parameterisation, rules=rules,
+                       stop_when_classified=stop_when_classified, progress=False, desc=desc,
+                       max_seconds=max_seconds, objective=objective, t_range=t_range)
+                for c in c0s]
+    compiled = _check_engine(engine)
     if not c0s:
         raise ValueError("c0s must hold at least one start")
     setups = [_Setup(c, eta, steps, digits, backend, t, parameterisation, rules) for c in c0s]
@@ -497,6 +515,87 @@ def run_gd_batch(c0s, eta, steps: int, *, digits: int = 20, backend: str = "auto
             su.traj.seconds = seconds
             out[b] = su.traj
     return out  # type: ignore[return-value]
+
+
+def run_objective_gd(c0, eta, steps: int, *, objective: str, t_range=None, digits: int = 20,
+                     backend: str = "auto", t=0, parameterisation: str = "noised",
+                     rules: Rules | None = None, stop_when_classified: bool = False,
+                     progress: bool | None = None, desc: str = "GD",
+                     max_seconds: float | None = None) -> Trajectory:
+    """GD c <- c - eta grad J for an objective J of :mod:`verify.objectives` (for gradient-em
+    this is the EM update c_i <- c_i + eta E[w_i (y - c_i)]).  One step per Python iteration
+    (no compiled engine for these objectives); the precision is the policy's for ``c0``; a
+    float64 step that float64's range cannot carry is taken again in mpmath and the run stays
+    there (``settings["backend_switch"]``).  Steps whose estimate missed the digits asked are
+    counted in ``settings["inaccurate_steps"]``; records hold the objective's own value."""
+    from verify import objectives
+    objectives.check_objective(objective)
+    su = _Setup(c0, eta, steps, digits, backend, t, parameterisation, rules)
+    su.traj.settings.update({"engine": "objectives", "objective": objective})
+    if t_range is not None:
+        su.traj.settings["t_range"] = list(objectives.time_weight(t_range).__dict__.values())[:2]
+    prec = su.prec
+    step = objectives.Stepper(objective, prec, t_range)
+    C, h = su.convert(prec, su.c_exact), su.eff_step(prec)
+    sched = set(record_schedule(steps))
+    bad, evals, tau = 0, 0, 0
+    start = time.perf_counter()
+    bar = _progress(steps, progress, desc)
+    try:
+        with _Interrupt() as intr:
+            while True:
+                try:
+                    f, g = step([list(r) for r in C])
+                except Float64RangeError as e:
+                    if backend != "auto" or not prec.is_float64:
+                        su.traj.stop_reason = f"unresolved gradient at step {tau}: {e}"
+                        break
+                    prec = su.policy(su.c_exact, "mpmath")
+                    su.traj.settings["backend_switch"] = {"step": tau, "from": "float64",
+                                                          "to": "mpmath", "dps": prec.dps,
+                                                          "reason": str(e)[:200]}
+                    step = objectives.Stepper(objective, prec, t_range)
+                    C, h = su.convert(prec, C.tolist()), su.eff_step(prec)
+                    continue
+                evals += 1
+                bad += 0 if (f.ok and g.ok) else 1
+                G = np.array(g.value, dtype=C.dtype)
+                if tau in sched:
+                    _record(su.traj, tau, f, C, G)
+                    if stop_when_classified and tau > 0:
+                        cls = classify(su.traj.dist, su.rules, su.initial_max)
+                        if all(x != UNDECIDED for x in cls):
+                            su.traj.stop_reason = "classified"
+                            break
+                if tau >= steps:
+                    su.traj.stop_reason = "steps"
+                    break
+                if intr.hit:
+                    su.traj.stop_reason = "interrupted"
+                    su.traj.interrupted = True
+                    break
+                if max_seconds is not None and time.perf_counter() - start > max_seconds:
+                    su.traj.stop_reason = "time budget"
+                    break
+                C = C - h * G
+                tau += 1
+                if bar is not None:
+                    bar.update(1)
+                if prec.is_float64 and not np.all(np.abs(C) < FLOAT64_OVERFLOW):
+                    su.traj.stop_reason = "overflow"
+                    break
+    finally:
+        if bar is not None:
+            bar.close()
+    if tau not in su.traj.steps and su.traj.stop_reason not in ("overflow", "steps", "classified"):
+        f, g = step([list(r) for r in C])
+        _record(su.traj, tau, f, C, np.array(g.value, dtype=C.dtype))
+    su.traj.precision = prec.to_dict()
+    su.traj.settings["inaccurate_steps"] = bad
+    _finish(su.traj, C, tau, su.rules, su.initial_max, len(su.c_exact))
+    su.traj.evaluations = evals
+    su.traj.seconds = time.perf_counter() - start
+    return su.traj
 
 
 def _finish(traj: Trajectory, C, tau: int, rules: Rules, initial_max: float, n: int) -> None:
