@@ -51,7 +51,7 @@ from .integrands import block_slices, integrand, shifted_geometry
 OBJECTIVES = ("forward-fisher", "gradient-em", "reverse-fisher", "time-averaged")
 GRADIENT_FORMS = {"forward-fisher": ("direct", "stein"), "gradient-em": ("direct",),
                   "reverse-fisher": ("pathwise", "score"), "time-averaged": ("direct",)}
-T_LADDER = (6, 8, 12, 16, 24, 32, 48, 64, 96)
+T_LADDER = (3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96)
 DEFAULT_T_RANGE = (0.0, 1.0)
 # most digits added when a quantity was accepted only on the absolute floor (see compute)
 MAX_FLOOR_DIGITS = 120
@@ -296,7 +296,8 @@ def _gl(order: int, a, b, ctx):
     return [mid + half * xi for xi in x], [half * wi for wi in w]
 
 
-def _time_averaged(c_exact, prec: Precision, want: str, tw: TimeWeight, evaluator=None):
+def _time_averaged(c_exact, prec: Precision, want: str, tw: TimeWeight, evaluator=None,
+                   ladder=T_LADDER):
     ar_ctx = None if prec.is_float64 else model.prepare([[0], [0]], prec).ar.ctx
     ev = evaluator or model.Evaluator(prec)
     n, d = len(c_exact), len(c_exact[0])
@@ -322,7 +323,7 @@ def _time_averaged(c_exact, prec: Precision, want: str, tw: TimeWeight, evaluato
         return cache[key]
 
     prev, rules = None, []
-    for order in T_LADDER:
+    for order in ladder:
         ts, ws = _gl(order, tw.t0, tw.t1, ar_ctx)
         lam = [tw.weight(t, ar_ctx) * w for t, w in zip(ts, ws)]
         val = sum((lw * at(t)[1].value for t, lw in zip(ts, lam)), conv(0))
@@ -452,6 +453,7 @@ class Stepper:
         self.tw = time_weight(t_range) if name == "time-averaged" else None
         self.run = _Run(prec)
         self.evaluator = model.Evaluator(prec, self.run.integrator)
+        self.t_start = 0
 
     def __call__(self, c_rows) -> tuple[Estimate, Estimate]:
         """(value, gradient) at parameters given as rows of numbers at this precision."""
@@ -459,7 +461,14 @@ class Stepper:
             g, f = self.evaluator.grad(c_rows, "direct", with_loss=True)
             return f, g
         if self.name == "time-averaged":
-            out = _time_averaged(c_rows, self.prec, "both", self.tw, self.evaluator)
+            # the pair of t-rules that last agreed is tried first (the integrand changes little
+            # between GD steps); the ladder climbs from there when they no longer agree
+            start = max(0, self.t_start)
+            out = _time_averaged(c_rows, self.prec, "both", self.tw, self.evaluator,
+                                 T_LADDER[start:])
+            nodes = out["value"].rule.get("t_nodes")
+            if nodes in T_LADDER:
+                self.t_start = max(0, T_LADDER.index(nodes) - 1)
         else:
             self.run.rules.clear()
             out = _layer(self.name, c_rows, self.prec, "both", self.form, self.run)
