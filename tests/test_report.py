@@ -721,3 +721,18 @@ def test_records_refuse_wall_clock_table_columns():
                 records[0], tables=[{"title": "t", "columns": ["n", col], "rows": []}]))
     check_reproducible(dataclasses.replace(
         records[0], tables=[{"title": "t", "columns": ["n", "steps", "time scale T"], "rows": []}]))
+
+
+def test_beyond_the_paper_renders_other_records_and_sweeps():
+    """Records and sweeps beyond the paper's claims (a neighbour's claim, another objective's
+    sweep) get their own section after the paper's claims, rendered like the others."""
+    records, prov = fixture_records()
+    extra = dataclasses.replace(records[0], id="em-global", title="Gradient EM converges globally")
+    sweep = dict(SWEEP, name="sgd-batch", title="SGD against the batch size", findings=[])
+    md = report_markdown.render_document(build_document(records + [extra], prov,
+                                                        sweeps=[SWEEP, sweep]))
+    body = md.split("## Appendix A")[0]
+    beyond = body.split("Beyond the paper")[1]
+    assert "**em-global**" in beyond and "SGD against the batch size" in beyond
+    assert "`python -m verify run em-global" in beyond and "`python -m verify sweep sgd-batch`" in beyond
+    assert "**em-global**" not in md.split("Beyond the paper")[0].split("## The claims")[1].split("## Headline")[0]

@@ -219,7 +219,7 @@ def build_document(records: list[ClaimRecord], provenance: dict[str, Any],
                     [_claims_table(paper or claims), *_legend()], numbered=False)]
     if headlines:
         body.append(Section(["Headline findings"], anchors.new("findings"),
-                            _headline_blocks(headlines), numbered=False))
+                            _headline_blocks(headlines, bool(notes)), numbered=False))
     body.append(Section(["Stated against observed"], anchors.new("stated"),
                         _stated_blocks(rec_by_id, sweep_by_name), numbered=False))
     appendix_tables: list = []
@@ -361,8 +361,6 @@ def _claims_table(claims: list) -> Table:
         tested = _clean(F.tested_text(r))
         scope = F.scope_text(r)
         tested_cell = F.math_inlines(tested) + ([Text("; "), emph(scope)] if scope else [])
-        if r.scope_reason:
-            tested_cell += [Text(" ("), *F.math_inlines(_clean(r.scope_reason)), Text(")")]
         basis = _clean(F.verdict_basis(r))
         rows.append([
             [ref(c.section, strong(r.id)), Text(": ")] + F.math_inlines(_clean(r.title)),
@@ -370,11 +368,22 @@ def _claims_table(claims: list) -> Table:
             [Verdict(r.verdict)] + ([Text(": ")] + F.math_inlines(basis) if basis else []),
             [Text(r.assurance)],
             F.math_inlines(_clean(F.key_number(r))) or [Text("—")],
-            F.math_inlines(_clean(F.stated_vs_observed(r))) or [Text("—")],
+            _stated_cell(r) or F.math_inlines(_clean(F.stated_vs_observed(r))) or [Text("—")],
         ])
     header = [["Claim"], ["What was tested"], ["Verdict and basis"], ["Assurance"],
               ["Key number"], ["Stated against observed"]]
     return Table(header, rows, column_widths(header, rows, line=TINY_LINE)[0], tiny=True)
+
+
+def _stated_cell(r: ClaimRecord) -> list:
+    """The claim's stated constants, each against what it is compared with, linked to the
+    stated-against-observed table (empty when the claim states none)."""
+    out: list = []
+    for sc in F.STATED_CONSTANTS:
+        if r.id in [x.strip() for x in sc.claim.split(",")]:
+            out += ([Text("; ")] if out else []) + F.math_inlines(sc.stated) + [Text(" against ")] \
+                + F.math_inlines(sc.observed)
+    return out + [Text(" ("), ref("stated", "table"), Text(")")] if out else []
 
 
 def _legend() -> list:
@@ -445,13 +454,13 @@ def _finding_item(n: int, src, f: Finding, *, with_value: bool = True, brief: bo
     return item
 
 
-def _headline_blocks(heads: list) -> list:
+def _headline_blocks(heads: list, has_notes: bool) -> list:
     items = [_finding_item(n, src, f, brief=True) for n, _, src, f in heads]
-    return [ItemList(items, anchors=[a for _, a, _, _ in heads]),
-            Paragraph(["Chosen by kind, at most one per claim or sweep, in this order: "
-                       + ", ".join(F.HEADLINE_PRIORITY).replace("-", " ")
-                       + ". The other findings are in the appendix, ",
-                       ref("notes", "Notes on the checks"), "."], small=True)]
+    rule: list = ["Chosen by kind, at most one per claim or sweep, in this order: "
+                  + ", ".join(F.HEADLINE_PRIORITY).replace("-", " ") + "."]
+    if has_notes:
+        rule += [" The other findings are in the appendix, ", ref("notes", "Notes on the checks"), "."]
+    return [ItemList(items, anchors=[a for _, a, _, _ in heads]), Paragraph(rule, small=True)]
 
 
 def _notes_blocks(notes: list) -> list:
@@ -526,7 +535,8 @@ def _claim_section(c: _Claim, times: dict, appendix: list, level: int = 1) -> Se
         for t in r.twins:
             items.append([strong(_clean(t.get("name", ""))), ": "] + F.math_inlines(_clean(t.get("change", "")))
                          + [" — ", Verdict(str(t.get("verdict", "")))]
-                         + ([" ("] + F.math_inlines(_clean(t["basis"])) + [")"] if t.get("basis") else []))
+                         + ([" ("] + F.math_inlines(_clean(str(t["basis"]).split(" (")[0])) + [")"]
+                            if t.get("basis") else []))
         blocks += [Paragraph([strong("What this check would have caught"),
                               " (false twins of the statement, decided on the same evidence):"]),
                    ItemList(items)]
@@ -622,6 +632,10 @@ def _pivot(c: _Claim) -> list:
             runs.setdefault(run, {})[what] = v
         elif q.claimed not in (None, "") and not F._BOOKKEEPING.search(q.name):
             single.append(q)
+    for run in list(runs):
+        head = run.rsplit(",", 1)[0].strip()
+        if head != run and head in runs and not set(runs[head]) & set(runs[run]):
+            runs[head].update(runs.pop(run))
     out: list = []
     if runs and len(cols) <= 5:
         rows = [[F.math_inlines(_clean(run))] + [F.math_inlines(_clean(vals.get(w, "—"))) for w in cols]

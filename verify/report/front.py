@@ -193,7 +193,7 @@ def verdict_basis(r: ClaimRecord) -> str:
 def key_number(r: ClaimRecord) -> str:
     c = deciding_conclusion(r)
     if c and c.get("observed"):
-        return f"{c.get('text', '')}: {c['observed']}".strip(": ")
+        return str(c["observed"])
     q = key_quantity(r)
     if q is not None:
         return f"{q.name} = {T.value_with_error(q, short=True)}"
