@@ -29,9 +29,16 @@ after a plateau of T = n/(8 eta lam_max(S0)) steps (n^2/(16 eta a0^2) for a symm
    S; the law is refused, and the run left undecided, if that state is not a small spread; a run
    long enough to pass the mean's transient is also compared with the law from its start, and a
    gap above the allowance leaves it undecided).
-   sup K = max(measured, tail bound).  CONFIRMED when the law accepts every run's last state (so
-   every mean converges) and every sup K is finite; REFUTED, with the law as witness, when the law makes K grow (a claimed power
-   above the law's 2); otherwise INCONCLUSIVE.
+   sup K = max(measured, tail bound).
+3. Statement as data (issue 20): ``converges`` is decided per start by the law -- the runs' last
+   states and starts inside the stated ball at t = threshold + 0.1 (the thm3.1 configuration
+   scaled into the ball, near-symmetric pairs, equal means, random directions) over a grid of
+   n = 2..6, d = 1..4 with eta = 1/(n^4 d^2); a start the law sends elsewhere would be REFUTED with
+   it as witness; ``rate`` claims sup loss (eta tau)^P finite (P = 1/2), decided from every state by
+   the law's closed form; ``scaling`` compares the fitted exponents of the implied constant (worst
+   start per (n, d) cell, least squares in ln n, ln d, +- 2 standard errors) with n^3 d^2.  Twins:
+   rates tau^-2.5 and tau^-2.1 (the law gives tau^-2).  Below the threshold, where the claim says
+   nothing, the law's regime check and a GD run are a finding.
 
 The window slope of log K over the run's tail is still reported: on a plateau it is positive (the
 law predicts the rise up to tau ~ T/3) and it never decides the verdict.
