@@ -1,4 +1,5 @@
-"""Publishing the report set (verify.report.io.publish): one atomic path, whatever --out holds.
+"""Publishing the report set (verify.report.io.publish): one atomic path, whatever --out holds;
+and Ctrl-C around it (a second Ctrl-C skips publishing; a resumed sweep prints no Dask traceback).
 
 The kill tests run publishing in a subprocess that loads ``verify/report/io.py`` by its path (no
 package import, so a trial costs one interpreter start), slows every file operation of the carry
@@ -371,3 +372,32 @@ def test_second_ctrl_c_while_rendering_leaves_the_old_report(tmp_path):
     assert "Traceback" not in err
     assert (out / "results.json").read_bytes() == before
     assert not _strays(out)
+
+
+@pytest.mark.slow
+def test_sweep_interrupted_and_resumed_prints_no_dask_traceback(tmp_path):
+    """A local-cluster sweep stopped by Ctrl-C once a cell is cached, then the same command again:
+    130 then 0, every cell cached, and neither stderr holds a traceback or a CommClosedError."""
+    grid = "angle_deg=0,90;M0=2,4"
+    cmd = [sys.executable, "-m", "verify", "sweep", "thm3.4-map", "--grid", grid, "--workers", "2",
+           "--out", str(tmp_path)]
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    cells = tmp_path / "sweeps" / "thm3.4-map" / "cells"
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            cwd=tmp_path, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not (cells.exists() and list(cells.glob("*.json"))) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.3)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, first = proc.communicate(timeout=120)
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
+    assert proc.returncode in (0, 130), first[-3000:]          # 0 if every cell was done by then
+    again = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert len(list(cells.glob("*.json"))) == 4
+    for err in (first, again.stderr):
+        assert "Traceback" not in err and "CommClosedError" not in err, err[-3000:]

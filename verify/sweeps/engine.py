@@ -170,7 +170,7 @@ def connect(scheduler: str, workers: int | None):
     if scheduler == "local":
         with _sigint_ignored():
             cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                                   processes=True, dashboard_address=None,
+                                   processes=True, dashboard_address=":0",
                                    silence_logs=logging.ERROR)
         return Client(cluster), cluster
     if not scheduler.startswith(("tcp://", "tls://", "inproc://", "ucx://")):
@@ -249,8 +249,35 @@ def _sigint_ignored():
         signal.signal(signal.SIGINT, old)
 
 
+_NOISY_LOGGERS = ("distributed", "tornado", "asyncio")
+
+
 def _quiet_worker_logs() -> None:
-    logging.getLogger("distributed").setLevel(logging.CRITICAL)
+    for name in _NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+@contextmanager
+def _quiet_shutdown(client, cluster):
+    """Stopping a local cluster -- after Ctrl-C, or at the end of a resumed run -- makes workers
+    and nannies lose the scheduler while they still send heartbeats, and the comms closing
+    underneath them log ``CommClosedError`` tracebacks.  These are expected then, so the loggers
+    of this process (restored afterwards) and of the cluster's workers and nannies (which are
+    about to stop) are raised to CRITICAL for the shutdown.  An external cluster's processes are
+    left alone: closing our client does not stop them."""
+    saved = {name: logging.getLogger(name).level for name in _NOISY_LOGGERS}
+    _quiet_worker_logs()
+    try:
+        if cluster is not None:
+            try:
+                client.run(_quiet_worker_logs)
+                client.run(_quiet_worker_logs, nanny=True)
+            except (OSError, TimeoutError):  # a comm already closed: nothing left to quiet there
+                pass
+        yield
+    finally:
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
 
 
 def _run_dask(sweep, todo, finished, scheduler, workers) -> None:
@@ -269,13 +296,9 @@ def _run_dask(sweep, todo, finished, scheduler, workers) -> None:
         with _sigint_ignored():     # a second Ctrl-C does not break the shutdown
             for fut in futures:
                 fut.cancel()
-            if cluster is not None:
-                # workers still inside a cell lose the scheduler before they stop: their
-                # heartbeat failures are expected now, not errors worth a traceback
-                client.run(_quiet_worker_logs)
         raise
     finally:
-        with _sigint_ignored():
+        with _sigint_ignored(), _quiet_shutdown(client, cluster):
             client.close()
             if cluster is not None:
                 cluster.close()
