@@ -531,15 +531,15 @@ def _claim_section(c: _Claim, times: dict, appendix: list, level: int = 1) -> Se
         blocks.append(Paragraph(rd, small=True))
     blocks += _deciding(c)
     if r.twins:
-        items = []
-        for t in r.twins:
-            items.append([strong(_clean(t.get("name", ""))), ": "] + F.math_inlines(_clean(t.get("change", "")))
-                         + [" — ", Verdict(str(t.get("verdict", "")))]
-                         + ([" ("] + F.math_inlines(_clean(str(t["basis"]).split(" (")[0])) + [")"]
-                            if t.get("basis") else []))
-        blocks += [Paragraph([strong("What this check would have caught"),
-                              " (false twins of the statement, decided on the same evidence):"]),
-                   ItemList(items)]
+        caught: list = [strong("What this check would have caught"),
+                        " (false twins of the statement, decided on the same evidence): "]
+        for i, t in enumerate(r.twins):
+            caught += [emph(_clean(t.get("name", ""))), " — "] + F.math_inlines(_clean(t.get("change", "")))
+            caught += [": ", Verdict(str(t.get("verdict", "")))]
+            if t.get("basis"):
+                caught += [" ("] + F.math_inlines(_clean(str(t["basis"]).split(" (")[0])) + [")"]
+            caught.append("; " if i < len(r.twins) - 1 else ".")
+        blocks.append(Paragraph(caught, small=True))
     if r.witness:
         blocks.append(Paragraph([strong("Witness:"), " ", Text(_clean(T.compact_json(r.witness, width=200)))],
                                 small=True))
@@ -603,10 +603,10 @@ def _deciding(c: _Claim) -> list:
                                                f"{F._claimed_text(k.get('claimed', ''))}".strip())),
                          F.math_inlines(_clean(T.leading_digits(str(k.get("observed", "")), T.SUMMARY_DIGITS)
                                                if k.get("observed") else "not computed")),
-                         [strong("yes" if holds else "undecided" if holds is None else "NO")],
-                         F.math_inlines(_clean(k.get("basis", "")))])
-        return [Table([["Conclusion"], ["Stated"], ["Observed"], ["Holds"], ["Basis"]], rows,
-                      [0.24, 0.14, 0.22, 0.08, 0.32], anchor=c.quantities, tiny=True)]
+                         [strong("yes" if holds else "undecided" if holds is None else "NO")]])
+        header = [["Conclusion"], ["Stated"], ["Observed"], ["Holds"]]
+        return [Table(header, rows, column_widths(header, rows, line=TINY_LINE)[0],
+                      anchor=c.quantities, tiny=True)]
     return _pivot(c)
 
 
@@ -707,6 +707,11 @@ def _details_blocks(c: _Claim) -> list:
                                 + [x for k in sorted(r.hypotheses) for x in
                                    (F.math_inlines(_clean(f"{k}: {r.hypotheses[k]}")) + ["; "])][:-1] + ["."],
                                 small=True))
+    if r.conclusions:
+        blocks.append(Paragraph([strong("How each conclusion was decided."), " "]
+                                + [x for k in r.conclusions for x in
+                                   (F.math_inlines(_clean(f"{k.get('key', '')}: {k.get('basis', '')}")) + ["; "])][:-1]
+                                + ["."], small=True))
     if r.reading:
         blocks.append(_reading(c))
     if r.enclosures:
