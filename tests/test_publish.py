@@ -240,6 +240,19 @@ def test_cli_refuses_a_foreign_out_before_computing(tmp_path):
     assert _visible(out, foreign=False) == "old"
 
 
+def test_cli_report_into_the_current_directory_is_refused(tmp_path, monkeypatch, capsys):
+    """Issue 24's case `cd D && verify report D/results.json --out .`: exit 2, one line, D intact
+    (it was published file by file, and mixed on kill -9, before)."""
+    from verify.cli import main
+    out = tmp_path / "rep"
+    before = _old_report(out)
+    monkeypatch.chdir(out)
+    assert main(["report", str(out / "results.json"), "--out", "."]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "current directory" in err, err
+    assert (out / "results.json").read_bytes() == before and not _strays(out)
+
+
 def test_io_module_loads_alone():
     """The kill tests load io.py by its path: it must need nothing but the standard library."""
     spec = importlib.util.spec_from_file_location("publish_io_alone", IO_PATH)
