@@ -47,6 +47,7 @@ from verify import precision as _precision
 from verify.claims import common
 from verify.claims.common import (CONFIRMED, INCONCLUSIVE, REFUTED, Figure, Line, nstr, quantity)
 from verify.claims.record import Enclosure, Finding
+from verify.claims.statement import Conclusion, Decision, Statement, Twin, judge
 
 ID = "thm3.1"
 TITLE = "A stationary point with positive loss: two opposite components and n - 2 at the target"
@@ -412,8 +413,13 @@ TIERS = {
     # (d = 2, 3 at n = 3 only); the finite-difference Hessian runs at the ends
     # of the n range and the closed-form spectrum of proofs.hessian at n = 3 only (the certified
     # curvatures cover every n).
-    "quick": {"ns": (3, 4, 5), "digits": 40, "grad_dims": {3: (1, 2, 3), 4: (1,), 5: (1,)},
-              "grad_digits": 40, "hessian": {3: 10}, "proofs_ns": (), "certify_dims": (1, 2, 3)},
+    # quick (issue 20: the quick tier answers the claim at one n, fast): n = 3; the certified
+    # enclosures (s*, L(s*) > 0, both curvature signs in d = 1, 2) decide the class, the core's
+    # gradient in d = 1 is the independent stationarity test; the finite-difference Hessian and
+    # d = 3 (rotated copies of the d = 2 directions) run in the full tier only.
+    "quick": {"ns": (3,), "digits": 40, "grad_dims": {3: (1,)},
+              "grad_digits": 40, "hessian": {}, "proofs_ns": (), "certify_dims": (1, 2),
+              "derivation": False},
     "full": {"ns": tuple(range(3, 11)), "digits": 40,
              "grad_dims": {n: ((1, 2, 3) if n == 3 else (1,)) for n in range(3, 11)},
              "grad_digits": 40,
@@ -422,10 +428,10 @@ TIERS = {
 }
 
 
-def check(tier: str = "quick", seed: int = 20260101, *, stationarity_sign: int = 1,
-          claimed_kind: str | None = None, ns: tuple | None = None,
-          hessian: bool = True, cross_checks: bool = True,
-          claimed_s_star: dict | None = None, certify: bool = True) -> common.ClaimRecord:
+def _compute(tier: str = "quick", seed: int = 20260101, *, stationarity_sign: int = 1,
+             claimed_kind: str | None = None, ns: tuple | None = None,
+             hessian: bool = True, cross_checks: bool = True,
+             claimed_s_star: dict | None = None, certify: bool = True) -> dict:
     """Run the check (``seed`` is unused: nothing is random here; kept for the common interface).
 
     stationarity_sign=-1 solves a deliberately wrong condition; claimed_kind (one of KINDS) adds a
@@ -459,7 +465,7 @@ def check(tier: str = "quick", seed: int = 20260101, *, stationarity_sign: int =
     for n in cfg["ns"]:
         root = find_s_star(n, digits, stationarity_sign)
         if not root["found"]:
-            failures.append((INCONCLUSIVE, {"n": n, "reason": f"G keeps its sign on s in "
+            failures.append((INCONCLUSIVE, {"_key": "exists", "n": n, "reason": f"G keeps its sign on s in "
                                             f"[{SCAN[0]}, {SCAN[-1]}]: no root found"}))
             continue
         ctx, s, s_err = root["ctx"], root["s"], root["s_err"]
@@ -478,7 +484,7 @@ def check(tier: str = "quick", seed: int = 20260101, *, stationarity_sign: int =
                                    precision=f"dps={ctx.dps}", digits=digits + 2,
                                    note="strictly positive required; own 1-D tanh-sinh integral s^2 E[(w_1 - w_2)^2]"))
         if not (L > 0 and L_err < L / 10 ** (digits - 2)):
-            failures.append((INCONCLUSIVE, {"n": n, "reason": "L(s*) not resolved as positive"}))
+            failures.append((INCONCLUSIVE, {"_key": "positive_loss", "n": n, "reason": "L(s*) not resolved as positive"}))
         if do_certify:
             cp = certified_point(n, digits, cfg["certify_dims"])
             certs[n] = cp
@@ -492,7 +498,7 @@ def check(tier: str = "quick", seed: int = 20260101, *, stationarity_sign: int =
                 allowed = s_err + ctx.mpf(st["s"].rad().str(5, radius=False))
                 entry["cert_gap"] = gap
                 if gap > allowed:
-                    failures.append((INCONCLUSIVE, {"n": n, "reason": f"numeric s* {nstr(s, 20)} "
+                    failures.append((INCONCLUSIVE, {"_key": "exists", "n": n, "reason": f"numeric s* {nstr(s, 20)} "
                                                     f"outside the certified enclosure (gap {nstr(gap, 3)})"}))
                 curv = {r["label"] + f" d={d}": r["rayleigh"] for d, rs in cp["saddle"].items() for r in rs}
                 neg = min(curv.items(), key=lambda kv: float(kv[1].mid()))
@@ -519,13 +525,13 @@ def check(tier: str = "quick", seed: int = 20260101, *, stationarity_sign: int =
                          f"{floor:.3g}", "yes" if is_zero else "NO", f"{agree:.1f}",
                          cg["precision"].describe()])
             if not is_zero:
-                failures.append((REFUTED, {
+                failures.append((REFUTED, {"_key": "stationary", 
                     "n": n, "d": d, "s": nstr(s, digits + 2), "condition_sign": stationarity_sign,
                     "max_abs_grad": nstr(cg["max_abs"], 6), "grad_error": nstr(cg["error"], 3),
                     "floor": f"{floor:.3g}", "precision": cg["precision"].describe(),
                     "why": "the full gradient of F at the computed root is not zero"}))
             elif agree < digits - 2:
-                failures.append((INCONCLUSIVE, {"n": n, "reason": f"L(s*) from the 1-D integral and "
+                failures.append((INCONCLUSIVE, {"_key": "positive_loss", "n": n, "reason": f"L(s*) from the 1-D integral and "
                                                 f"the core's F agree to {agree:.1f} digits only"}))
         if per_n[n]["grads"]:
             d0, cg0 = per_n[n]["grads"][0][:2]
@@ -538,7 +544,7 @@ def check(tier: str = "quick", seed: int = 20260101, *, stationarity_sign: int =
             cg = core_gradient(sc, n, 1, cfg["grad_digits"])
             floor = GRAD_FLOOR_FACTOR * float(cg["error"])
             if float(cg["max_abs"]) > floor:
-                failures.append((REFUTED, {
+                failures.append((REFUTED, {"_key": "location", 
                     "n": n, "d": 1, "claimed_s_star": str(claimed_s), "computed_s_star": nstr(s, digits),
                     "max_abs_grad_at_claimed": nstr(cg["max_abs"], 6), "floor": f"{floor:.3g}",
                     "precision": cg["precision"].describe(),
@@ -552,7 +558,7 @@ def check(tier: str = "quick", seed: int = 20260101, *, stationarity_sign: int =
                 findings.append(f"n={n}: s* agrees with proofs.stationary.s_star (Phi_n = 0 from "
                                 f"the symbolic derivation) to {ag:.1f} digits.")
                 if ag < digits - 2:
-                    failures.append((INCONCLUSIVE, {"n": n, "reason": f"s* disagrees with "
+                    failures.append((INCONCLUSIVE, {"_key": "exists", "n": n, "reason": f"s* disagrees with "
                                                     f"proofs.stationary.s_star ({ag:.1f} digits)"}))
         # loss profile for the figure (a plot needs ~15 digits: Arb at 64 bits, ~0.01 s a point)
         xs = [0.2 * k for k in range(1, 21)]
@@ -602,13 +608,13 @@ def check(tier: str = "quick", seed: int = 20260101, *, stationarity_sign: int =
                     f"Hessian of proofs.hessian.stationary_spectrum to {nstr(diff, 2)} "
                     f"(FD tolerance {nstr(hess_kinds[(n, 2)]['tol'], 2)}).")
                 if diff > 10 * hess_kinds[(n, 2)]["tol"]:
-                    failures.append((INCONCLUSIVE, {"n": n, "reason": "FD Hessian disagrees with "
+                    failures.append((INCONCLUSIVE, {"_key": "kind", "n": n, "reason": "FD Hessian disagrees with "
                                                     "proofs.hessian.stationary_spectrum"}))
             if claimed_kind is not None:
                 for d in (1, 2, 3):
                     cl = hess_kinds[(n, d)]
                     if cl["kind"] != claimed_kind:
-                        failures.append((REFUTED, {
+                        failures.append((REFUTED, {"_key": "kind", 
                             "n": n, "d": d, "s": nstr(s, digits), "claimed_kind": claimed_kind,
                             "computed_kind": cl["kind"],
                             "eigenvalues": [nstr(x, 10) for x in cl["eigenvalues"]],
@@ -659,21 +665,10 @@ def check(tier: str = "quick", seed: int = 20260101, *, stationarity_sign: int =
                      and all(cp["certified"] for cp in certs.values()))
     if claimed_kind is not None and certified_all and claimed_kind != "saddle":
         n0 = min(certs)
-        failures.append((REFUTED, {"n": n0, "claimed_kind": claimed_kind, "certified_kind": "saddle",
+        failures.append((REFUTED, {"_key": "kind", "n": n0, "claimed_kind": claimed_kind, "certified_kind": "saddle",
                                    "curvature_enclosures": [f"{e.name}: [{e.lo}, {e.hi}]"
                                                             for e in certs[n0]["enclosures"]
                                                             if e.name.startswith("u^T")]}))
-
-    verdict, witness, reason = CONFIRMED, None, ""
-    refuted = [w for v, w in failures if v == REFUTED]
-    inconclusive = [w for v, w in failures if v == INCONCLUSIVE]
-    if refuted:
-        verdict, witness = REFUTED, refuted[0]
-        if len(refuted) > 1:
-            witness = dict(refuted[0], further_failures=len(refuted) - 1)
-    elif inconclusive or not per_n:
-        verdict = INCONCLUSIVE
-        reason = "; ".join(f"n={w.get('n')}: {w['reason']}" for w in inconclusive) or "no n checked"
 
     figures = [Figure(id="thm3.1-profile", title="Loss along the family (s e_1, -s e_1, 0, ...)",
                       xlabel="s", ylabel="L(s)", lines=profile_lines, marks=marks)]
@@ -688,8 +683,9 @@ def check(tier: str = "quick", seed: int = 20260101, *, stationarity_sign: int =
                        "columns": ["n", "d", "eigenvalues", "tol", "neg", "zero", "zero: rotations",
                                    "zero: splits of the target cluster", "pos", "class",
                                    "gradient precision"], "rows": hess_rows})
+    # the SymPy derivation (a cross-check and the report's formulas: ~10 s) runs in the full tier
     derivation = (_proofs_derivation(per_n, digits)
-                  if stationarity_sign == 1 and cross_checks else None)
+                  if stationarity_sign == 1 and cross_checks and cfg.get("derivation", True) else None)
     inputs = {"tier": tier, "seed": seed, "ns": list(cfg["ns"]), "digits": digits,
               "grad_dims": {str(k): list(v) for k, v in cfg["grad_dims"].items() if k in cfg["ns"]},
               "grad_digits": cfg["grad_digits"],
@@ -715,16 +711,14 @@ def check(tier: str = "quick", seed: int = 20260101, *, stationarity_sign: int =
         inputs["certify_method"] = ("python-flint Arb: acb.integral on [-T, T] + majorant Gaussian "
                                     "tail bound; order-2 series in a perturbation parameter; "
                                     "interval Newton")
-    assurance = "certified" if certified_all and verdict == CONFIRMED else "numeric"
-    rec = common.make_record(
-        sys.modules[__name__], verdict=verdict, assurance=assurance, tier=tier,
-        quantities=quantities, findings=findings, witness=witness, reason=reason, figures=figures,
-        tables=tables, inputs=inputs, derivation=derivation,
-        enclosures=enclosures if certified_all else [],
-        # wall-clock times vary between runs: timings.json only, never the record's tables
-        timings={f"certification n={n}: seconds": cp["seconds"] for n, cp in sorted(certs.items())})
-    rec.runtime_s = time.perf_counter() - t0
-    return rec
+    return {"tier": tier, "seed": seed, "ns": list(cfg["ns"]), "digits": digits,
+            "per_n": per_n, "hess_kinds": hess_kinds, "certs": certs,
+            "certified_all": certified_all, "failures": failures, "quantities": quantities,
+            "findings": findings, "figures": figures, "tables": tables, "inputs": inputs,
+            "derivation": derivation, "enclosures": enclosures, "cfg": cfg,
+            "timings": {f"certification n={n}: seconds": cp["seconds"]
+                        for n, cp in sorted(certs.items())},
+            "seconds": time.perf_counter() - t0}
 
 
 def _profile_points(xs, n: int) -> list[float]:
@@ -748,3 +742,195 @@ def _agreement_digits(ctx, a, b) -> float:
         return float(ctx.dps)
     scale = max(abs(a), abs(b))
     return float(-ctx.log10(abs(a - b) / scale)) if scale else float(ctx.dps)
+
+
+# ------------------------------------------------------------------------------------------------
+# The statement as data (SPEC §5): conclusions decided on the evidence of _compute
+# ------------------------------------------------------------------------------------------------
+
+STATEMENT_DATA = Statement(
+    hypotheses={"n": "n >= 3 student means", "configuration": "c_1 = s e_1, c_2 = -s e_1, "
+                "c_k = 0 for k >= 3, some s* > 0", "d": "any dimension d >= 1"},
+    conclusions=(
+        Conclusion("exists", "for every n there is s* > 0 where the 1-D stationarity condition "
+                   "G(s) = 0 holds", "value", "a root for every n", "=="),
+        Conclusion("stationary", "the whole gradient of F vanishes at the configuration with s*",
+                   "identity", 0, "=="),
+        Conclusion("positive_loss", "the loss at the point is strictly positive", "sign",
+                   "positive", "=="),
+        Conclusion("kind", "the point is a stationary point of F (its kind is not stated)",
+                   "class", "stationary point", "=="),
+    ),
+    reading={"kind": "the statement says 'stationary point' only: the computed class (Hessian "
+                     "signs, certified) is reported, and a claimed kind is decided against it"})
+
+TWINS = [
+    Twin("local-maximum", "the point is a local maximum of F: the certified curvature is "
+         "positive along a direction moving the components at the target",
+         STATEMENT_DATA.replace("kind", claimed="local maximum",
+                                text="the point is a local maximum of F")),
+    Twin("local-minimum", "the point is a local minimum of F: the certified curvature is negative "
+         "along the family s -> (s e_1, -s e_1, 0, ...)",
+         STATEMENT_DATA.replace("kind", claimed="local minimum",
+                                text="the point is a local minimum of F")),
+    Twin("zero-loss", "the loss at the point is zero (a global minimum): L(s*) is enclosed away "
+         "from 0", STATEMENT_DATA.replace("positive_loss", claimed="zero",
+                                           text="the loss at the point is zero")),
+]
+
+
+def observe(tier: str = "quick", seed: int = 20260101, **kw) -> dict:
+    """All the computation (roots, enclosures, core gradients, Hessians), once."""
+    return _compute(tier, seed, **kw)
+
+
+def _failures(obs, key, verdict=None):
+    return [w for v, w in obs["failures"] if w.get("_key") == key and (verdict is None or v == verdict)]
+
+
+def _classes(obs, n) -> set:
+    """What the evidence shows the point is at n: 'stationary point' when the full gradient
+    vanishes, plus each Hessian class computed (certified enclosures, FD Hessian per d)."""
+    out = set()
+    if n in obs["per_n"] and obs["per_n"][n]["grads"] and not any(
+            w.get("n") == n for w in _failures(obs, "stationary", REFUTED)):
+        out.add("stationary point")
+    cp = obs["certs"].get(n)
+    if cp and cp["certified"]:
+        out.add("saddle")
+    out |= {cl["kind"] for (m, d), cl in obs["hess_kinds"].items() if m == n}
+    return out
+
+
+def decide(statement: Statement, obs) -> list[Decision]:
+    ns, per_n = obs["ns"], obs["per_n"]
+    out = []
+    missing = [n for n in ns if n not in per_n]
+    und = _failures(obs, "exists", INCONCLUSIVE)
+    cert = [n for n in ns if obs["certs"].get(n, {}).get("certified")]
+    out.append(Decision("exists", None if (missing or und) else True,
+                        (f"s* found for n = {', '.join(map(str, per_n))}"
+                         + (f"; none for n = {', '.join(map(str, missing))}" if missing else "")
+                         + (f"; enclosed (interval Newton) for n = {', '.join(map(str, cert))}"
+                            if cert else "")),
+                        "sign change of G on the scan grid, root to the digits asked; Arb "
+                        "enclosure where certified"))
+    bad = _failures(obs, "stationary", REFUTED)
+    rows = [(n, g) for n, e in per_n.items() for g in e["grads"]]
+    worst = max(rows, key=lambda r: float(r[1][1]["max_abs"]) / max(r[1][2], 1e-300)) if rows else None
+    out.append(Decision(
+        "stationary", False if bad else (True if rows and not missing else None),
+        (f"largest |grad F| {nstr(worst[1][1]['max_abs'], 3)} against its floor "
+         f"{worst[1][2]:.3g} (n={worst[0]}, d={worst[1][0]})" if worst else "no gradient computed"),
+        "the engine's full gradient at s* in d = 1..3 (another integrand and rule than G)"))
+    claimed = statement.conclusion("positive_loss").claimed
+    signs, texts = [], []
+    for n in ns:
+        if n not in per_n:
+            signs.append(None)
+            continue
+        e = per_n[n]
+        cp = obs["certs"].get(n)
+        if cp and cp["certified"]:
+            lo = cp["stationary"]["L"].lower()
+            sign = "positive" if lo > 0 else None
+            texts.append(f"n={n}: L(s*) >= {float(lo):.6g} (enclosure)")
+        else:
+            sign = "positive" if e["L"] > 0 and e["L_err"] < e["L"] else None
+            texts.append(f"n={n}: L(s*) = {nstr(e['L'], 8)} +- {nstr(e['L_err'], 2)}")
+        signs.append(sign)
+    if any(sg is None for sg in signs):
+        holds = None
+    else:
+        holds = all(sg == claimed for sg in signs)
+    out.append(Decision("positive_loss", holds, "; ".join(texts),
+                        "Arb enclosure of L(s*) where certified, else the 1-D integral with its "
+                        "error"))
+    kind = statement.conclusion("kind").claimed
+    per_n_hold, texts = [], []
+    for n in ns:
+        cls = _classes(obs, n)
+        texts.append(f"n={n}: {', '.join(sorted(cls)) or 'nothing decided'}")
+        if n not in per_n or not per_n[n]["grads"]:
+            per_n_hold.append(None)       # no point found or no gradient computed at this n
+        elif kind in cls:
+            per_n_hold.append(True)
+        elif kind == "stationary point" or cls - {"stationary point"}:
+            per_n_hold.append(False)
+        else:
+            per_n_hold.append(None)       # no Hessian class computed at this n
+    holds = False if False in per_n_hold else (None if None in per_n_hold else True)
+    out.append(Decision("kind", holds, "; ".join(texts),
+                        "stationarity from the full gradient; class from the certified curvature "
+                        "signs and the finite-difference Hessian"))
+    loc = [c for c in statement.conclusions if c.key == "location"]
+    if loc:
+        fails = _failures(obs, "location", REFUTED)
+        out.append(Decision("location", not fails,
+                            "; ".join(f"n={w['n']}: computed s* {w['computed_s_star']}, gradient "
+                                      f"at the claimed {w['max_abs_grad_at_claimed']}" for w in fails)
+                            or "the gradient vanishes at the claimed s*",
+                            "the engine's gradient at the claimed s*"))
+    return out
+
+
+class _Variant:
+    """The module with another statement (a test's claimed kind or location)."""
+
+    def __init__(self, statement):
+        mod = sys.modules[__name__]
+        self.__dict__.update({k: getattr(mod, k) for k in ("ID", "TITLE", "STATEMENT",
+                                                           "PROVENANCE", "TWINS", "decide")})
+        self.STATEMENT_DATA = statement
+
+
+def check(tier: str = "quick", seed: int = 20260101, *, stationarity_sign: int = 1,
+          claimed_kind: str | None = None, ns: tuple | None = None,
+          hessian: bool = True, cross_checks: bool = True,
+          claimed_s_star: dict | None = None, certify: bool = True) -> common.ClaimRecord:
+    """Run the check (``seed`` is unused: nothing is random here).  The keyword arguments are
+    for tests: stationarity_sign=-1 solves a deliberately wrong condition; claimed_kind (one of
+    KINDS) replaces the statement's kind; claimed_s_star {n: value} adds a claimed location; ns
+    overrides the tier's n values; hessian/cross_checks/certify=False skip parts."""
+    from dataclasses import replace as _replace
+    t0 = time.perf_counter()
+    obs = _compute(tier, seed, stationarity_sign=stationarity_sign, claimed_kind=claimed_kind,
+                   ns=ns, hessian=hessian, cross_checks=cross_checks,
+                   claimed_s_star=claimed_s_star, certify=certify)
+    st = STATEMENT_DATA
+    if claimed_kind is not None:
+        st = st.replace("kind", claimed=claimed_kind, text=f"the point is a {claimed_kind} of F")
+    if claimed_s_star:
+        st = _replace(st, conclusions=st.conclusions + (Conclusion(
+            "location", "s* = " + ", ".join(f"{v} (n={n})" for n, v in claimed_s_star.items()),
+            "value", {str(n): str(v) for n, v in claimed_s_star.items()}, "=="),))
+    mod = sys.modules[__name__] if st is STATEMENT_DATA else _Variant(st)
+    verdict = judge(mod.decide, st, obs)[0]
+    refuted = [{k: v for k, v in w.items() if k != "_key"} for v0, w in obs["failures"]
+               if v0 == REFUTED]
+    extra = dict(refuted[0], further_failures=len(refuted) - 1) if refuted else {}
+    cfg = obs["cfg"]
+    ns_run = obs["ns"]
+    rec = common.decided_record(
+        mod, obs, assurance="certified" if obs["certified_all"] and verdict == CONFIRMED else "numeric",
+        tier=tier,
+        tested=(f"n = {ns_run[0]}" + (f"..{ns_run[-1]}" if len(ns_run) > 1 else "")
+                + "; the engine's full gradient in d = "
+                + "; ".join(f"{', '.join(map(str, ds))} at n = {n}" for n, ds in cfg["grad_dims"].items()
+                            if n in ns_run and len(ds) > 1) + (" and " if any(
+                                len(ds) > 1 for n, ds in cfg["grad_dims"].items() if n in ns_run) else "")
+                + "1 otherwise; certified enclosures of s*, L(s*) and both curvature signs in d = "
+                f"{', '.join(map(str, cfg['certify_dims']))}; "
+                + ("finite-difference Hessian at n = " + ", ".join(map(str, cfg["hessian"])) + "; "
+                   if cfg["hessian"] else "")
+                + f"{obs['digits']} digits"),
+        in_scope="partly",
+        scope_reason=f"the statement is for every n >= 3 and every d; n up to {ns_run[-1]} and "
+                     "d up to 3 were run (the configuration is collinear, so larger d adds only "
+                     "rotated copies of the d = 2 directions)",
+        quantities=obs["quantities"], findings=obs["findings"], witness=extra,
+        figures=obs["figures"], tables=obs["tables"], inputs=obs["inputs"],
+        derivation=obs["derivation"],
+        enclosures=obs["enclosures"] if obs["certified_all"] else [], timings=obs["timings"])
+    rec.runtime_s = time.perf_counter() - t0
+    return rec
