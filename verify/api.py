@@ -50,6 +50,12 @@ class Result:
     def __float__(self) -> float:
         return float(self.value)
 
+    @property
+    def digits_reached(self):
+        """Significant digits the error bound certifies (``rule["digits_reached"]``; None when
+        the engine did not measure them)."""
+        return self.rule.get("digits_reached")
+
 
 # Largest noise level accepted: e^{-t} ~ 10^-434294 there, and the clean parameterisation's
 # c = e^{-t}(m - m*) is still formed quickly; far beyond, exp(-t) itself becomes intractable.
@@ -175,8 +181,13 @@ def loss(params, target, t=0, *, digits: int | None = None, dps: int | None = No
 
 def gradient(params, target, t=0, *, digits: int | None = None, dps: int | None = None,
              backend: str = "auto", parameterisation: str = "noised", form: str | None = None,
-             strict: bool = True, objective: str = "forward-fisher", t_range=None) -> Result:
+             strict: bool = True, objective: str = "forward-fisher", t_range=None,
+             accuracy: str = "quantity") -> Result:
     """The gradient of :func:`loss` with respect to the parameters (n lists of d numbers).
+
+    ``accuracy``: "quantity" (default) holds every component to ``digits`` significant digits of
+    the gradient's norm; "per-mean" holds each mean's block grad_i to its own norm, so a far
+    mean's ~e^{-r^2/8} gradient gets its own digits (forward-fisher only).
 
     ``objective`` (default the paper's forward-fisher) selects the objective of SPEC §6
     (:mod:`verify.objectives`); ``t_range`` = (T0, T1) sets the time average's range.
@@ -186,12 +197,15 @@ def gradient(params, target, t=0, *, digits: int | None = None, dps: int | None 
     """
     params, target, digits, dps = _coerce(params, target, digits, dps)
     c = centred(params, target, t, parameterisation, _centring_dps(params, target, digits, dps))
+    if objective != "forward-fisher" and accuracy != "quantity":
+        raise ValueError(f"accuracy={accuracy!r} is available for the forward-fisher objective "
+                         "only")
     if objective != "forward-fisher":
         est = objectives.gradient(_objective(objective, t, t_range), c, digits, dps=dps,
                                   backend=backend, strict=strict, form=form, t_range=t_range)
     else:
         est = model.grad_F(c, digits, form=form or "direct", dps=dps, backend=backend,
-                           strict=strict)
+                           strict=strict, accuracy=accuracy)
     value, error = est.value, est.error
     tt = check_t(t)
     if parameterisation == "clean" and tt != 0:

@@ -168,10 +168,16 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the objective (SPEC §6; default the paper's forward-fisher)")
         sp.add_argument("--t-range", default=None, metavar="T0,T1",
                         help="the time average's range in t (default 0,1)")
+        sp.add_argument("--no-strict", action="store_true",
+                        help="print the value with its error and the digits reached even when "
+                             "they fall short of --digits (default: exit 1)")
         if name == "gradient":
             sp.add_argument("--form", choices=("direct", "stein", "pathwise", "score"),
                             default=None, help="gradient form (direct/stein for forward-fisher, "
                                                "pathwise/score for reverse-fisher)")
+            sp.add_argument("--accuracy", choices=("quantity", "per-mean"), default="quantity",
+                            help="digits relative to the whole gradient's norm (default) or to "
+                                 "each mean's own gradient block (per-mean)")
     return p
 
 
@@ -229,13 +235,13 @@ def _finite(x) -> bool:
 def _evaluate(args) -> int:
     from verify import api
     kw = dict(digits=args.digits, dps=args.dps, parameterisation=args.parameterisation,
-              objective=args.objective, t_range=_t_range(args.t_range))
+              objective=args.objective, t_range=_t_range(args.t_range), strict=not args.no_strict)
     params, target = _params(args.params), _vector(args.target)
     if args.command == "loss":
         r = api.loss(params, target, args.t, **kw)
         errs = [r.error]
     else:
-        r = api.gradient(params, target, args.t, form=args.form, **kw)
+        r = api.gradient(params, target, args.t, form=args.form, accuracy=args.accuracy, **kw)
         errs = [e for row in r.error for e in row]
     if not all(_finite(e) for e in errs):
         return _fail("the engine could not bound the error of this evaluation (error estimate "
@@ -243,12 +249,28 @@ def _evaluate(args) -> int:
     if args.command == "loss":
         name = "loss" if args.objective == "forward-fisher" else args.objective
         print(f"{name} = {r.value}  (error <= {float(r.error):.3g}; {r.precision.describe()}; "
-              f"{r.rule.get('rule')})")
+              f"{r.rule.get('rule')}{_digits_note(r)})")
     else:
         for i, (row, err) in enumerate(zip(r.value, r.error)):
             print(f"grad[{i}] = {[str(x) for x in row]}  (error <= {max(float(e) for e in err):.3g})")
-        print(f"({r.precision.describe()}; {r.rule.get('rule')})")
+        print(f"({r.precision.describe()}; {r.rule.get('rule')}{_digits_note(r)})")
     return EXIT_OK
+
+
+def _digits_note(r) -> str:
+    """'; k of D digits' (significant digits the error bound certifies, of those asked), with
+    the reason when short; empty when the engine did not measure them."""
+    k, asked = r.rule.get("digits_reached"), r.rule.get("digits_asked", r.precision.digits)
+    if k is None:
+        return ""
+    got = "all" if k == math.inf else ("0" if k <= 0 else f"{k:.1f}")
+    per = " per mean" if r.rule.get("per") == "per-mean" else ""
+    if k >= asked:
+        return f"; {got} digits certified{per} ({asked} asked)"
+    note = f"; {got} of {asked} digits{per}"
+    if not r.ok and r.rule.get("unresolved"):
+        note += f" -- short: {r.rule['unresolved']}"
+    return note
 
 
 def _t_range(text: str | None):

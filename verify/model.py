@@ -28,10 +28,18 @@ import numpy as np
 from verify import precision as _precision
 from verify.precision import Precision, exact
 from verify.quadrature import (Arith, Float64RangeError, Geometry, InaccurateError, Integrator,
-                               Tolerance, groups_measure)
+                               Tolerance, groups_measure, log10_abs)
 
 FORMS = ("direct", "stein")
 DEFAULT_DIGITS = 30
+# What "digits" of a gradient-like quantity (gradient, EM direction) are counted against:
+# "quantity": every component relative to the whole quantity's Frobenius norm (what a GD step
+# needs); "per-mean": each mean's block (grad_{c_i}, a d-vector) relative to its own norm, so a far
+# mean's ~e^{-r^2/8} gradient gets its own significant digits.
+ACCURACY = ("quantity", "per-mean")
+# How often the policy raises the working precision when rounding, not the rule, held a value
+# below the digits asked (each raise adds the digits that were missing, plus guard digits).
+ESCALATIONS = 8
 
 # ---------------------------------------------------------------------------------------------
 # Input checking
@@ -420,9 +428,17 @@ class Evaluator:
     relative to the gradient's norm, which is what the step needs.
     """
 
-    def __init__(self, prec: Precision, integrator: Integrator | None = None):
+    def __init__(self, prec: Precision, integrator: Integrator | None = None,
+                 accuracy: str = "quantity"):
+        if accuracy not in ACCURACY:
+            raise ValueError(f"accuracy must be one of {ACCURACY}, got {accuracy!r}")
         self.prec = prec
         self.integrator = integrator or Integrator(prec)
+        self.accuracy = accuracy
+
+    def _parts(self, q: str, n: int) -> int:
+        """How many accuracy parts quantity ``q`` has: one, or one per mean (per-mean mode)."""
+        return n if (q != "F" and self.accuracy == "per-mean") else 1
 
     def _run(self, c_exact, quantities: Sequence[str], extra_blocks: Sequence[str] = ()):
         """Integrate the blocks that ``quantities`` need, accepting on those quantities."""
@@ -446,7 +462,11 @@ class Evaluator:
             out = []
             for q in quantities:
                 g, ge, _ = assembled(q, value, error)
-                out.append((_norm(np.asarray(g), ar), max(ge.ravel())))
+                g, ge = np.asarray(g), np.asarray(ge)
+                if self._parts(q, setup.n) > 1:    # per mean: block i = row i
+                    out.extend((_norm(g[i], ar), max(ge[i].ravel())) for i in range(setup.n))
+                else:
+                    out.append((_norm(g, ar), max(ge.ravel())))
             return out
 
         def rounding(value):
@@ -454,15 +474,21 @@ class Evaluator:
             for q in quantities:
                 if q == "F":
                     out.append(ar.num(0))
+                    continue
+                _, _, rd = assembled(q, value, value * 0)
+                rd = np.asarray(rd)
+                if self._parts(q, setup.n) > 1:
+                    out.extend(max(rd[i].ravel()) for i in range(setup.n))
                 else:
-                    _, _, rd = assembled(q, value, value * 0)
                     out.append(max(rd.ravel()))
             return out
 
         D = self.prec.digits + self.prec.spread_digits
-        tol = Tolerance(D, measure, [natural[q] for q in quantities], rounding)
+        tol = Tolerance(D, measure, [natural[q] for q in quantities
+                                     for _ in range(self._parts(q, setup.n))], rounding)
         res = self.integrator.expect(setup.geom, integrand(setup, blocks), tol,
-                                     key=tuple(blocks) + tuple(quantities) + (setup.n,))
+                                     key=tuple(blocks) + tuple(quantities) + (setup.n,
+                                                                              self.accuracy))
         rule = dict(res.rule)
         if rule.get("accuracy") == "absolute floor":
             rule["floor"] = {q: _float_str(natural[q] * ar.num(10) ** -D) for q in quantities}
@@ -519,25 +545,130 @@ def _float_str(x) -> str:
 def _require(est: Estimate, what: str, strict: bool) -> Estimate:
     if strict and not est.ok:
         why = est.rule.get("unresolved")
+        reached = est.rule.get("digits_reached")
+        got = (f"{_fmt_digits(reached)} of {est.precision.digits} significant digits"
+               if reached is not None else f"{est.precision.digits} significant digits missed")
         raise InaccurateError(
-            f"{what}: error estimate {est.max_error():.3g} misses {est.precision.digits} "
-            f"significant digits ({est.rule.get('rule', '?')}"
-            + (f"; {why}" if why else "") + "); ask for fewer digits or a higher dps")
+            f"{what}: {got}, error estimate {est.max_error():.3g} ({est.rule.get('rule', '?')}"
+            + (f"; {why}" if why else "") + "); ask for fewer digits, or strict=False for the "
+            "value with its error")
     return est
 
 
-def _compute(c_exact, digits, dps, backend, extra, run, what: str, strict: bool) -> Estimate:
-    """Run ``run(Evaluator)`` at the policy's precision.  When the float64 path was chosen
-    automatically but the value needs Gaussian weights below the double range (mass far out in
-    the tails), repeat it in multiprecision at the same digits."""
+def _fmt_digits(x) -> str:
+    return "0" if x is None or x <= 0 else ("all" if x == math.inf else f"{x:.1f}")
+
+
+def _log10(x) -> float:
+    return log10_abs(x)
+
+
+def _log10_norm(row) -> float:
+    """log10 of the Euclidean norm of a list of numbers (floats or mpf of any exponent)."""
+    logs = [_log10(x) for x in row]
+    top = max(logs, default=-math.inf)
+    if top == -math.inf:
+        return -math.inf
+    return top + 0.5 * math.log10(sum(10.0 ** (2 * (lx - top)) for lx in logs))
+
+
+def digits_reached(est: Estimate, accuracy: str = "quantity") -> tuple[float, list[int]]:
+    """(significant digits the error bound certifies, indices of parts that are exactly zero).
+
+    The loss: log10(|F| / error).  A gradient-like n x d value: log10(|g| / max error) with |g|
+    the Frobenius norm ("quantity"), or the smallest per mean of log10(|g_i| / max_j err_ij)
+    ("per-mean").  A part whose value is exactly zero (by symmetry) is left out and listed; it is
+    held to the absolute floor.  inf when nothing is left or the error is zero."""
+    if not isinstance(est.value, list):
+        rows_v, rows_e = [[est.value]], [[est.error]]
+    elif accuracy == "per-mean":
+        rows_v, rows_e = est.value, est.error
+    else:
+        rows_v = [[x for row in est.value for x in row]]
+        rows_e = [[x for row in est.error for x in row]]
+    worst, zeros = math.inf, []
+    for i, (rv, re_) in enumerate(zip(rows_v, rows_e)):
+        size = _log10_norm(rv)
+        if size == -math.inf:
+            zeros.append(i)
+            continue
+        err = max(_log10(x) for x in re_)
+        worst = min(worst, size - err)
+    return worst, zeros
+
+
+def _compute(c_exact, digits, dps, backend, extra, run, what: str, strict: bool,
+             accuracy: str = "quantity") -> Estimate:
+    """Run ``run(Evaluator)`` at the policy's precision, then make the digits true.
+
+    * When the float64 path was chosen automatically but the value needs Gaussian weights below
+      the double range (mass far out in the tails), repeat it in multiprecision at the same digits.
+    * Significant digits or an error (SPEC §4): the rule pair may agree while rounding holds the
+      value below the digits asked (a loss of order |c|^4 formed from terms of order |c|^2, the
+      absolute-floor case).  The working precision is then raised by the digits missing (plus
+      guard digits; doubled while no digit shows) and the value recomputed, up to ESCALATIONS
+      times and MAX_DPS.  A part that is exactly zero (by symmetry) keeps the absolute floor, as
+      does a value with no significant digit even at MAX_DPS (``rule["vanishes"]``).  What is still short is ok=False, with
+      ``rule["digits_reached"]`` (strict raises).  A fixed ``dps`` or backend="float64" is never
+      raised."""
+    if accuracy not in ACCURACY:
+        raise ValueError(f"accuracy must be one of {ACCURACY}, got {accuracy!r}")
     prec = _resolve_precision(c_exact, digits, dps, backend, extra)
-    try:
-        est = run(Evaluator(prec))
-    except Float64RangeError:
-        if backend != "auto":
-            raise
-        prec = _resolve_precision(c_exact, digits, dps, "mpmath", extra)
-        est = run(Evaluator(prec))
+
+    def evaluate(prec, backend_used):
+        try:
+            return run(Evaluator(prec, accuracy=accuracy)), backend_used
+        except Float64RangeError:
+            if backend_used != "auto":
+                raise
+            p2 = _resolve_precision(c_exact, digits, dps, "mpmath", extra)
+            return run(Evaluator(p2, accuracy=accuracy)), "mpmath"
+
+    est, used = evaluate(prec, backend)
+    asked = est.precision.digits
+    reached, zeros = digits_reached(est, accuracy)
+    bump, vanishes = 0, False
+    can_raise = dps is None and backend != "float64"
+    for _ in range(ESCALATIONS):
+        if reached >= asked or not est.ok or not can_raise:
+            break
+        # resolved in part: add the digits missing; no digit yet (the value is below the
+        # rounding of terms |c|^2 or |c|^3 times larger, by an unknown factor): double the
+        # working precision until one shows
+        step = (math.ceil(asked - reached) + 2 if reached > 0
+                else max(asked + 2, est.precision.dps or _precision.FLOAT64_DIGITS))
+        bump += step
+        try:
+            prec2 = _resolve_precision(c_exact, asked, None, "mpmath" if used == "float64"
+                                       else used, extra + bump)
+        except ValueError:          # beyond MAX_DPS
+            vanishes = reached <= 0
+            break
+        est2, used = evaluate(prec2, "mpmath" if used == "float64" else used)
+        reached2, zeros = digits_reached(est2, accuracy)
+        gained = reached2 >= reached + 1
+        est, reached = est2, reached2
+        if not gained and reached > 0:
+            break                   # not a rounding limit: more digits do not help
+    shown = round(math.floor(reached * 10) / 10, 1) if math.isfinite(reached) else reached
+    rule = dict(est.rule, digits_reached=shown, digits_asked=asked, per=accuracy)
+    if zeros:
+        rule["zero_parts"] = zeros
+    if vanishes:
+        rule["vanishes"] = (f"no significant digit at the largest working precision (dps "
+                            f"{est.precision.dps}): zero to within the absolute floor")
+    ok = est.ok
+    if ok and reached < asked and not vanishes:
+        ok = False
+        if dps is not None:
+            how = "a fixed dps is never raised: give digits instead, or a higher dps"
+        elif backend == "float64":
+            how = "backend='float64' cannot hold more: use backend='auto'"
+        else:
+            how = (f"the working precision needed is over MAX_DPS = {_precision.MAX_DPS} or "
+                   f"{ESCALATIONS} raises did not reach it")
+        rule["unresolved"] = f"rounding limits the value to {_fmt_digits(shown)} digits ({how})"
+    est = Estimate(est.value, est.error, est.precision, rule, ok)
     return _require(est, what, strict)
 
 
@@ -557,30 +688,32 @@ def F(c, digits: int | None = None, *, dps: int | None = None, backend: str = "a
 
 
 def grad_F(c, digits: int | None = None, *, form: str = "direct", dps: int | None = None,
-           backend: str = "auto", strict: bool = True) -> Estimate:
+           backend: str = "auto", strict: bool = True, accuracy: str = "quantity") -> Estimate:
     """grad_{c_i} F for every i, as an n x d list, in the direct or the Stein form (SPEC §2).
 
     ``digits`` are significant digits relative to the gradient's norm: every component's error
     is <= 10^-(digits + spread) * |grad F| (Frobenius norm over all n x d components).  Where the
     gradient vanishes (by symmetry, or at a stationary point) below what the working precision
     resolves, an absolute floor 10^-(digits + spread) * (R + R^3) applies instead, reported in
-    ``rule["accuracy"]`` / ``rule["floor"]``.
+    ``rule["accuracy"]`` / ``rule["floor"]``.  With ``accuracy="per-mean"`` each mean's block
+    grad_{c_i} F is held to its own norm instead (a far mean's ~e^{-r^2/8} gradient gets its own
+    digits).  ``rule["digits_reached"]`` gives the digits the error bound certifies.
     """
     if form not in FORMS:
         raise ValueError(f"form must be one of {FORMS}, got {form!r}")
     c_exact = check_params(c, "c")
     extra = _scale_digits(c_exact) * (2 if form == "stein" else 1)
     return _compute(c_exact, digits, dps, backend, extra, lambda ev: ev.grad(c_exact, form),
-                    "grad_F", strict)
+                    "grad_F", strict, accuracy)
 
 
 def em_direction(c, digits: int | None = None, *, dps: int | None = None, backend: str = "auto",
-                 strict: bool = True) -> Estimate:
+                 strict: bool = True, accuracy: str = "quantity") -> Estimate:
     """The gradient-EM direction E[w_i (y - c_i)] for every i (SPEC §2), n x d; ``digits`` are
     significant digits relative to its Frobenius norm (floor 10^-(digits+spread) (1 + R))."""
     c_exact = check_params(c, "c")
     return _compute(c_exact, digits, dps, backend, _scale_digits(c_exact),
-                    lambda ev: ev.em(c_exact), "em_direction", strict)
+                    lambda ev: ev.em(c_exact), "em_direction", strict, accuracy)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -68,8 +68,9 @@ class Precision:
     def describe(self) -> str:
         if self.is_float64:
             return f"float64 (digits={self.digits}, spread digits={self.spread_digits})"
+        extra = self.dps - self.digits - self.spread_digits - self.guard
         return (f"dps={self.dps} (digits={self.digits} + spread {self.spread_digits}"
-                f" + guard {self.guard})")
+                + (f" + cancellation {extra}" if extra > 0 else "") + f" + guard {self.guard})")
 
     def to_dict(self) -> dict:
         return {"digits": self.digits, "spread_digits": self.spread_digits, "guard": self.guard,
