@@ -193,7 +193,9 @@ def test_clopper_pearson_against_beta_tails():
     # regularised incomplete beta, an independent route); closed forms at x = N and x = 0
     N = 200
     assert c_thm3_5.clopper_pearson(N, N)[0] == pytest.approx(0.05 ** (1 / N), rel=1e-12)
-    assert c_thm3_5.clopper_pearson(0, N)[1] == pytest.approx(1 - 0.05 ** (1 / N), rel=1e-12)
+    assert c_thm3_5.clopper_pearson(0, N)[1] == pytest.approx(1 - 0.05 ** (1 / N), rel=1e-12, abs=0)
+    # large N (the stated-scale rows): no overflow, closed form to the log-factorials' accuracy
+    assert c_thm3_5.clopper_pearson(0, 15000)[1] == pytest.approx(1 - 0.05 ** (1 / 15000), rel=1e-9, abs=0)
     for x in (1, 37, 150, 199):
         lo, hi = c_thm3_5.clopper_pearson(x, N)
         assert float(mpmath.betainc(x, N - x + 1, 0, lo, regularized=True)) == pytest.approx(0.05, rel=1e-9)
