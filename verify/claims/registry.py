@@ -4,7 +4,7 @@ from __future__ import annotations
 import importlib
 
 CLAIM_IDS = ("score", "gradient", "em-link", "thm2.1", "thm3.1", "thm3.2", "lem3.3", "thm3.4",
-             "thm3.5", "thm3.7", "figure")
+             "thm3.5", "thm3.7", "figure", "em-global", "rf-global")
 
 
 def module_name(claim_id: str) -> str:
