@@ -164,7 +164,7 @@ def test_thm32_all_equal_trajectory_is_exact():
     1 - 2 eta/n, so the loss after k steps is M0^2 (1 - 2 eta/n)^(2k) (float64 run)."""
     tr = c_thm3_2.tracked_gd([[-1.0], [-1.0], [-1.0]], "0.25", 10, digits=8, backend="float64")
     for k in range(11):
-        assert tr.loss[k] == pytest.approx((1 - 0.5 / 3) ** (2 * k), rel=1e-10)
+        assert tr.loss[k] == pytest.approx((1 - 0.5 / 3) ** (2 * k), rel=1e-10, abs=0)
 
 
 def test_thm32_too_large_initial_scale_is_not_confirmed():

@@ -424,7 +424,7 @@ def _loss_value(capsys, argv) -> str:
 def test_parameters_and_targets_may_start_with_a_minus(neg, shifted, capsys):
     a = _loss_value(capsys, ["loss", *neg, "--digits", "12"])
     b = _loss_value(capsys, ["loss", *shifted, "--digits", "12"])
-    assert float(a) == pytest.approx(float(b), rel=1e-11), (a, b)
+    assert float(a) == pytest.approx(float(b), rel=1e-11, abs=0), (a, b)
     assert main(["gradient", *neg, "--digits", "10"]) == 0
     capsys.readouterr()
     assert main(["loss", "--params", "-1;-2", "--target", "0", "--t", "-0.5"]) == 2   # t < 0
