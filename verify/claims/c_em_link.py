@@ -175,7 +175,7 @@ def decide(statement: Statement, obs) -> list[Decision]:
     coeffs = statement.conclusion("s3_coefficient").claimed["coefficients"]
     id_ok, id_worst = True, 0.0
     bounded, converging = True, True
-    grows, shrink = [], []
+    grows, shrink, extraps = [], [], []
     for p in obs["per"]:
         for div, idig, gap, ok, prec in p["identity"]:
             id_ok &= ok
@@ -183,12 +183,22 @@ def decide(statement: Statement, obs) -> list[Decision]:
         ctx = context(p["dps"])
         claimed = [[ctx.fsum(ctx.convert(_exact(a)) * b[t][k] for t, a in enumerate(coeffs))
                     for k in range(len(p["u"][0]))] for b in p["basis"]]
-        scaled, gaps = [], []
+        scaled, gaps, R3s = [], [], []
         for point in p["at_s"]:
             sc, R3, _err = _remainder(point, factor, power)
             scaled.append(float(sc))
+            R3s.append(R3)
             gaps.append(float(max(abs(R3[i][j] - claimed[i][j]) for i in range(len(R3))
                                   for j in range(len(R3[0])))))
+        # Richardson: the limit of R(s)/s^3 (next order s^2) from the last two scales must lie
+        # within a tenth of the last change of R(s)/s^3 of the claimed coefficient (the
+        # extrapolation's own error is O(s^4), the change O(s^2): s^2 = 0.0025 at s = 0.05)
+        a, b = R3s[-2], R3s[-1]
+        idx = [(i, j) for i in range(len(a)) for j in range(len(a[0]))]
+        extrap = max(abs((4 * b[i][j] - a[i][j]) / 3 - claimed[i][j]) for i, j in idx)
+        change = max(abs(b[i][j] - a[i][j]) for i, j in idx)
+        converging &= extrap <= change / 10
+        extraps.append((float(extrap), float(change)))
         ratios = [b / a for a, b in zip(scaled, scaled[1:])]
         bounded &= all(r <= 1.5 for r in ratios)
         grows += ratios
@@ -209,8 +219,12 @@ def decide(statement: Statement, obs) -> list[Decision]:
                         f"growth of the scaled remainder per halving: {gtext}", basis))
     out.append(Decision("s3_coefficient", converging and bounded,
                         "gap of R(s)/s^3 to the claimed coefficient shrinks per halving by "
-                        + ", ".join(f"{r:.3g}" for r in shrink),
-                        "at least 2.5x per halving needed (the next order is s^5)"))
+                        + ", ".join(f"{r:.3g}" for r in shrink) + "; extrapolated limit off the "
+                        "claimed coefficient by " + ", ".join(f"{e:.2g} (last change {c:.2g})"
+                                                             for e, c in extraps),
+                        "at least 2.5x per halving needed (the next order is s^5), and the "
+                        "Richardson limit of R(s)/s^3 within a tenth of its last change of the "
+                        "claimed coefficient"))
     return out
 
 
