@@ -257,6 +257,8 @@ from verify.sweeps import finite_sample_sweep as _finite  # noqa: E402
 SWEEPS[_finite.SWEEP.name] = _finite.SWEEP
 from verify.sweeps import intermediate as _intermediate  # noqa: E402
 SWEEPS[_intermediate.SWEEP.name] = _intermediate.SWEEP
+from verify.sweeps import objectives_sweep as _objectives  # noqa: E402
+SWEEPS[_objectives.SWEEP.name] = _objectives.SWEEP
 
 
 def get(name: str) -> Sweep:
