@@ -227,16 +227,17 @@ def test_a_rename_across_devices_is_refused_before_rendering(tmp_path, monkeypat
     assert not _strays(out) and not list(out.glob(".probe-*"))
 
 
-def test_cli_refuses_a_foreign_out_before_computing(tmp_path):
+def test_cli_refuses_a_foreign_out_before_computing(tmp_path, capsys, monkeypatch):
     """`verify run` with such an --out: exit 2, one line, nothing computed or written."""
+    from verify.claims import runner
+    from verify.cli import main
     out = tmp_path / "rep"
     _layout(out, foreign=False)
     (out / "notes").mkdir()
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
-    r = subprocess.run([sys.executable, "-m", "verify", "run", "score", "--quick", "--out", str(out)],
-                       capture_output=True, text=True, env=env, timeout=120)
-    assert r.returncode == 2, r.stderr
-    assert r.stderr.count("\n") == 1 and "notes/" in r.stderr and r.stdout == ""
+    monkeypatch.setattr(runner, "run_one", _never)
+    assert main(["run", "score", "--quick", "--jobs", "1", "--out", str(out)]) == 2
+    r = capsys.readouterr()
+    assert r.err.count("\n") == 1 and "notes/" in r.err and r.out == "", r.err
     assert _visible(out, foreign=False) == "old"
 
 

@@ -345,6 +345,7 @@ def _run_claims(ids: list[str] | None, *, quick: bool, seed: int, jobs: int | No
                 if cid not in results:
                     print(f"{cid:10s} {'not run':13s} (interrupted before it started)")
             print(f"total {total:.1f} s ({tier} tier, {jobs} worker(s))")
+        stopped = stopped or interrupt.requested()  # also a Ctrl-C during the summary
         again = interrupt.repeated()
     if report and again:
         print(f"second Ctrl-C: publishing skipped, {out} left as it was", file=sys.stderr)
