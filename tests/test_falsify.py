@@ -144,3 +144,40 @@ def test_falsify_unknown_id_is_status_2(capsys):
     from verify.cli import main
     assert main(["falsify", "no-such-claim", "--quick"]) == 2
     assert "unknown claim" in capsys.readouterr().err
+
+
+def test_score_twins_refuted_on_numerical_gradients():
+    """The score statement and its twins decided on two random points: the claimed formula is
+    evaluated from the statement (mixture variance, logit coefficient) against mpmath's
+    numerical gradient of the log mixture density."""
+    from verify.claims import c_score
+    from verify.claims.statement import judge
+    obs = {"dps": 30, "points": c_score._points(2, 30, seed=7), "need": 20, "der_ok": True,
+           "steps": 1, "steps_passed": 1}
+    assert judge(c_score.decide, c_score.STATEMENT_DATA, obs)[0] == CONFIRMED
+    for t in c_score.TWINS:
+        verdict, witness, _, _ = judge(c_score.decide, t.statement, obs)
+        assert verdict == REFUTED and witness["failing conclusions"] == "score_formula", t.name
+
+
+def test_figure_counts_decide_the_twins_and_undecided_means_stay_undecided():
+    from types import SimpleNamespace
+    from verify.claims import c_figure
+    from verify.claims.statement import judge
+
+    def run(classes, steps=20000):
+        return {"classes": classes, "rules": {"converge_tol": 0.4}, "steps_run": steps,
+                "fit": {"slope": -0.85, "stderr": 0.03, "x_from": 147.0, "x_to": 20000.0},
+                "traj": SimpleNamespace()}
+    obs = {"runs": {("population", 4.0): run(["converged"] * 5),
+                    ("population", 6.0): run(["diverging", "converged"] + ["diverging"] * 3)}}
+    assert judge(c_figure.decide, c_figure.STATEMENT_DATA, obs)[0] == CONFIRMED
+    assert {t.name: judge(c_figure.decide, t.statement, obs)[0] for t in c_figure.TWINS} == \
+        {"M6-all-converge": REFUTED, "M4-exactly-one": REFUTED, "M6-slope-2": REFUTED}
+    # an undecided mean that could still converge leaves "exactly one" undecided, not refuted
+    obs["runs"][("population", 6.0)] = run(["undecided", "converged"] + ["diverging"] * 3)
+    decs = {d.key: d.holds for d in c_figure.decide(c_figure.STATEMENT_DATA, obs)}
+    assert decs["M6_converged"] is None       # 1 converged + 1 undecided: 1 or 2 in the end
+    # ... but "all five converge" is out of reach with 3 diverging: refuted all the same
+    twin = {t.name: t for t in c_figure.TWINS}["M6-all-converge"]
+    assert judge(c_figure.decide, twin.statement, obs)[0] == REFUTED
