@@ -48,7 +48,7 @@ PDF_METADATA = {"CreationDate": None, "ModDate": None, "Creator": "verify report
 
 
 GROUP_ABOVE = 6  # more labelled lines than this: colours by run, one legend entry per run and style
-_RUN_PREFIX = re.compile(r"^((?:[A-Za-z][A-Za-z0-9_]*\s*=\s*[-+0-9.e]+,?\s*)+)")
+_PAIR = re.compile(r"\b[A-Za-z][A-Za-z0-9_]*\s*=\s*[-+]?[0-9][0-9.e+-]*")
 KIND_STYLE = {"data": ("-", "computed"), "law": ((0, (1, 1.5)), "derived law"),
               "reference": ("--", "stated by the paper")}
 
@@ -59,8 +59,8 @@ def _label(s: str) -> str:
 
 
 def _run_of(label: str) -> str:
-    m = _RUN_PREFIX.match(label or "")
-    return m.group(1).strip().rstrip(",") if m else ""
+    """The run a line belongs to: its key = value pairs ("n=2, d=1, M0=1"), wherever they are."""
+    return ", ".join(_PAIR.findall(label or ""))
 
 
 def _draw(fig_rec: Figure, errors: dict | None = None) -> MplFigure:
@@ -74,9 +74,11 @@ def _draw(fig_rec: Figure, errors: dict | None = None) -> MplFigure:
     runs = [_run_of(ln.label) for ln in fig_rec.lines]
     grouped = len(labelled) > GROUP_ABOVE and len({r for r in runs if r}) >= 2
     run_colour = {}
+    palette = colors if len({r for r in runs if r}) <= len(colors) else \
+        [matplotlib.colormaps["tab20"](k) for k in range(20)]
     for r in runs:
         if r and r not in run_colour:
-            run_colour[r] = colors[len(run_colour) % len(colors)]
+            run_colour[r] = palette[len(run_colour) % len(palette)]
     # points, not curves: short lines, or lines over an integer index (a spectrum)
     few_points = all(len(ln.x) <= 12 or (len(ln.x) <= 40 and all(float(v).is_integer() for v in ln.x))
                      for ln in fig_rec.lines)

@@ -19,7 +19,7 @@ GREEK = {
     "Lambda": r"\Lambda", "Omega": r"\Omega",
 }
 FUNCS = {"sqrt": r"\sqrt", "exp": r"\exp", "ln": r"\ln", "log": r"\log", "log10": r"\log_{10}",
-         "grad": r"\nabla", "sum": r"\sum", "mean": r"\mathrm{mean}", "sup": r"\sup", "inf": r"\inf", "max": r"\max", "min": r"\min", "sin": r"\sin", "cos": r"\cos"}
+         "grad": r"\nabla", "sum": r"\sum", "sup": r"\sup", "inf": r"\inf", "max": r"\max", "min": r"\min", "sin": r"\sin", "cos": r"\cos"}
 # words that are mathematics only inside a run that is already math (never start one)
 _SUBSCRIPT_WORDS = {"max", "min", "far"}
 OPS = {"<-": r"\leftarrow ", "<=": r"\leq ", ">=": r"\geq ", "->": r"\to ", "!=": r"\neq ", "~": r"\sim ", "+-": r"\pm ",
@@ -84,7 +84,7 @@ def spans(s: str) -> list[tuple[str, str]]:
 
     while i < n:
         kind, tok = toks[i]
-        if not _could_be_math(toks, i):
+        if not (_could_be_math(toks, i) or _subscripted(toks, i)):
             text_buf.append(tok)
             i += 1
             continue
@@ -103,7 +103,8 @@ def spans(s: str) -> list[tuple[str, str]]:
                 pass
             elif t in ",;" and depth > 0:
                 pass
-            elif not _could_be_math(toks, j, inside=depth > 0 or _after_math_op(toks, j)):
+            elif not (_could_be_math(toks, j, inside=depth > 0 or _after_math_op(toks, j))
+                      or _subscripted(toks, j)):
                 break
             if k != "space":
                 last_math = j
@@ -131,6 +132,11 @@ def spans(s: str) -> list[tuple[str, str]]:
 def _is_plain_number_range(raw: str) -> bool:
     return re.fullmatch(r"[\d.e+\-\s,/:]+", raw) is not None and "e" not in raw.replace("e+", "").replace("e-", "") \
         and not re.search(r"\d/\d", raw)
+
+
+def _subscripted(toks, j) -> bool:
+    """A word carrying a subscript (mean_i, lam_max) is a symbol."""
+    return toks[j][0] == "word" and j + 1 < len(toks) and toks[j + 1][1] == "_"
 
 
 def _after_math_op(toks, j) -> bool:
