@@ -310,7 +310,8 @@ def sweeps_section(sweeps: list | None, anchors: Anchors | None = None,
             if title:
                 blocks.append(Paragraph([strong("Table."), " ", *F.math_inlines(title)]))
             blocks += _as_blocks(_record_table(t, tab_anchor))
-        figs = [FigureBlock(anchor, path, _caption(f, caption), alt=caption)
+        grid = F.outcome_grid(s) is not None  # drawn as a categorical map: no line styles
+        figs = [FigureBlock(anchor, path, _caption(f, caption, key=not grid), alt=caption)
                 for f, anchor, path, caption in sw.figures]
         if figs:
             blocks += _figure_blocks(figs)
@@ -653,46 +654,48 @@ def _pivot(c: _Claim) -> list:
     return out
 
 
-def _caption(f: Any, title: str) -> list:
+def _caption(f: Any, title: str, key: bool = True) -> list:
     """One caption: the figure's title and what its line styles mean (the plot carries no title)."""
     lines = f.lines if hasattr(f, "lines") else [type("L", (), ln) for ln in f.get("lines", [])]
     kinds = {getattr(ln, "kind", "data") for ln in lines}
-    key = []
+    styles = []
     if "data" in kinds:
-        key.append("solid: computed")
+        styles.append("solid: computed")
     if "law" in kinds:
-        key.append("dotted: a law derived here")
+        styles.append("dotted: a law derived here")
     if "reference" in kinds:
-        key.append("dashed: what the paper states")
+        styles.append("dashed: what the paper states")
     what = FIGURE_NOTES.get(getattr(f, "id", None) or (f.get("id") if isinstance(f, dict) else None), "")
     out = F.math_inlines(_clean(title)) + ["."]
     if what:
         out += [" "] + F.math_inlines(what)
-    if key:
-        out += [" (" + "; ".join(key) + ")."]
+    if key and styles:
+        out += [" (" + "; ".join(styles) + ")."]
     return out
 
 
-# What each figure shows, by figure id (a record Figure has no caption field yet).
+# Where to look in each figure, by figure id (a record Figure has no caption field yet).  Neutral on
+# purpose: what to compare, never what the comparison shows (that is the record's to say).
 FIGURE_NOTES = {
-    "thm2_1-near-law": "Full GD follows the derived near-converged law; the loss falls below the "
-                       "stated O(1/sqrt(eta tau)) line and ends on tau^-2.",
-    "thm3.1-profile": "Each curve has an interior maximum at s*: the stationary point, a maximum "
-                      "along this family.",
-    "thm3.1-spectrum": "Negative and positive eigenvalues at once: a strict saddle.",
-    "thm3.2-loss": "The loss drops geometrically, far below any tau^(-1/2) law.",
-    "thm3.2-dist": "All means move together and reach the target.",
-    "lem3.3-centre": "The centre follows 1 - 2 eta/n (dotted), not the reported 1 - eta/n (dashed).",
-    "thm3_4-law-r": "The far means keep drifting outward, slowly, as the law predicts.",
-    "thm3_5-law-loss": "The loss tail follows 2m/(eta tau ln tau): faster than 1/tau by a log.",
-    "thm3_7-law-loss": "The loss tail follows 2m/(eta tau ln tau), above c/tau^(1+eps) for every eps.",
-    "figure_M6-loss": "The loss tail slope approaches -1, as the paper's figure shows.",
-    "figure_M6-dist": "One mean converges; the other four drift away together.",
-    "sweep-split-threshold": "-ln delta* grows like A(M); the stated exponent 106 n d M^3 lies "
-                             "thousands of e-folds above.",
-    "sweep-one-converges": "Exactly one mean converges in every seed from M0 of about 3-4, with "
-                           "95% Wilson intervals as error bars.",
-    "sweep-thm3.4-map": "Only m_1 converges (as claimed) from M0 = 3 at angles below 90 degrees.",
+    "thm2_1-near-law": "Compare full GD with the derived near-converged law and with the stated "
+                       "O(1/sqrt(eta tau)) line; the dots mark the plateau time scales.",
+    "thm3.1-profile": "The dots mark s* on each curve, the stationary point along this family.",
+    "thm3.1-spectrum": "Eigenvalues in ascending order on a symmetric logarithmic axis: their signs "
+                       "classify the stationary point.",
+    "thm3.2-loss": "Log-log axes: a tau^(-1/2) decay would be a straight line of slope -1/2.",
+    "thm3.2-dist": "Each mean's distance to the target, one colour per run.",
+    "lem3.3-centre": "The centre's distance against the derived factor 1 - 2 eta/n and the reported "
+                     "1 - eta/n, one colour per run.",
+    "thm3_4-law-r": "Full GD and the far-regime law that continues it to tau = 1e12.",
+    "thm3_5-law-r": "Full GD and the far-regime law that continues it to tau = 1e12.",
+    "thm3_7-law-r": "Full GD and the far-regime law that continues it to tau = 1e12.",
+    "thm3_4-law-loss": "Full GD, the far-regime law and its derived tail 2m/(eta tau ln tau).",
+    "thm3_5-law-loss": "Full GD, the far-regime law and its derived tail 2m/(eta tau ln tau).",
+    "thm3_7-law-loss": "Full GD, the far-regime law and its derived tail 2m/(eta tau ln tau).",
+    "figure_M6-loss": "Log-log axes, with the paper's tau^-1 for comparison.",
+    "sweep-split-threshold": "The measured -ln delta* per (n, d) against thm3.2's stated exponent.",
+    "sweep-one-converges": "Frequencies over seeds with their 95% Wilson intervals as error bars.",
+    "sweep-thm3.4-map": "One cell per run, coloured by its outcome; undecided runs are grey.",
 }
 
 
