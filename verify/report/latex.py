@@ -345,7 +345,7 @@ class _Writer:
         raise TypeError(f"unknown block {type(b).__name__}")
 
     def figures(self, figs: list) -> str:
-        width = "0.49" if len(figs) > 1 else "0.7"
+        width = "0.49" if len(figs) > 1 else "0.55"
         parts = []
         for f in figs:
             parts.append(
