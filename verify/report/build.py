@@ -576,19 +576,20 @@ def _claim_section(c: _Claim, times: dict, appendix: list, level: int = 1) -> Se
         tail += [ref(c.quantities_full if r.quantities and _needs_full_copy(c) else c.details, "here"), "). "]
     tail += [strong("Reproduce:"), " ", Code(F.reproduce_command(r))]
     secs = times.get(r.id)
-    tail.append(f" (measured {_about(secs)})." if secs else ".")
+    tail.append(f" (measured: {_about(secs)})." if secs else ".")
     blocks.append(Paragraph(tail, small=True))
     return Section([strong(r.id), ": ", *F.math_inlines(_clean(r.title))], c.section, blocks,
                    level=level, bookmark=f"{r.id}: {r.title}")
 
 
 def _about(secs: float) -> str:
-    """A run time to one significant digit (it varies between runs)."""
-    if secs < 1:
-        return "under 1 s"
-    if secs < 90:
-        return f"about {float(f'{secs:.1g}'):g} s"
-    return f"about {float(f'{secs / 60:.1g}'):g} min"
+    """A run time as a coarse upper bound (under 10 s, 1 min, 5 min, 30 min), so that reruns,
+    whose times vary, almost always render the same words."""
+    for limit, text in ((10, "under 10 s"), (60, "under 1 min"), (300, "under 5 min"),
+                        (1800, "under 30 min")):
+        if secs < limit:
+            return text
+    return f"about {round(secs / 600) * 10} min"
 
 
 def _deciding(c: _Claim) -> list:
