@@ -32,6 +32,16 @@ from verify.precision import MAX_DIGITS, MAX_DPS, context
 from verify.quadrature import InaccurateError
 
 RATIOS: list[tuple[float, str]] = []   # (|value - truth| / error, case): the battery's record
+# (correct digits against the reference / digits asked, case): digits reached, independently
+DIGITS: list[tuple[float, str]] = []
+
+
+def _record_digits(ctx, size, true_err, ref_err, digits: int, case: str):
+    """Correct significant digits against the reference (its own error counted as agreement),
+    as a fraction of the digits asked."""
+    off = max(true_err, ref_err)
+    correct = float(ctx.log10(size / off)) if off else math.inf
+    DIGITS.append((min(correct, 10 * digits) / digits, case))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -55,14 +65,18 @@ def _breakpoints(ctx, a):
     return [-ctx.inf] + sorted(pts | {hi + 1, hi + 3, -hi - 1, -hi - 3}) + [ctx.inf]
 
 
-def reference(a, p, e, digits: int):
+def reference(a, p, e, digits: int, rows: bool = False):
     """(F, its error, grad (n x d), its error) for c_i = p + a_i e, by Gauss-Legendre
     (mpmath.quad) at digits + 25 working digits on the breakpoints above; the error of each
     expectation is mpmath's own estimate."""
     wide = context(400)   # the spreads tested go down to 1e-300
     lo = min(abs(wide.mpf(x) - wide.mpf(y)) for x in a for y in a if x != y)
-    spread = max(0, int(wide.log10(max(abs(wide.mpf(x)) for x in a) / lo)) + 1)
-    ctx = context(digits + 25 + spread)
+    top = max(abs(wide.mpf(x)) for x in a)
+    spread = max(0, int(wide.log10(top / lo)) + 1)
+    # at scales below 1, abar = sum w_i a_i can be |a|^2 small from terms of size |a|: that many
+    # more digits (twice, for the loss's abar^2 and the gradient's products)
+    cancel = max(0, int(-wide.log10(top)) + 1) * 2
+    ctx = context(digits + 25 + spread + cancel)
     a = [ctx.mpf(x) for x in a]
     p = [ctx.mpf(x) for x in p]
     e = [ctx.mpf(x) for x in e]
@@ -105,7 +119,7 @@ def reference(a, p, e, digits: int):
             E(lambda u, w, ab, i=i: w[i] * (a[i] - ab) * ab))
         grad.append([2 * (Ew * p[j] + Ewa * e[j] + Eu * e[j] - Eh * p[j]) for j in range(d)])
         gerr.append(2 * (ew * pmax + ewa + eu + eh * pmax))
-    return F, eA2, grad, max(gerr), ctx
+    return F, eA2, grad, (gerr if rows else max(gerr)), ctx
 
 
 def collinear(a, p=None, e=None):
@@ -146,7 +160,12 @@ def check(kind: str, a, digits: int, *, p=None, e=None, form="direct", backend="
     assert true_err <= err + ref_err, (
         f"{case}: error bound fails: |value - truth| = {mpmath.nstr(true_err, 5)} > stated "
         f"{mpmath.nstr(err, 5)} ({est.rule})")
-    if est.rule.get("accuracy") == "absolute floor":
+    if est.rule.get("accuracy") == "absolute floor" and not est.rule.get("vanishes"):
+        # the floor is for parts that vanish; the quantity itself has its digits (issue 24.1)
+        assert true_err <= tenth * size + ref_err, (
+            f"{case}: {mpmath.nstr(true_err, 5)} off is not {digits} significant digits of "
+            f"{mpmath.nstr(size, 5)} ({est.rule})")
+    elif est.rule.get("accuracy") == "absolute floor":
         assert err <= tenth * natural
     else:
         assert err <= tenth * size, (
@@ -155,7 +174,9 @@ def check(kind: str, a, digits: int, *, p=None, e=None, form="direct", backend="
     # the battery's measure: the true error beyond the reference's own uncertainty, over the
     # stated error (<= 1 when the bound holds)
     ratio = float(max(0, true_err - ref_err) / err) if err else 0.0
-    RATIOS.append((ratio, f"{case or kind} {a} digits={digits} {form if kind != 'loss' else ''}"))
+    label = f"{case or kind} {a} digits={digits} {form if kind != 'loss' else ''}"
+    RATIOS.append((ratio, label))
+    _record_digits(ctx, size, true_err, ref_err, digits, label)
     return est, ratio
 
 
@@ -339,6 +360,170 @@ def test_huge_parameters_give_an_error_not_a_hang_or_inf(params):
         assert time.perf_counter() - t0 < 10
 
 
+# ------------------------------------------------------------------------------------------------
+# Significant digits or an error (issue 24, item 1)
+# ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind,a,digits", [
+    ("loss", ["1e-20", "-1e-20", "0"], 20),     # was 11.5 correct digits, exit 0
+    ("grad", ["1e-20", "-1e-20", "0"], 20),     # was 12.2
+    ("grad", ["1e-10", "-1e-10"], 30),          # was 21.9 of 30
+    ("grad", ["1e-8", "-2e-8", "1e-8"], 30),    # was 26.0 of 30
+])
+def test_issue24_values_have_the_digits_asked(kind, a, digits):
+    """Small values that are not zero by symmetry: the policy raises the working precision until
+    the error bound certifies the digits asked (the reference is the collinear quadrature)."""
+    est, _ = check(kind, a, digits, case="issue 24 short digits")
+    assert est.ok and est.rule["digits_reached"] >= digits, est.rule
+
+
+def test_issue24_short_digits_are_reported_not_hidden():
+    """With a fixed dps the precision is never raised: strict raises naming the digits reached,
+    non-strict returns the value, its (true) error and the digits reached."""
+    with pytest.raises(InaccurateError, match=r"of 30 significant digits"):
+        verify.gradient([["1e-10"], ["-1e-10"]], [0], dps=40, digits=30)
+    r = verify.gradient([["1e-10"], ["-1e-10"]], [0], dps=40, digits=30, strict=False)
+    assert not r.ok and 0 < r.digits_reached < 30
+    c, p, e = collinear(["1e-10", "-1e-10"])
+    _, _, g_ref, g_err, rctx = reference(["1e-10", "-1e-10"], p, e, 40)
+    assert abs(rctx.convert(r.value[0][0]) - g_ref[0][0]) <= rctx.convert(r.error[0][0]) + g_err
+
+
+def _pair_reference(s, digits: int):
+    """F and grad_1 F for the symmetric pair c = (s, -s) in 1-D, independently of the engine:
+    v = s tanh(s y), so F = phi(s) = s^2 E[tanh^2(s y)] and grad_1 F = -grad_2 F = phi'(s) / 2
+    (F is invariant under c -> (-c_2, -c_1)).  For s < 1e3 by mpmath.quad in y, split where
+    tanh turns (|y| ~ 1/s); for s >= 1e3 through E[sech^2(s y)] = G(s)/s with
+    G(s) = int phi_N(x/s) sech^2(x) dx, so F = s^2 - s G and phi' = 2 s - G - s G' (no
+    cancellation: G ~ 0.8, s G << s^2).  Returns (F, grad_1, ctx)."""
+    ctx = context(digits + 40)
+    s = ctx.mpf(s)
+    norm = 1 / ctx.sqrt(2 * ctx.pi)
+    if s < 1000:
+        pts = sorted({ctx.mpf(0)} | {sg * k / s for k in (1, 2, 4, 8, 16, 32) for sg in (-1, 1)}
+                     | {ctx.mpf(j) for j in range(-12, 13)})
+        pts = [-ctx.inf] + [q for q in pts if abs(q) <= 40] + [ctx.inf]
+
+        def E(g):
+            return ctx.quad(lambda y: g(y) * ctx.exp(-y * y / 2) * norm, pts)
+        # mpmath.quad stops on an absolute tolerance: integrate tanh(s y)/s, of order y, not s y
+        q = min(s, 1)
+        T = E(lambda y: (ctx.tanh(s * y) / q) ** 2) * q * q
+        dT = E(lambda y: 2 * (ctx.tanh(s * y) / q) * ctx.sech(s * y) ** 2 * y) * q
+        return s * s * T, (2 * s * T + s * s * dT) / 2, ctx
+    pts = [-ctx.inf, -60, -20, -6, -2, 0, 2, 6, 20, 60, ctx.inf]
+    G = ctx.quad(lambda x: ctx.exp(-(x / s) ** 2 / 2) * norm * ctx.sech(x) ** 2, pts)
+    dG = ctx.quad(lambda x: ctx.exp(-(x / s) ** 2 / 2) * norm * x * x / s ** 3
+                  * ctx.sech(x) ** 2, pts)
+    return s * s - s * G, (2 * s - G - s * dG) / 2, ctx
+
+
+def _pair_case(exponent: int, target: str, digits: int, kind: str):
+    """verify.loss/gradient at m = m* +- 10^exponent (exact decimal strings, t = 0, so the
+    centred c = +-10^exponent exactly) against :func:`_pair_reference`."""
+    wide = context(700)
+    s = wide.mpf(10) ** exponent
+    m = wide.mpf(target)
+    params = [[mpmath.nstr(m + s, 650)], [mpmath.nstr(m - s, 650)]]
+    F_ref, g_ref, ctx = _pair_reference(s, digits)
+    tenth = ctx.mpf(10) ** -digits
+    label = f"pair +-1e{exponent} about {target} digits={digits} {kind}"
+    if kind == "loss":
+        r = verify.loss(params, [target], digits=digits)
+        pairs = [(r.value, r.error, F_ref)]
+        size = F_ref
+    else:
+        r = verify.gradient(params, [target], digits=digits)
+        pairs = [(r.value[0][0], r.error[0][0], g_ref), (r.value[1][0], r.error[1][0], -g_ref)]
+        size = abs(g_ref) * ctx.sqrt(2)
+    assert r.ok and r.rule["digits_reached"] >= digits, (label, r.rule)
+    for val, err, truth in pairs:
+        val, err = ctx.convert(val), ctx.convert(err)
+        off = abs(val - truth)
+        # the reference is good to ~digits + 30 (quadrature at digits + 40 working digits)
+        slack = tenth * size * ctx.mpf(10) ** -25
+        assert off <= err + slack, f"{label}: |value - truth| = {mpmath.nstr(off, 5)} > {err}"
+        assert err <= tenth * size, f"{label}: {mpmath.nstr(err, 5)} is not {digits} digits"
+        RATIOS.append((float(max(0, off - slack) / err) if err else 0.0, label))
+        _record_digits(ctx, size, off, slack, digits, label)
+
+
+@pytest.mark.parametrize("exponent,kind", [(-300, "loss"), (-300, "grad"), (-37, "grad"),
+                                           (300, "loss"), (-3, "loss")])
+def test_pair_scales_pinned(exponent, kind):
+    """The property's corners, pinned: 1e-300 and 1e300 (loss), small-scale gradients."""
+    _pair_case(exponent, "0.75", 20, kind)
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(exponent=st.integers(-300, 300), target=st.sampled_from(["0", "0.75", "-3"]),
+       digits=st.integers(5, 30), kind=st.sampled_from(["loss", "grad"]))
+def test_property_pair_scales(exponent, target, digits, kind):
+    """Scales 1e-300..1e300 centred on the target (m = m* +- s): every returned value carries
+    the digits asked against the independent pair reference.  The gradient is drawn up to
+    s = 1e4 only: beyond, the direct form's |c|^3 terms cancel to |c| and the split rule's
+    ladder tops out (see test_large_scale_gradient_reaches_its_digits)."""
+    if kind == "grad" and exponent > 4:
+        exponent = exponent % 9 - 4
+    _pair_case(exponent, target, digits, kind)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, raises=InaccurateError,
+                   reason="known limit: the gradient at scale 1e20 reaches ~13 of 20 digits "
+                          "(direct-form cancellation; the ladder tops out at GL 96/panel)")
+def test_large_scale_gradient_reaches_its_digits():
+    _pair_case(20, "0", 20, "grad")
+
+
+# ------------------------------------------------------------------------------------------------
+# Per-mean accuracy (issue 21, item 2)
+# ------------------------------------------------------------------------------------------------
+
+def _per_mean_case(r: int, digits: int):
+    """verify.gradient([[r], [0], ['1e-3']], [0], accuracy="per-mean"): every mean's block,
+    the far one (~e^{-r^2/8}) included, to ``digits`` significant digits of its own size, against
+    the collinear reference (mpmath.quad on split panels: its breakpoints include the tie points
+    r/2 and 5e-4, where the far mean wins and loses the softmax)."""
+    a = [str(r), "0", "1e-3"]
+    c, p, e = collinear(a)
+    _, _, g_ref, g_err, ctx = reference(a, p, e, digits, rows=True)
+    g = verify.gradient([[r], [0], ["1e-3"]], [0], digits=digits, accuracy="per-mean")
+    tenth = ctx.mpf(10) ** -digits
+    for i in range(3):
+        val, err, truth = ctx.convert(g.value[i][0]), ctx.convert(g.error[i][0]), g_ref[i][0]
+        size = abs(truth)
+        assert g_err[i] <= tenth / 1000 * size, "reference not accurate enough"
+        assert abs(val - truth) <= err + g_err[i], (r, i, val, truth, err)
+        assert err <= tenth * size, (r, i, mpmath.nstr(err, 5), mpmath.nstr(size, 5))
+        label = f"per-mean r={r} mean {i} digits={digits}"
+        RATIOS.append((float(max(0, abs(val - truth) - g_err[i]) / err), label))
+        _record_digits(ctx, size, abs(val - truth), g_err[i], digits, label)
+    return g, g_ref
+
+
+def test_per_mean_far_gradient_issue_witness():
+    """The issue's witness at r = 50 (true far gradient -5.26e-134; the norm-relative default
+    returns ~1e-277 there, inside its bound but with no correct digit)."""
+    g, g_ref = _per_mean_case(50, 15)
+    assert mpmath.nstr(g_ref[0][0], 3) == "-5.26e-134"
+    q = verify.gradient([[50], [0], ["1e-3"]], [0], digits=15)
+    assert abs(q.value[0][0] - g_ref[0][0]) <= q.error[0][0]     # its bound holds,
+    assert q.error[0][0] > abs(g_ref[0][0])                          # but certifies no digit
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("r", [10, 20, 30, 40, 60])
+def test_per_mean_far_gradient_separations(r):
+    _per_mean_case(r, 20)
+
+
+def test_per_mean_is_refused_for_other_objectives():
+    with pytest.raises(ValueError, match="per-mean"):
+        verify.gradient([[1], [0]], [0], digits=10, accuracy="per-mean", objective="gradient-em")
+
+
+
 def test_zz_report_worst_ratio():
     """The battery's worst |value - truth| / stated error (printed with -s; must be <= 1)."""
     if not RATIOS:
@@ -347,4 +532,9 @@ def test_zz_report_worst_ratio():
     for r in sorted(RATIOS)[-4:]:
         print(f"  ratio {r[0]:.3g}: {r[1]}")
     print(f"\nworst |value - truth| / error over {len(RATIOS)} checks: {worst[0]:.3g} ({worst[1]})")
+    if DIGITS:
+        low = min(DIGITS)
+        print(f"worst digits reached / digits asked over {len(DIGITS)} checks: {low[0]:.3g} "
+              f"({low[1]})")
+        assert low[0] >= 1
     assert worst[0] <= 1

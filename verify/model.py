@@ -329,7 +329,8 @@ def _resolve_precision(c_exact, digits: int | None, dps: int | None, backend: st
     if digits is not None and (not isinstance(digits, int) or isinstance(digits, bool) or digits < 1):
         raise ValueError(f"digits must be a positive integer, got {digits!r}")
     if digits is not None and digits > _precision.MAX_DIGITS:
-        raise ValueError(f"digits must be <= {_precision.MAX_DIGITS} (precision.MAX_DIGITS), "
+        raise ValueError(f"digits must be <= {_precision.MAX_DIGITS} (precision.MAX_DIGITS: what "
+                         "the quadrature ladder reaches on separated configurations), "
                          f"got {digits}")
     if dps is not None:
         if not isinstance(dps, int) or isinstance(dps, bool) or dps < _precision.MIN_DPS:

@@ -506,8 +506,10 @@ class Integrator:
         ar = self.ar
         perm, ks = self._layout(geom, digits)
         if ks > MAX_SPLIT_DIMS:
-            raise InaccurateError(f"{ks} separated directions exceed the split rule's limit "
-                                  f"of {MAX_SPLIT_DIMS}")
+            raise InaccurateError(f"{ks} separated directions exceed the split rules' limit of "
+                                  f"{MAX_SPLIT_DIMS} (every back end here: mpmath, float64, Arb); "
+                                  "no back end integrates this configuration at any digits -- "
+                                  "means spanning at most 2 separated directions work")
         k = geom.k
         spreads = geom.spreads()
         orders = _gh_orders([spreads[j] for j in perm[ks:]], level, self._limit(digits), coarse,
@@ -520,7 +522,8 @@ class Integrator:
                               np.array([float(x) for x in geom.o], dtype=float))
             if not (np.all(np.isfinite(geom_f.e)) and np.all(np.isfinite(geom_f.o))):
                 raise InaccurateError("the logits' slopes or offsets exceed the double range "
-                                      "(|c| of order 1e154 or more): tie points cannot be placed")
+                                      "(|c| of order 1e154 or more): tie points cannot be placed "
+                                      "by any back end here, at any digits; |c| up to ~1e150 works")
             L = _truncation(digits) if L is None else L
             # ties whose logit trails the largest by more than this are invisible; the digits
             # asked are relative, so the margin covers the value's own smallness too (via L)
@@ -573,26 +576,36 @@ class Integrator:
         # direction at a near-zero mean) needs more, so when a failed rung left the orders
         # unchanged the floor is computed for more digits on the next rung.
         boost, last_orders = 0, None
+        # A budget exhausted before any rule pair finished leaves no value at all; once, the
+        # ladder restarts from its first rung so that a value with a (wide, true) error exists
+        # for callers that take one (strict=False) -- only where it started above that rung.
+        restarted = False
         while lv < len(GH_LADDER):
             results = []
+            over = None
             for coarse in (True, False):
                 try:
                     U, W, info = self.nodes(geom, lv, tol.digits + boost, coarse, L)
                 except InaccurateError as e:
                     return _unresolved(geom, ar, str(e), best)
                 if len(W) > budget:
-                    return _unresolved(geom, ar, f"the rule at level {lv} needs {len(W)} nodes, "
-                                       f"over the budget of {budget} (truncation L = {L:.4g})"
-                                       if L else f"the rule at level {lv} needs {len(W)} nodes, "
-                                       f"over the budget of {budget}", best)
+                    over = (f"the rule at level {lv} needs {len(W)} nodes, over the budget of "
+                            f"{budget}" + (f" (truncation L = {L:.4g})" if L else ""))
+                    break
                 work += len(W) * (len(f.bounds[0]) + geom.e.shape[0])
                 if ar.ctx is not None and work > MAX_WORK_MP:
-                    return _unresolved(geom, ar, f"the node budget is exhausted at level {lv}: "
-                                       f"{work} node-components over the mpmath budget of "
-                                       f"{MAX_WORK_MP} (quadrature.MAX_WORK_MP)", best)
+                    over = (f"the node budget is exhausted at level {lv}: {work} node-components "
+                            f"over the mpmath budget of {MAX_WORK_MP} (quadrature.MAX_WORK_MP)")
+                    break
                 vals, mags = f(U)
                 self.evaluations += len(W)
                 results.append(((W[:, None] * vals).sum(axis=0), W, mags, info))
+            if over is not None:
+                if best is None and not restarted and lv > 1:
+                    restarted, lv, work = True, 1, 0
+                    continue
+                return _unresolved(geom, ar, over + ("; fewer digits need fewer nodes"
+                                                     if best is not None else ""), best)
             (v0, W0, _, _), (val, W, mags, info) = results
             quad = np.abs(val - v0)
             # rounding: each weighted sum loses at most ~sqrt(m) eps of the sum of the magnitudes
@@ -612,7 +625,9 @@ class Integrator:
                             "use backend='mpmath'")
                     if L_new > L_MAX:
                         return _unresolved(geom, ar, f"the truncation range needed exceeds "
-                                           f"|u| <= {L_MAX}", best)
+                                           f"|u| <= {L_MAX}: the value's mass sits further out "
+                                           "(a tie point beyond it, a value ~e^{-u^2/2} there); "
+                                           "no back end here reaches it, at any digits", best)
                 L = L_new
                 widenings += 1
                 if widenings > 12:
