@@ -19,7 +19,7 @@ GREEK = {
     "Lambda": r"\Lambda", "Omega": r"\Omega",
 }
 FUNCS = {"sqrt": r"\sqrt", "exp": r"\exp", "ln": r"\ln", "log": r"\log", "log10": r"\log_{10}",
-         "grad": r"\nabla", "sum": r"\sum", "sup": r"\sup", "inf": r"\inf", "max": r"\max", "min": r"\min", "sin": r"\sin", "cos": r"\cos"}
+         "grad": r"\nabla", "sum": r"\sum", "sup": r"\sup", "max": r"\max", "min": r"\min", "sin": r"\sin", "cos": r"\cos"}
 # words that are mathematics only inside a run that is already math (never start one)
 _SUBSCRIPT_WORDS = {"max", "min", "far"}
 OPS = {"<-": r"\leftarrow ", "<=": r"\leq ", ">=": r"\geq ", "->": r"\to ", "!=": r"\neq ", "~": r"\sim ", "+-": r"\pm ",
@@ -46,7 +46,7 @@ def _var_like(w: str) -> bool:
     """A single letter, optionally with digits or a star (M0, r0, m*, x); Greek names; functions."""
     base = w.rstrip("*")
     name = re.match(r"[A-Za-z]+", base).group()
-    return (len(name) == 1 or name in GREEK or base in FUNCS or name in FUNCS)
+    return (len(name) == 1 or name in GREEK or base in FUNCS or name in FUNCS or base == "inf")
 
 
 def _strong(kind: str, tok: str, nxt: str) -> bool:
@@ -202,7 +202,9 @@ def _word_tex(w: str) -> str:
     base = w.rstrip("*")
     m = re.fullmatch(r"([A-Za-z]+)(\d*)", base)
     name, digits = m.groups()
-    if base in FUNCS:
+    if base == "inf":  # as the records write infinity
+        tex = r"\infty"
+    elif base in FUNCS:
         tex = FUNCS[base]
     elif name in GREEK:
         tex = GREEK[name] + (f"_{{{digits}}}" if digits else "")
