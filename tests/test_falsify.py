@@ -181,3 +181,22 @@ def test_figure_counts_decide_the_twins_and_undecided_means_stay_undecided():
     # ... but "all five converge" is out of reach with 3 diverging: refuted all the same
     twin = {t.name: t for t in c_figure.TWINS}["M6-all-converge"]
     assert judge(c_figure.decide, twin.statement, obs)[0] == REFUTED
+
+
+def test_gradient_term_integrals_assemble_the_engines_two_forms():
+    """The gradient claim's own term integrals (mpmath tanh-sinh over the reduced Gaussian),
+    weighted by the stated coefficients, against the engine's direct and Stein forms
+    (verify.model, another integrand layout and rule) at an overlapping configuration."""
+    import mpmath
+    from verify import model
+    from verify.claims import c_gradient as g
+    c = g.CONFIGS[0]
+    terms = g.term_expectations([[g._exact(x) for x in r] for r in c], 30)
+    for form, key in (("direct", "direct_form"), ("stein", "stein_form")):
+        coeffs = g.STATEMENT_DATA.conclusion(key).claimed["coefficients"]
+        mine, err = g._form(terms[form], coeffs, 30)
+        eng = model.grad_F(c, 15, form=form)
+        flat = [x for r in eng.value for x in r]
+        ferr = [x for r in eng.error for x in r]
+        for a, e, b, fe in zip(mine, err, flat, ferr):
+            assert abs(a - b) <= e + fe + mpmath.mpf(10) ** -25, (form, a, b)
