@@ -288,7 +288,9 @@ def check(tier: str = "quick", seed: int = 20260101, *, claimed_power: int = 3):
         mod = _Variant(mod, st)
     return decided_record(
         mod, obs, assurance="numeric", tier=tier,
-        tested=f"u = {', '.join(str(p['u']) for p in obs['per'])}; s = {', '.join(obs['scales'])}; "
+        tested="directions u = " + " and ".join(
+            "(" + "; ".join(", ".join(row) for row in p["u"]) + ")" for p in obs["per"])
+               + f" (means separated by semicolons); s = {', '.join(obs['scales'])}; "
                f"{obs['digits']} digits (plus the digits R loses to cancellation)",
         in_scope="yes", scope_reason="an asymptotic statement as s -> 0: decided by the trend over "
                                      "halvings of s at small s, with the derived s^3 coefficient",
