@@ -149,6 +149,31 @@ def check_time_chain(m: SoftmaxModel) -> bool:
     return True
 
 
+def check_em_far_integral() -> bool:
+    """int sigma(u) e^{-u/2} du over R equals int du / (2 cosh(u/2)) equals pi."""
+    u = sp.Symbol("u", real=True)
+    a = sp.exp(-u / 2) / (1 + sp.exp(-u))
+    b = 1 / (2 * sp.cosh(u / 2))
+    same = sp.simplify((a - b).rewrite(sp.exp)) == 0
+    return bool(same and sp.simplify(sp.integrate(b, (u, -sp.oo, sp.oo)) - sp.pi) == 0)
+
+
+def check_rf_far_limit() -> bool:
+    """The reverse-Fisher integrand at w = (1, 0, ..., 0): 2 (w_1 v + w_1 (y - c_1) h_1) -> 2 c_1,
+    the other blocks -> 0, and grad_y |v|^2 -> 0 (n = 2, 3; d = 1, 2)."""
+    for n, d in ((2, 1), (3, 2)):
+        m = SoftmaxModel(n, d)
+        at = {m.w[0]: 1, **{w: 0 for w in m.w[1:]}}
+        for k in range(d):
+            if sp.expand(dv2_dc(m, 0)[k].subs(at) - 2 * m.c[0][k]) != 0:
+                return False
+            if any(sp.expand(dv2_dc(m, i)[k].subs(at)) != 0 for i in range(1, n)):
+                return False
+            if sp.expand(grad_y_v2(m)[k].subs(at)) != 0:
+                return False
+    return True
+
+
 def derive(spot_check: bool = True, digits: int = 30) -> Derivation:
     t0 = time.perf_counter()
     steps: list[Step] = []
@@ -194,6 +219,23 @@ def derive(spot_check: bool = True, digits: int = 30) -> Derivation:
         "= 2\\mathbb{E}[w_i B_i] = O(s^3)$ at $c = s u$ (derivation em-link).",
         S("grad F - 2 grad K = 2 E[w_i B_i] = O(s^3)"), "symbolic-zero", ok,
         "n, d in " + ", ".join(f"({n},{d})" for n, d in SMALL_SIZES)))
+    ok = check_em_far_integral()
+    steps.append(Step(
+        "Far drift of gradient EM: one mean at $c_1 = r e$, the other $n - 1$ at the target. With "
+        "$y = (r/2 + \log(n-1)/r + x) e + \dots$ the weight is $\sigma(r x)$ and the density "
+        "$\phi(r/2)(n-1)^{-1/2} e^{-r x/2}(1 + O(1/r^2))$; with $u = r x$, $\mathbb{E}[w_1 (y - c_1)] "
+        "= -\frac{\phi(r/2)}{2\sqrt{n-1}} \int \sigma(u) e^{-u/2} du\,(1 + O(r^{-2}))$ and "
+        "$\int \sigma(u) e^{-u/2} du = \int \frac{du}{2\cosh(u/2)} = \pi$: the far mean comes "
+        "back, $\Delta r = -\eta \frac{\pi}{2\sqrt{n-1}} \phi(r/2)$ per step.",
+        S("E[w_1 (y - c_1)] = -(pi/2) phi(r/2) / sqrt(n-1) (1 + O(1/r^2))"), "symbolic-limit", ok,
+        "the integral by SymPy; the expansion checked numerically in the spot check"))
+    ok = check_rf_far_limit()
+    steps.append(Step(
+        "Far drift of reverse Fisher: under the far mean's own measure $y = c_1 + z$, "
+        "$w_1 \to 1$, $v \to c_1$, $h_1 \to 0$ up to $O(e^{-r^2/8})$, and its pathwise term "
+        "vanishes with $h$; so $\nabla_{c_1} R = \frac{2}{n} c_1 (1 + O(e^{-r^2/8}))$: the far mean "
+        "returns geometrically, $r \leftarrow r (1 - 2\eta/n)$.",
+        S("grad_{c_1} R -> (2/n) c_1"), "symbolic-limit", ok, "w_1 -> 1 limit of the integrand"))
     t1 = time.perf_counter()
     der = Derivation(NAME, STATEMENT, steps, S("GD on K = gradient EM; grad R in two equal forms"))
     der.spot_check = run_spot_check(digits) if spot_check else {"skipped": "not requested",
