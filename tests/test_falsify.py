@@ -193,7 +193,7 @@ def test_gradient_term_integrals_assemble_the_engines_two_forms():
     c = g.CONFIGS[0]
     terms = g.term_expectations([[g._exact(x) for x in r] for r in c], 30)
     for form, key in (("direct", "direct_form"), ("stein", "stein_form")):
-        coeffs = g.STATEMENT_DATA.conclusion(key).claimed["coefficients"]
+        coeffs = g._coefficients(g.STATEMENT_DATA, key)
         mine, err = g._form(terms[form], coeffs, 30)
         eng = model.grad_F(c, 15, form=form)
         flat = [x for r in eng.value for x in r]

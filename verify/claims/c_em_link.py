@@ -67,6 +67,8 @@ def identity_gap(c, digits: int):
     return worst, ok, em.precision
 
 
+S3_TERMS = ("Mbar u_i", "ubar <ubar, u_i>", "Mbar ubar", "|ubar|^2 ubar")
+
 STATEMENT_DATA = Statement(
     hypotheses={"regime": "near the target: c = s u with s -> 0",
                 "loss": "F(c) = E|v|^2 without a factor 1/2 (SPEC §2)"},
@@ -77,7 +79,7 @@ STATEMENT_DATA = Statement(
         Conclusion("remainder_order", "the remainder is O(s^3) as s -> 0", "rate", 3, "=="),
         Conclusion("s3_coefficient", "the remainder's s^3 coefficient is (2/n)[Mbar u_i - 2 ubar "
                    "<ubar, u_i> - 2 Mbar ubar + 3 |ubar|^2 ubar]", "value",
-                   {"coefficients": [1, -2, -2, 3]}, "=="),
+                   dict(zip(S3_TERMS, (1, -2, -2, 3))), "=="),
     ),
     reading={"bounded": "|R(s)|/s^power bounded as s -> 0: it grows by at most 1.5x per halving "
                         "of s (it converges to a limit)",
@@ -87,9 +89,9 @@ STATEMENT_DATA = Statement(
 TWINS = [
     Twin("s3-cubic-coefficient", "the s^3 coefficient with |ubar|^2 ubar weighted 1 instead of 3: "
          "the Gaussian moments give 3",
-         STATEMENT_DATA.replace("s3_coefficient", claimed={"coefficients": [1, -2, -2, 1]})),
+         STATEMENT_DATA.replace("s3_coefficient", claimed=dict(zip(S3_TERMS, (1, -2, -2, 1))))),
     Twin("s3-sign", "the s^3 coefficient with + 2 ubar <ubar, u_i> instead of - 2 ubar <ubar, u_i>",
-         STATEMENT_DATA.replace("s3_coefficient", claimed={"coefficients": [1, 2, -2, 3]})),
+         STATEMENT_DATA.replace("s3_coefficient", claimed=dict(zip(S3_TERMS, (1, 2, -2, 3))))),
     Twin("em-factor-1", "grad F = -1 x EM + O(s^3) (single step, not doubled): the difference "
          "-EM is of order s, not s^3",
          STATEMENT_DATA.replace("em_factor", claimed=-1)),
@@ -172,7 +174,7 @@ def _exact(x):
 def decide(statement: Statement, obs) -> list[Decision]:
     factor = statement.conclusion("em_factor").claimed
     power = statement.conclusion("remainder_order").claimed
-    coeffs = statement.conclusion("s3_coefficient").claimed["coefficients"]
+    coeffs = [statement.conclusion("s3_coefficient").claimed[t] for t in S3_TERMS]
     id_ok, id_worst = True, 0.0
     bounded, converging = True, True
     grows, shrink, extraps = [], [], []

@@ -59,10 +59,10 @@ STATEMENT_DATA = Statement(
                 "student": "n >= 2 centred means c_i in R^d, equal weights, identity covariances"},
     conclusions=(
         Conclusion("direct_form", "grad_{c_i} F = 2 E[w_i v + w_i (y - c_i) <c_i - v, v>]",
-                   "identity", {"coefficients": [1, 1]}, "=="),
+                   "identity", dict(zip(DIRECT_TERMS, (1, 1))), "=="),
         Conclusion("stein_form", "grad_{c_i} F = 2 E[w_i (v + sum_j w_j c_j c_j^T c_i - 2 v v^T c_i "
                    "- 2 sum_j w_j <v, c_j> c_j + 3 |v|^2 v)] (Lemma 2.2)",
-                   "identity", {"coefficients": [1, 1, -2, -2, 3]}, "=="),
+                   "identity", dict(zip(STEIN_TERMS, (1, 1, -2, -2, 3))), "=="),
         Conclusion("derivation", "the SymPy derivation (direct - Stein = y.g - div g) passes every "
                    "step", "identity", "every step passes", "=="),
     ),
@@ -74,13 +74,13 @@ STATEMENT_DATA = Statement(
 TWINS = [
     Twin("stein-cubic-sign", "the Stein form with -3 |v|^2 v instead of +3 |v|^2 v: a wrong sign "
          "of the cubic term, which is nonzero wherever v is",
-         STATEMENT_DATA.replace("stein_form", claimed={"coefficients": [1, 1, -2, -2, -3]})),
+         STATEMENT_DATA.replace("stein_form", claimed=dict(zip(STEIN_TERMS, (1, 1, -2, -2, -3))))),
     Twin("stein-vv-coefficient", "the Stein form with - v v^T c_i (coefficient 1) instead of "
          "- 2 v v^T c_i: Stein's lemma gives 2",
-         STATEMENT_DATA.replace("stein_form", claimed={"coefficients": [1, 1, -1, -2, 3]})),
+         STATEMENT_DATA.replace("stein_form", claimed=dict(zip(STEIN_TERMS, (1, 1, -1, -2, 3))))),
     Twin("direct-without-2", "the direct form without the factor 2 on its y-weighted term: "
          "differentiating the softmax gives it with coefficient 1 inside the common factor 2",
-         STATEMENT_DATA.replace("direct_form", claimed={"coefficients": [1, 2]})),
+         STATEMENT_DATA.replace("direct_form", claimed=dict(zip(DIRECT_TERMS, (1, 2))))),
 ]
 
 
@@ -307,6 +307,13 @@ def _form(terms, coeffs, dps: int):
     return val, err
 
 
+def _coefficients(statement: Statement, key: str) -> list:
+    """The claimed coefficients of a form, in the order of its terms."""
+    terms = DIRECT_TERMS if key == "direct_form" else STEIN_TERMS
+    claimed = statement.conclusion(key).claimed
+    return [claimed[t] for t in terms]
+
+
 def _engine_consistent(p) -> bool:
     """The engine's two forms agree with the finite differences within their error estimates
     (True where the engine was not run)."""
@@ -324,7 +331,7 @@ def decide(statement: Statement, obs) -> list[Decision]:
     out = []
     consistent = all(_engine_consistent(p) for p in obs["per"])
     for key, form in (("direct_form", "direct"), ("stein_form", "stein")):
-        coeffs = statement.conclusion(key).claimed["coefficients"]
+        coeffs = _coefficients(statement, key)
         worst_gap, worst_tol, worst_digits, holds = 0.0, 0.0, 99.0, True
         for p in (q for q in obs["per"] if q["terms"] is not None):
             val, err = _form(p["terms"][form], coeffs, p["digits"][0] + 10)
@@ -355,8 +362,7 @@ def check(tier: str = "quick", seed: int = 20260101):
     obs = observe(tier, seed)
     qs = list(obs["qs"])
     rows, asked = [], []
-    stated = {key: STATEMENT_DATA.conclusion(key).claimed["coefficients"]
-              for key in ("direct_form", "stein_form")}
+    stated = {key: _coefficients(STATEMENT_DATA, key) for key in ("direct_form", "stein_form")}
     for p in obs["per"]:
         c = p["c"]
         ref = p["fd"] if p["fd"] is not None else (p["engine"] or {}).get("direct", ([1],))[0]
