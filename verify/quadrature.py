@@ -428,6 +428,37 @@ def _line_breaks(geom_f: Geometry, level: int, fixed: np.ndarray, margin: float)
     return out
 
 
+class _OverBudget(InaccurateError):
+    """A rule counted (in float64, before any node is formed) to exceed the node budget."""
+
+
+def _count_split_nodes(geom_f: Geometry, ks: int, outer_nodes, gl_order: int, L: float,
+                       margin: float, limit: int) -> int:
+    """How many nodes :func:`_split_nodes` would form (float64 layout only, no values), stopping
+    once ``limit`` is passed: multiprecision node building is the expensive part of a 2-D rule."""
+    xq, _ = _rule_f64("legendre", gl_order)
+    total = 0
+
+    def recurse(level: int, fixed: list) -> int:
+        edges = _panel_edges(_line_breaks(geom_f, level, np.array(fixed, dtype=float), margin), L)
+        if level == 0:
+            return (len(edges) - 1) * len(xq)
+        a, b = np.array(edges[:-1]), np.array(edges[1:])
+        coords = ((a + b) / 2)[:, None] + ((b - a) / 2)[:, None] * xq[None, :]
+        out = 0
+        for cq in coords.ravel():
+            out += recurse(level - 1, [float(cq)] + fixed)
+            if out > limit:
+                break
+        return out
+
+    for row in outer_nodes:
+        total += recurse(ks - 1, [float(x) for x in row])
+        if total > limit:
+            break
+    return total
+
+
 def _split_nodes(geom_f: Geometry, ks: int, outer: tuple, gl_order: int, L: float,
                  margin: float, ar: Arith):
     """Nodes and weights of the nested split rule over the first ``ks`` coordinates, one inner
@@ -499,7 +530,7 @@ class Integrator:
         return sharp + smooth, len(sharp)
 
     def nodes(self, geom: Geometry, level: int, digits: float, coarse: bool = False,
-              L: float | None = None):
+              L: float | None = None, max_nodes: int | None = None):
         """Nodes (m, k) in the geometry's coordinates and weights (m,) of the fine rule at
         ``level`` (level >= 1), or of its coarse partner (one rung lower in every direction);
         the split rule covers |u_j| <= L along its sharp coordinates."""
@@ -528,6 +559,13 @@ class Integrator:
             # ties whose logit trails the largest by more than this are invisible; the digits
             # asked are relative, so the margin covers the value's own smallness too (via L)
             margin = math.log(10.0) * digits + 10.0 + L * L / 2
+            order = GL_LADDER[level - 1 if coarse else level]
+            if max_nodes is not None and ar.ctx is not None:
+                count = _count_split_nodes(geom_f, ks, [[float(x) for x in r] for r in outer[0]],
+                                           order, L, margin, max_nodes)
+                if count > max_nodes:
+                    raise _OverBudget(f"the rule at level {level} needs over {max_nodes} nodes "
+                                      f"(counted before building it; truncation L = {L:.4g})")
             U, W = _split_nodes(geom_f, ks, outer, GL_LADDER[level - 1 if coarse else level], L,
                                 margin, ar)
         inv = np.argsort(perm)
@@ -584,8 +622,14 @@ class Integrator:
             results = []
             over = None
             for coarse in (True, False):
+                ncomp = len(f.bounds[0]) + geom.e.shape[0]
+                room = budget if ar.ctx is None else min(budget, (MAX_WORK_MP - work) // ncomp)
                 try:
-                    U, W, info = self.nodes(geom, lv, tol.digits + boost, coarse, L)
+                    U, W, info = self.nodes(geom, lv, tol.digits + boost, coarse, L,
+                                            max_nodes=max(room, 0))
+                except _OverBudget as e:
+                    over = str(e) + f" (budget: {MAX_WORK_MP} node-components, {budget} nodes)"
+                    break
                 except InaccurateError as e:
                     return _unresolved(geom, ar, str(e), best)
                 if len(W) > budget:
