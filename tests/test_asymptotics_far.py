@@ -317,3 +317,35 @@ def test_two_phase_from_parts_beyond_float64_resolution():
                       for ui, zi in zip(u, row)) for row in z]
         assert tp.closest == min(range(3), key=lambda i: sq[i])
         assert tp.applies and tp.log10_displacement < -1000    # t ~ M0 gap: mass ~ e^{-t^2/2}
+
+
+def test_log_normal_tail_below_minus_nine_is_erfc_rounded():
+    # below t = -9 the rule skips erfc: float64's erfc(t / sqrt 2) is exactly 2.0 there, and the
+    # true ln Phi(-t) = ln(1 - Phi(t)) is within 2e-19 of the 0.0 returned (mpmath, 30 digits)
+    ts = np.concatenate([np.linspace(-60.0, -9.0, 513), [-9.0, -1e3, -1e8]])
+    assert all(math.erfc(t / math.sqrt(2)) == 2.0 for t in ts)
+    got = far.log_normal_tail(ts)
+    assert np.all(got == 0.0)
+    with mpmath.workdps(30):
+        for t in (-9.0, -12.0, -40.0):
+            ref = mpmath.log(mpmath.erfc(mpmath.mpf(t) / mpmath.sqrt(2)) / 2)
+            assert abs(float(ref)) <= 2e-19
+    # just above the cut the per-element erfc path is kept (values not rounded to 0)
+    assert far.log_normal_tail(np.array([-8.0]))[0] != 0.0
+
+
+@pytest.mark.parametrize("n,M0", [(2, 5.0), (2, 20.0), (2, 100.0), (3, 1e3), (3, 1e5),
+                                  (2, 1.4e9 * math.sqrt(2) * 2 ** 10), (3, 1e14)])
+def test_two_phase_batch_agrees_with_scalar_rule(n, M0):
+    # the vectorised reduction (thm3.5's seeds at once) against the per-start loop: the same
+    # decision for every start and the same numbers to float64 rounding (relative 1e-11; the
+    # elementwise arithmetic is the same, only vectorised transcendental kernels may differ by ulps)
+    from verify.outcomes import far_parts
+    parts = [far_parts(n, 2, s) for s in range(60)]
+    b = far.two_phase_batch(M0, np.array([p[0] for p in parts]), np.array([p[1] for p in parts]))
+    for k, p in enumerate(parts):
+        r = far.two_phase(far_parts=(M0,) + p)
+        assert r.closest == b["closest"][k] and r.applies == b["applies"][k], (k, r)
+        for f in ("log10_displacement", "log10_perturbation", "phase1_time", "min_tie", "r_far_min"):
+            a, c = getattr(r, f), float(b[f][k])
+            assert a == c or abs(a - c) <= 1e-11 * abs(a), (k, f, a, c)

@@ -583,7 +583,12 @@ def log_normal_tail(t: np.ndarray) -> np.ndarray:
     t = np.asarray(t, float)
     out = np.empty_like(t)
     lo = t < 25
-    out[lo] = np.log(0.5 * np.array([math.erfc(x / math.sqrt(2)) for x in t[lo]]))
+    # below t = -9, erfc(t / sqrt 2) rounds to exactly 2.0 in float64 (1 - Phi(9) ~ 1e-19 is under
+    # half an ulp of 2; tested), so ln Phi(-t) is exactly 0.0 there: no per-element erfc call
+    one = t < -9
+    out[one] = 0.0
+    mid = lo & ~one
+    out[mid] = np.log(0.5 * np.array([math.erfc(x / math.sqrt(2)) for x in t[mid]]))
     x = t[~lo]
     out[~lo] = -x * x / 2 - np.log(x * math.sqrt(2 * math.pi)) + np.log1p(-1 / x ** 2 + 3 / x ** 4)
     return out
@@ -711,3 +716,81 @@ def correction_b1(m: int) -> float:
     """b1(m) of the derived series (proofs/far_drift)."""
     from proofs.far_drift import correction_b1 as b1
     return b1(m)
+
+
+def _log_normal_tail_nd(t: np.ndarray) -> np.ndarray:
+    """:func:`log_normal_tail` for an array of any shape (the same arithmetic element by element)."""
+    t = np.asarray(t, float)
+    return log_normal_tail(t.ravel()).reshape(t.shape)
+
+
+def two_phase_batch(M0: float, u: np.ndarray, z: np.ndarray, *, near_tol: float = 0.05,
+                    grid: int = 400) -> dict:
+    """:func:`two_phase` for S starts at once (``far_parts = (M0, u[s], z[s])``, u of shape (S, d),
+    z of shape (S, n, d)), with the default ``allow``: the same arithmetic as the scalar rule,
+    vectorised across the starts (agreement with it is tested).  Returns arrays keyed like
+    :class:`TwoPhase`'s fields."""
+    M0 = float(M0)
+    u, z = np.asarray(u, float), np.asarray(z, float)
+    S, n, d = z.shape
+    excess = 2 * M0 * np.einsum("snd,sd->sn", z, u) + np.einsum("snd,snd->sn", z, z)
+    norms = np.sqrt(M0 * M0 + excess)
+    i = np.argmin(excess, axis=1)
+    rows = np.arange(S)
+    na = norms[rows, i]
+    gap2 = excess - excess[rows, i][:, None]                          # (S, n)
+    other = np.ones((S, n), bool)
+    other[rows, i] = False
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gaps = np.where(other, gap2 / (norms + na[:, None]), np.inf)
+    if n > 1:
+        allow = np.minimum(0.1, gaps.min(axis=1) / 4)
+        allow = np.where(allow > 0, allow, 0.1)
+    else:
+        allow = np.full(S, 0.1)
+    R = norms.max(axis=1) + allow
+    poly_b = np.log(R + 2 * R * R * np.sqrt(d + R * R))
+    poly_a = np.log(3 * R + 2 * R * R * np.sqrt(d + R * R))
+    far_start = na > near_tol
+    stop = np.where(far_start, np.maximum(near_tol / np.where(far_start, na, 1.0), 1e-300), 1.0)
+    lam = np.geomspace(np.ones(S), stop, grid, axis=1)
+    lam[:, 0] = 1.0
+    lam[~far_start] = 1.0      # the scalar rule's single lam = 1 (repeats change no max or min)
+    worst = np.full(S, -np.inf)
+    min_tie = np.full(S, np.inf)
+    r_far = np.full(S, np.inf)
+    zi = z[rows, i]                                                   # (S, d)
+    for j in range(n):
+        sel = other[:, j]
+        if not sel.any():
+            continue
+        zs, us, lams = zi[sel], u[sel], lam[sel]
+        delta = z[sel, j] - zs
+        a_dot = M0 * np.einsum("sd,sd->s", delta, us) + np.einsum("sd,sd->s", zs, delta)
+        nas = na[sel][:, None]
+        num = gap2[sel, j][:, None] + (1 - lams * lams) * nas * nas
+        k = np.sqrt(np.maximum(np.einsum("sd,sd->s", delta, delta)[:, None]
+                               + 2 * (1 - lams) * a_dot[:, None] + (1 - lams) ** 2 * nas * nas, 0.0))
+        nb = norms[sel, j][:, None]
+        al = allow[sel][:, None]
+        num_s = num - 2 * al * nb + al * al
+        t = num_s / (2 * (k + al))
+        ka = k + al
+        lm = np.logaddexp(_log_normal_tail_nd(t), ka * ka / 2 - ka * t + _log_normal_tail_nd(ka - t))
+        worst[sel] = np.maximum(worst[sel], lm.max(axis=1))
+        min_tie[sel] = np.minimum(min_tie[sel], t.min(axis=1))
+        r_far[sel] = np.minimum(r_far[sel], norms[sel, j] - allow[sel])
+    log_pert = math.log(2 * (n - 1)) + worst / 2 + poly_a - math.log(2 * near_tol) if n > 1 \
+        else np.full(S, -np.inf)
+    p = np.exp(np.minimum(log_pert, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s1 = np.where(p < 1, np.log(np.maximum(na / near_tol, 1.0))
+                      / (2 * np.maximum(1 - p, 1e-300)), np.inf)
+        log_disp = np.where(np.isfinite(s1), np.log(np.maximum(s1, 1e-300)) + math.log(2)
+                            + worst / 2 + poly_b, np.inf)
+    applies = ((log_disp <= np.log(allow)) & (log_pert <= math.log(0.1)) & (min_tie > 0)
+               & (r_far >= R_MIN))
+    ln10 = math.log(10)
+    return {"closest": i, "applies": applies, "log10_displacement": log_disp / ln10,
+            "log10_perturbation": log_pert / ln10, "phase1_time": s1, "min_tie": min_tie,
+            "r_far_min": r_far}
