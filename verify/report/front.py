@@ -43,7 +43,7 @@ def math_inlines(s: Any) -> list:
 # evidence is an enclosure counts as "certified").  Each source (claim or sweep) gives at most one
 # headline; notes and other readings never lead (they go to "Notes on the checks").
 HEADLINE_PRIORITY = ("constant-gap", "convention", "certified", "finding", "time-scale")
-MAX_HEADLINES = 9
+MAX_HEADLINES = 8
 NEVER_HEADLINE = ("note", "reading")
 
 

@@ -265,6 +265,8 @@ def _breakable(s: str) -> str:
 class _Writer:
     def __init__(self) -> None:
         self.in_table = False
+        # figures stay where they are: floats next to longtables overfill pages
+        self.placement = "[H]"
 
     # inline --------------------------------------------------------------------------------
     def inline(self, xs: list) -> str:
@@ -345,14 +347,14 @@ class _Writer:
         raise TypeError(f"unknown block {type(b).__name__}")
 
     def figures(self, figs: list) -> str:
-        width = "0.49" if len(figs) > 1 else "0.55"
+        width = "0.42"  # two to a row, centred; a figure alone as wide
         parts = []
         for f in figs:
             parts.append(
                 f"\\begin{{minipage}}[t]{{{width}\\linewidth}}\n\\centering\n"
                 f"\\includegraphics[width=\\linewidth]{{{f.path}.pdf}}\n"
                 f"\\caption{{{self.inline(f.caption)}}}\\label{{{f.anchor}}}\n\\end{{minipage}}")
-        return "\\begin{figure}[H]\n\\centering\n" + "\\hfill\n".join(parts) + "\n\\end{figure}"
+        return f"\\begin{{figure}}{self.placement}\n\\centering\n" + "\\hspace{0.04\\linewidth}\n".join(parts) + "\n\\end{figure}"
 
     def section(self, s: D.Section) -> str:
         cmd = {1: "section", 2: "subsection", 3: "subsubsection"}.get(s.level, "paragraph")
