@@ -488,7 +488,7 @@ def test_latex_escaping_survives_hostile_text(tmp_path):
     render_all(records + [_hostile_record()], prov, tmp_path, pdf=True)  # raises LatexError on failure
     assert (tmp_path / "report.pdf").read_bytes().startswith(b"%PDF-")
     md = (tmp_path / "REPORT.md").read_text(encoding="utf-8")
-    assert "## `odd_id #1`: " in md  # ids are shown in code spans, not escaped text
+    assert "## **odd\\_id \\#1**: " in md  # the id in bold, escaped
 
 
 @needs_pdflatex
