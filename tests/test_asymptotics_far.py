@@ -349,3 +349,14 @@ def test_two_phase_batch_agrees_with_scalar_rule(n, M0):
         for f in ("log10_displacement", "log10_perturbation", "phase1_time", "min_tie", "r_far_min"):
             a, c = getattr(r, f), float(b[f][k])
             assert a == c or abs(a - c) <= 1e-11 * abs(a), (k, f, a, c)
+
+
+def test_nodes_edges_strictly_increasing():
+    # far._nodes joins its panel edges without sorting: they must already be strictly increasing
+    # (what np.unique of the same pieces returns) across the law's range of r, delta and m
+    for r in (3.0, 3.7, 5.0, 8.25, 15.0, 40.0):
+        for delta in (-0.5, -1e-3, 0.0, 1e-6, 0.3):
+            for m in (1, 2, 3):
+                for refine in (1, 2):
+                    y, _w = far._nodes(r, delta, m, refine)
+                    assert np.all(np.diff(y) > 0), (r, delta, m, refine)

@@ -75,7 +75,9 @@ def _nodes(r: float, delta: float, m: int, refine: int = 1):
     lo, hi = -14.0, max(r + 14.0, tie[-1] + 1.0)
     left = np.arange(lo, tie[0], 0.5 / refine)
     right = np.arange(tie[-1], hi, 0.5 / refine)[1:]
-    edges = np.unique(np.concatenate([left[left < tie[0]], tie, right, [hi]]))
+    # already strictly increasing (left < tie[0], tie increasing, right > tie[-1], hi > right):
+    # the concatenation is what np.unique would return, without its sort
+    edges = np.concatenate([left[left < tie[0]], tie, right, [hi]])
     a, b = edges[:-1, None], edges[1:, None]
     y = ((b - a) / 2 * _GL_X[None, :] + (a + b) / 2).ravel()
     w = ((b - a) / 2 * _GL_W[None, :]).ravel()

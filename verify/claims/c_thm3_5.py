@@ -44,7 +44,7 @@ from verify import rates
 from verify.asymptotics import far
 from verify.claims import common
 from verify.claims.common import quantity, wilson_interval
-from verify.claims.far_common import law_quantities, validation_quantities
+from verify.claims.far_common import law_quantities, law_run, validation_quantities
 from verify.claims.record import Finding
 from verify.claims.statement import Conclusion, Decision, Statement, Twin
 from verify.outcomes import (CONVERGED, DIVERGING, UNDECIDED, classify_outcome, default_eta,
@@ -274,8 +274,7 @@ def observe(tier: str = "quick", seed: int = 20260101, *, gd_configs=None, rate_
     n, d, M0, rsteps = rate_run
     eta = default_eta(M0)
     c0, _ = far_init(n, d, M0, seed)
-    tr = run_many([c0], eta, rsteps, digits=8)[0]
-    val = far.validate(tr, eta, min_span=cfg["min_span"])
+    tr, val = law_run(c0, eta, rsteps, digits=8, min_span=cfg["min_span"])
     der, der_ok, qs_der = None, True, []
     if cfg["derive"]:
         from verify.claims.symbolic_common import run_derivation

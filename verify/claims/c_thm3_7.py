@@ -38,7 +38,7 @@ from verify import dynamics, rates
 from verify.outcomes import classify_outcome, default_eta, exactly_one, far_init, outcome_rules
 from verify.asymptotics import far
 from verify.claims import common
-from verify.claims.far_common import law_quantities, validation_quantities
+from verify.claims.far_common import law_quantities, law_run, validation_quantities
 from verify.claims.common import quantity
 from verify.claims.statement import Conclusion, Decision, Statement, Twin
 from verify.claims.record import Finding
@@ -131,9 +131,14 @@ def observe(tier: str = "quick", seed: int = 20260101, *, steps: int | None = No
     rules = rules or outcome_rules()
     eta = default_eta(M0)
     c0, _ = far_init(n, d, M0, seed)
-    tr = dynamics.run_gd(c0, eta, steps, digits=DIGITS, progress=False, max_seconds=max_seconds)
+    if max_seconds is None:       # the run and its law, shared with thm3.5's rate run in-process
+        tr, val = law_run(c0, eta, steps, digits=DIGITS, tau_max=cfg["tau_max"],
+                          min_span=cfg["min_span"])
+    else:
+        tr = dynamics.run_gd(c0, eta, steps, digits=DIGITS, progress=False,
+                             max_seconds=max_seconds)
+        val = far.validate(tr, eta, tau_max=cfg["tau_max"], min_span=cfg["min_span"])
     cls = classify_outcome(tr, rules)
-    val = far.validate(tr, eta, tau_max=cfg["tau_max"], min_span=cfg["min_span"])
     der, der_ok, qs_der = None, True, []
     if cfg["derive"]:
         from verify.claims.symbolic_common import run_derivation

@@ -4,7 +4,31 @@ validation gaps against full GD and the law's numbers next to their derived limi
 """
 from __future__ import annotations
 
+import copy
+import functools
+
+from verify import dynamics
+from verify.asymptotics import far
 from verify.claims.common import quantity
+
+
+@functools.lru_cache(maxsize=4)
+def _law_run_cached(c0: tuple, eta: float, steps: int, digits: int, tau_max: float,
+                    min_span: float):
+    tr = dynamics.run_gd([list(row) for row in c0], eta, steps, digits=digits, progress=False)
+    return tr, far.validate(tr, eta, tau_max=tau_max, min_span=min_span)
+
+
+def law_run(c0, eta: float, steps: int, *, digits: int = 8, tau_max: float = 1e12,
+            min_span: float = 10.0):
+    """One long GD run and the far law validated on it (``far.validate``), computed once per
+    process for given inputs: thm3.5's rate run and thm3.7's run are the same start, step and
+    length, so a process that checks both integrates the law once.  Returns fresh copies
+    (trajectory, validation), so a caller's changes never reach another caller."""
+    key = tuple(tuple(float(x) for x in row) for row in c0)
+    tr, val = _law_run_cached(key, float(eta), int(steps), int(digits), float(tau_max),
+                              float(min_span))
+    return copy.deepcopy(tr), copy.deepcopy(val)
 
 
 def validation_quantities(val) -> list:
