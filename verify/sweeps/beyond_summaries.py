@@ -99,7 +99,7 @@ def summarise_sgd_batch(cells: list[tuple[dict, dict]], grid: str) -> dict:
         one_small = sum(b["one"] for b in bs)
         runs_small = sum(b["runs"] for b in bs)
         findings.append({
-            "headline": f"Stochastic gradients leave the far-start picture intact over {steps} "
+            "headline": f"Stochastic gradients with B fresh samples per step, over {steps} "
                         f"steps: SGD ends with the same number of converged means as population "
                         f"GD in {_wilson(same, tot)} runs over B = "
                         f"{', '.join(str(B) for B in sorted({B for _, B in by_B}))}; "
