@@ -360,3 +360,11 @@ def test_nodes_edges_strictly_increasing():
                 for refine in (1, 2):
                     y, _w = far._nodes(r, delta, m, refine)
                     assert np.all(np.diff(y) > 0), (r, delta, m, refine)
+
+
+def test_dF_ddelta_is_the_integrals_third_term():
+    # near_offset's secant evaluates only dF/ddelta: the same float as the full rule's third term
+    for r in (3.0, 4.5, 9.0, 16.0):
+        for delta in (-0.2, 0.0, 1e-7, 0.4):
+            for m in (1, 2):
+                assert far._dF_ddelta(r, delta, m) == far._integrals(r, delta, m)[2]

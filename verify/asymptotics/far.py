@@ -106,13 +106,24 @@ def _integrals(r: float, delta: float, m: int, refine: int = 1) -> np.ndarray:
     return np.array([w @ (v * v), 2 * (w @ (v * dv_dr)), 2 * (w @ (v * dv_dd))])
 
 
+def _dF_ddelta(r: float, delta: float, m: int) -> float:
+    """``_integrals(r, delta, m)[2]`` alone (the same arithmetic, the other two terms skipped)."""
+    y, w = _nodes(r, delta, m, 1)
+    z = (r - delta) * y - (r * r - delta * delta) / 2 + math.log(m)
+    W, V = logistic_pair(z)
+    v = delta * V + r * W
+    WV = W * V
+    dv_dd = V - (r - delta) * WV * (y - delta)
+    return 2 * (w @ (v * dv_dd))
+
+
 def near_offset(r: float, m: int = 1) -> float:
     """delta*(r): the near mean's quasi-static position (dF/ddelta = 0), by the secant method."""
     r, m = _check_regime(r, m)
-    d0, f0 = 0.0, _integrals(r, 0.0, m)[2]
+    d0, f0 = 0.0, _dF_ddelta(r, 0.0, m)
     d1 = -f0 / 2
     for _ in range(30):
-        f1 = _integrals(r, d1, m)[2]
+        f1 = _dF_ddelta(r, d1, m)
         if f1 == f0:
             break
         d0, d1, f0 = d1, d1 - f1 * (d1 - d0) / (f1 - f0), f1
