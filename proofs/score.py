@@ -166,7 +166,7 @@ def _display():
         "score": eq(Grad(sp.log(p(x)), x), N.sum_j(w[j] * mu[j]) - x),
         "ou": [eq(sp.Symbol("X_t"), sp.exp(-t) * sp.Symbol("X_0") + sp.sqrt(sig2) * zz),
                eq(sp.Symbol(r"\operatorname{Cov} X_t"), sp.exp(-2 * t) + sig2),
-               eq(sp.Symbol(r"\partial_t q_t"), sp.Symbol(r"\operatorname{div}(x q_t) + \Delta q_t"))],
+               eq(sp.Symbol(r"\partial_{t} q_{t}"), sp.Symbol(r"\operatorname{div}(x q_t) + \Delta q_t"))],
         "target": eq(Grad(sp.log(sp.Function("q_t")(x)), x), mus - x),
         "centring": eq(N.sum_j(w[j] * mu[j]) - mus, N.v),
         "loss": eq(sp.Symbol("L_t"), Expect(Sq(N.v))),

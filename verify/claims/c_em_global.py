@@ -29,7 +29,7 @@ STATEMENT = ("Gradient EM for the over-parameterised equal-weight identity-covar
              "learning a single Gaussian converges globally: every mean converges to the target "
              "from any start, and the loss decays at rate O(1/sqrt(t)).")
 PROVENANCE = ("Xu, Fazel, Du, NeurIPS 2024 (arXiv 2407.00490), as reported by its abstract; "
-              "same student and target as the paper (SPEC §6).")
+              "same student and target as the paper.")
 
 STATEMENT_DATA = Statement(
     hypotheses={"student": "n >= 2 means, equal weights 1/n, identity covariances",

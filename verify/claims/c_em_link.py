@@ -29,7 +29,7 @@ import math
 import mpmath
 
 from verify import model
-from verify.claims.common import decided_record, quantity
+from verify.claims.common import decided_record, plain_tuple, quantity
 from verify.claims.statement import Conclusion, Decision, Statement, Twin
 from verify.claims.record import Finding
 from verify.claims.symbolic_common import run_derivation
@@ -71,7 +71,7 @@ S3_TERMS = ("Mbar u_i", "ubar <ubar, u_i>", "Mbar ubar", "|ubar|^2 ubar")
 
 STATEMENT_DATA = Statement(
     hypotheses={"regime": "near the target: c = s u with s -> 0",
-                "loss": "F(c) = E|v|^2 without a factor 1/2 (SPEC §2)"},
+                "loss": "F(c) = E|v|^2 without a factor 1/2 (the convention of the claims catalogue)"},
     conclusions=(
         Conclusion("identity", "E[w_i (y - c_i)] = -E[w_i v] (Stein's lemma)", "identity", 0, "=="),
         Conclusion("em_factor", "grad F = factor x (gradient-EM direction) + remainder, factor -2",
@@ -240,7 +240,7 @@ def check(tier: str = "quick", seed: int = 20260101, *, claimed_power: int = 3):
     for p in obs["per"]:
         u = p["u"]
         for div, idig, gap, ok, prec in p["identity"]:
-            qs.append(quantity(f"|E[w_i(y-c_i)] + E[w_i v]| at c = u/{div}, u = {u}", gap,
+            qs.append(quantity(f"|E[w_i(y-c_i)] + E[w_i v]| at c = u/{div}, u = {plain_tuple(u)}", gap,
                                claimed="0", relation="==", precision=prec,
                                note="within error estimates" if ok else "EXCEEDS error estimates"))
         ctx = context(p["dps"])
@@ -251,10 +251,10 @@ def check(tier: str = "quick", seed: int = 20260101, *, claimed_power: int = 3):
             gap_c = max(abs(R3[i][j] - p["derived"][i][j]) for i in range(len(u))
                         for j in range(len(u[0])))
             gaps.append(float(gap_c))
-            rows.append([str(u), point["s"], mpmath.nstr(sc3, 12), mpmath.nstr(scp, 12),
+            rows.append([plain_tuple(u), point["s"], mpmath.nstr(sc3, 12), mpmath.nstr(scp, 12),
                          mpmath.nstr(gap_c, 3), f"{float(err3):.1e}", point["precision"].describe()])
         last = p["at_s"][-1]
-        qs.append(quantity(f"|R(s)|/s^{claimed_power} at s = {last['s']} (u = {u})",
+        qs.append(quantity(f"|R(s)|/s^{claimed_power} at s = {last['s']} (u = {plain_tuple(u)})",
                            _remainder(last, -2, claimed_power)[0], claimed="bounded as s -> 0",
                            relation="~", precision=last["precision"]))
         qs.append(quantity(f"max |R(s)/s^3 - derived coefficient| at s = {last['s']}", gaps[-1],
@@ -265,7 +265,8 @@ def check(tier: str = "quick", seed: int = 20260101, *, claimed_power: int = 3):
         mine = [[ctx.fsum(a * b[t][k] for t, a in enumerate((1, -2, -2, 3)))
                  for k in range(len(u[0]))] for b in p["basis"]]
         agree = max(abs(mine[i][j] - p["derived"][i][j]) for i in range(len(u)) for j in range(len(u[0])))
-        qs.append(quantity(f"stated s^3 coefficient vs proofs.em_link closed form (u = {u})", agree,
+        qs.append(quantity(f"stated s^3 coefficient vs the symbolic derivation's closed form "
+                           f"(proofs/em_link.py; u = {plain_tuple(u)})", agree,
                            claimed="0", relation="==", precision=f"{p['dps']} digits"))
     if claimed_power != 3:
         st = STATEMENT_DATA.replace("remainder_order", claimed=claimed_power)

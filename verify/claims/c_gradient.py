@@ -28,7 +28,7 @@ import mpmath
 import numpy as np
 
 from verify import model
-from verify.claims.common import decided_record, quantity
+from verify.claims.common import decided_record, plain_tuple, quantity
 from verify.claims.statement import Conclusion, Decision, Statement, Twin
 from verify.claims.record import Finding
 from verify.claims.symbolic_common import run_derivation
@@ -40,7 +40,7 @@ STATEMENT = ("Differentiating E|v|^2 under the expectation gives the direct form
              "Stein's lemma turns its y-weighted term into the cubic 'Stein form'. Both are the "
              "gradient of the population loss.")
 PROVENANCE = ("Lemma 2.2 as reported by the public summary (coefficients unverified); the direct "
-              "form is this project's derivation (SPEC §2).")
+              "form is this project's symbolic derivation (proofs/gradient.py).")
 
 CONFIGS = [
     [["0.3", "0.1"], ["-0.2", "0.05"]],                   # overlapping, n = 2
@@ -55,7 +55,8 @@ STEIN_TERMS = ("w_i v", "w_i sum_j w_j c_j <c_j, c_i>", "w_i v <v, c_i>",
                "w_i sum_j w_j <v, c_j> c_j", "w_i |v|^2 v")
 
 STATEMENT_DATA = Statement(
-    hypotheses={"loss": "F(c) = E|v(y)|^2, y ~ N(0, I_d), no factor 1/2 (SPEC §2)",
+    hypotheses={"loss": "F(c) = E|v(y)|^2, y ~ N(0, I_d), no factor 1/2 (the convention of the "
+                        "claims catalogue)",
                 "student": "n >= 2 centred means c_i in R^d, equal weights, identity covariances"},
     conclusions=(
         Conclusion("direct_form", "grad_{c_i} F = 2 E[w_i v + w_i (y - c_i) <c_i - v, v>]",
@@ -384,12 +385,12 @@ def check(tier: str = "quick", seed: int = 20260101):
             engine = [str(p["engine_digits"]), f"{ds:.1f}",
                       f"{dfd:.1f}" if p["fd"] is not None else "-",
                       "yes" if _engine_consistent(p) else "NO", p["engine_precision"].describe()]
-            qs.append(quantity(f"direct vs Stein, digits (c = {c})", f"{ds:.1f}",
+            qs.append(quantity(f"direct vs Stein, digits (c = {plain_tuple(c)})", f"{ds:.1f}",
                                claimed=str(p["engine_digits"]), relation=">=",
                                precision=p["engine_precision"]))
         else:
             engine = ["-", "-", "-", "not run (quick tier)", "-"]
-        rows.append([str(c), dfd_own, sfd] + engine)
+        rows.append([plain_tuple(c), dfd_own, sfd] + engine)
     worst = min(min(float(r[1]), float(r[2])) for r in rows if not r[1].startswith("not"))
     table = {"title": "Direct form vs Stein form vs central finite differences",
              "columns": ["c", "digits direct (term integrals)~FD",

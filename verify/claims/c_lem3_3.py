@@ -96,7 +96,8 @@ def _derivation() -> dict | None:
 HALF, FULL = "with 1/2", "without 1/2"
 CONVENTIONS = {HALF: "the halved loss (1/2) E|s - grad log q|^2: GD step eta on it is GD on F "
                      "with step eta/2",
-               FULL: "the loss E|s - grad log q|^2 of SPEC §2 (no 1/2): GD step eta on F"}
+               FULL: "the loss E|s - grad log q|^2 without a factor 1/2 (the catalogue's "
+                     "convention): GD step eta on F"}
 
 
 def _reading(conv: str) -> str:
@@ -123,7 +124,7 @@ TWINS = [
          "parameters is a/n, so the centre contracts by 1 - eta/n",
          STATEMENT_DATA.replace("factor", claimed={"kappa": 3})),
     Twin("factor-1-eta/n-without-1/2", "the stated factor 1 - eta/n for the loss without 1/2 "
-         "(SPEC §2), whose gradient (2/n) a gives 1 - 2 eta/n",
+         "(the catalogue's convention), whose gradient (2/n) a gives 1 - 2 eta/n",
          STATEMENT_DATA.with_reading("loss convention", _reading(FULL))),
     Twin("factor-1-eta/(2n)", "the factor 1 - eta/(2n): half the derived contraction",
          STATEMENT_DATA.replace("factor", claimed={"kappa": 0.5})),
@@ -300,5 +301,5 @@ def common_quantity_exact(label: str, ex: dict):
     from verify.claims.common import Quantity
     return Quantity(name=f"contraction factor, closed form ({label})",
                     value=f"{ex['halved']} with 1/2, {ex['ours']} without",
-                    precision="exact (SymPy, proofs.all_equal)",
+                    precision="exact (the symbolic derivation, proofs/all_equal.py)",
                     note="1 - eta/n for the halved loss, 1 - 2 eta/n without the 1/2")

@@ -29,7 +29,7 @@ STATEMENT = ("Gradient descent on the reverse Fisher divergence (the score error
              "the student) converges globally from arbitrary initialisation for the fixed-weight, "
              "identity-covariance student and a Gaussian target.")
 PROVENANCE = ("Tyurin 2026 (arXiv 2606.19876), as reported by its abstract; same student and "
-              "target as the paper (SPEC §6).")
+              "target as the paper.")
 
 STATEMENT_DATA = Statement(
     hypotheses={"student": "n >= 2 means, equal weights 1/n, identity covariances",

@@ -26,7 +26,7 @@ ID = "score"
 TITLE = "The student score is the score of the equal-weight identity-covariance Gaussian mixture"
 STATEMENT = ("For means mu_1..mu_n, sum_i w_i(x) mu_i - x with w the softmax of "
              "<x, mu_i> - |mu_i|^2/2 is exactly grad_x log of (1/n) sum_i N(x; mu_i, I_d).")
-PROVENANCE = "Model definition of the paper, as reported by the public summary (SPEC §2)."
+PROVENANCE = "Model definition of the paper, as reported by the public summary."
 
 
 # The mixture whose score the formula is claimed to be: component variance sigma^2 and the
@@ -160,7 +160,7 @@ def check(tier: str = "quick", seed: int = 20260101):
                        f"{digits:.1f}", claimed=str(need), relation=">=",
                        precision=f"{dps} digits",
                        note=f"{points} random configurations, n in 2..4, d in 1..3; the formula "
-                            "as the toolkit computes it (verify.model.weights)"))
+                            "as the toolkit computes it (the softmax weights of verify/model.py)"))
     inputs = {"seed": seed, "dps": dps, "points": points,
               "cases": [{"n": p["n"], "d": p["d"]} for p in obs["points"]]}
     findings = [Finding(

@@ -555,11 +555,11 @@ def _compute(tier: str = "quick", seed: int = 20260101, *, stationarity_sign: in
             if other is not None:
                 ag = _agreement_digits(ctx, s, ctx.convert(other))
                 entry["proofs_agreement"] = ag
-                findings.append(f"n={n}: s* agrees with proofs.stationary.s_star (Phi_n = 0 from "
-                                f"the symbolic derivation) to {ag:.1f} digits.")
+                findings.append(f"n={n}: s* agrees with the symbolic derivation's root of Phi_n = 0 "
+                                f"(proofs/stationary.py) to {ag:.1f} digits.")
                 if ag < digits - 2:
                     failures.append((INCONCLUSIVE, {"_key": "exists", "n": n, "reason": f"s* disagrees with "
-                                                    f"proofs.stationary.s_star ({ag:.1f} digits)"}))
+                                                    f"the symbolic derivation (proofs/stationary.py; {ag:.1f} digits)"}))
         # loss profile for the figure (a plot needs ~15 digits: Arb at 64 bits, ~0.01 s a point)
         xs = [0.2 * k for k in range(1, 21)]
         profile_lines.append(Line(f"n={n}", xs, _profile_points(xs, n)))
@@ -605,11 +605,11 @@ def _compute(tier: str = "quick", seed: int = 20260101, *, stationarity_sign: in
                 diff = max(abs(a - b) for a, b in zip(mine, theirs))
                 findings.append(
                     f"n={n}, d=2: FD Hessian eigenvalues agree with the closed-form expected "
-                    f"Hessian of proofs.hessian.stationary_spectrum to {nstr(diff, 2)} "
+                    f"Hessian of the symbolic derivation (proofs/hessian.py) to {nstr(diff, 2)} "
                     f"(FD tolerance {nstr(hess_kinds[(n, 2)]['tol'], 2)}).")
                 if diff > 10 * hess_kinds[(n, 2)]["tol"]:
                     failures.append((INCONCLUSIVE, {"_key": "kind", "n": n, "reason": "FD Hessian disagrees with "
-                                                    "proofs.hessian.stationary_spectrum"}))
+                                                    "the symbolic derivation (proofs/hessian.py)"}))
             if claimed_kind is not None:
                 for d in (1, 2, 3):
                     cl = hess_kinds[(n, d)]

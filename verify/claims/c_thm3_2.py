@@ -273,8 +273,9 @@ def _compute(tier: str = "quick", seed: int = 20260101, *, runs: list | None = N
                             "final_distances": [f"{x:.6g}" for x in hp.dist[-1]],
                             "classes": hp.classes, "precision": hp.precision.describe()})
         elif und:
-            inconclusive.append(f"{label}: parameters {[i + 1 for i in und]} undecided after "
-                                f"{hp.steps[-1]} steps (final distances {[f'{x:.3g}' for x in hp.dist[-1]]})")
+            inconclusive.append(f"{label}: parameters {', '.join(str(i + 1) for i in und)} undecided "
+                                f"after {hp.steps[-1]} steps (final distances "
+                                f"{', '.join(f'{x:.3g}' for x in hp.dist[-1])})")
 
     ok_runs = [r for r in results if all(c == dynamics.CONVERGED for c in r["hp"].classes)]
     if ok_runs:
@@ -300,6 +301,10 @@ def _compute(tier: str = "quick", seed: int = 20260101, *, runs: list | None = N
         value=", ".join(f"{x['n']},{x['d']},M0={x['M0']}: {x['hp'].precision.describe()}"
                         for x in results),
         evidence="High-precision runs", kind="note"))
+    rate = STATEMENT_DATA.conclusion("rate")   # the stated rate as a bound through the first run
+    ref = common.bound_line(loss_lines[0], float(rate.claimed), rate.relation,
+                            f"O(tau^-{float(rate.claimed):g})") if loss_lines else None
+    loss_lines += [ref] if ref else []
     figures = [
         Figure(id="thm3.2-dist", title="Small initialisation: distance of each parameter to the target",
                xlabel="GD step tau", ylabel="|m_i - m*|", lines=dist_lines, xscale="linear", yscale="log"),
@@ -440,7 +445,7 @@ def decide(statement: Statement, obs) -> list[Decision]:
             holds = False
     out = [Decision("converge", False if not holds else (None if und or not obs["results"] else True),
                     "; ".join(texts), f"high-precision GD runs of {obs['steps']} steps, classified "
-                                      "by the explicit rule of verify.dynamics")]
+                                      "by the explicit rule of verify/dynamics.py")]
     p = float(statement.conclusion("rate").claimed)
     ok, bad, texts = True, [], []
     for r, law in zip(obs["results"], obs["laws"]):

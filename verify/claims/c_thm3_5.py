@@ -465,6 +465,10 @@ def record(module, obs, tier) -> common.ClaimRecord:
                            "bound"], "rows": gd_table}]
     figs = far.figures("thm3_5", f"thm3.5 rate run (n={rr['n']}, d={rr['d']}, M0={rr['M0']:g})",
                        tr, val)
+    rate = st.conclusion("rate")     # the stated rate, drawn as a bound through the GD loss
+    ref = common.bound_line(figs[0].lines[0], float(rate.claimed), rate.relation,
+                            f"O(tau^-{float(rate.claimed):g})")
+    figs[0].lines += [ref] if ref else []
     tested = ("two-phase reduction at " + ", ".join(f"n = {r['n']} M0 = {r['M0']:.3g} ({r['seeds']} "
                                                      "seeds)" for r in freq)
               + f", d = {D}; validated against full GD at M0 = {vr['M0']:g}; far law validated on "

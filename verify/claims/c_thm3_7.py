@@ -252,6 +252,9 @@ def record(module, obs, tier) -> common.ClaimRecord:
                             f"tau = {tr.steps[-1]}", value=f"{tr.loss[-1]:.4g}",
                             evidence="thm3_7-law-loss", kind="note"))
     figs = far.figures("thm3_7", f"thm3.7 (n={n}, d={d}, M0={M0:g})", tr, val)
+    lb, p = module.STATEMENT_DATA.conclusion("lower_bound"), 1 + min(eps_list)  # tightest stated eps
+    ref = common.bound_line(figs[0].lines[0], p, lb.relation, f"c/tau^(1+eps), eps = {min(eps_list):g}")
+    figs[0].lines += [ref] if ref else []
     inputs = {"seed": seed, "tier": tier, "n": n, "d": d, "M0": M0, "eta": eta,
               "steps": obs["steps"], "t": 0, "parameterisation": "noised", "digits": DIGITS,
               "eps": eps_list, "outcome_rules": obs["rules"], "per_eps": per_eps, "classes": cls,

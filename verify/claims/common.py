@@ -124,6 +124,34 @@ def trajectory_figures(prefix: str, title: str, runs: list[tuple[str, Any]], *,
     return figs
 
 
+def plain_tuple(rows) -> str:
+    """A configuration of means (one row of coordinates per mean) as plain math: "(0.8, -1.3)"
+    when every mean is one number, else "((0.3, 0.1), (-0.2, 0.05))"."""
+    rows = [[str(x) for x in (r if isinstance(r, (list, tuple)) else [r])] for r in rows]
+    if all(len(r) == 1 for r in rows):
+        return "(" + ", ".join(r[0] for r in rows) + ")"
+    return "(" + ", ".join("(" + ", ".join(r) + ")" for r in rows) + ")"
+
+
+def bound_line(data: Line, exponent: float, relation: str, claimed: str) -> Line | None:
+    """The claimed rate C tau^-p drawn as a bound through one point of ``data``: for an upper
+    bound (relation "<=") through the point where loss tau^p is largest, so the line lies on or
+    above every point; for a lower bound (">=") through the point where it is smallest, so the
+    line lies on or below every point.  The label names the claim and the point.  None when the
+    data has no positive finite point at tau >= 1."""
+    pts = [(x, y) for x, y in zip(data.x, data.y)
+           if x >= 1 and y is not None and 0 < y < math.inf]
+    if not pts:
+        return None
+    pick = max if relation == "<=" else min
+    xk, yk = pick(pts, key=lambda q: math.log(q[1]) + exponent * math.log(q[0]))
+    xs = [pts[0][0], pts[-1][0]]
+    word = "largest" if relation == "<=" else "smallest"
+    label = (f"claimed {claimed} through the data point at tau = {xk:.3g} "
+             f"({word} loss tau^{exponent:g})")
+    return Line(label, xs, [yk * (x / xk) ** (-exponent) for x in xs], kind="reference")
+
+
 def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
     """95% Wilson score interval for a binomial proportion."""
     if trials == 0:
