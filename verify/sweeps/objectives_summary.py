@@ -67,10 +67,11 @@ def summarise_objectives(cells, grid: str) -> dict:
             last = [max((s for s in r["first_within_tol"] if s is not None), default=None)
                     if r["converged"] == r["n"] else None for r in rs]
             far_d = [max(r["final_dist"]) for r in rs]
+            def said(xs):
+                return ", ".join("never" if x is None else f"step {x}" for x in xs)
             parts.append(f"{obj}: {sum(conv)} of {sum(r['n'] for r in rs)} means converged "
-                         f"over {len(rs)} seeds (first within 0.1 at step "
-                         f"{', '.join(str(w) for w in when)}; all within 0.1 at step "
-                         f"{', '.join(str(x) for x in last)}); farthest mean at the end "
+                         f"over {len(rs)} seed(s) (first mean within 0.1: {said(when)}; all "
+                         f"within 0.1: {said(last)}); farthest mean at the end "
                          f"{', '.join(f'{x:.3g}' for x in far_d)}")
         findings.append({"headline": f"From thm3.5's far random start (M0 = {far[0][0]['M0']:g}, "
                                      f"n = 3, {STEPS} steps) the objectives part ways: "
