@@ -455,7 +455,8 @@ def test_pair_scales_pinned(exponent, kind):
     _pair_case(exponent, "0.75", 20, kind)
 
 
-@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.slow
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(exponent=st.integers(-300, 300), target=st.sampled_from(["0", "0.75", "-3"]),
        digits=st.integers(5, 30), kind=st.sampled_from(["loss", "grad"]))
 def test_property_pair_scales(exponent, target, digits, kind):
