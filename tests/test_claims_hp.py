@@ -9,7 +9,7 @@ import mpmath
 import pytest
 
 from verify import model
-from verify.claims import c_lem3_3, c_thm3_1, c_thm3_2
+from verify.claims import c_lem3_3, c_thm3_1, c_thm3_2, small_init
 from verify.claims.record import CONFIRMED, INCONCLUSIVE, REFUTED, dumps, loads
 from verify.precision import context
 
@@ -145,9 +145,9 @@ def test_thm32_quick_confirmed(thm32_quick):
 
 def test_thm32_initial_scales_follow_the_theorem():
     ctx = context(30)
-    b = c_thm3_2.scale_bound(2, 1, 1, ctx)
+    b = small_init.scale_bound(2, 1, 1, ctx)
     assert abs(ctx.log10(b) - (-212 / ctx.log(10) - ctx.log10(216))) < 1e-20
-    init = c_thm3_2.initial_parameters(3, 2, "1", seed=1)
+    init = small_init.initial_parameters(3, 2, "1", seed=1)
     assert init["max_init_norm_log10"] <= init["log10_bound"] + 1e-12
     # the centred parameters keep the spread exactly enough: differences are ~ the bound
     c = init["c"]
@@ -164,7 +164,7 @@ def test_thm32_float64_loses_the_spread(thm32_quick):
 def test_thm32_all_equal_trajectory_is_exact():
     """Independent prediction: for all-equal parameters F = |a|^2 exactly and a contracts by
     1 - 2 eta/n, so the loss after k steps is M0^2 (1 - 2 eta/n)^(2k) (float64 run)."""
-    tr = c_thm3_2.tracked_gd([[-1.0], [-1.0], [-1.0]], "0.25", 10, digits=8, backend="float64")
+    tr = small_init.tracked_gd([[-1.0], [-1.0], [-1.0]], "0.25", 10, digits=8, backend="float64")
     for k in range(11):
         assert tr.loss[k] == pytest.approx((1 - 0.5 / 3) ** (2 * k), rel=1e-10, abs=0)
 

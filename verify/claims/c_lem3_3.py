@@ -35,10 +35,9 @@ Verdict rule (over the runs of `thm3.2`, steps with A(tau) > 1/(6n)):
 from __future__ import annotations
 
 import math
-import sys
 import time
 
-from verify.claims import c_thm3_2 as small_init
+from verify.claims import small_init
 from verify.claims.common import Figure, Line, decided_record, nstr, quantity
 from verify.claims.statement import Conclusion, Decision, Statement, Twin, judge
 from verify.claims.record import Finding

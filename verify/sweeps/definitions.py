@@ -94,7 +94,7 @@ def _check_interrupt(traj) -> None:
 # split-threshold
 # ----------------------------------------------------------------------------------------------
 
-SPLIT_ETA = "0.25"          # thm3.2's step (see verify.claims.c_thm3_2: stable for eta < n)
+SPLIT_ETA = "0.25"          # thm3.2's step (see verify.claims.small_init: stable for eta < n)
 SPLIT_DIGITS = 6            # correct digits on top of the spread digits (classes need few)
 SPLIT_CONVERGED = 0.5       # every |c_i| below this at the end (and not growing): all converge
 SPLIT_AWAY = 1.0            # some |c_i| above this at the end: the cluster split
@@ -112,10 +112,10 @@ def split_steps(M: float, n: int, eta: float = float(SPLIT_ETA)) -> int:
 def _split_start(M: float, n: int, d: int, log10_delta: float, seed: int):
     """thm3.2's initial condition with its scale replaced by delta = 10^log10_delta: m* = M e_1,
     m_i(0) = r_i u_i (u_i uniform on the sphere, r_i uniform in [delta/2, delta]); centred."""
-    from verify.claims import c_thm3_2
+    from verify.claims import small_init
     ctx = _precision.context(max(30, int(-log10_delta) + 40))
     delta = ctx.power(10, ctx.mpf(log10_delta))
-    return c_thm3_2.initial_parameters(n, d, repr(M), seed, init_scale=delta)["c"]
+    return small_init.initial_parameters(n, d, repr(M), seed, init_scale=delta)["c"]
 
 
 def split_outcome(M: float, n: int, d: int, log10_delta: float, seed: int) -> dict:

@@ -50,7 +50,7 @@ class SweepInterrupted(KeyboardInterrupt):
 
 # Sources whose content decides a cell's result (a change recomputes the cells).
 _CODE = ("sweeps/definitions.py", "dynamics.py", "model.py", "quadrature.py", "precision.py",
-         "engine_f64.py", "engine_arb.py", "claims/c_thm3_2.py", "claims/c_thm3_4.py",
+         "engine_f64.py", "engine_arb.py", "claims/small_init.py", "claims/c_thm3_4.py",
          "outcomes.py")
 CONNECT_TIMEOUT_S = 10
 

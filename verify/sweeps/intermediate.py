@@ -27,7 +27,7 @@ from verify.sweeps.sgd_batch import source_hash
 D = 2
 ETA = "0.25"
 CONVERGED_R, AWAY_R, WINDOW = 0.5, 1.0, 4
-_SOURCES = ("sweeps/intermediate.py", "claims/c_thm3_2.py")
+_SOURCES = ("sweeps/intermediate.py", "claims/small_init.py")
 
 
 def classify(dist: list[list[float]]) -> tuple[list[str], list[str]]:
