@@ -146,9 +146,7 @@ def as_input(ctx, c) -> list[list[str]]:
 
 
 def load_model():
-    """(verify.model, "") or (None, reason) while the numeric core is not importable."""
-    try:
-        from verify import model  # noqa: WPS433 (the numeric core is optional for the symbolic steps)
-    except Exception as exc:  # pragma: no cover - depends on the tree's state
-        return None, f"numeric core verify.model not importable: {type(exc).__name__}: {exc}"
-    return model, ""
+    """(the numeric core, "") or (None, reason): the engine verify.model registered with
+    :mod:`proofs.engine_hook` (proofs/ never imports verify/)."""
+    from proofs import engine_hook
+    return engine_hook.registered()

@@ -122,7 +122,7 @@ def cluster(tmp_path):
 def test_real_cluster_matches_serial_and_survives_a_killed_worker(cluster, tmp_path):
     address, procs = cluster
     from verify.sweeps.cli import parse_grid
-    from verify.sweeps.definitions import get
+    from verify.sweeps.registry import get
     n_cells = len(get(SWEEP).grid(True, parse_grid(GRID)))
 
     serial = subprocess.run(_sweep(tmp_path / "serial", "none", tmp_path), cwd=ROOT,

@@ -18,6 +18,7 @@ from hypothesis import example, given, settings, strategies as st
 import proofs
 from proofs import em_link, gradient, hessian, numeric, score, stationary
 from proofs.symbolic import SoftmaxModel, dot
+from verify import model as _engine  # registers the numeric core for the spot checks
 
 
 @pytest.fixture(autouse=True)
@@ -34,10 +35,18 @@ def derivations():
 
 
 def _model_or_skip():
+    # verify.model is imported above, so the spot checks always have their engine: a missing
+    # registration is a failure, never a silent skip
     model, reason = numeric.load_model()
-    if model is None:
-        pytest.skip(f"needs the numeric core: {reason}")
+    assert model is _engine, reason
     return model
+
+
+def test_proofs_run_without_an_engine_and_say_so(monkeypatch):
+    from proofs import engine_hook
+    monkeypatch.setattr(engine_hook, "_CORE", [])
+    model, reason = numeric.load_model()
+    assert model is None and "registered" in reason
 
 
 # ---- registry -------------------------------------------------------------------------------

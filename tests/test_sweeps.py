@@ -14,7 +14,7 @@ from verify import cli as verify_cli
 from verify import interrupt, model
 from verify.sweeps import engine, fit
 from verify.sweeps.cli import parse_grid, resummarise, run_sweep
-from verify.sweeps.definitions import SweepError, get
+from verify.sweeps.registry import SweepError, get
 from verify.sweeps.summaries import linear_amplification, stated_ln_scale, summarise_split
 
 TINY = "n=2;d=1;M=3,4;seed=0"

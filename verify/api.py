@@ -26,9 +26,9 @@ from mpmath import libmp
 from verify import model
 from verify import objectives
 from verify import precision as _precision
-from verify.precision import Precision, exact
+from verify.precision import Precision
 
-PARAMETERISATIONS = ("noised", "clean")
+from verify.inputs import MAX_T, PARAMETERISATIONS, check_parameterisation, check_t  # noqa: F401
 
 
 @dataclass
@@ -55,27 +55,6 @@ class Result:
         """Significant digits the error bound certifies (``rule["digits_reached"]``; None when
         the engine did not measure them)."""
         return self.rule.get("digits_reached")
-
-
-# Largest noise level accepted: e^{-t} ~ 10^-434294 there, and the clean parameterisation's
-# c = e^{-t}(m - m*) is still formed quickly; far beyond, exp(-t) itself becomes intractable.
-MAX_T = 10**6
-
-
-def check_t(t) -> mpmath.mpf:
-    """t as an exact mpf; ValueError naming ``t`` unless 0 <= t <= MAX_T."""
-    tt = exact(t, "t")
-    if tt < 0:
-        raise ValueError(f"t must be >= 0, got {t!r:.60}")
-    if tt > MAX_T:
-        raise ValueError(f"t must be <= {MAX_T} (e^-t is below 10^-434294 there), got {t!r:.60}")
-    return tt
-
-
-def check_parameterisation(p: str) -> str:
-    if p not in PARAMETERISATIONS:
-        raise ValueError(f"parameterisation must be one of {PARAMETERISATIONS}, got {p!r}")
-    return p
 
 
 def _coerce(params, target, digits, dps):

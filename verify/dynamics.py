@@ -203,7 +203,7 @@ class _Setup:
             raise ValueError(f"eta must be > 0, got {eta!r}")
         if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
             raise ValueError(f"steps must be a nonnegative integer, got {steps!r}")
-        from verify.api import check_parameterisation, check_t
+        from verify.inputs import check_parameterisation, check_t
         check_parameterisation(parameterisation)
         self.tt = check_t(t)
         self.digits, self.backend, self.parameterisation = digits, backend, parameterisation

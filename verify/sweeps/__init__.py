@@ -3,7 +3,11 @@
 A sweep is a named grid of *cells*; each cell is a small, seeded, deterministic computation (a
 few gradient-descent runs) whose result is a plain dict.  The data flow is the toolkit's:
 
-    definitions.py  the sweeps: grids (quick/full) and the cell functions (part of the cache key)
+    base.py         what a sweep is made of: axes, the Sweep record, the interrupt rule
+    definitions.py  the paper's three sweeps: grids (quick/full) and cell functions (cache key)
+    sgd_batch.py, finite_sample_sweep.py, intermediate.py, objectives_sweep.py
+                    the sweeps beyond the paper, one module each
+    registry.py     every sweep by name
     engine.py       runs cells serially or as Dask tasks, caches each finished cell on disk
     summaries.py    the summaries read from the cells (not part of the cache key)
     fit.py          the laws fitted to the cells (least squares with uncertainties, onsets)
@@ -15,6 +19,6 @@ starts" without recomputing anything.
 """
 from __future__ import annotations
 
-from verify.sweeps.definitions import SWEEPS, Sweep, get
+from verify.sweeps.registry import SWEEPS, Sweep, get
 
 __all__ = ["SWEEPS", "Sweep", "get"]

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from verify.sweeps import engine
-from verify.sweeps.definitions import SWEEPS, SweepError, get
+from verify.sweeps.registry import SWEEPS, SweepError, get
 
 EXIT_OK, EXIT_INTERRUPTED = 0, 130
 

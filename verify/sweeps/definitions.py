@@ -18,76 +18,12 @@ computation uses is defined here (this file is part of the cache key, verify.swe
 """
 from __future__ import annotations
 
-import importlib
 import math
-from dataclasses import dataclass
-from typing import Callable
 
 from verify import dynamics
 from verify import precision as _precision
 
-SEED = 20260101
-
-
-class SweepError(ValueError):
-    """Bad sweep input (unknown name, grid value out of range): a one-line message."""
-
-
-@dataclass(frozen=True)
-class Axis:
-    """One grid axis: the quick and full values, and the range a user may ask for."""
-
-    name: str
-    quick: tuple
-    full: tuple
-    lo: float
-    hi: float
-    integer: bool = False
-
-
-@dataclass(frozen=True)
-class Sweep:
-    name: str
-    title: str
-    axes: tuple[Axis, ...]
-    cell_fn: Callable[..., dict]
-    summariser: str             # a function of verify.sweeps.summaries, resolved when called
-    fixed: tuple[tuple[str, object], ...] = ()
-
-    def summarise(self, cells: list[tuple[dict, dict]], grid: str) -> dict:
-        """The summary record of ``cells`` ((cell, result) pairs in grid order); ``grid`` names
-        the grid ("quick", "full" or "custom").  Imported here, not at module load: the
-        summaries import this module, and they are not part of a cell's cache key."""
-        where, _, fn = self.summariser.rpartition(":")    # "module:function" or a function name
-        module = importlib.import_module(where or "verify.sweeps.summaries")
-        return getattr(module, fn)(cells, grid)
-
-    def grid(self, quick: bool, overrides: dict[str, list] | None = None) -> list[dict]:
-        """The cells in a fixed order (the product of the axes, first axis slowest)."""
-        values = []
-        overrides = overrides or {}
-        unknown = set(overrides) - {a.name for a in self.axes}
-        if unknown:
-            raise SweepError(f"sweep {self.name!r} has no axis {sorted(unknown)[0]!r}; "
-                             f"axes: {', '.join(a.name for a in self.axes)}")
-        for a in self.axes:
-            vals = overrides.get(a.name, a.quick if quick else a.full)
-            for v in vals:
-                if not (a.lo <= v <= a.hi) or (a.integer and int(v) != v):
-                    raise SweepError(f"{self.name}: {a.name}={v:g} is out of range "
-                                     f"[{a.lo:g}, {a.hi:g}]" + (" (integers)" if a.integer else ""))
-            values.append([int(v) if a.integer else float(v) for v in vals])
-        cells = [{}]
-        for a, vals in zip(self.axes, values):
-            cells = [dict(c, **{a.name: v}) for c in cells for v in vals]
-        return [dict(c, **dict(self.fixed)) for c in cells]
-
-
-def _check_interrupt(traj) -> None:
-    # A GD run turns the first Ctrl-C into a flag and returns early; a cell must never be
-    # computed (and cached) from an interrupted run.
-    if traj.interrupted:
-        raise KeyboardInterrupt
+from verify.sweeps.base import SEED, Axis, Sweep, SweepError, _check_interrupt  # noqa: F401 (SweepError: re-exported)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -226,7 +162,7 @@ def thm34_cell(angle_deg: float, M0: float, n: int, d: int) -> dict:
             "classes": cls, "final_dist": [r if math.isfinite(r) else None for r in tr.dist[-1]]}
 
 
-SWEEPS: dict[str, Sweep] = {s.name: s for s in (
+PAPER_SWEEPS: dict[str, Sweep] = {s.name: s for s in (
     Sweep("split-threshold", "largest initial spread delta* from which every mean converges "
           "(thm3.2's setting), against the stated scale",
           (Axis("n", (2, 3), (2, 3, 4, 6), 2, 8, True),
@@ -247,21 +183,3 @@ SWEEPS: dict[str, Sweep] = {s.name: s for s in (
            Axis("M0", (2.0, 4.0), (1.0, 2.0, 3.0, 4.0, 6.0, 8.0), 0.5, 20)),
           thm34_cell, "summarise_map", fixed=(("n", 3), ("d", 2))),
 )}
-
-
-# Sweeps defined in their own modules (issue 22), registered one line each (imported here, after
-# Sweep and Axis exist; each cell carries its module's source hash as "code").
-from verify.sweeps import sgd_batch as _sgd_batch  # noqa: E402
-SWEEPS[_sgd_batch.SWEEP.name] = _sgd_batch.SWEEP
-from verify.sweeps import finite_sample_sweep as _finite  # noqa: E402
-SWEEPS[_finite.SWEEP.name] = _finite.SWEEP
-from verify.sweeps import intermediate as _intermediate  # noqa: E402
-SWEEPS[_intermediate.SWEEP.name] = _intermediate.SWEEP
-from verify.sweeps import objectives_sweep as _objectives  # noqa: E402
-SWEEPS[_objectives.SWEEP.name] = _objectives.SWEEP
-
-
-def get(name: str) -> Sweep:
-    if name not in SWEEPS:
-        raise SweepError(f"unknown sweep {name!r}; known: {', '.join(SWEEPS)}")
-    return SWEEPS[name]

@@ -35,7 +35,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from verify.sweeps.definitions import Sweep, SweepError
+from verify.sweeps.base import Sweep, SweepError
 
 
 class SweepInterrupted(KeyboardInterrupt):
@@ -154,7 +154,7 @@ def stored_results(sweep: Sweep, cells: list[dict], out: Path | str) -> tuple[li
 
 def _run_cell(name: str, cell: dict) -> dict:
     """The task a worker runs (module-level, so Dask can pickle it by reference)."""
-    from verify.sweeps.definitions import get
+    from verify.sweeps.registry import get
     return get(name).cell_fn(**cell)
 
 

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from verify.sweeps.definitions import Axis, Sweep
+from verify.sweeps.base import Axis, Sweep
 from verify.sweeps.sgd_batch import source_hash
 
 SEED = 20262202

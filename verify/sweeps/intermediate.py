@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 
-from verify.sweeps.definitions import Axis, Sweep
+from verify.sweeps.base import Axis, Sweep
 from verify.sweeps.sgd_batch import source_hash
 
 D = 2

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from verify.sweeps.definitions import Axis, Sweep
+from verify.sweeps.base import Axis, Sweep
 
 OBJECTIVE_NAMES = ("forward-fisher", "gradient-em", "reverse-fisher", "time-averaged")
 FAMILY_NAMES = ("tiny-spread", "thm3.4", "far-random", "experiment")

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from verify.sweeps.definitions import Axis, Sweep
+from verify.sweeps.base import Axis, Sweep
 
 SEED = 20262201
 STEPS = 3000
@@ -76,7 +76,7 @@ def _population_run(setting: int, M0: float, n: int, seed: int):
     """The population GD run of a start (deterministic; kept per process, so the cells of one
     start with different B -- the grid's fastest axis -- share it on a worker)."""
     from verify import dynamics
-    from verify.sweeps.definitions import _check_interrupt
+    from verify.sweeps.base import _check_interrupt
     c0, eta, _d = start(setting, M0, n, seed)
     gd = dynamics.run_gd(c0, eta, STEPS, digits=4, progress=False)
     _check_interrupt(gd)
