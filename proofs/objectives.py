@@ -222,19 +222,19 @@ def derive(spot_check: bool = True, digits: int = 30) -> Derivation:
     ok = check_em_far_integral()
     steps.append(Step(
         "Far drift of gradient EM: one mean at $c_1 = r e$, the other $n - 1$ at the target. With "
-        "$y = (r/2 + \log(n-1)/r + x) e + \dots$ the weight is $\sigma(r x)$ and the density "
-        "$\phi(r/2)(n-1)^{-1/2} e^{-r x/2}(1 + O(1/r^2))$; with $u = r x$, $\mathbb{E}[w_1 (y - c_1)] "
-        "= -\frac{\phi(r/2)}{2\sqrt{n-1}} \int \sigma(u) e^{-u/2} du\,(1 + O(r^{-2}))$ and "
-        "$\int \sigma(u) e^{-u/2} du = \int \frac{du}{2\cosh(u/2)} = \pi$: the far mean comes "
-        "back, $\Delta r = -\eta \frac{\pi}{2\sqrt{n-1}} \phi(r/2)$ per step.",
+        r"$y = (r/2 + \log(n-1)/r + x) e + \dots$ the weight is $\sigma(r x)$ and the density "
+        r"$\phi(r/2)(n-1)^{-1/2} e^{-r x/2}(1 + O(1/r^2))$; with $u = r x$, $\mathbb{E}[w_1 (y - c_1)] "
+        r"= -\frac{\phi(r/2)}{2\sqrt{n-1}} \int \sigma(u) e^{-u/2} du\,(1 + O(r^{-2}))$ and "
+        r"$\int \sigma(u) e^{-u/2} du = \int \frac{du}{2\cosh(u/2)} = \pi$: the far mean comes "
+        r"back, $\Delta r = -\eta \frac{\pi}{2\sqrt{n-1}} \phi(r/2)$ per step.",
         S("E[w_1 (y - c_1)] = -(pi/2) phi(r/2) / sqrt(n-1) (1 + O(1/r^2))"), "symbolic-limit", ok,
         "the integral by SymPy; the expansion checked numerically in the spot check"))
     ok = check_rf_far_limit()
     steps.append(Step(
         "Far drift of reverse Fisher: under the far mean's own measure $y = c_1 + z$, "
-        "$w_1 \to 1$, $v \to c_1$, $h_1 \to 0$ up to $O(e^{-r^2/8})$, and its pathwise term "
-        "vanishes with $h$; so $\nabla_{c_1} R = \frac{2}{n} c_1 (1 + O(e^{-r^2/8}))$: the far mean "
-        "returns geometrically, $r \leftarrow r (1 - 2\eta/n)$.",
+        r"$w_1 \to 1$, $v \to c_1$, $h_1 \to 0$ up to $O(e^{-r^2/8})$, and its pathwise term "
+        r"vanishes with $h$; so $\nabla_{c_1} R = \frac{2}{n} c_1 (1 + O(e^{-r^2/8}))$: the far mean "
+        r"returns geometrically, $r \leftarrow r (1 - 2\eta/n)$.",
         S("grad_{c_1} R -> (2/n) c_1"), "symbolic-limit", ok, "w_1 -> 1 limit of the integrand"))
     t1 = time.perf_counter()
     der = Derivation(NAME, STATEMENT, steps, S("GD on K = gradient EM; grad R in two equal forms"))
