@@ -180,9 +180,11 @@ def conclusions_table(statement: Statement, decisions: Iterable[Decision]) -> li
 
 
 def _plain(x):
-    """A JSON-friendly form of a claimed value (numbers and strings stay, dicts recurse)."""
+    """A JSON-friendly form of a claimed value (numbers and strings stay, dicts recurse, keys in
+    sorted order: results.json is written with sorted keys, so a fresh record and one read back
+    from disk must render the same)."""
     if isinstance(x, dict):
-        return {str(k): _plain(v) for k, v in x.items()}
+        return {str(k): _plain(x[k]) for k in sorted(x, key=str)}
     if isinstance(x, (list, tuple)):
         return [_plain(v) for v in x]
     if isinstance(x, (int, float, str, bool)) or x is None:
