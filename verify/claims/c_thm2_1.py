@@ -612,15 +612,9 @@ def check(tier: str = "quick", seed: int = 20260101, *, claimed_power: float | N
     obs = observe(tier, seed, **overrides)
     module = sys.modules[__name__]
     if claimed_power is not None:
-        module = _Mutated(STATEMENT_DATA.replace("rate", claimed=float(claimed_power)))
+        module = common.StatementVariant(sys.modules[__name__],
+                                         STATEMENT_DATA.replace("rate", claimed=float(claimed_power)))
     return record(module, obs, tier)
-
-
-class _Mutated:
-    def __init__(self, st):
-        self.STATEMENT_DATA, self.TWINS, self.decide = st, TWINS, decide
-        for k in ("ID", "TITLE", "STATEMENT", "PROVENANCE"):
-            setattr(self, k, getattr(sys.modules[__name__], k))
 
 
 def record(module, obs, tier) -> common.ClaimRecord:

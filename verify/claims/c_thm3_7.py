@@ -193,18 +193,9 @@ def check(tier: str = "quick", seed: int = 20260101, *, eps_list=None, **overrid
     obs = observe(tier, seed, **overrides)
     module = sys.modules[__name__]
     if eps_list is not None:
-        module = _Mutated(STATEMENT_DATA.replace("lower_bound", claimed={"eps": list(eps_list)}))
+        module = common.StatementVariant(sys.modules[__name__],
+                                         STATEMENT_DATA.replace("lower_bound", claimed={"eps": list(eps_list)}))
     return record(module, obs, tier)
-
-
-class _Mutated:
-    """This claim with another statement (tests of a false claim through check)."""
-    def __init__(self, st):
-        self.STATEMENT_DATA = st
-        self.TWINS = TWINS
-        self.decide = decide
-        for k in ("ID", "TITLE", "STATEMENT", "PROVENANCE"):
-            setattr(self, k, getattr(sys.modules[__name__], k))
 
 
 def record(module, obs, tier) -> common.ClaimRecord:

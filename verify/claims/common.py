@@ -161,3 +161,14 @@ def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float
     centre = (p + z * z / (2 * trials)) / den
     half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / den
     return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+class StatementVariant:
+    """A claim module seen with another statement: the same ID, title, prose, provenance, twins
+    and ``decide``, but ``STATEMENT_DATA`` replaced (a check asked to decide a changed statement
+    on its own evidence, e.g. a mutated rate exponent)."""
+
+    def __init__(self, module, statement):
+        for k in ("ID", "TITLE", "STATEMENT", "PROVENANCE", "TWINS", "decide"):
+            setattr(self, k, getattr(module, k))
+        self.STATEMENT_DATA = statement

@@ -5,8 +5,10 @@ sweeps beyond the paper; :mod:`verify.sweeps.registry` names them all.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 SEED = 20260101
@@ -71,3 +73,15 @@ def _check_interrupt(traj) -> None:
     # computed (and cached) from an interrupted run.
     if traj.interrupted:
         raise KeyboardInterrupt
+
+
+def hash_sources(sources, length: int = 12) -> str:
+    """A hash of the named source files (paths relative to verify/): a cell's code version, so a
+    change to any of them recomputes the cells that depend on it."""
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for rel in sources:
+        p = root / rel
+        if p.exists():
+            h.update(rel.encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()[:length]

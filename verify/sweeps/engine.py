@@ -35,7 +35,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from verify.sweeps.base import Sweep, SweepError
+from verify.sweeps.base import Sweep, SweepError, hash_sources
 
 
 class SweepInterrupted(KeyboardInterrupt):
@@ -56,13 +56,7 @@ CONNECT_TIMEOUT_S = 10
 
 
 def code_version() -> str:
-    root = Path(__file__).resolve().parents[1]
-    h = hashlib.sha256()
-    for rel in _CODE:
-        p = root / rel
-        if p.exists():
-            h.update(rel.encode() + b"\0" + p.read_bytes() + b"\0")
-    return h.hexdigest()[:16]
+    return hash_sources(_CODE, 16)
 
 
 def cell_key(name: str, cell: dict, version: str) -> str:

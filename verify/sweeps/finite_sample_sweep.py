@@ -10,7 +10,6 @@ population target 0 and from the noised empirical mean e^{-t} xbar.
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 

@@ -14,10 +14,8 @@ Everything is seeded from the cell's inputs.  The summary is
 """
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
 
-from verify.sweeps.base import Axis, Sweep
+from verify.sweeps.base import Axis, Sweep, hash_sources
 
 OBJECTIVE_NAMES = ("forward-fisher", "gradient-em", "reverse-fisher", "time-averaged")
 FAMILY_NAMES = ("tiny-spread", "thm3.4", "far-random", "experiment")
@@ -28,13 +26,9 @@ _SOURCES = ("sweeps/objectives_sweep.py", "claims/objectives_common.py", "object
 
 
 def source_hash(sources=_SOURCES) -> str:
-    root = Path(__file__).resolve().parents[1]
-    h = hashlib.sha256()
-    for rel in sources:
-        p = root / rel
-        if p.exists():
-            h.update(rel.encode() + b"\0" + p.read_bytes() + b"\0")
-    return h.hexdigest()[:12]
+    """The cell's "code" entry: a hash of the files its result depends on beyond
+    verify.sweeps.engine's list, so a change to them recomputes the cells."""
+    return hash_sources(sources)
 
 
 def objectives_cell(objective: int, family: int, M0: float, seed: int, code: str = "") -> dict:

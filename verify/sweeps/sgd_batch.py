@@ -19,13 +19,11 @@ exactly one mean converged.  Everything a cell computes is seeded from its input
 from __future__ import annotations
 
 import functools
-import hashlib
 import math
-from pathlib import Path
 
 import numpy as np
 
-from verify.sweeps.base import Axis, Sweep
+from verify.sweeps.base import Axis, Sweep, hash_sources
 
 SEED = 20262201
 STEPS = 3000
@@ -35,15 +33,9 @@ _SOURCES = ("sweeps/sgd_batch.py", "sgd.py", "asymptotics/sgd_noise.py", "outcom
 
 
 def source_hash(sources=_SOURCES) -> str:
-    """Hash of the files a cell's result depends on beyond verify.sweeps.engine's list (put into
-    every cell as its "code" entry, so a change recomputes the cells)."""
-    root = Path(__file__).resolve().parents[1]
-    h = hashlib.sha256()
-    for rel in sources:
-        p = root / rel
-        if p.exists():
-            h.update(rel.encode() + b"\0" + p.read_bytes() + b"\0")
-    return h.hexdigest()[:12]
+    """The cell's "code" entry: a hash of the files its result depends on beyond
+    verify.sweeps.engine's list, so a change to them recomputes the cells."""
+    return hash_sources(sources)
 
 
 def start(setting: int, M0: float, n: int, seed: int) -> tuple[list[list[float]], float, int]:
