@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from verify import model, sgd
-from verify.claims import c_figure, c_thm2_1, c_thm3_4, c_thm3_5, c_thm3_7
+from verify.claims import c_figure, c_thm2_1, c_thm3_4, c_thm3_5, c_thm3_7, common
 from verify.outcomes import classify_outcome, outcome_rules
 from verify.claims.record import CONFIRMED, INCONCLUSIVE, REFUTED, dumps, loads
 from verify.dynamics import Trajectory
@@ -216,8 +216,9 @@ def test_thm3_7_statement_and_twins(obs37):
 
 
 def test_thm3_7_false_negative_eps(obs37):
-    rec = c_thm3_7.record(c_thm3_7._Mutated(c_thm3_7.STATEMENT_DATA.replace(
-        "lower_bound", claimed={"eps": [-0.5]})), obs37, "quick")
+    variant = common.StatementVariant(c_thm3_7, c_thm3_7.STATEMENT_DATA.replace(
+        "lower_bound", claimed={"eps": [-0.5]}))
+    rec = c_thm3_7.record(variant, obs37, "quick")
     assert rec.verdict == REFUTED
     assert rec.witness["eps"] == -0.5 and rec.witness["slope"] < -0.5
 
