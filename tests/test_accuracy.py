@@ -449,7 +449,10 @@ def _pair_case(exponent: int, target: str, digits: int, kind: str):
 
 
 @pytest.mark.parametrize("exponent,kind", [(-300, "loss"), (-300, "grad"), (-37, "grad"),
-                                           (300, "loss"), (-3, "loss")])
+                                           # minutes on 2 cores (the 1e300 scale's reference
+                                           # quadrature): the slow tier
+                                           pytest.param(300, "loss", marks=pytest.mark.slow),
+                                           (-3, "loss")])
 def test_pair_scales_pinned(exponent, kind):
     """The property's corners, pinned: 1e-300 and 1e300 (loss), small-scale gradients."""
     _pair_case(exponent, "0.75", 20, kind)
