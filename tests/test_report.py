@@ -246,6 +246,20 @@ def test_catalogue_is_generated_from_the_claim_modules():
         "run: python -m verify.report.catalogue"
 
 
+def test_catalogue_cli_help_and_bad_arguments_leave_the_file_alone(monkeypatch, capsys):
+    """--help prints the usage and exits 0, an unknown argument exits 2; neither writes."""
+    from verify.report import catalogue
+    writes = []
+    monkeypatch.setattr(type(catalogue.PATH), "write_text", lambda self, *a, **k: writes.append(self))
+    with pytest.raises(SystemExit) as e:
+        catalogue.main(["--help"])
+    assert e.value.code == 0 and "--check" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as e:
+        catalogue.main(["--no-such-option"])
+    assert e.value.code == 2 and "unrecognized arguments" in capsys.readouterr().err
+    assert writes == []
+
+
 def test_markdown_anchors_and_images_resolve(rendered):
     assert_markdown_links_resolve(rendered)
     tex = (rendered / "report.tex").read_text(encoding="utf-8")

@@ -8,7 +8,7 @@ the committed file differs from what the modules give (the test suite checks the
 """
 from __future__ import annotations
 
-import sys
+import argparse
 from pathlib import Path
 from typing import Any
 
@@ -87,12 +87,24 @@ def render_catalogue() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    """``python -m verify.report.catalogue [--check]``: rewrite the catalogue, or (``--check``)
+    exit 1 when the committed file differs from what the modules give.  ``--help`` prints the
+    usage and exits 0 without touching the file; an unknown argument exits 2."""
+    parser = argparse.ArgumentParser(
+        prog="python -m verify.report.catalogue",
+        description=f"Regenerate {PATH.relative_to(PATH.parents[2])} from the claim modules "
+                    "(their STATEMENT, STATEMENT_DATA and TWINS).")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 if the committed file is out of date")
+    args = parser.parse_args(argv)
     text = render_catalogue()
-    if "--check" in argv:
+    if args.check:
         same = PATH.is_file() and PATH.read_text(encoding="utf-8") == text
         print(f"{PATH}: {'up to date' if same else 'differs from the claim modules'}")
         return 0 if same else 1
+    if PATH.is_file() and PATH.read_text(encoding="utf-8") == text:
+        print(f"{PATH}: up to date")
+        return 0
     PATH.write_text(text, encoding="utf-8")
     print(f"wrote {PATH}")
     return 0
