@@ -535,7 +535,12 @@ def run_objective_gd(c0, eta, steps: int, *, objective: str, t_range=None, digit
     if t_range is not None:
         su.traj.settings["t_range"] = list(objectives.time_weight(t_range).__dict__.values())[:2]
     prec = su.prec
-    step = objectives.Stepper(objective, prec, t_range)
+
+    def stepper(p):  # multiprecision F / grad F (the time average's inner rule) on Arb
+        return objectives.Stepper(objective, p, t_range,
+                                  evaluator=None if p.is_float64 else evaluator_for(p))
+
+    step = stepper(prec)
     C, h = su.convert(prec, su.c_exact), su.eff_step(prec)
     sched = set(record_schedule(steps))
     bad, evals, tau = 0, 0, 0
@@ -554,7 +559,7 @@ def run_objective_gd(c0, eta, steps: int, *, objective: str, t_range=None, digit
                     su.traj.settings["backend_switch"] = {"step": tau, "from": "float64",
                                                           "to": "mpmath", "dps": prec.dps,
                                                           "reason": str(e)[:200]}
-                    step = objectives.Stepper(objective, prec, t_range)
+                    step = stepper(prec)
                     C, h = su.convert(prec, C.tolist()), su.eff_step(prec)
                     continue
                 evals += 1
@@ -581,6 +586,15 @@ def run_objective_gd(c0, eta, steps: int, *, objective: str, t_range=None, digit
                 tau += 1
                 if bar is not None:
                     bar.update(1)
+                if (backend == "auto" and not prec.is_float64 and tau % RECHECK_STEPS == 0
+                        and "backend_switch" not in su.traj.settings):
+                    # as run_gd: float64 from the first rechecked iterate where the policy allows
+                    now = model.check_params(C.tolist(), "c")
+                    cand = su.policy(now, "auto")
+                    if cand.is_float64:
+                        prec, step = cand, stepper(cand)
+                        su.traj.precision["switched"] = {"step": tau, **cand.to_dict()}
+                        C, h = su.convert(cand, now), su.eff_step(cand)
                 if prec.is_float64 and not np.all(np.abs(C) < FLOAT64_OVERFLOW):
                     su.traj.stop_reason = "overflow"
                     break
@@ -590,7 +604,9 @@ def run_objective_gd(c0, eta, steps: int, *, objective: str, t_range=None, digit
     if tau not in su.traj.steps and su.traj.stop_reason not in ("overflow", "steps", "classified"):
         f, g = step([list(r) for r in C])
         _record(su.traj, tau, f, C, np.array(g.value, dtype=C.dtype))
-    su.traj.precision = prec.to_dict()
+    switched = su.traj.precision.get("switched")
+    su.traj.precision = prec.to_dict() if switched is None else \
+        dict(su.prec.to_dict(), switched=switched)
     su.traj.settings["inaccurate_steps"] = bad
     _finish(su.traj, C, tau, su.rules, su.initial_max, len(su.c_exact))
     su.traj.evaluations = evals

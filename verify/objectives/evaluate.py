@@ -446,13 +446,19 @@ class Stepper:
     """Gradient and value of one objective at one precision, reused along a GD run (the rules
     and the integrator's warm start are kept between steps)."""
 
-    def __init__(self, name: str, prec: Precision, t_range=None, form: str | None = None):
+    def __init__(self, name: str, prec: Precision, t_range=None, form: str | None = None,
+                 evaluator=None):
+        """``evaluator``: the forward-Fisher back end the paper's objective and the time
+        average's inner F / grad F use (anything with model.Evaluator's ``grad(c, "direct",
+        with_loss=True)`` and ``F``, e.g. the Arb kernel a multiprecision run picks); default
+        ``model.Evaluator`` at ``prec``.  It changes the back end, never the definition."""
         self.name = check_objective(name)
         self.prec = prec
         self.form = form or GRADIENT_FORMS[name][0]
         self.tw = time_weight(t_range) if name == "time-averaged" else None
         self.run = _Run(prec)
-        self.evaluator = model.Evaluator(prec, self.run.integrator)
+        self.evaluator = evaluator if evaluator is not None else \
+            model.Evaluator(prec, self.run.integrator)
         self.t_start = 0
 
     def __call__(self, c_rows) -> tuple[Estimate, Estimate]:
