@@ -189,3 +189,87 @@ def test_far_drift_laws_against_engine(n):
             < 10 * math.exp(-r * r / 8) + float(gr.error[0][0]) / abs(float(gr.value[0][0])) \
             + 4e-16
     assert gaps[1] < gaps[0] / 3 and gaps[0] < 0.1   # O(1/r^2): a factor ~4 per doubling of r
+
+
+def _cli_value(capsys, name, params, digits):
+    """``python -m verify loss --objective NAME`` in-process: (value, error bound) as printed
+    (strings: parsed at the test's precision, not mpmath's global 15 digits)."""
+    assert cli.main(["loss", "--params", params, "--target", "0", "--objective", name,
+                     "--digits", str(digits)]) == 0
+    out = capsys.readouterr().out.strip()
+    head, rest = out.split("(error <=", 1)
+    label, value = head.split("=", 1)
+    assert label.strip() == name
+    return value.strip(), rest.split(";", 1)[0].strip()
+
+
+def _time_reference(ctx, c, orders):
+    """The time average by Gauss-Legendre of two orders in t over the reference F: the value of
+    the higher order and the difference as its error estimate (orders the engine's ladder
+    (3, 4, 6, 8, 12, 16, 24, ...) does not use)."""
+    vals = []
+    for order in orders:
+        x, w = ctx.gauss_quadrature(order, "legendre")
+        vals.append(ctx.fsum(wi / 2 * reference(ctx, "forward-fisher",
+                                                [ctx.exp(-(1 + xi) / 2) * ctx.mpf(ci) for ci in c])
+                             for xi, wi in zip(x, w)))
+    return vals[-1], abs(vals[-1] - vals[0])
+
+
+@pytest.mark.parametrize("name,params,digits", [
+    ("gradient-em", "20;0;0.5", 12), ("gradient-em", "30;-0.5", 12),
+    ("reverse-fisher", "20;0;0.5", 12), ("reverse-fisher", "30;-0.5", 12),
+    ("time-averaged", "22;0", 8),
+    pytest.param("time-averaged", "20;0;0.5", 6, marks=pytest.mark.slow)])
+def test_cli_loss_far_against_quad(capsys, name, params, digits):
+    """``verify loss --objective NAME`` at separations 20 to 30.5 against this file's mpmath.quad
+    (split at the softmax ties, DPS digits; for the time average, its own Gauss-Legendre pair in
+    t on [0, 1] at 25 digits, the pair's difference as the reference's error): the printed value
+    lies within its printed bound of the reference, and has the digits asked."""
+    c = params.split(";")
+    val_s, err_s = _cli_value(capsys, name, params, digits)
+    if name == "time-averaged":
+        ctx = mpmath.MPContext()
+        ctx.dps = 25
+        ref, ref_err = _time_reference(ctx, c, (14, 18) if len(c) == 2 else (18, 22))
+        assert ref_err <= ref * ctx.mpf(10) ** -(digits + 3)   # the reference is good enough
+    else:
+        ctx = _ctx()
+        ref, ref_err = reference(ctx, name, c), 0
+    val, err = ctx.mpf(val_s), ctx.mpf(err_s)
+    slack = ref_err + ref * ctx.mpf(10) ** -(min(ctx.dps, 25) - 5)
+    assert abs(val - ref) <= err + slack
+    assert err <= ctx.mpf(10) ** -digits * abs(val)
+    assert abs(val - ref) <= ctx.mpf(10) ** -digits * ref
+
+
+def test_objective_gd_drops_to_float64_like_an_mpmath_run():
+    """A start whose 1e-10 spread needs multiprecision drops to float64 once the policy allows
+    (rechecked every RECHECK_STEPS steps) and ends where the all-mpmath run ends: each step's
+    gradient is good to 10^-digits of its norm and EM contracts here, so the two iterates differ
+    by at most steps x 10^-digits x the start's scale."""
+    c0, steps, digits = [["3"], ["3.0000000001"]], 40, 4
+    a = dynamics.run_gd(c0, 0.5, steps, digits=digits, objective="gradient-em")
+    b = dynamics.run_gd(c0, 0.5, steps, digits=digits, objective="gradient-em", backend="mpmath")
+    assert a.precision["backend"] == "mpmath" and a.precision["switched"]["backend"] == "float64"
+    assert a.precision["switched"]["step"] % dynamics.RECHECK_STEPS == 0
+    assert "switched" not in b.precision
+    for ra, rb in zip(a.final_c, b.final_c):
+        assert abs(mpmath.mpf(ra[0]) - mpmath.mpf(rb[0])) <= steps * 10 ** -digits * 3
+
+
+def test_time_averaged_step_on_arb_matches_model_evaluator():
+    """The time average's inner F / grad F on the Arb kernel (what a multiprecision GD step
+    uses) against model.Evaluator (mpmath): the same values within the two error bounds."""
+    from verify import model
+    from verify.objectives import starts
+    c = model.check_params(starts.start("experiment", 5, 3, 4.0, 1), "c")
+    prec = model._resolve_precision(c, 4, None, "auto", model._scale_digits(c))
+    assert not prec.is_float64
+    fa, ga = O.Stepper("time-averaged", prec, evaluator=dynamics.evaluator_for(prec))(c)
+    fb, gb = O.Stepper("time-averaged", prec)(c)
+    assert "Arb" in fa.rule["rule"] and "Arb" not in fb.rule["rule"]
+    assert abs(fa.value - fb.value) <= fa.error + fb.error
+    for ra, rb, ea, eb in zip(ga.value, gb.value, ga.error, gb.error):
+        for x, y, ex, ey in zip(ra, rb, ea, eb):
+            assert abs(x - y) <= ex + ey
