@@ -275,20 +275,30 @@ def drift_fast(r: float, m: int) -> float:
     return -_integrals(r, d, m)[1] / m
 
 
-def integrate(r0: float, eta: float, m: int = 1, tau_max: float = 1e12,
-              points_per_decade: int = 20, tau_offset: float = 0.0) -> LawTrajectory:
-    """Integrate dr/dtau = eta g(r) from r(0) = r0 to tau_max on a log grid (error-controlled
-    Dormand-Prince 5(4) in u = ln(1 + tau); the error is the difference to a 1000x looser run).  The law's
-    tau = 0 is GD step ``tau_offset``; the local slope is taken in GD steps."""
+def _check_law_input(r0, eta, m, tau_max) -> None:
     _check_regime(r0, m)
     if not eta > 0:
         raise ValueError(f"eta must be > 0, got {eta!r}")
     if not tau_max >= 10:
         raise ValueError(f"tau_max must be >= 10, got {tau_max!r}")
+
+
+def _tau_grid(tau_max: float, points_per_decade: int) -> np.ndarray:
     taus = np.unique(np.concatenate([[0.0], np.logspace(0, math.log10(tau_max),
                                                           int(points_per_decade * math.log10(tau_max)) + 1)]))
+    taus[-1] = tau_max
+    return taus
+
+
+def integrate_ode(r0: float, eta: float, m: int = 1, tau_max: float = 1e12,
+                  points_per_decade: int = 20, tau_offset: float = 0.0) -> LawTrajectory:
+    """The reference integration of dr/dtau = eta g(r) (the law's first implementation, kept to
+    check :func:`integrate` against): error-controlled Dormand-Prince 5(4) in u = ln(1 + tau), every
+    stage a fresh quadrature of g; the error is the difference to a 1000x looser run.  Thousands
+    of drift evaluations per trajectory."""
+    _check_law_input(r0, eta, m, tau_max)
+    taus = _tau_grid(tau_max, points_per_decade)
     grid = np.log1p(taus)
-    grid[-1] = math.log1p(tau_max)
     r_lo, _ = _solve(r0, eta, m, tau_max, RTOL_CHECK, grid)
     r_hi, drdu = _solve(r0, eta, m, tau_max, RTOL, grid)
     dr = [drift(x, m) for x in r_hi]
@@ -302,6 +312,211 @@ def integrate(r0: float, eta: float, m: int = 1, tau_max: float = 1e12,
                                    "error_from": f"rtol {RTOL_CHECK:g} run",
                                    "points_per_decade": points_per_decade},
                          tau_offset=float(tau_offset), drdu=drdu)
+
+
+# ---- the law by its time integral (one table per m) ------------------------------------------
+#
+# The law is autonomous in r and time enters linearly: dr/dtau = eta g(r) with g > 0 on r >= R_MIN
+# (checked at every node), so tau(r) = (1/eta) int_{r0}^{r} dr'/g(r') and r(tau) is the inverse
+# of a strictly increasing function.  One table of 1/g per m serves every r0 and eta: panels of
+# width TABLE_PANEL from R_MIN outward (added until the table covers the time asked), and on each
+# panel the polynomial interpolant of phi = ln(1/g) through Gauss-Legendre nodes (phi is smooth and
+# nearly quadratic, ~ r^2/8 - 2 ln r, so the interpolant converges fast where 1/g itself, growing
+# like e^{r^2/8}, would not).  Integrals of e^phi over (parts of) panels are 32-point
+# Gauss-Legendre sums of the interpolant, no further drift evaluations.  Two tables with
+# independent node sets (TABLE_NODES = (12, 8) nodes per panel) are built; the law's r comes from
+# the first, its error estimate is the difference to the second (an overestimate: the second is
+# the cruder).  The loss Ft and g on the law's grid are the interpolants of ln Ft and ln g; their
+# errors add the two tables' difference to the nodes' own quadrature errors (panel halving).
+
+TABLE_PANEL = 0.5
+TABLE_NODES = (12, 8)
+_GL32_X, _GL32_W = np.polynomial.legendre.leggauss(32)
+
+
+class _InterpTable:
+    """phi = ln(1/g) and ln Ft interpolated on panels [R_MIN + k TABLE_PANEL, ...] through ``p``
+    Gauss-Legendre nodes each, for one m; cumulative integrals of 1/g at the panel edges."""
+
+    def __init__(self, m: int, p: int):
+        self.m, self.p = m, p
+        self.x, _w = np.polynomial.legendre.leggauss(p)
+        self.phi = np.empty((0, p))        # Legendre coefficients of phi per panel (x in [-1, 1])
+        self.lnF = np.empty((0, p))
+        self.g_rel_err = np.empty(0)       # largest relative quadrature error of g at the nodes
+        self.F_rel_err = np.empty(0)
+        self.H = np.zeros(1)               # int_{R_MIN}^{edge_k} dr/g
+        self.evaluations = 0
+
+    @property
+    def top(self) -> float:
+        return R_MIN + TABLE_PANEL * len(self.phi)
+
+    def add_panel(self) -> None:
+        a = self.top
+        b = a + TABLE_PANEL
+        rs = (b - a) / 2 * self.x + (a + b) / 2
+        vals = np.array([node_values(float(r), self.m) for r in rs])   # g, g_err, F, F_err
+        self.evaluations += len(rs)
+        g, ge, F, Fe = vals.T
+        if not np.all(g > ge):
+            k = int(np.argmin(g - ge))
+            raise ArithmeticError(f"the far drift g({rs[k]:.6g}) = {g[k]:.3g} is not above its "
+                                  f"error {ge[k]:.2g} (m = {self.m}): the law's time integral "
+                                  "needs g > 0")
+        V = np.polynomial.legendre.legvander(self.x, self.p - 1)
+        self.phi = np.vstack([self.phi, np.linalg.solve(V, -np.log(g))])
+        self.lnF = np.vstack([self.lnF, np.linalg.solve(V, np.log(F))])
+        self.g_rel_err = np.append(self.g_rel_err, float(np.max(ge / g)))
+        self.F_rel_err = np.append(self.F_rel_err, float(np.max(Fe / F)))
+        self.H = np.append(self.H, self.H[-1] + self.partial(np.array([len(self.phi) - 1]),
+                                                             np.array([a]), np.array([b]))[0])
+
+    def panel(self, r: np.ndarray) -> np.ndarray:
+        return np.clip(np.floor((np.asarray(r, float) - R_MIN) / TABLE_PANEL).astype(int), 0,
+                       len(self.phi) - 1)
+
+    def _eval(self, coef: np.ndarray, j: np.ndarray, r: np.ndarray) -> np.ndarray:
+        """The panel-j interpolants (coef rows j) at r (same leading shape as j)."""
+        a = R_MIN + TABLE_PANEL * j
+        x = (r - a) * (2 / TABLE_PANEL) - 1
+        V = np.polynomial.legendre.legvander(x, self.p - 1)
+        return np.einsum("...k,...k->...", V, coef[j])
+
+    def phi_at(self, r) -> np.ndarray:
+        r = np.asarray(r, float)
+        return self._eval(self.phi, self.panel(r), r)
+
+    def lnF_at(self, r) -> np.ndarray:
+        r = np.asarray(r, float)
+        return self._eval(self.lnF, self.panel(r), r)
+
+    def partial(self, j: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """int_lo^hi e^phi dr inside panel j (elementwise), 32-point Gauss-Legendre."""
+        half = (hi - lo) / 2
+        nodes = half[:, None] * _GL32_X[None, :] + ((hi + lo) / 2)[:, None]
+        jj = np.broadcast_to(j[:, None], nodes.shape)
+        return half * (np.exp(self._eval(self.phi, jj, nodes)) @ _GL32_W)
+
+    def ensure(self, r0: float, T: float) -> None:
+        """Panels up to where int_{r0} dr/g exceeds T (and r0 inside the table)."""
+        while self.top <= r0 + TABLE_PANEL:
+            self.add_panel()
+        while self.time_to(r0, np.array([self.top]))[0] <= T:
+            self.add_panel()
+
+    def time_to(self, r0: float, r: np.ndarray) -> np.ndarray:
+        """int_{r0}^{r} dr'/g (r >= r0, inside the table), as sums of positive parts (no
+        cancellation between large cumulative values)."""
+        r = np.asarray(r, float)
+        j0 = int(self.panel(np.array([r0]))[0])
+        j = self.panel(r)
+        j = np.where(r >= self.top, len(self.phi) - 1, j)
+        b0 = R_MIN + TABLE_PANEL * (j0 + 1)
+        same = j == j0
+        lo = np.where(same, r0, R_MIN + TABLE_PANEL * j)
+        out = self.partial(j, lo, r)
+        head = self.partial(np.array([j0]), np.array([r0]), np.array([b0]))[0]
+        mid = self.H[np.maximum(j, j0 + 1)] - self.H[j0 + 1]
+        return np.where(same, out, out + head + mid)
+
+    def invert(self, r0: float, T: np.ndarray) -> np.ndarray:
+        """r with int_{r0}^{r} dr'/g = T (T >= 0, elementwise): the panel from the cumulative
+        times at the edges, then Newton from the panel's upper end (the time is convex in r, so
+        the iterates decrease monotonically to the root)."""
+        T = np.asarray(T, float)
+        j0 = int(self.panel(np.array([r0]))[0])
+        edges = R_MIN + TABLE_PANEL * np.arange(j0 + 1, len(self.phi) + 1)
+        t_edges = self.time_to(r0, edges)
+        k = np.searchsorted(t_edges, T, side="left")          # T <= t_edges[k]
+        if np.any(k >= len(edges)):
+            raise ArithmeticError("the law's table does not reach the time asked")
+        j = j0 + k
+        lo = np.where(k == 0, r0, R_MIN + TABLE_PANEL * j)
+        base = np.where(k == 0, 0.0, t_edges[np.maximum(k - 1, 0)])
+        r = np.minimum(edges[k], R_MIN + TABLE_PANEL * (j + 1))
+        for _ in range(60):
+            f = base + self.partial(j, lo, r) - T
+            step = f * np.exp(-self._eval(self.phi, j, r))
+            r_new = np.maximum(r - step, lo)
+            done = np.abs(r_new - r) <= 4e-16 * r
+            r = r_new
+            if np.all(done):
+                break
+        else:
+            raise ArithmeticError("Newton's iteration on the law's time did not converge")
+        return np.where(T <= 0, r0, r)
+
+
+_TABLES: dict = {}
+
+
+def law_tables(m: int) -> tuple[_InterpTable, _InterpTable]:
+    """The two interpolation tables of the law at this m (built once per process, extended on
+    demand)."""
+    if m not in _TABLES:
+        _TABLES[m] = tuple(_InterpTable(m, p) for p in TABLE_NODES)
+    return _TABLES[m]
+
+
+def node_values(r: float, m: int) -> tuple[float, float, float, float]:
+    """(g, g_error, Ft, Ft_error) at r on the slow manifold: :func:`drift`'s numbers without the
+    frozen-near-mean variant."""
+    d = near_offset(r, m)
+    a = _integrals(r, d, m)
+    b = _integrals(r, d, m, refine=2)
+    tiny = 4 * np.finfo(float).eps
+    return (-b[1] / m, abs(a[1] - b[1]) / m + tiny * abs(b[1]) / m, b[0],
+            abs(a[0] - b[0]) + tiny * b[0])
+
+
+def law_values(r, m: int) -> dict:
+    """g and Ft at the points r (inside the built tables) from the first table's interpolants,
+    with errors: the two tables' difference plus the nodes' own quadrature errors (relative)."""
+    A, B = law_tables(m)
+    r = np.asarray(r, float)
+    while A.top <= float(np.max(r)) or B.top <= float(np.max(r)):
+        for t in (A, B):
+            if t.top <= float(np.max(r)):
+                t.add_panel()
+    gA, gB = np.exp(-A.phi_at(r)), np.exp(-B.phi_at(r))
+    FA, FB = np.exp(A.lnF_at(r)), np.exp(B.lnF_at(r))
+    ja, jb = A.panel(r), B.panel(r)
+    return {"g": gA, "g_error": np.abs(gA - gB) + gA * np.maximum(A.g_rel_err[ja], B.g_rel_err[jb]),
+            "loss": FA, "loss_error": np.abs(FA - FB) + FA * np.maximum(A.F_rel_err[ja],
+                                                                        B.F_rel_err[jb])}
+
+
+def integrate(r0: float, eta: float, m: int = 1, tau_max: float = 1e12,
+              points_per_decade: int = 20, tau_offset: float = 0.0) -> LawTrajectory:
+    """The law dr/dtau = eta g(r) from r(0) = r0 to tau_max on a log grid, by inverting its time
+    integral tau(r) = (1/eta) int_{r0}^{r} dr'/g (the two interpolation tables of 1/g above, shared
+    by every r0 and eta in the process; r_error is the two tables' largest difference on the
+    grid).  The law's tau = 0 is GD step ``tau_offset``; the local slope is taken in GD steps.
+    Falls back to :func:`integrate_ode` if g is not positive on the range (the table's premise)."""
+    _check_law_input(r0, eta, m, tau_max)
+    r0, m = float(r0), int(m)
+    taus = _tau_grid(tau_max, points_per_decade)
+    A, B = law_tables(m)
+    try:
+        for t in (A, B):
+            t.ensure(r0, eta * tau_max)
+        rA = A.invert(r0, eta * taus)
+        rB = B.invert(r0, eta * taus)
+    except ArithmeticError:
+        return integrate_ode(r0, eta, m, tau_max, points_per_decade, tau_offset)
+    vals = law_values(rA, m)
+    g, loss = vals["g"], vals["loss"]
+    slope = -m * eta * (taus + tau_offset) * g * g / loss
+    return LawTrajectory(r0=r0, eta=eta, m=m, tau=taus, r=rA, loss=loss, slope=slope,
+                         # the tables' difference, and two ulps of r for the float64 inversion
+                         r_error=float(np.max(np.abs(rA - rB)) + 4 * np.finfo(float).eps * rA[-1]),
+                         settings={"method": "time integral tau(r) = (1/eta) int dr/g inverted "
+                                             f"(ln(1/g) interpolated on panels of {TABLE_PANEL:g}, "
+                                             f"{TABLE_NODES[0]} Gauss-Legendre nodes each)",
+                                   "error_from": f"the {TABLE_NODES[1]}-node table",
+                                   "points_per_decade": points_per_decade},
+                         tau_offset=float(tau_offset), drdu=(1 + taus) * eta * g)
 
 
 def steps_to_move(r: float, dr: float, eta: float, m: int = 1) -> float:
@@ -435,9 +650,8 @@ def validate(traj, eta: float, *, near_tol: float = 0.05, tau_max: float = 1e12,
     l_gd = np.array([traj.loss[k] for k in ks])
     l_gd_err = np.array([traj.loss_error[k] for k in ks])
     r_law = law.r_at(np.array(taus, float) - tau0)
-    dr = [drift(x, m) for x in r_law]
-    l_law = np.array([x.loss for x in dr])
-    l_law_err = np.array([x.loss_error for x in dr])
+    lv = law_values(r_law, m)
+    l_law, l_law_err = lv["loss"], lv["loss_error"]
     rg = np.abs(r_gd / r_law - 1)
     lg = np.abs(l_gd / l_law - 1)
     # the law's r error also moves its loss: dloss/loss = (F'/F) dr ~ (r/4) dr
