@@ -528,6 +528,149 @@ def test_per_mean_is_refused_for_other_objectives():
 
 
 
+# ------------------------------------------------------------------------------------------------
+# Separated configurations in 2 and 3 directions (issue 24, item 2): an independent reference
+# ------------------------------------------------------------------------------------------------
+
+def trapezoid_reference(c, h: float, L: float):
+    """F and grad F (direct form of SPEC §2, written out here) by the tensor trapezoid rule in the
+    original coordinates y in R^d (d = 2 or 3), step h on [-L, L]^d, float64.
+
+    Independent of the engines: no reduction to the span, no tie points, no grading, no Gauss
+    rules.  The integrand is analytic in a strip around the reals (the softmax's poles lie at
+    |Im <y, c_i - c_j>| = pi) and Gaussian-decaying, so the rule converges like e^{-const/h}; its
+    error is estimated by the rule of step 2h (a subset of the nodes): |T_h - T_2h| bounds T_2h's
+    error and so, conservatively, T_h's.  Returns (F, F error, G (n x d), max G error); the mass
+    beyond L (d erfc(L/sqrt 2) |c|^2) is added to the errors."""
+    import numpy as np
+    c = np.array([[float(x) for x in row] for row in c])
+    n, d = c.shape
+    x = np.arange(-L, L + h / 2, h)
+    phi = np.exp(-x * x / 2) / math.sqrt(2 * math.pi) * h
+    half = 0.5 * (c * c).sum(axis=1)
+    rest = np.array(np.meshgrid(*([x] * (d - 1)), indexing="ij")).reshape(d - 1, -1).T
+    wrest = np.prod(np.array(np.meshgrid(*([phi] * (d - 1)), indexing="ij")).reshape(d - 1, -1),
+                    axis=0)
+    on_2h = np.all((np.rint((rest + L) / h).astype(int) % 2) == 0, axis=1)   # the 2h rule
+    out = {1: [0.0, np.zeros((n, d))], 2: [0.0, np.zeros((n, d))]}
+    for a, y0 in enumerate(x):
+        Y = np.concatenate([np.full((len(rest), 1), y0), rest], axis=1)
+        lg = Y @ c.T - half[None, :]
+        lg -= lg.max(axis=1, keepdims=True)
+        w = np.exp(lg)
+        w /= w.sum(axis=1, keepdims=True)
+        v = w @ c
+        vv = (v * v).sum(axis=1)
+        for step, mask, scale in ((1, slice(None), 1.0), (2, on_2h, 2.0 ** d)):
+            if step == 2 and a % 2:
+                continue
+            wt = (wrest * phi[a])[mask] * scale
+            acc = out[step]
+            acc[0] += wt @ vv[mask]
+            for i in range(n):
+                t = w[mask, i] * wt
+                s = (v[mask] @ c[i]) - vv[mask]             # <c_i - v, v>
+                acc[1][i] += 2 * (t @ v[mask] + (t * s) @ (Y[mask] - c[i]))
+    (F1, G1), (F2, G2) = out[1], out[2]
+    R2 = float((c * c).sum(axis=1).max())
+    tail = d * math.erfc(L / math.sqrt(2)) * (R2 + 2 * R2 * (1 + L))
+    return F1, abs(F1 - F2) + tail, G1, float(np.abs(G1 - G2).max()) + tail
+
+
+def _check_against_trapezoid(kind, params, digits, ref, case, **kw):
+    """verify.loss / verify.gradient (target 0) against the trapezoid reference: the error bound
+    holds, the digits asked are certified, and the agreement is recorded for the battery."""
+    import numpy as np
+    F_ref, F_err, G_ref, G_err = ref
+    ctx = context(30)
+    if kind == "loss":
+        r = verify.loss(params, [0] * len(params[0]), digits=digits, **kw)
+        diff, err, size, rerr = abs(float(r.value) - F_ref), float(r.error), abs(F_ref), F_err
+    else:
+        r = verify.gradient(params, [0] * len(params[0]), digits=digits, **kw)
+        g = np.array([[float(x) for x in row] for row in r.value])
+        diff = float(np.abs(g - G_ref).max())
+        err = max(float(x) for row in r.error for x in row)
+        size, rerr = float(np.linalg.norm(G_ref)), G_err
+    assert r.ok and r.rule["digits_reached"] >= digits, r.rule
+    assert err <= 10.0 ** -digits * size * (1 + 1e-9), (err, size)
+    assert diff <= err + rerr, (kind, diff, err, rerr)
+    RATIOS.append((max(0.0, diff - rerr) / err, f"{case} ({kind}, {digits} digits)"))
+    _record_digits(ctx, ctx.mpf(size), ctx.mpf(diff), ctx.mpf(rerr), digits,
+                   f"{case} ({kind})")
+    return r
+
+
+SEP3 = [[3, 0, 0], [0, 3, 0], [0, 0, 3], [0, 0, 0]]
+SEP3_ISSUE = [[5, 0, 0], [0, 5, 0], [0, 0, 5], [0, 0, 0]]
+
+
+def _rotated(params, seed: int):
+    """A fixed random rotation and a cyclic permutation of the means (F is invariant, the gradient
+    rotates and permutes with them)."""
+    import numpy as np
+    q, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(3, 3)))
+    c = np.array(params, dtype=float) @ q.T
+    perm = list(range(1, len(params))) + [0]
+    return c[perm].tolist(), q, perm
+
+
+@pytest.mark.parametrize("kind", ["loss", "grad"])
+def test_three_separated_directions_float64(kind):
+    """Three separated directions (was refused at any digits): the compiled float64 engine, 6
+    digits, against the trapezoid reference in the original coordinates."""
+    ref = trapezoid_reference(SEP3, 0.1, 8.0)
+    _check_against_trapezoid(kind, SEP3, 6, ref, "3 separated directions, |c| = 3")
+
+
+def test_three_separated_directions_refusals():
+    """What cannot run is refused before computing, with what would work."""
+    with pytest.raises(InaccurateError, match=r"digits <= 11"):
+        verify.loss(SEP3, [0, 0, 0], digits=20)
+    with pytest.raises(InaccurateError, match="form='direct'"):
+        verify.gradient(SEP3, [0, 0, 0], digits=6, form="stein")
+    with pytest.raises(InaccurateError, match="no dps"):
+        verify.loss(SEP3, [0, 0, 0], dps=30)
+
+
+def test_three_separated_directions_nonstrict_reports_digits_reached():
+    """strict=False beyond the float64 engine's digits: the value at its digits, with the
+    (true) error and the digits reached."""
+    ref = trapezoid_reference(SEP3, 0.1, 8.0)
+    r = verify.loss(SEP3, [0, 0, 0], digits=30, strict=False)
+    assert not r.ok and 6 <= r.digits_reached < 30
+    assert abs(float(r.value) - ref[0]) <= float(r.error) + ref[1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["loss", "grad"])
+def test_three_separated_directions_issue_call(kind):
+    """The issue's call loss([[5,0,0],[0,5,0],[0,0,5],[0,0,0]], [0,0,0], digits=10, strict=False)
+    (and its gradient), against the trapezoid reference at h = 0.1; then a rotated and permuted
+    copy, which must give the same loss and the rotated, permuted gradient."""
+    import numpy as np
+    ref = trapezoid_reference(SEP3_ISSUE, 0.0625, 9.0)
+    r = _check_against_trapezoid(kind, SEP3_ISSUE, 10, ref, "issue 24: 3 separated, |c| = 5",
+                                 strict=False)
+    rot, q, perm = _rotated(SEP3_ISSUE, 7)
+    G_rot = (np.array(ref[2]) @ q.T)[perm]
+    _check_against_trapezoid(kind, rot, 10, (ref[0], ref[1], G_rot, ref[3]), "issue 24: rotated")
+    assert r.rule["engine"].startswith("compiled float64")
+
+
+def test_two_separated_directions_beyond_budget_refused_up_front():
+    """gradient([[10,0],[0,10],[0,0]], [0,0], digits=20, strict=False) ran over 600 s: now it is
+    refused before computing (an optimistic count of the split rule's nodes), naming the digits
+    that work; at those digits the values agree with the trapezoid reference."""
+    params = [[10, 0], [0, 10], [0, 0]]
+    for fn in (verify.loss, verify.gradient):
+        with pytest.raises(InaccurateError, match=r"refused before computing.*digits <= \d+"):
+            fn(params, [0, 0], digits=20, strict=False)
+    ref = trapezoid_reference(params, 0.025, 11.0)
+    _check_against_trapezoid("loss", params, 12, ref, "issue 24: [[10,0],[0,10],[0,0]]")
+    _check_against_trapezoid("grad", params, 10, ref, "issue 24: [[10,0],[0,10],[0,0]]")
+
+
 def test_zz_report_worst_ratio():
     """The battery's worst |value - truth| / stated error (printed with -s; must be <= 1)."""
     if not RATIOS:

@@ -14,8 +14,9 @@ Rules (independent of :mod:`verify.quadrature`, same mathematics):
 * overlapping directions (logit-slope spread below ``sharp_limit``): tensor Gauss-Hermite in the
   reduced coordinates, exponentials factorised across dimensions (exp<u, e_i> = prod_m exp(u_m e_im):
   n * K * k exponentials per rule, not one per node and component), node loop innermost;
-* separated directions (up to two): composite Gauss-Legendre on [-L, L] split at the softmax tie
-  points (pairs of logits along the inner line, triples along the outer one) and graded towards them,
+* separated directions (up to three): composite Gauss-Legendre on [-L, L] split at the softmax tie
+  points (pairs of logits along the inner line, triples along the next one, quadruples -- vertices
+  of the 3-D softmax diagram -- along the outermost) and graded towards them,
   all computed inside the compiled code per outer node; Gauss-Hermite along the remaining directions.
   As in :mod:`verify.quadrature`, the range is widened until a rigorous bound on the Gaussian mass
   outside it times a bound on |f| is small *relative to the computed loss and gradient* (a far
@@ -41,8 +42,11 @@ GL_LADDER = np.array([4, 6, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64, 80, 96], dtyp
 NL = len(GH_LADDER)
 GH_COMFORT = 128
 PANEL_MAX = 2.0
-MAX_SPLIT_DIMS = 2
+MAX_SPLIT_DIMS = 3
 MAX_NODES = 2_000_000
+# Three separated directions (issue 24): a nested split rule of ~(panels x order)^3 nodes; at the
+# lowest rungs that is ~5-50 million nodes (~0.1 us each compiled), so its budget is larger.
+MAX_NODES_SPLIT3 = 120_000_000
 EPS = 2.0 ** -52
 OVERFLOW = 1e60
 # Widest truncation range, as quadrature.L_MAX_FLOAT64: float64 Gaussian weights exp(-u^2/2)
@@ -60,7 +64,8 @@ FAST = {"reassoc", "contract"}
 # status codes of one evaluation
 OK, INACCURATE, BUDGET, TOO_SHARP, RANGE = 0, 1, 2, 3, 4
 STATUS_TEXT = {INACCURATE: "the rule ladder was exhausted before the error estimate met the target",
-               BUDGET: f"the rule needs more than {MAX_NODES} nodes",
+               BUDGET: f"the rule needs more than {MAX_NODES} nodes ({MAX_NODES_SPLIT3} with "
+                       "three separated directions)",
                TOO_SHARP: f"more than {MAX_SPLIT_DIMS} separated directions",
                RANGE: f"the integrand's mass lies beyond |u| = {L_MAX} (relative to the value "
                       "asked for), where float64 Gaussian weights underflow"}
@@ -503,7 +508,7 @@ def _advance(cnt, idx, top):
 
 @njit(cache=True)
 def _line_breaks(E, o, lev, u, margin, pos, wid):
-    """Tie points along coordinate ``lev`` (0 or 1) with the coordinates above it fixed in ``u``:
+    """Tie points along coordinate ``lev`` (0, 1 or 2) with the coordinates above it fixed in ``u``:
     where lev+2 logits tie (solving for coordinates 0..lev), kept when the tie is within
     ``margin`` of the largest logit there.  Returns the count written to pos/wid."""
     n, k = E.shape
@@ -536,7 +541,7 @@ def _line_breaks(E, o, lev, u, margin, pos, wid):
                 pos[cnt] = x
                 wid[cnt] = 1.0 / math.sqrt(sl)
                 cnt += 1
-    else:
+    elif lev == 1:
         for i0 in range(n):
             for i1 in range(i0 + 1, n):
                 for i2 in range(i1 + 1, n):
@@ -574,7 +579,64 @@ def _line_breaks(E, o, lev, u, margin, pos, wid):
                     pos[cnt] = x1
                     wid[cnt] = 1.0 / math.sqrt(max(s1, s2))
                     cnt += 1
+    else:
+        # lev == 2: where four logits tie (a vertex of the 3-D softmax diagram), solving for
+        # coordinates 0..2 (Cramer's rule) with the coordinates above fixed
+        A = np.empty((3, 3))
+        r = np.empty(3)
+        for i0 in range(n):
+            for i1 in range(i0 + 1, n):
+                for i2 in range(i1 + 1, n):
+                    for i3 in range(i2 + 1, n):
+                        big = 1.0
+                        for a, ia in enumerate((i1, i2, i3)):
+                            for m in range(3):
+                                A[a, m] = E[ia, m] - E[i0, m]
+                                big = max(big, abs(A[a, m]))
+                            ra = -(o[ia] - o[i0])
+                            for m in range(3, k):
+                                ra -= (E[ia, m] - E[i0, m]) * u[m]
+                            r[a] = ra
+                        det = _det3(A)
+                        if abs(det) < 1e-14 * big * big * big:
+                            continue
+                        for m in range(3):
+                            uu[m] = _det3_col(A, r, m) / det
+                        top = -np.inf
+                        for i in range(n):
+                            s = o[i]
+                            for m in range(k):
+                                s += E[i, m] * uu[m]
+                            lg[i] = s
+                            top = max(top, s)
+                        if lg[i0] < top - margin:
+                            continue
+                        smax = 0.0
+                        for ia in (i1, i2, i3):
+                            s1 = 0.0
+                            for m in range(k):
+                                s1 += (E[ia, m] - E[i0, m]) ** 2
+                            smax = max(smax, s1)
+                        pos[cnt] = uu[2]
+                        wid[cnt] = 1.0 / math.sqrt(smax)
+                        cnt += 1
     return cnt
+
+
+@njit(cache=True)
+def _det3(A):
+    return (A[0, 0] * (A[1, 1] * A[2, 2] - A[1, 2] * A[2, 1])
+            - A[0, 1] * (A[1, 0] * A[2, 2] - A[1, 2] * A[2, 0])
+            + A[0, 2] * (A[1, 0] * A[2, 1] - A[1, 1] * A[2, 0]))
+
+
+@njit(cache=True)
+def _det3_col(A, r, col):
+    """det(A) with column ``col`` replaced by r (Cramer's rule)."""
+    B = A.copy()
+    for a in range(3):
+        B[a, col] = r[a]
+    return _det3(B)
 
 
 @njit(cache=True)
@@ -700,9 +762,9 @@ def _line0(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, vmax, pos, wid):
 
 
 @njit(cache=True)
-def _line1(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, vmax, pos, wid):
+def _line1(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, vmax, pos, wid, budget):
     """Integrate along coordinate 1 (split at triple ties), an inner line along coordinate 0 per
-    node."""
+    node; stops once more than ``budget`` nodes were used."""
     nb = _line_breaks(E, o, 1, u, margin, pos, wid)
     edges = _panel_edges(pos, wid, nb, L)
     q = GL_LADDER[gli]
@@ -716,7 +778,30 @@ def _line1(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, vmax, pos, wid):
             W = half * GLW[gli, c] * math.exp(-x * x / 2) * norm * Wout
             u[1] = x
             nodes += _line0(E, o, C, D, u, W, gli, L, margin, acc, aacc, vmax, pos, wid)
-            if nodes > MAX_NODES:
+            if nodes > budget:
+                return nodes
+    return nodes
+
+
+@njit(cache=True)
+def _line2(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, vmax, pos, wid, budget):
+    """Integrate along coordinate 2 (split at the ties of four logits), a plane over coordinates
+    0 and 1 (:func:`_line1`) per node."""
+    nb = _line_breaks(E, o, 2, u, margin, pos, wid)
+    edges = _panel_edges(pos, wid, nb, L)
+    q = GL_LADDER[gli]
+    norm = 1.0 / math.sqrt(2 * math.pi)
+    nodes = 0
+    for p in range(edges.shape[0] - 1):
+        half = 0.5 * (edges[p + 1] - edges[p])
+        mid = 0.5 * (edges[p + 1] + edges[p])
+        for c in range(q):
+            x = mid + half * GLX[gli, c]
+            W = half * GLW[gli, c] * math.exp(-x * x / 2) * norm * Wout
+            u[2] = x
+            nodes += _line1(E, o, C, D, u, W, gli, L, margin, acc, aacc, vmax, pos, wid,
+                            budget - nodes)
+            if nodes > budget:
                 return nodes
     return nodes
 
@@ -728,7 +813,8 @@ def _split(E, o, C, D, ks, idx_smooth, gli, L, margin, acc, aacc, vmax):
     k = E.shape[1]
     nsm = k - ks
     u = np.zeros(k)
-    npairs = n * (n - 1) * (n - 2) // 6 + n * n + 4
+    npairs = n * (n - 1) * (n - 2) * (n - 3) // 24 + n * (n - 1) * (n - 2) // 6 + n * n + 4
+    budget = MAX_NODES_SPLIT3 if ks == 3 else MAX_NODES
     pos = np.empty(2 * npairs)
     wid = np.empty(2 * npairs)
     cnt = np.zeros(max(nsm, 1), dtype=np.int64)
@@ -740,9 +826,13 @@ def _split(E, o, C, D, ks, idx_smooth, gli, L, margin, acc, aacc, vmax):
             Wout *= GHW[idx_smooth[m], cnt[m]]
         if ks == 1:
             nodes += _line0(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, vmax, pos, wid)
+        elif ks == 2:
+            nodes += _line1(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, vmax, pos, wid,
+                            budget - nodes)
         else:
-            nodes += _line1(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, vmax, pos, wid)
-        if nodes > MAX_NODES:
+            nodes += _line2(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, vmax, pos, wid,
+                            budget - nodes)
+        if nodes > budget:
             return nodes
         if not _advance(cnt, idx_smooth, nsm - 1):
             break
@@ -832,7 +922,7 @@ def evaluate(C, params, state, G):
 def evaluate_errors(C, params, state, G, errs):
     """Loss and direct-form gradient at C (n, d) into G; returns (F, F error, status, nodes, level).
 
-    ``params`` = (digits, L, log10 sharp limit, margin); ``state`` (int64, shape (4, 3, 3)) holds
+    ``params`` = (digits, L, log10 sharp limit, margin); ``state`` (int64, shape (4, 4, 3)) holds
     per (min(k, 3), separated directions) the warm-start ladder level, a slack counter and how
     many L_STEP widenings of the split range the run needs at present.
 
@@ -945,6 +1035,14 @@ def _evaluate(C, params, state, G, errs):
         _tail_bounds(n, d, k, ks, L, R, tv)
     quarter = math.log10(4.0)
     start = max(1, state[ki, ks, 0])
+    if ks == 3 and state[ki, ks, 0] == 0:
+        # no warm start in three separated directions, where each rung costs ~(q_fine/q_coarse)^3
+        # more: begin at the first rung whose coarse Gauss-Legendre order reaches the digits
+        # (measured on [[5,0,0],[0,5,0],[0,0,5],[0,0,0]]: 6 digits at GL 6->8, 10 at GL 10->12)
+        for li in range(1, NL):
+            if GL_LADDER[li - 1] >= digits:
+                start = li
+                break
     val = np.zeros(ncomp)
     total = 0
     status = INACCURATE
@@ -973,7 +1071,7 @@ def _evaluate(C, params, state, G, errs):
                 mnodes = _split(E, o, C, D, ks, idx, lv - 1 if coarse else lv, L, margin,
                                 vals[pass_], aacc, vmax)
             total += mnodes
-            if mnodes > MAX_NODES:
+            if mnodes > (MAX_NODES_SPLIT3 if ks == 3 else MAX_NODES):
                 state[ki, ks, 0] = lv
                 return 0.0, np.inf, BUDGET, total, lv
         rnd = EPS * 8 * math.sqrt(mnodes)
@@ -1145,7 +1243,7 @@ def run_chunk_batch(Cs, h, steps, nsteps, sched, params, states, ists, stopc, fs
 
 def new_state() -> np.ndarray:
     """A fresh warm-start state for :func:`evaluate` (one per trajectory)."""
-    return np.zeros((4, 3, 3), dtype=np.int64)
+    return np.zeros((4, 4, 3), dtype=np.int64)
 
 
 def evaluate_py(C: np.ndarray, digits: float, state: np.ndarray | None = None,
@@ -1188,3 +1286,28 @@ def time_steps(C0, h: float, steps: int, digits: float, repeat: int = 5) -> tupl
         info = {"code": int(code), "steps_done": int(ist[1]), "nodes_per_step": ist[2] / max(1, ist[1]),
                 "status": int(ist[3])}
     return statistics.median(times[1:]) / max(1, info["steps_done"]), info
+
+
+def separated_expectation(C: np.ndarray, digits: float) -> dict:
+    """One loss-and-gradient evaluation for the public API where the split rule needs three
+    separated directions (issue 24; verify.model routes those here: the multiprecision rules stop
+    at two).  ``C`` (n, d) float64 centred parameters, ``digits`` significant digits (loss relative
+    to itself, every gradient component relative to the gradient's norm).
+
+    Returns {"F", "F_error", "G" (n x d list), "G_error" (bound on every component), "ok",
+    "status", "why", "nodes", "level", "rule"}: values with finite errors whenever the status is OK
+    (errors inf otherwise).  The error is the pair difference (GL q vs the next order, bounding the
+    lower-order rule; the higher-order value is returned) + the rigorous tail bound + rounding."""
+    C = np.ascontiguousarray(np.array(C, dtype=float))
+    cfg = Config(digits)
+    st = new_state()
+    G = np.empty_like(C)
+    errs = np.zeros(2)
+    F, Fe, status, nodes, lv = evaluate_errors(C, cfg.params, st, G, errs)
+    ok = status == OK
+    rule = (f"compiled float64 (numba): split Gauss-Legendre {GL_LADDER[max(lv - 1, 0)]}->"
+            f"{GL_LADDER[lv]}/panel in each separated direction, graded at the softmax ties"
+            if ok else "compiled float64 (numba)")
+    return {"F": float(F), "F_error": float(errs[0]), "G": G.tolist(), "G_error": float(errs[1]),
+            "ok": ok, "status": int(status), "why": STATUS_TEXT.get(int(status)),
+            "nodes": int(nodes), "level": int(lv), "rule": rule}

@@ -27,6 +27,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from verify import precision as _precision
+from verify import quadrature as _quadrature
 from verify.precision import Precision, exact
 from verify.quadrature import (Arith, Float64RangeError, Geometry, InaccurateError, Integrator,
                                Tolerance, groups_measure, log10_abs)
@@ -600,7 +601,7 @@ def digits_reached(est: Estimate, accuracy: str = "quantity") -> tuple[float, li
 
 
 def _compute(c_exact, digits, dps, backend, extra, run, what: str, strict: bool,
-             accuracy: str = "quantity") -> Estimate:
+             accuracy: str = "quantity", form: str = "direct") -> Estimate:
     """Run ``run(Evaluator)`` at the policy's precision, then make the digits true.
 
     * When the float64 path was chosen automatically but the value needs Gaussian weights below
@@ -616,6 +617,18 @@ def _compute(c_exact, digits, dps, backend, extra, run, what: str, strict: bool,
     if accuracy not in ACCURACY:
         raise ValueError(f"accuracy must be one of {ACCURACY}, got {accuracy!r}")
     prec = _resolve_precision(c_exact, digits, dps, backend, extra)
+    # before computing: three separated directions go to the compiled engine (or are refused),
+    # and a split rule predicted to overrun the multiprecision budget is refused (issue 24)
+    setup = prepare(c_exact, prec)
+    D = prec.digits + prec.spread_digits
+    if _quadrature.sharp_dims(setup.geom, D) > _quadrature.MAX_SPLIT_DIMS:
+        return _require(_separated(c_exact, prec, what, form, dps, backend, accuracy, strict), what, strict)
+    blocks = {"F": ("F",), "grad_F": QUANTITIES[form][0] + ("F",), "em_direction": ("w", "uw")}
+    sizes = _block_sizes(setup.n, setup.d, setup.k)
+    why = _quadrature.preflight(setup.geom, prec, D,
+                                setup.n + sum(sizes[b] for b in blocks.get(what, ("F",))))
+    if why is not None:
+        raise InaccurateError(f"{what}: refused before computing: {why}")
 
     def evaluate(prec, backend_used):
         try:
@@ -674,6 +687,57 @@ def _compute(c_exact, digits, dps, backend, extra, run, what: str, strict: bool,
     return _require(est, what, strict)
 
 
+def _separated(c_exact, prec: Precision, what: str, form: str, dps, backend: str,
+               accuracy: str, strict: bool) -> Estimate:
+    """The loss or direct gradient where the span has three separated directions, from the
+    compiled float64 engine (:func:`verify.engine_f64.separated_expectation`), at most
+    quadrature.SPLIT3_MAX_DIGITS significant digits (spread included); what cannot run there is
+    refused before computing with what would work."""
+    cap = _quadrature.SPLIT3_MAX_DIGITS
+    D = prec.digits + prec.spread_digits
+    head = f"{what}: 3 separated directions are integrated by the compiled float64 engine only"
+    if what == "em_direction" or form != "direct":
+        raise InaccurateError(f"{head} (loss and direct-form gradient); use form='direct'")
+    if dps is not None or backend == "mpmath":
+        raise InaccurateError(f"{head}: give digits <= {cap} (incl. spread) and no dps, "
+                              "backend='auto' or 'float64'")
+    if prec.spread_digits > cap - 1:
+        raise InaccurateError(f"{head}, to {cap} digits incl. the parameters' spread "
+                              f"({prec.spread_digits} digits here): no back end resolves it")
+    C = np.array([[float(x) for x in row] for row in c_exact])
+    scale = float(np.abs(C).max())
+    if not (_precision.FLOAT64_MIN_SCALE < scale < _precision.FLOAT64_MAX_SCALE):
+        raise InaccurateError(f"{head}, for |c| between {_precision.FLOAT64_MIN_SCALE:g} and "
+                              f"{_precision.FLOAT64_MAX_SCALE:g} (here {scale:.3g})")
+    if D > cap and strict:
+        raise InaccurateError(f"{head}, to at most {cap} digits incl. spread ({D} asked): ask "
+                              f"digits <= {cap - prec.spread_digits}, or strict=False for the "
+                              f"value at {cap} digits with its error")
+    from verify import engine_f64
+    out = engine_f64.separated_expectation(C, min(D, cap))
+    if not out["ok"]:
+        raise InaccurateError(f"{head}, and it failed here: {out['why']}")
+    p64 = Precision(prec.digits, prec.spread_digits, _precision.FLOAT64_GUARD, None, "float64")
+    rule = {"rule": out["rule"], "nodes": out["nodes"], "level": out["level"],
+            "engine": "compiled float64 (3 separated directions)", "accuracy": "relative"}
+    if what == "F":
+        est = Estimate(out["F"], out["F_error"], p64, rule, True)
+    else:
+        n, d = C.shape
+        est = Estimate(out["G"], [[out["G_error"]] * d for _ in range(n)], p64,
+                       dict(rule, form="direct"), True)
+    reached, zeros = digits_reached(est, accuracy)
+    shown = round(math.floor(reached * 10) / 10, 1) if math.isfinite(reached) else reached
+    rule.update(digits_reached=shown, digits_asked=prec.digits, per=accuracy)
+    if zeros:
+        rule["zero_parts"] = zeros
+    ok = reached >= prec.digits
+    if not ok:
+        rule["unresolved"] = (f"3 separated directions: the compiled float64 engine reaches "
+                              f"{_fmt_digits(shown)} digits (at most {cap} incl. spread)")
+    return Estimate(est.value, est.error, p64, rule, ok)
+
+
 def F(c, digits: int | None = None, *, dps: int | None = None, backend: str = "auto",
       strict: bool = True) -> Estimate:
     """The centred loss F(c) = E|v|^2 (SPEC §2) with its error bound.
@@ -706,7 +770,7 @@ def grad_F(c, digits: int | None = None, *, form: str = "direct", dps: int | Non
     c_exact = check_params(c, "c")
     extra = _scale_digits(c_exact) * (2 if form == "stein" else 1)
     return _compute(c_exact, digits, dps, backend, extra, lambda ev: ev.grad(c_exact, form),
-                    "grad_F", strict, accuracy)
+                    "grad_F", strict, accuracy, form)
 
 
 def em_direction(c, digits: int | None = None, *, dps: int | None = None, backend: str = "auto",

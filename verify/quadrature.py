@@ -40,7 +40,7 @@ from typing import Callable
 import mpmath
 import numpy as np
 
-from verify.precision import Precision, context
+from verify.precision import FLOAT64_DIGITS, FLOAT64_GUARD, Precision, context
 
 GH_LADDER = (2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 160)
 GL_LADDER = (4, 6, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64, 80, 96)
@@ -59,6 +59,16 @@ MAX_NODES_MP = 60_000
 # (an mpmath node-component costs ~10-30 us, so this is ~0.5-1 min: the 2-D checks of the
 # gradient claim need ~1 million).  Beyond it: InaccurateError.
 MAX_WORK_MP = 2_400_000
+# Three separated directions: only the compiled float64 engine (verify.engine_f64) integrates
+# them, and only to this many significant digits (digits + spread): its rounding bound grows like
+# sqrt(nodes) eps with ~1e8 nodes, and each rung costs (q_fine/q_coarse)^3 more.
+SPLIT3_MAX_DIGITS = 11
+# An optimistic rate of significant digits per Gauss-Legendre node and panel of the split rule
+# (measured: ~1.2 -- GL 6->8 gives 7.1 digits on [[10,0],[0,10],[0,0]], GL 96 ~125 digits on
+# [[1],[0]]; the integrator itself starts at orders of half the digits): :func:`preflight` refuses
+# up front only what even this rate cannot fit in the budget.
+DIGITS_PER_GL_NODE = 2.0
+DIGITS_PER_GL_NODE_MEASURED = 1.2   # what preflight's suggestion of fewer digits assumes
 # Widest truncation range: float64 Gaussian weights exp(-u^2/2) underflow near |u| = 38.6.
 L_MAX_FLOAT64 = 36.0
 L_MAX = 2000.0
@@ -428,6 +438,76 @@ def _line_breaks(geom_f: Geometry, level: int, fixed: np.ndarray, margin: float)
     return out
 
 
+def sharp_dims(geom: Geometry, digits: float) -> int:
+    """How many of the geometry's directions get the split rule at ``digits`` (the rest are
+    Gauss-Hermite): the layout of :class:`Integrator`, for any precision."""
+    spreads = geom.spreads()
+    log_limit = math.log10(sharp_limit(digits))
+    return sum(1 for lsp in spreads if lsp > log_limit)
+
+
+def preflight(geom: Geometry, prec: Precision, digits: float, ncomp: int) -> str | None:
+    """Why a fresh multiprecision expectation over ``geom`` cannot meet ``digits`` (incl. spread)
+    within the node and work budgets -- a one-line reason naming what would work -- or None.
+    Decided before any value is computed (issue 24): the split rule's nodes are counted in float64
+    (no values) for the Gauss-Legendre order that even an optimistic DIGITS_PER_GL_NODE predicts,
+    and its partner one rung lower; ``ncomp`` is the integrand's component count.  Only what that
+    optimistic rule cannot fit is refused, so nothing that could finish within budget is; float64
+    precisions and geometries without separated directions always pass."""
+    if prec.is_float64:
+        return None
+    integ = Integrator(prec)
+    perm, ks = integ._layout(geom, digits)
+    if ks == 0 or ks > MAX_SPLIT_DIMS:
+        return None
+    geom_f = Geometry(np.array([[float(x) for x in r] for r in geom.e[:, perm]], dtype=float),
+                      np.array([float(x) for x in geom.o], dtype=float))
+    if not (np.all(np.isfinite(geom_f.e)) and np.all(np.isfinite(geom_f.o))):
+        return None
+    spreads = geom.spreads()
+    L = _truncation(digits)
+    margin = math.log(10.0) * digits + 10.0 + L * L / 2
+    f64 = Arith(Precision(1, 0, FLOAT64_GUARD, None, "float64"))
+
+    def cost(idx: int) -> tuple[int, int]:
+        """(nodes of the fine rule GL_LADDER[idx], node-components of the pair), each counted
+        only up to just past its budget."""
+        orders = _gh_orders([spreads[j] for j in perm[ks:]], idx, integ._limit(digits), False,
+                            digits)
+        outer = [[float(x) for x in r] for r in _tensor_gh(orders, f64)[0]]
+        fine = _count_split_nodes(geom_f, ks, outer, GL_LADDER[idx], L, margin, MAX_NODES_MP)
+        coarse = _count_split_nodes(geom_f, ks, outer, GL_LADDER[idx - 1], L, margin,
+                                    MAX_WORK_MP // max(ncomp, 1))
+        return fine, (fine + coarse) * ncomp
+
+    def fits(idx: int) -> bool:
+        fine, work = cost(idx)
+        return fine <= MAX_NODES_MP and work <= MAX_WORK_MP
+
+    need = next((i for i, q in enumerate(GL_LADDER) if i and GL_LADDER[i - 1]
+                 * DIGITS_PER_GL_NODE >= digits), len(GL_LADDER) - 1)
+    if fits(need):
+        return None
+    fine, work = cost(need)
+    extra = prec.dps - prec.digits - prec.spread_digits - prec.guard   # scale digits (gradient)
+    alternatives = []
+    f64_digits = FLOAT64_DIGITS - FLOAT64_GUARD - prec.spread_digits - max(extra, 0)
+    if f64_digits >= 1:
+        alternatives.append(f"digits <= {f64_digits} (float64, backend='auto')")
+    best = next((i for i in range(need - 1, 0, -1) if fits(i)), None)
+    if best is not None:
+        mp_digits = int(GL_LADDER[best - 1] * DIGITS_PER_GL_NODE_MEASURED) - prec.spread_digits
+        if mp_digits > max(f64_digits, 0):
+            alternatives.append(f"digits <= ~{mp_digits} (multiprecision)")
+    what_works = ("ask for " + " or ".join(alternatives)) if alternatives else \
+        "no back end here fits it"
+    return (f"{ks} separated direction(s) at {digits:g} digits incl. spread (dps {prec.dps}): "
+            f"even an optimistic split rule (Gauss-Legendre {GL_LADDER[need]}/panel) needs over "
+            f"{min(fine, MAX_NODES_MP)} nodes or {work} node-components, beyond the multiprecision "
+            f"budget ({MAX_NODES_MP} nodes, {MAX_WORK_MP} node-components per expectation); "
+            f"{what_works}")
+
+
 class _OverBudget(InaccurateError):
     """A rule counted (in float64, before any node is formed) to exceed the node budget."""
 
@@ -537,10 +617,11 @@ class Integrator:
         ar = self.ar
         perm, ks = self._layout(geom, digits)
         if ks > MAX_SPLIT_DIMS:
-            raise InaccurateError(f"{ks} separated directions exceed the split rules' limit of "
-                                  f"{MAX_SPLIT_DIMS} (every back end here: mpmath, float64, Arb); "
-                                  "no back end integrates this configuration at any digits -- "
-                                  "means spanning at most 2 separated directions work")
+            raise InaccurateError(
+                f"{ks} separated directions exceed this integrator's split rules (at most "
+                f"{MAX_SPLIT_DIMS}); 3 separated directions are integrated by the compiled float64 "
+                f"engine only (loss and direct gradient, <= {SPLIT3_MAX_DIGITS} digits incl. "
+                "spread: verify.loss / verify.gradient route them there), more than 3 by none")
         k = geom.k
         spreads = geom.spreads()
         orders = _gh_orders([spreads[j] for j in perm[ks:]], level, self._limit(digits), coarse,
