@@ -115,6 +115,9 @@ def test_b1_closed_form_matches_series():
     for m in (2, 3):
         b1 = -4 - math.pi ** 2 / 2 + 2 * math.log(m) - math.log(m) ** 2 / 2
         assert far_drift.correction_b1(m) == pytest.approx(b1, rel=1e-14)
+        # the law's b1 comes from the series with m substituted: the same number by another route
+        if m == 2:
+            assert far.correction_b1(m) == pytest.approx(b1, rel=1e-14)
         # numbers: r^2 (g/lead - 1) -> b1, the gap of order b2/r^2 (|b2| < 50 for m <= 3)
         g, _ = far.drift_mp(30.0, m, delta=0, digits=15)
         assert abs((float(g) / far.g_asymptotic(30.0, m) - 1) * 900 - b1) < 50 / 900 * 2

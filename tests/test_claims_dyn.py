@@ -111,7 +111,7 @@ def test_thm3_4_aligned_target_confirmed():
 
 
 def test_thm3_4_drift_zero_brackets_a_sign_change():
-    # r_c from bisection; independently, the far law's float64 rule says g > 0 at 3 (its regime
+    # r_c from the sign-keeping bracket; independently, the far law's float64 rule says g > 0 at 3 (its regime
     # starts there) and the mpmath reference says g < 0 at r_c - 0.01 and g > 0 at r_c + 0.01
     from proofs.far_drift import drift_reference
     from verify.asymptotics import far

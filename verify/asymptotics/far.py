@@ -171,11 +171,10 @@ def loss_asymptotic(r: float, m: int = 1) -> float:
 
 def g_asymptotic(r: float, m: int = 1, order: int = 0) -> float:
     """Leading term of g: sqrt(pi/(8m)) (r^2/4) e^{-r^2/8}; ``order=1`` adds the derived 1/r^2
-    correction factor (1 + b1(m)/r^2), b1 from :func:`proofs.far_drift.correction_b1`."""
+    correction factor (1 + b1(m)/r^2), b1 from :func:`correction_b1`."""
     lead = math.sqrt(math.pi / (8 * m)) * r * r / 4 * math.exp(-r * r / 8)
     if order == 0:
         return lead
-    from proofs.far_drift import correction_b1
     return lead * (1 + correction_b1(m) / (r * r))
 
 
@@ -940,9 +939,12 @@ def drift_positive_beyond(r_from: float, m: int = 1, r_switch: float = 30.0,
 
 
 def correction_b1(m: int) -> float:
-    """b1(m) of the derived series (proofs/far_drift)."""
-    from proofs.far_drift import correction_b1 as b1
-    return b1(m)
+    """b1(m) of the derived series (proofs/far_drift): the first of ``g_coefficients(m, 2)``, the
+    series with m substituted (cached there; drift_positive_beyond needs the same call, so a
+    process pays for one SymPy series per m instead of two -- the series in symbolic m,
+    ``far_drift.correction_b1``, is the slower route to the same number, compared in the tests)."""
+    from proofs.far_drift import g_coefficients
+    return float(g_coefficients(m, 2)[0])
 
 
 def _log_normal_tail_nd(t: np.ndarray) -> np.ndarray:

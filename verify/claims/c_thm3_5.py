@@ -70,7 +70,7 @@ TIERS = {
     # reduction: (n, [M0...]) decided per seed by the two-phase reduction; "above" = 1.4 x stated
     "quick": {"reduction": [(2, [100.0, 1e4, "above"]), (3, [1e3, 1e5, "above"])], "seeds": 200,
               "validation": (2, 20.0, 6, 10_000), "gd_configs": [(2, 2, [3.0, 6.0], 3)],
-              "gd_steps": 3000, "rate_run": (2, 2, 4.0, 100_000), "min_span": 10.0,
+              "gd_steps": 3000, "rate_run": (2, 2, 4.0, 30_000), "min_span": 10.0,
               "derive": False},
     "full": {"reduction": [(2, [100.0, 1e3, 1e4, 1e6, "above"]), (3, [1e3, 1e4, 1e6, "above"])],
              "seeds": 400, "validation": (2, 20.0, 16, 10_000),
