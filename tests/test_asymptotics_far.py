@@ -400,3 +400,86 @@ def test_law_values_match_direct_drift():
         # the estimate is small where it matters (largest on the first panel: ln g is singular
         # at the drift's zero r_c ~ 2.4, 0.6 below it, which slows the 8-node interpolant)
         assert lv["g_error"][k] < 1e-7 * d.g and lv["loss_error"][k] < 1e-7 * d.loss
+
+
+# ---- the two-phase reduction against a direct vector computation (issue 20, mutation survivors) ----
+
+def _phi_log(x: float) -> float:
+    """ln Phi(x) by mpmath at 30 digits (independent of far.log_normal_tail)."""
+    with mpmath.workdps(30):
+        return float(mpmath.log(mpmath.ncdf(x)))
+
+
+@pytest.mark.parametrize("M0,allow", [(1e3, 1e-9), (1e3, 0.1), (300.0, 1e-9)])
+def test_two_phase_geometry_against_vectors(M0, allow):
+    # the tie distances, the far means' distances and the displacement/perturbation bounds from
+    # the vectors themselves (norms of b - lam a, the bisecting hyperplane's distance from the
+    # origin), with Phi from mpmath: the scalar expansion in two_phase must give the same numbers
+    rng = np.random.default_rng(7)
+    n, d, near_tol, grid = 3, 2, 0.05, 400
+    u = np.array([0.6, 0.8])
+    c0 = M0 * u + rng.standard_normal((n, d))
+    tp = far.two_phase(c0, allow=allow, near_tol=near_tol, grid=grid)
+    norms = np.linalg.norm(c0, axis=1)
+    i = int(np.argmin(norms))
+    assert tp.closest == i
+    lam = np.concatenate([[1.0], np.geomspace(1.0, near_tol / norms[i], grid)[1:]])
+    ties, masses = [], []
+    for j in range(n):
+        if j == i:
+            continue
+        for lm in lam:
+            a = lm * c0[i]
+            k = np.linalg.norm(c0[j] - a) + allow
+            t = ((norms[j] - allow) ** 2 - a @ a) / (2 * k)
+            ties.append(t)
+            masses.append(np.logaddexp(_phi_log(-t), k * k / 2 - k * t + _phi_log(t - k)))
+    assert tp.min_tie == pytest.approx(min(ties), rel=1e-9)
+    assert tp.r_far_min == pytest.approx(min(norms[j] for j in range(n) if j != i) - allow,
+                                         rel=1e-14)
+    worst = max(masses)
+    R = norms.max() + allow
+    log_pert = (math.log(2 * (n - 1)) + worst / 2 + math.log(3 * R + 2 * R * R * math.sqrt(d + R * R))
+                - math.log(2 * near_tol))
+    p = math.exp(log_pert)
+    s1 = math.log(norms[i] / near_tol) / (2 * (1 - p))
+    log_disp = math.log(s1) + math.log(2) + worst / 2 + math.log(R + 2 * R * R * math.sqrt(d + R * R))
+    ln10 = math.log(10)
+    assert tp.log10_perturbation == pytest.approx(log_pert / ln10, rel=1e-9)
+    assert tp.phase1_time == pytest.approx(s1, rel=1e-12)
+    assert tp.log10_displacement == pytest.approx(log_disp / ln10, rel=1e-9)
+    applies = (log_disp <= math.log(allow) and log_pert <= math.log(0.1) and min(ties) > 0
+               and tp.r_far_min >= far.R_MIN)
+    assert tp.applies == applies and applies == (M0 > 500)   # both outcomes are exercised
+
+
+def test_two_phase_applies_far_and_not_at_a_tie():
+    # far apart (M0 = 1e4 along u, offsets O(1)): the closest mean's lead is ~M0 |dz|, every other
+    # weight is e^{-O(M0^2)}: the reduction closes.  Two means at the same distance (a reflection
+    # of each other across u): no tie distance is positive, the reduction must not apply.
+    u = np.array([1.0, 0.0])
+    z = np.array([[-1.0, 0.3], [1.0, -0.2], [0.5, 0.9]])
+    tp = far.two_phase(far_parts=(1e4, u, z))
+    assert tp.applies and tp.closest == 0 and tp.min_tie > 100
+    tie = far.two_phase(np.array([[10.0, 0.5], [10.0, -0.5], [12.0, 0.0]]))
+    assert not tie.applies and tie.min_tie <= 0
+    # the closest mean's continuous time to reach near_tol: ln(|a0| / near_tol)/2 when the others'
+    # perturbation vanishes (p ~ 0 far out)
+    assert tp.phase1_time == pytest.approx(math.log(math.hypot(1e4 - 1.0, 0.3) / 0.05) / 2, rel=1e-12)
+
+
+# ---- the law's clock offset (tau_offset) -----------------------------------------------------------
+
+def test_law_slope_with_tau_offset_against_finite_differences():
+    # slope = d ln loss / d ln(GD step), GD step = tau + tau_offset: a central difference in tau of
+    # the loss from direct quadratures (far.drift at the law's r_at), times (tau + offset)
+    T0, eta = 3000.0, 0.01
+    law = far.integrate(4.5, eta, 1, tau_max=1e7, points_per_decade=10, tau_offset=T0)
+    assert np.array_equal(law.steps, law.tau + T0)
+    for k in (12, 20, 30):
+        tau = float(law.tau[k])
+        h = 1e-3 * tau
+        lp = far.drift(float(law.r_at(tau + h)), 1).loss
+        lm = far.drift(float(law.r_at(tau - h)), 1).loss
+        fd = (tau + T0) * (lp - lm) / (2 * h) / law.loss[k]
+        assert abs(law.slope[k] - fd) <= 1e-5 * abs(fd), (k, tau, law.slope[k], fd)
