@@ -323,3 +323,82 @@ def test_late_constant_counts_only_real_spread(n, d):
     # finite tau: each real term falls short of n^2/64 by the relative 2 n/(8 eta lam tau)
     short = 2 * n / (8 * eta * float(law.lam0.min()) * tau)
     assert abs(direct / law.late_constant - 1) <= 1.01 * short + 1e-12
+
+
+# ---- SpreadLaw.sup_k and the clock offset tau0 against direct maxima (issue 20 survivors) ---------
+
+def _brute_sup(f, t_lo: float, t_hi: float) -> float:
+    """max of f over [t_lo, t_hi]: a log grid, then a fine linear grid around the best point."""
+    ts = np.geomspace(max(t_lo, 1e-9), t_hi, 20001)
+    if t_lo == 0:
+        ts = np.concatenate([[0.0], ts])
+    k = int(np.argmax(f(ts)))
+    lo, hi = ts[max(k - 1, 0)], ts[min(k + 1, len(ts) - 1)]
+    fine = np.linspace(lo, hi, 20001)
+    return float(max(f(fine).max(), f(ts).max()))
+
+
+@pytest.mark.parametrize("tau0,tau_from", [(0.0, None), (500.0, None), (500.0, 2000.0)])
+def test_spread_sup_k_against_per_eigenvalue_maxima(tau0, tau_from):
+    # no mean: F = sum_j lam_j(tau)^2, lam_j(tau) = lam_j / (1 + (8 eta/n) lam_j (tau - tau0)),
+    # lam_j the eigenvalues of S0 = ct^T ct / n from numpy directly; the closed-form bound is the
+    # sum over j of each term's own maximum of lam_j(tau)^2 (eta tau)^p over tau >= tau_from
+    n, eta, p = 3, 0.1, 0.5
+    c = np.array([[0.02, 0.004], [-0.008, 0.006], [-0.012, -0.010]])
+    c = c - c.mean(axis=0)
+    lam = np.linalg.eigvalsh(c.T @ c / n)
+    law = near.SpreadLaw(c, eta, tau0=tau0)
+    t_lo = tau0 if tau_from is None else tau_from
+    per = [_brute_sup(lambda t, l=l: (l / (1 + 8 * eta / n * l * (t - tau0))) ** 2 * (eta * t) ** p,
+                      t_lo, 1e9) for l in lam]
+    out = law.sup_k(p, tau_from=tau_from)
+    assert out["bounded"]
+    assert out["upper_bound"] == pytest.approx(sum(per), rel=1e-7)
+    # the grid maximum of the sum lies between the largest term's maximum and the bound
+    assert max(per) * (1 - 1e-6) <= out["sup"] <= out["upper_bound"] * (1 + 1e-12)
+    assert out["tau_at"] >= t_lo
+
+
+def test_spread_sup_k_mean_only_against_direct_maximum():
+    # all means equal (no spread): F = |cbar|^2 (1 - 2 eta/n)^(2 (tau - tau0)); its maximum times
+    # (eta tau)^p from the explicit form, with and without a clock offset
+    n, eta, p = 3, 0.1, 0.5
+    cb = np.array([0.01, 0.02])
+    for tau0 in (0.0, 40.0):
+        law = near.SpreadLaw([cb] * n, eta, tau0=tau0)
+        assert law.rank == 0
+        f = lambda t: (cb @ cb) * (1 - 2 * eta / n) ** (2 * (t - tau0)) * (eta * t) ** p
+        out = law.sup_k(p)
+        assert out["upper_bound"] == pytest.approx(_brute_sup(f, tau0, 1e5), rel=1e-7)
+
+
+def test_spread_sup_k_power_two_and_beyond():
+    n, eta = 2, 0.1
+    c = [[0.01, 0.0], [-0.01, 0.0]]
+    law = near.SpreadLaw(c, eta)
+    # p = 2: lam^2 (eta tau)^2 / (1 + (8/n) lam eta tau)^2 rises to (n/8)^2 = n^2/64 per eigenvalue
+    out = law.sup_k(2.0)
+    assert out["bounded"] and out["upper_bound"] == pytest.approx(n * n / 64, rel=1e-12)
+    big = law.sup_k(2.5)
+    assert big["bounded"] is False and big["upper_bound"] == math.inf
+    zero = near.SpreadLaw([[0.0, 0.0]] * 3, eta).sup_k(0.5)
+    assert zero["upper_bound"] == 0.0 and zero["sup"] == 0.0
+
+
+def test_pair_law_with_clock_offset_against_gd():
+    # the pair law started from the GD state at step K (tau0 = K) follows GD from there: a law
+    # that ignored tau0 would sit at a0's plateau ~K steps behind
+    from verify.claims.c_thm2_1 import pair_allowance
+    n, eta, a0 = 2, 0.5, 0.03
+    tr = dynamics.run_gd([[a0], [-a0]], eta, 4000, digits=6, progress=False)
+    k = next(i for i, s in enumerate(tr.steps) if s >= 1000)
+    K, aK = float(tr.steps[k]), float(tr.dist[k][0])
+    law = near.PairLaw(n, eta, aK, tau0=K)
+    st_ = np.array(tr.steps[k:], dtype=float)
+    ga = near.validation_gap(st_, [r[0] for r in tr.dist[k:]], law.a(st_))
+    assert ga["gap"] <= pair_allowance(n, aK, eta), ga
+    # the leading-order sup from tau0 on: the explicit law 4 a(tau)^4 / n^2, a^-2 = aK^-2 + 2 eta
+    # (8/n^2) (tau - K), maximised directly
+    lead = near.PairLaw(n, eta, aK, tau0=K, order=1)
+    f = lambda t: 4 / n ** 2 / (1 / aK ** 2 + 16 * eta / n ** 2 * (t - K)) ** 2 * np.sqrt(eta * t)
+    assert lead.sup_k_closed_form(0.5) == pytest.approx(_brute_sup(f, K, 1e10), rel=1e-7)
