@@ -98,7 +98,7 @@ def test_every_claim_and_verdict_is_in_both_reports(rendered):
         # the claims table row links to the section and shows the recorded verdict and assurance
         row = next(ln for ln in md.splitlines() if ln.startswith(f"| [**{r.id}**]"))
         assert f"**{r.verdict}**" in row and r.assurance in row
-    assert "**5 claims:** 2 CONFIRMED, 1 REFUTED, 1 INCONCLUSIVE, 1 ERROR." in md
+    assert "**5 claims of the paper:** 2 CONFIRMED, 1 REFUTED, 1 INCONCLUSIVE, 1 ERROR." in md
 
 
 def test_first_page_says_where_the_statements_come_from_and_links_the_catalogue(rendered):
@@ -745,14 +745,19 @@ def test_records_refuse_wall_clock_table_columns():
 
 def test_beyond_the_paper_renders_other_records_and_sweeps():
     """Records and sweeps beyond the paper's claims (a neighbour's claim, another objective's
-    sweep) get their own section after the paper's claims, rendered like the others."""
+    sweep) get their own appendix section, rendered like the others; the body keeps the paper's
+    claims and says on its first page where the others are."""
     records, prov = fixture_records()
     extra = dataclasses.replace(records[0], id="em-global", title="Gradient EM converges globally")
     sweep = dict(SWEEP, name="sgd-batch", title="SGD against the batch size", findings=[])
     md = report_markdown.render_document(build_document(records + [extra], prov,
                                                         sweeps=[SWEEP, sweep]))
-    body = md.split("## Appendix A")[0]
-    beyond = body.split("Beyond the paper")[1]
+    body, appendix = md.split("## Appendix A", 1)
+    assert "**em-global**" not in body and "SGD against the batch size" not in body
+    intro = body.split("## The claims")[0]
+    assert "1 record and 1 sweep on claims the paper does not make" in intro
+    assert '](#beyond)' in intro
+    beyond = appendix.split('<a id="beyond"></a>')[1]
+    assert "Beyond the paper" in beyond.split("\n")[2]
     assert "**em-global**" in beyond and "SGD against the batch size" in beyond
     assert "`python -m verify run em-global" in beyond and "`python -m verify sweep sgd-batch`" in beyond
-    assert "**em-global**" not in md.split("Beyond the paper")[0].split("## The claims")[1].split("## Headline")[0]

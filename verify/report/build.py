@@ -18,9 +18,10 @@ from typing import Any
 
 from verify.claims.record import ASSURANCE_LEVELS, SCHEMA_VERSION, ClaimRecord, Finding
 from verify.report import text as T
-from verify.report.document import (Anchor, Code, CodeBlock, Document, FigureBlock, FigureRow,
-                                    FileLink, Fragment, ItemList, Math, MathBlock, Number,
-                                    Paragraph, Section, Table, Text, Verdict, emph, plain, ref, strong)
+from verify.report.document import (Anchor, Aside, Code, CodeBlock, Document, Emph, FigureBlock,
+                                    FigureRow, FileLink, Fragment, ItemList, Math, MathBlock,
+                                    Number, Paragraph, Ref, Section, Strong, Table, Text, Verdict,
+                                    emph, plain, ref, strong)
 from verify.report import front as F
 from verify.report.io import slug
 from verify.report.mathtext import FUNCS, GREEK, to_tex
@@ -105,6 +106,8 @@ class _Claim:
         self.enclosures = anchors.new("enclosures", r.id)
         self.derivation = anchors.new("derivation", r.id)
         self.details = anchors.new("details", r.id)
+        self.twins = anchors.new("twins", r.id)
+        self.conclusions_full = anchors.new("conclusions", r.id)
         self.figures = {f.id: anchors.new("fig", r.id, f.id) for f in r.figures}
         self.tables = [anchors.new("table", r.id, str(k)) for k in range(len(r.tables))]
         self.finding_numbers: list[int] = []
@@ -120,7 +123,7 @@ class _Claim:
         enclosure name, "reading", else the claim's section."""
         r = self.r
         if e in self.figures:
-            return self.figures[e], ["figure ", Code(e)]
+            return self.figures[e], [FIGURE]
         for k, t in enumerate(r.tables):
             if t.get("title") == e:
                 return self.tables[k], ["table: "] + F.math_inlines(_clean(_first_clause(e)))
@@ -162,7 +165,7 @@ class _Sweep:
     def evidence(self, e: str) -> tuple[str, list]:
         for f, anchor, _, _ in self.figures:
             if f.get("id") == e:
-                return anchor, ["figure ", Code(e)]
+                return anchor, [FIGURE]
         for t, anchor in zip(self.tables, self.table_anchors):
             if t.get("title") == e:
                 return anchor, ["table: "] + F.math_inlines(_clean(_first_clause(e)))
@@ -177,7 +180,10 @@ class _Sweep:
 PAPER_CLAIMS = ("score", "gradient", "em-link", "thm2.1", "thm3.1", "thm3.2", "lem3.3", "thm3.4",
                 "thm3.5", "thm3.7", "figure")
 PAPER_SWEEPS = ("split-threshold", "one-converges", "thm3.4-map")
-BODY_FIGURES = 2  # figures per claim section; the others go to the appendix
+BODY_FIGURES = 2  # figures per claim section (one row); the others go to the appendix
+STATED_OBSERVED = 240  # characters of an observed cell in "Stated against observed" (… marks a cut)
+SWEEP_TEXT_ITEMS = 2  # lines of a sweep's summary in the body; the rest in the appendix
+BEYOND = "beyond"  # anchor of the appendix section on claims the paper does not make
 CATALOGUE = "verify/claims/CATALOGUE.md"
 
 
@@ -194,7 +200,6 @@ def build_document(records: list[ClaimRecord], provenance: dict[str, Any],
     rec_by_id = {r.id: r for r in records}
     sweep_by_name = {sw.name: sw.s for sw in sweep_refs}
 
-    counts = ", ".join(f"{n} {v}" for v, n in T.verdict_counts(records))
     affected = []
     for sc in F.STATED_CONSTANTS:
         affected += [Math(to_tex(sc.stated)), f" ({sc.claim}), "]
@@ -210,11 +215,23 @@ def build_document(records: list[ClaimRecord], provenance: dict[str, Any],
                   + [" The statements, readings, conventions and hypotheses are catalogued in ",
                      FileLink(CATALOGUE), "; every number here is rendered from ",
                      FileLink("results.json"), " and the sweep summaries."]),
-        Paragraph([strong(f"{len(records)} claims:"), f" {counts}."] if records
-                  else [strong("No claims were checked.")]),
     ]
     paper = [c for c in claims if c.r.id in PAPER_CLAIMS or not PAPER_CLAIMS]
     beyond = [c for c in claims if c not in paper]
+    other_sweeps = [sw for sw in sweep_refs if sw.name not in PAPER_SWEEPS]
+    if beyond or other_sweeps:
+        anchors.used.add(BEYOND)
+        what = [f"{len(beyond)} record{'s' if len(beyond) != 1 else ''}"] if beyond else []
+        what += [f"{len(other_sweeps)} sweep{'s' if len(other_sweeps) != 1 else ''}"] if other_sweeps else []
+        intro.append(Paragraph([strong("Beyond the paper."), f" {' and '.join(what)} on claims the "
+                                "paper does not make (its neighbours' claims, other objectives, "
+                                "stochastic and finite-sample variants) are in the appendix: ",
+                                ref(BEYOND, "Beyond the paper"), "."]))
+    counted = paper or claims
+    counts = ", ".join(f"{n} {v}" for v, n in T.verdict_counts([c.r for c in counted]))
+    intro.insert(1, Paragraph([strong(f"{len(counted)} claims of the paper:"), f" {counts}."]
+                              if counted else [strong("No claims were checked.")]))
+    shown_figures: dict = {}  # drawn content -> anchor of the body figure that shows it
     body = [Section(["The claims"], anchors.new("summary"),
                     [_claims_table(paper or claims), *_legend()], numbered=False)]
     if headlines:
@@ -224,25 +241,27 @@ def build_document(records: list[ClaimRecord], provenance: dict[str, Any],
                         _stated_blocks(rec_by_id, sweep_by_name), numbered=False))
     appendix_tables: list = []
     paper_sweeps = [sw for sw in sweep_refs if sw.name in PAPER_SWEEPS]
-    other_sweeps = [sw for sw in sweep_refs if sw.name not in PAPER_SWEEPS]
     sweep = sweeps_section(paper_sweeps, anchors, appendix_tables)
     if sweep is not None:
         body.append(sweep)
-    body += [_claim_section(c, times or {}, appendix_tables) for c in paper]
-    if beyond or other_sweeps:
-        blocks: list = [Paragraph(["Checks of claims the paper does not make (its neighbours' "
-                                   "claims, other objectives, stochastic and finite-sample "
-                                   "variants), rendered from their records and summaries."])]
-        blocks += [_claim_section(c, times or {}, appendix_tables, level=2) for c in beyond]
-        other = sweeps_section(other_sweeps, anchors, appendix_tables)
-        if other is not None:
-            blocks += other.blocks
-        body.append(Section(["Beyond the paper"], anchors.new("beyond"), blocks))
+    body += [_claim_section(c, times or {}, appendix_tables, shown_figures) for c in paper]
 
     appendix = []
     if notes:
         appendix.append(Section(["Notes on the checks"], anchors.new("notes"),
                                 _notes_blocks(notes), numbered=True))
+    if beyond or other_sweeps:
+        # checks of claims the paper does not make: after the paper's, in the appendix, so that
+        # the body is the paper's claims alone (the first page says where these are)
+        blocks: list = [Paragraph(["Checks of claims the paper does not make (its neighbours' "
+                                   "claims, other objectives, stochastic and finite-sample "
+                                   "variants), rendered from their records and summaries."])]
+        blocks += [_claim_section(c, times or {}, appendix_tables, shown_figures, level=2)
+                   for c in beyond]
+        other = sweeps_section(other_sweeps, anchors, appendix_tables)
+        if other is not None:
+            blocks += other.blocks
+        appendix.append(Section(["Beyond the paper"], BEYOND, blocks))
     derivations = [b for c in claims for b in _derivation_blocks(c)]
     if derivations:
         appendix.append(Section(["Derivations"], anchors.new("appendix-derivations"), derivations))
@@ -261,10 +280,70 @@ def build_document(records: list[ClaimRecord], provenance: dict[str, Any],
                                 details))
     appendix.append(Section(["Provenance of the run"], anchors.new("provenance"),
                             [_provenance(provenance)]))
-    return Document(
+    return _number_figures(Document(
         title="Verification report", subtitle=T.PAPER_TITLE, byline=T.PAPER_CITATION,
         pdf_title=f"Verification report: {T.PAPER_TITLE}", intro=intro, body=body,
-        appendix=appendix)
+        appendix=appendix))
+
+
+# A link to a figure is written ref(anchor, FIGURE); :func:`_number_figures` makes it "Figure N",
+# N the figure's number in the document (the order LaTeX numbers them in), so the text never
+# names a figure by its id.
+FIGURE = Text("\x00figure")
+
+
+def _number_figures(doc: Document) -> Document:
+    numbers: dict[str, int] = {}
+
+    def visit_blocks(bs: list) -> None:
+        for b in bs:
+            if isinstance(b, Section):
+                visit_blocks(b.blocks)
+            elif isinstance(b, FigureRow):
+                visit_blocks(b.figures)
+            elif isinstance(b, Aside):
+                visit_blocks(b.blocks + [b.figure])
+            elif isinstance(b, FigureBlock):
+                numbers[b.anchor] = len(numbers) + 1
+                b.number = numbers[b.anchor]
+
+    visit_blocks(doc.intro + doc.body + doc.appendix)
+
+    def fix(xs: list) -> list:
+        out = []
+        for x in xs:
+            if isinstance(x, Ref):
+                kids = list(x.children)
+                if kids == [FIGURE]:
+                    n = numbers.get(x.target)
+                    kids = [f"Figure {n}" if n else "figure"]
+                x = Ref(x.target, tuple(fix(kids)))
+            elif isinstance(x, (Strong, Emph)):
+                x = type(x)(tuple(fix(list(x.children))))
+            out.append(x)
+        return out
+
+    def fix_blocks(bs: list) -> None:
+        for b in bs:
+            if isinstance(b, Section):
+                b.title = fix(b.title)
+                fix_blocks(b.blocks)
+            elif isinstance(b, Paragraph):
+                b.inlines = fix(b.inlines)
+            elif isinstance(b, ItemList):
+                b.items = [fix(it) for it in b.items]
+            elif isinstance(b, Table):
+                b.header = [fix(c) for c in b.header]
+                b.rows = [[fix(c) for c in row] for row in b.rows]
+            elif isinstance(b, FigureRow):
+                fix_blocks(b.figures)
+            elif isinstance(b, Aside):
+                fix_blocks(b.blocks + [b.figure])
+            elif isinstance(b, FigureBlock):
+                b.caption = fix(b.caption)
+
+    fix_blocks(doc.intro + doc.body + doc.appendix)
+    return doc
 
 
 def sweeps_section(sweeps: list | None, anchors: Anchors | None = None,
@@ -294,14 +373,25 @@ def sweeps_section(sweeps: list | None, anchors: Anchors | None = None,
         if isinstance(text, str):
             blocks.append(Paragraph(F.math_inlines(_clean(text))))
         elif text:
-            blocks.append(ItemList([F.math_inlines(_clean(t)) for t in text]))
+            shown = text if appendix is None else text[:SWEEP_TEXT_ITEMS]
+            blocks.append(ItemList([F.math_inlines(_clean(t)) for t in shown]))
+            if len(shown) < len(text):
+                rest_anchor = sec_anchor + "--rest"
+                appendix.append(Section([*F.math_inlines(s.get("title", name)), ": the rest of the summary"],
+                                        rest_anchor, [ItemList([F.math_inlines(_clean(t))
+                                                                for t in text[len(shown):]])], level=2))
+        links: list = []
         if sw.finding_numbers:
-            blocks.append(Paragraph([f"Findings {_number_ranges(sw.finding_numbers)}."], small=True))
+            links.append(f"Findings {_number_ranges(sw.finding_numbers)}. ")
+        if isinstance(text, list) and appendix is not None and len(text) > SWEEP_TEXT_ITEMS:
+            links += [ref(sec_anchor + "--rest", f"{len(text) - SWEEP_TEXT_ITEMS} more lines of its "
+                                                 "summary"), "; "]
+        long_tables: list = []
         for t, tab_anchor in zip(sw.tables, sw.table_anchors):
             title = t.get("title", "")
             if appendix is not None and (is_long(t) or len(t.get("columns", [])) > 6):
-                blocks.append(Paragraph(["Table in the appendix: ", ref(tab_anchor, *F.math_inlines(_first_clause(title))),
-                                         f" ({len(t['rows'])} rows)."], small=True))
+                long_tables += [ref(tab_anchor, *F.math_inlines(_first_clause(title))),
+                                f" ({len(t['rows'])} rows); "]
                 appendix.append(Section([*F.math_inlines(s.get("title", name)), ": ", *F.math_inlines(_first_clause(title))],
                                         tab_anchor + "--a", [
                     Paragraph([Text(title), " From ", ref(sec_anchor, "the sweep section"), "."], small=True),
@@ -310,10 +400,18 @@ def sweeps_section(sweeps: list | None, anchors: Anchors | None = None,
             if title:
                 blocks.append(Paragraph([strong("Table."), " ", *F.math_inlines(title)]))
             blocks += _as_blocks(_record_table(t, tab_anchor))
+        if long_tables:
+            links += ["tables in the appendix: "] + long_tables
+        if links:
+            if isinstance(links[-1], str):
+                links[-1] = links[-1].rstrip("; ") + "."
+            blocks.append(Paragraph(links, small=True))
         grid = F.outcome_grid(s) is not None  # drawn as a categorical map: no line styles
         figs = [FigureBlock(anchor, path, _caption(f, caption, key=not grid), alt=caption)
                 for f, anchor, path, caption in sw.figures]
-        if figs:
+        if len(figs) == 1 and appendix is not None:
+            blocks = [Aside(blocks, figs[0])]  # the summary beside its one figure
+        elif figs:
             blocks += _figure_blocks(figs)
         blocks.append(Paragraph([strong("Reproduce:"), " ", Code(f"python -m verify sweep {name}"),
                                  f" ({s.get('cells', '?')} cells)." if s.get("cells") else "."],
@@ -338,6 +436,8 @@ def _clean(s: Any) -> str:
     s = " ".join(str(s).split())
     s = _LIST_LITERAL.sub(lambda m: m.group().replace("'", "").replace("[", "(").replace("]", ")"), s)
     s = re.sub(r"\bdps=(\d+)", r"\1 significant digits", s)
+    s = re.sub(r"\b(?:in |of )?verify/[\w/]+\.py\b", "", s)  # the toolkit's files: said by what they do
+    s = re.sub(r"\b(?:proofs)/[\w/]+\.py\b", "the symbolic derivation", s)
     s = re.sub(r"\b(?:proofs|verify)(?:\.\w+)+(?:\(\))?", "the symbolic derivation", s)  # module paths
     s = s.replace("**", "^")
     s = re.sub(r"\s*\(SPEC[^)]*\)", "", s)  # the project's internal spec is not in the repository
@@ -355,21 +455,26 @@ def _first_clause(s: str) -> str:
     return re.split(r"(?<=\w)[(:;]", str(s), maxsplit=1)[0].strip()
 
 
+# Longest text (characters) of a claims-table cell; the whole text is in the claim's section.
+TABLE_CELL = {"tested": 90, "basis": 90, "key": 90, "stated": 70}
+
+
 def _claims_table(claims: list) -> Table:
     rows = []
     for c in claims:
         r = c.r
-        tested = _clean(F.tested_text(r))
+        tested = F.brief(_clean(F.tested_text(r)), TABLE_CELL["tested"])
         scope = F.scope_text(r)
         tested_cell = F.math_inlines(tested) + ([Text("; "), emph(scope)] if scope else [])
-        basis = _clean(F.verdict_basis(r))
+        basis = F.brief(_clean(F.verdict_basis(r)), TABLE_CELL["basis"])
+        stated = F.brief(_clean(F.stated_text(r)), TABLE_CELL["stated"])
         rows.append([
             [ref(c.section, strong(r.id)), Text(": ")] + F.math_inlines(_clean(r.title)),
             tested_cell or [Text("—")],
             [Verdict(r.verdict)] + ([Text(": ")] + F.math_inlines(basis) if basis else []),
             [Text(r.assurance)],
-            F.math_inlines(_clean(F.key_number(r))) or [Text("—")],
-            _stated_cell(r) or F.math_inlines(_clean(F.stated_vs_observed(r))) or [Text("—")],
+            F.math_inlines(F.brief(_clean(F.key_number(r)), TABLE_CELL["key"])) or [Text("—")],
+            _stated_cell(r) or F.math_inlines(stated) or [Text("—")],
         ])
     header = [["Claim"], ["What was tested"], ["Verdict and basis"], ["Assurance"],
               ["Key number"], ["Stated against observed"]]
@@ -382,22 +487,22 @@ def _stated_cell(r: ClaimRecord) -> list:
     out: list = []
     for sc in F.STATED_CONSTANTS:
         if r.id in [x.strip() for x in sc.claim.split(",")]:
-            out += ([Text("; ")] if out else []) + F.math_inlines(sc.stated) + [Text(" against ")] \
-                + F.math_inlines(sc.observed)
-    return out + [Text(" ("), ref("stated", "table"), Text(")")] if out else []
+            out += ([Text("; ")] if out else []) + F.math_inlines(sc.stated)
+    return out + [Text(" (against observed: "), ref("stated", "table"), Text(")")] if out else []
 
 
 def _legend() -> list:
     verdicts = []
-    for v, m in T.VERDICT_MEANING.items():
-        verdicts += [strong(v), f": {m}; "]
+    for v, m in T.VERDICT_BRIEF.items():
+        verdicts += [strong(v), f" ({m}), "]
     levels = []
     for a in ASSURANCE_LEVELS:
-        levels += [emph(a), f": {T.ASSURANCE_MEANING.get(a, '')}; "]
-    verdicts[-1] = verdicts[-1].rstrip("; ") + "."
-    levels[-1] = levels[-1].rstrip("; ") + "."
-    return [Paragraph(["Verdicts. ", *verdicts, " Assurance levels, strongest first. ", *levels],
-                      small=True)]
+        levels += [emph(a), f" ({T.ASSURANCE_BRIEF.get(a, '')}), "]
+    verdicts[-1] = verdicts[-1].rstrip(", ") + "."
+    levels[-1] = levels[-1].rstrip(", ") + "."
+    return [Paragraph(["Verdicts: ", *verdicts, " Assurance, strongest first: ", *levels,
+                       " The basis, the key number and what was tested are cut to one clause here; "
+                       "each claim's section has them whole."], small=True)]
 
 
 def _number_findings(sources: list, anchors: Anchors) -> tuple[list, list]:
@@ -442,8 +547,9 @@ def _is_enclosure_evidence(src, e: str) -> bool:
 
 def _finding_item(n: int, src, f: Finding, *, with_value: bool = True, brief: bool = False) -> list:
     text = _clean(f.headline)
-    if brief:  # a headline is its first sentence
-        text = re.split(r"(?<=[a-z0-9)])\. (?=[A-Z])", text, maxsplit=1)[0].rstrip(".") + "."
+    if brief:  # a headline is its first sentence, with its number (the value when it has none)
+        text = re.split(r"(?<=[a-z0-9)])[.:] (?=[A-Z])", text, maxsplit=1)[0].rstrip(".") + "."
+        with_value = with_value and not re.search(r"\d", text)
     item: list = [strong(f"F{n}."), " "] + F.math_inlines(text)
     if with_value and f.value:
         item += [" (", *F.math_inlines(_clean(T.leading_digits(f.value, T.SUMMARY_DIGITS))), ")"]
@@ -493,7 +599,7 @@ def _stated_blocks(records: dict, sweeps: dict) -> list:
     rows = []
     for sc, stated, observed in F.stated_rows(records, sweeps):
         rows.append([[Text(sc.claim)], F.math_inlines(sc.stated), F.math_inlines(stated),
-                     F.math_inlines(sc.observed), F.math_inlines(_clean(observed))])
+                     F.math_inlines(sc.observed), F.math_inlines(F.brief(_clean(observed), STATED_OBSERVED))])
     header = [["Claim"], ["Stated"], ["Stated values"], ["Against"], ["Observed"]]
     table = Table(header, rows, column_widths(header, rows, line=TINY_LINE)[0], tiny=True)
     return [Paragraph(defs, small=True), table,
@@ -506,7 +612,8 @@ def _stated_blocks(records: dict, sweeps: dict) -> list:
 # One claim
 
 
-def _claim_section(c: _Claim, times: dict, appendix: list, level: int = 1) -> Section:
+def _claim_section(c: _Claim, times: dict, appendix: list, shown: dict | None = None,
+                   level: int = 1) -> Section:
     r = c.r
     head: list = [strong("Verdict:"), " ", Verdict(r.verdict)]
     basis = _clean(F.verdict_basis(r))
@@ -531,25 +638,23 @@ def _claim_section(c: _Claim, times: dict, appendix: list, level: int = 1) -> Se
         rd += [" (why: ", ref(c.reading, "appendix"), ")."]
         blocks.append(Paragraph(rd, small=True))
     blocks += _deciding(c)
-    if r.twins:
-        caught: list = [strong("What this check would have caught"),
-                        " (false twins of the statement, decided on the same evidence): "]
-        for i, t in enumerate(r.twins):
-            caught += [emph(_clean(t.get("name", ""))), " — "] + F.math_inlines(_clean(t.get("change", "")))
-            caught += [": ", Verdict(str(t.get("verdict", "")))]
-            if t.get("basis"):
-                caught += [" ("] + F.math_inlines(_clean(str(t["basis"]).split(" (")[0])) + [")"]
-            caught.append("; " if i < len(r.twins) - 1 else ".")
-        blocks.append(Paragraph(caught, small=True))
     if r.witness:
         blocks.append(Paragraph([strong("Witness:"), " ", Text(_clean(T.compact_json(r.witness, width=200)))],
                                 small=True))
-    body_figs = r.figures[:BODY_FIGURES]
+    shown = {} if shown is None else shown
+    body_figs, rest, same = _choose_figures(r, shown)
     if body_figs:
         figs = [FigureBlock(c.figures[f.id], "figures/" + T.figure_stem(r.id, f.id),
                             _caption(f, f.title), alt=f.title) for f in body_figs]
+        for f in body_figs:
+            shown[_figure_key(f)] = c.figures[f.id]
         blocks += _figure_blocks(figs)
-    rest = r.figures[BODY_FIGURES:]
+    if same:
+        blocks += [Anchor(c.figures[f.id]) for f, _ in same]  # findings may link to them
+        line: list = ["The same run is drawn in "]
+        for i, (f, target) in enumerate(same):
+            line += [ref(target, FIGURE), ", " if i < len(same) - 1 else "."]
+        blocks.append(Paragraph(line, small=True))
     if rest:
         figs = [FigureBlock(c.figures[f.id], "figures/" + T.figure_stem(r.id, f.id),
                             _caption(f, f.title), alt=f.title) for f in rest]
@@ -561,7 +666,7 @@ def _claim_section(c: _Claim, times: dict, appendix: list, level: int = 1) -> Se
             Paragraph([*F.math_inlines(_clean(t.get("title", ""))), " From the section of claim ",
                        ref(c.section, r.id), "."], small=True),
             *_as_blocks(_record_table(t, c.tables[k]))], level=2))
-    tail: list = []
+    tail: list = _twins_line(c) + [" "] if r.twins else []
     if c.finding_numbers:
         tail += [f"Findings {_number_ranges(c.finding_numbers)}. "]
     more = []
@@ -582,6 +687,56 @@ def _claim_section(c: _Claim, times: dict, appendix: list, level: int = 1) -> Se
                    level=level, bookmark=f"{r.id}: {r.title}")
 
 
+def _figure_key(f: Any) -> str:
+    """What a figure draws (its lines' data and scales), to spot the same plot in two records."""
+    return repr((f.xscale, f.yscale, [(ln.x, ln.y) for ln in f.lines]))
+
+
+def _shows_claim(f: Any) -> bool:
+    return any(ln.kind == "reference" for ln in f.lines)
+
+
+def _choose_figures(r: ClaimRecord, shown: dict) -> tuple[list, list, list]:
+    """(figures for the body, figures for the appendix, [(figure, anchor)] drawn already).
+
+    At most BODY_FIGURES in the body, one row: those that draw what the paper states (a claimed
+    bound or rate) first, then in the record's order; a figure whose plot is already in the body
+    (thm3.7 follows thm3.5's run) is referred to instead of drawn again."""
+    fresh, same = [], []
+    for f in r.figures:
+        key = _figure_key(f)
+        (same.append((f, shown[key])) if key in shown else fresh.append(f))
+    order = sorted(fresh, key=lambda f: not _shows_claim(f))  # stable: record order otherwise
+    body = [f for f in fresh if f in order[:BODY_FIGURES]]
+    return body, [f for f in fresh if f not in body], same
+
+
+def _twins_line(c: _Claim) -> list:
+    """The false twins in one line: how many the evidence refutes; each in the appendix."""
+    tw = c.r.twins
+    refuted = sum(1 for t in tw if str(t.get("verdict", "")) == "REFUTED")
+    other = [t for t in tw if str(t.get("verdict", "")) != "REFUTED"]
+    line: list = [strong("Twin statements made false on purpose:"),
+                  f" {refuted} of {len(tw)} refuted on the same evidence"]
+    if other:
+        line += [" (not refuted: "]
+        for i, t in enumerate(other):
+            line += [emph(_clean(t.get("name", ""))), ": ", Verdict(str(t.get("verdict", ""))),
+                     ", " if i < len(other) - 1 else ")"]
+    line += [" (", ref(c.twins, "each with its change and basis"), ")."]
+    return line
+
+
+def _twins_table(c: _Claim) -> Table:
+    rows = []
+    for t in c.r.twins:
+        basis = str(t.get("basis", ""))
+        rows.append([[emph(_clean(t.get("name", "")))], F.math_inlines(_clean(t.get("change", ""))),
+                     [Verdict(str(t.get("verdict", "")))], F.math_inlines(_clean(basis))])
+    header = [["Twin"], ["What is changed"], ["Verdict"], ["Basis"]]
+    return Table(header, rows, column_widths(header, rows, line=TINY_LINE)[0], anchor=c.twins, tiny=True)
+
+
 def _about(secs: float) -> str:
     """A run time as a coarse upper bound (under 10 s, 1 min, 5 min, 30 min), so that reruns,
     whose times vary, almost always render the same words."""
@@ -597,19 +752,38 @@ def _deciding(c: _Claim) -> list:
     pivoted to one row per run (cut to SUMMARY_DIGITS)."""
     r = c.r
     if r.conclusions:
-        rows = []
-        for k in r.conclusions:
-            holds = k.get("holds")
-            rows.append([F.math_inlines(_clean(k.get("text", k.get("key", "")))),
-                         F.math_inlines(_clean(f"{T.RELATION_TEXT.get(k.get('relation', ''), '')} "
-                                               f"{F._claimed_text(k.get('claimed', ''))}".strip())),
-                         F.math_inlines(_clean(T.leading_digits(str(k.get("observed", "")), T.SUMMARY_DIGITS)
-                                               if k.get("observed") else "not computed")),
-                         [strong("yes" if holds else "undecided" if holds is None else "NO")]])
-        header = [["Conclusion"], ["Stated"], ["Observed"], ["Holds"]]
-        return [Table(header, rows, column_widths(header, rows, line=TINY_LINE)[0],
-                      anchor=c.quantities, tiny=True)]
+        return _as_blocks(_conclusions_table(c, full=False))
     return _pivot(c)
+
+
+SECTION_OBSERVED = 200  # characters of a conclusion's observed numbers in the claim's section
+
+
+def _conclusions_table(c: _Claim, *, full: bool) -> Table:
+    """One row per conclusion: as stated, the stated value, what was observed, whether it holds;
+    the appendix copy (``full``) adds how each was decided and keeps every observed number."""
+    rows = []
+    cut = any(len(_clean(str(k.get("observed", "")))) > SECTION_OBSERVED for k in c.r.conclusions)
+    for k in c.r.conclusions:
+        holds = k.get("holds")
+        obs = _clean(T.leading_digits(str(k.get("observed", "")), T.SUMMARY_DIGITS)
+                     if k.get("observed") else "not computed")
+        row = [F.math_inlines(_clean(k.get("text", k.get("key", "")))),
+               F.math_inlines(_clean(f"{T.RELATION_TEXT.get(k.get('relation', ''), '')} "
+                                     f"{F._claimed_text(k.get('claimed', ''))}".strip())),
+               F.math_inlines(obs if full else F.brief(obs, SECTION_OBSERVED)),
+               [strong("yes" if holds else "undecided" if holds is None else "NO")]]
+        if full:
+            row.append(F.math_inlines(_clean(str(k.get("basis", "")))))
+        rows.append(row)
+    header = [["Conclusion"], ["Stated"], ["Observed"], ["Holds"]] + ([["How decided"]] if full else [])
+    table = Table(header, rows, column_widths(header, rows, line=TINY_LINE)[0],
+                  anchor=c.conclusions_full if full else c.quantities, tiny=True)
+    if full or not cut:
+        return table
+    return [table, Paragraph(["Observed numbers cut at a clause (…); all of them, with how each "
+                              "conclusion was decided: ", ref(c.conclusions_full, "appendix"), "."],
+                             small=True)]
 
 
 _RUN_SUFFIX = re.compile(r"^(.*?)\s*\(([^()]*(?:n|M0?|d)\s*=[^()]*)\)\s*$")
@@ -712,12 +886,15 @@ def _details_blocks(c: _Claim) -> list:
                                    (F.math_inlines(_clean(f"{k}: {r.hypotheses[k]}")) + ["; "])][:-1] + ["."],
                                 small=True))
     if r.conclusions:
-        blocks.append(Paragraph([strong("How each conclusion was decided."), " "]
-                                + [x for k in r.conclusions for x in
-                                   (F.math_inlines(_clean(f"{k.get('key', '')}: {k.get('basis', '')}")) + ["; "])][:-1]
-                                + ["."], small=True))
+        blocks += [Paragraph([strong("Conclusions"), ", each with how it was decided."], small=True),
+                   _conclusions_table(c, full=True)]
     if r.reading:
         blocks.append(_reading(c))
+    if r.twins:
+        blocks += [Paragraph([strong("Twin statements"), " (variants of the statement that the "
+                              "mathematics makes false, decided on the same evidence: each should "
+                              "be refuted)."], small=True),
+                   _twins_table(c)]
     if r.enclosures:
         blocks += _enclosures_brief(c)
     if r.derivation:
@@ -912,8 +1089,10 @@ def column_widths(header: list, rows: list, line: int = 108, cap: int = 60) -> t
     for j in range(len(header)):
         head = plain(header[j])
         body = [plain(r[j]) for r in rows if j < len(r)]
+        bold = [any(isinstance(x, (Verdict, Strong)) for x in r[j]) for r in rows if j < len(r)]
         word = max([word_width(w) * 1.2 for w in head.split()] +
-                   [word_width(w) for c in body for w in c.split()] + [1])
+                   [word_width(w) * (1.2 if b else 1.0) for c, b in zip(body, bold) for w in c.split()]
+                   + [1])
         low = min(word, 26) + pad
         want = max(low, min(max([len(c) for c in body] + [len(head)]), cap) + pad)
         lows.append(low)

@@ -146,6 +146,7 @@ class FigureBlock:
     path: str
     caption: Inlines
     alt: str = ""
+    number: int = 0  # its number in the document (set by the builder; LaTeX numbers its own)
 
 
 @dataclass
@@ -153,6 +154,16 @@ class FigureRow:
     """Figures set side by side where the format allows it (LaTeX: two per row)."""
 
     figures: list
+
+
+@dataclass
+class Aside:
+    """Short blocks (paragraphs, lists: nothing that breaks across pages) with one figure beside
+    them where the format allows it (LaTeX: two columns); Markdown writes the blocks, then the
+    figure."""
+
+    blocks: list
+    figure: FigureBlock
 
 
 @dataclass
@@ -209,8 +220,8 @@ class Document:
     appendix: list = field(default_factory=list)
 
 
-Block = Union[Paragraph, ItemList, Table, FigureBlock, FigureRow, MathBlock, CodeBlock, Fragment,
-              Anchor, Section]
+Block = Union[Paragraph, ItemList, Table, FigureBlock, FigureRow, Aside, MathBlock, CodeBlock,
+              Fragment, Anchor, Section]
 
 
 def plain(inlines: Inlines) -> str:

@@ -27,11 +27,15 @@ RC = {
     "pdf.compression": 6,
     "font.family": "DejaVu Sans",  # bundled with matplotlib: same glyphs everywhere
     "mathtext.fontset": "dejavusans",
-    "font.size": 10.0,
+    "font.size": 8.0,
+    "axes.titlesize": 8.0,
+    "axes.labelsize": 8.0,
+    "xtick.labelsize": 7.0,
+    "ytick.labelsize": 7.0,
     "axes.grid": True,
     "grid.alpha": 0.3,
     "axes.prop_cycle": matplotlib.rcParamsDefault["axes.prop_cycle"],
-    "lines.linewidth": 1.5,
+    "lines.linewidth": 1.2,
     "figure.dpi": 100.0,
     "savefig.dpi": 100.0,
     "savefig.bbox": None,
@@ -41,7 +45,10 @@ RC = {
 
 REFERENCE_COLORS = ("black", "dimgray", "saddlebrown", "darkolivegreen")
 LAW_COLORS = ("darkviolet", "teal", "crimson", "darkgoldenrod")
-FIGSIZE = (6.4, 4.0)  # inches
+# Drawn at about the size it is printed (the LaTeX report sets two to a row, 0.48 of the line,
+# i.e. about 3.2 inches): the fonts below are then read at their own size, not scaled down.
+FIGSIZE = (3.6, 2.3)  # inches
+LEGEND_FONT = 6.0
 SVG_METADATA = {"Date": None, "Creator": "verify report (matplotlib)"}
 PDF_METADATA = {"CreationDate": None, "ModDate": None, "Creator": "verify report (matplotlib)",
                 "Producer": "matplotlib"}
@@ -63,6 +70,37 @@ def _run_of(label: str) -> str:
     return ", ".join(_PAIR.findall(label or ""))
 
 
+def _family_of(label: str) -> str:
+    """The family a line belongs to when its label ends in a per-mean token ("gradient-em |c_2|"
+    -> "gradient-em"): everything before the last word."""
+    return label.rsplit(" ", 1)[0] if " " in (label or "") else (label or "")
+
+
+def _groups(labels: list[str]) -> list[str]:
+    """One group name per line, for colouring a crowded plot by group: the runs' key = value
+    pairs when they tell two or more runs apart, else the families (labels without their last
+    word) when those are fewer than the lines; else no grouping (empty names)."""
+    runs = [_run_of(x) for x in labels]
+    if len({r for r in runs if r}) >= 2:
+        return runs
+    fams = [_family_of(x) if x else "" for x in labels]
+    named = {f for f in fams if f}
+    if 2 <= len(named) < len([x for x in labels if x]):
+        return fams
+    return runs
+
+
+def _wrap(label: str, width: int = 30) -> str:
+    """An axis label longer than ``width`` characters over two lines, broken before its last
+    parenthesised remark (never inside a formula), each line typeset on its own."""
+    if len(label) <= width:
+        return _label(label)
+    k = label.rfind(" (")
+    if k <= 0:
+        return _label(label)
+    return _label(label[:k]) + "\n" + _label(label[k + 1:])
+
+
 def _draw(fig_rec: Figure, errors: dict | None = None) -> MplFigure:
     """The plot without a title (the report's caption carries it), legend below the axes, drawn
     with constrained layout so nothing is clipped.  ``errors``: {line label: (lower, upper)}
@@ -71,7 +109,7 @@ def _draw(fig_rec: Figure, errors: dict | None = None) -> MplFigure:
     ax = fig.add_subplot()
     colors = [c["color"] for c in matplotlib.rcParams["axes.prop_cycle"]]
     labelled = [ln for ln in fig_rec.lines if ln.label]
-    runs = [_run_of(ln.label) for ln in fig_rec.lines]
+    runs = _groups([ln.label for ln in fig_rec.lines])
     grouped = len(labelled) > GROUP_ABOVE and len({r for r in runs if r}) >= 2
     run_colour = {}
     palette = colors if len({r for r in runs if r}) <= len(colors) else \
@@ -98,22 +136,22 @@ def _draw(fig_rec: Figure, errors: dict | None = None) -> MplFigure:
             color = colors[data_i % len(colors)]
             data_i += 1
         label = None if grouped else (_label(line.label) or None)
-        width = 1.2 if line.kind == "reference" else 1.8 if line.kind == "law" else 1.5
+        width = 1.0 if line.kind == "reference" else 1.5 if line.kind == "law" else 1.2
         marker = "o" if few_points and line.kind == "data" else None
         if errors and line.label in errors:
             lo, hi = errors[line.label]
             ax.errorbar(x, y, yerr=[lo, hi], linestyle=style, color=color, label=label,
-                        marker="o", markersize=4, capsize=3, linewidth=width)
+                        marker="o", markersize=3, capsize=2, linewidth=width)
         else:
             ax.plot(x, y, linestyle=style, linewidth=width, color=color, label=label,
-                    marker=marker, markersize=4)
+                    marker=marker, markersize=3)
     crowded = len(fig_rec.marks) > 4  # then only the first and last mark are labelled
     for k, mark in enumerate(fig_rec.marks):
         mx, my = float(mark["x"]), float(mark["y"])
-        ax.plot([mx], [my], marker="o", markersize=5, linestyle="none", color="black")
+        ax.plot([mx], [my], marker="o", markersize=4, linestyle="none", color="black")
         label = str(mark.get("label", ""))
         if label and (not crowded or k in (0, len(fig_rec.marks) - 1)):
-            ax.annotate(_label(label), (mx, my), xytext=(6, 6), textcoords="offset points", fontsize=8)
+            ax.annotate(_label(label), (mx, my), xytext=(4, 4), textcoords="offset points", fontsize=6)
     ax.set_xscale(fig_rec.xscale)
     yscale = fig_rec.yscale
     ys = [abs(v) for ln in fig_rec.lines for v in ln.y if _ok(v, "linear") and v != 0]
@@ -123,8 +161,8 @@ def _draw(fig_rec: Figure, errors: dict | None = None) -> MplFigure:
         ax.set_yscale("symlog", linthresh=10.0 ** (math.floor(math.log10(max(ys))) - 4))
     else:
         ax.set_yscale(yscale)
-    ax.set_xlabel(_label(fig_rec.xlabel))
-    ax.set_ylabel(_label(fig_rec.ylabel))
+    ax.set_xlabel(_wrap(fig_rec.xlabel, 60))
+    ax.set_ylabel(_wrap(fig_rec.ylabel))
     handles = None
     if grouped:
         from matplotlib.lines import Line2D
@@ -136,8 +174,9 @@ def _draw(fig_rec: Figure, errors: dict | None = None) -> MplFigure:
     if handles or labelled:
         n = len(handles) if handles else len(labelled)
         longest = max(len(h.get_label()) for h in handles) if handles else max(len(ln.label) for ln in labelled)
-        ncol = 1 if longest > 45 else 2 if longest > 22 or n <= 4 else 3
-        kw = dict(loc="outside lower center", ncol=ncol, fontsize=7, frameon=False)
+        ncol = 1 if longest > 40 else 2 if longest > 18 or n <= 2 else 3
+        kw = dict(loc="outside lower center", ncol=ncol, fontsize=LEGEND_FONT, frameon=False,
+                  handlelength=2.2, columnspacing=1.0, labelspacing=0.3, borderaxespad=0.2)
         if handles:
             fig.legend(handles=handles, **kw)
         else:
@@ -174,7 +213,8 @@ def draw_grid(title: str, xs: list, ys: list, cells: dict, xlabel: str, ylabel: 
     ax.set_xlabel(_label(xlabel))
     ax.set_ylabel(_label(ylabel))
     fig.legend(handles=[Patch(color=colour[o], label=_label(o)) for o in outcomes],
-               loc="outside lower center", ncol=min(3, len(outcomes)), fontsize=7, frameon=False)
+               loc="outside lower center", ncol=min(3, len(outcomes)), fontsize=LEGEND_FONT,
+               frameon=False)
     return fig
 
 

@@ -213,10 +213,48 @@ def stated_vs_observed(r: ClaimRecord) -> str:
     return ""
 
 
+def stated_text(r: ClaimRecord) -> str:
+    """What the deciding conclusion states ("stated ≤ 0.5"), for claims without a stated constant
+    of :data:`STATED_CONSTANTS` (the observed side is the key number)."""
+    c = deciding_conclusion(r)
+    if c and c.get("claimed") not in (None, ""):
+        rel = T.RELATION_TEXT.get(c.get("relation", ""), c.get("relation", ""))
+        return f"stated {rel} {_claimed_text(c['claimed'])}".replace("  ", " ")
+    return stated_vs_observed(r)
+
+
 def _claimed_text(x: Any) -> str:
+    def one(v: Any) -> str:
+        if isinstance(v, float):
+            return f"{v:.6g}"
+        if isinstance(v, list):
+            return ", ".join(one(u) for u in v)
+        return str(v)
     if isinstance(x, dict):
-        return ", ".join(f"{k} {v}" for k, v in x.items())
-    return str(x)
+        return ", ".join(f"{k} {one(v)}" for k, v in x.items())
+    return one(x)
+
+
+def brief(text: str, limit: int) -> str:
+    """``text`` cut to at most about ``limit`` characters at a clause boundary ("; " first, else
+    ", ") outside brackets, marked with " …" where something was left out (the whole text is in
+    the claim's section or the appendix).  Text without such a boundary is kept whole."""
+    text = " ".join(str(text).split())
+    if len(text) <= limit:
+        return text
+    depth, cuts = 0, {";": [], ",": []}
+    for i, ch in enumerate(text):
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth = max(0, depth - 1)
+        elif ch in ";," and depth == 0 and text[i + 1:i + 2] == " " and i <= limit:
+            cuts[ch].append(i)
+    for sep in (";", ","):
+        good = [i for i in cuts[sep] if i >= limit // 3]
+        if good:
+            return text[:good[-1]] + " …"
+    return text
 
 
 # ------------------------------------------------------------------------------------------------
@@ -246,6 +284,11 @@ class StatedConstant:
 
 def _record(records, cid) -> ClaimRecord | None:
     return records.get(cid)
+
+
+def _conclusion(r: ClaimRecord, key: str) -> dict | None:
+    """The record's conclusion with this key (or kind, in records that name one)."""
+    return next((c for c in r.conclusions if key in (c.get("key"), c.get("kind"))), None)
 
 
 def _sweep_table(sweeps, name, title_start) -> dict | None:
@@ -386,19 +429,16 @@ def _late_law(records, sweeps):
     out = []
     r = _record(records, "thm2.1")
     if r is not None:
-        c = next((c for c in r.conclusions if c.get("kind") == "rate"), None)
-        if c and c.get("observed"):
-            out.append(f"thm2.1: {c['observed']}")
-        else:
-            f = next((f for f in r.findings if (f.kind == "finding") and "late law" in f.headline.lower()), None)
-            if f:
-                m = re.search(r"loss ~ ([^,;]+?) with", f.headline)
-                out.append(f"thm2.1: late law loss ~ {m.group(1) if m else f.value}")
+        # its rate conclusion says only that a sup is finite: the late law is one of its findings
+        f = next((f for f in r.findings if (f.kind == "finding") and "late law" in f.headline.lower()), None)
+        if f:
+            m = re.search(r"loss ~ ([^,;]+?) with", f.headline)
+            out.append(f"thm2.1: late law loss ~ {m.group(1) if m else f.value}")
     r = _record(records, "thm3.2")
     if r is not None:
-        c = next((c for c in r.conclusions if c.get("kind") == "rate"), None)
+        c = _conclusion(r, "rate")
         if c and c.get("observed"):
-            out.append(f"thm3.2: {c['observed']}")
+            out.append(f"thm3.2: {brief(str(c['observed']), 90)}")
         else:
             slopes = [_num(q.value) for q in r.quantities if "log-log slope" in q.name]
             slopes = [s for s in slopes if s is not None]
@@ -457,7 +497,7 @@ def _factor(records, sweeps):
     r = _record(records, "lem3.3")
     if r is None:
         return None
-    c = next((c for c in r.conclusions if c.get("kind") == "factor"), None)
+    c = _conclusion(r, "factor")
     if c and c.get("observed"):
         return (f"1 - eta/n: {_claimed_text(c.get('claimed'))}", str(c["observed"]))
     meas = [q for q in r.quantities if q.name.startswith("measured factor")]

@@ -179,9 +179,12 @@ PREAMBLE = r"""\documentclass[10pt,a4paper]{article}
 \usepackage{booktabs}
 \usepackage{longtable}
 \usepackage{float}
+\usepackage{caption}
+\captionsetup{font=footnotesize,skip=3pt}
+\setlength{\intextsep}{6pt plus 2pt minus 2pt}
 \usepackage[hidelinks,pdfcreator={verify report},pdfproducer={pdfTeX}]{hyperref}
 \setlength{\parindent}{0pt}
-\setlength{\parskip}{0.5\baselineskip}
+\setlength{\parskip}{0.4\baselineskip}
 \setlength{\LTpre}{0.5\baselineskip}
 \setlength{\LTpost}{0.5\baselineskip}
 \newcolumntype{P}[1]{>{\raggedright\arraybackslash}p{#1}}
@@ -190,6 +193,11 @@ PREAMBLE = r"""\documentclass[10pt,a4paper]{article}
 \newcommand{\fitdisplay}[1]{\sbox{\fitbox}{$\displaystyle #1$}%
   \ifdim\wd\fitbox>\linewidth\resizebox{\linewidth}{!}{\usebox{\fitbox}}\else\usebox{\fitbox}\fi}
 \sloppy
+% Compact headings: the report is read on screen, section by section.
+\makeatletter
+\renewcommand\section{\@startsection{section}{1}{\z@}{-2.2ex \@plus -.6ex \@minus -.2ex}{1ex \@plus .2ex}{\normalfont\large\bfseries}}
+\renewcommand\subsection{\@startsection{subsection}{2}{\z@}{-1.8ex \@plus -.5ex \@minus -.2ex}{.6ex \@plus .2ex}{\normalfont\normalsize\bfseries}}
+\makeatother
 """
 
 def _longtable(fracs: list[float], header: list[str], rows: list[list[str]], size: str = r"\small") -> str:
@@ -336,6 +344,8 @@ class _Writer:
             return self.figures(b.figures)
         if isinstance(b, D.FigureBlock):
             return self.figures([b])
+        if isinstance(b, D.Aside):
+            return self.aside(b)
         if isinstance(b, D.MathBlock):
             return display_math(b.tex)
         if isinstance(b, D.CodeBlock):
@@ -347,14 +357,25 @@ class _Writer:
         raise TypeError(f"unknown block {type(b).__name__}")
 
     def figures(self, figs: list) -> str:
-        width = "0.42"  # two to a row, centred; a figure alone as wide
+        width = "0.48"  # two to a row (figures are drawn at about this size); one alone as wide
         parts = []
         for f in figs:
             parts.append(
                 f"\\begin{{minipage}}[t]{{{width}\\linewidth}}\n\\centering\n"
                 f"\\includegraphics[width=\\linewidth]{{{f.path}.pdf}}\n"
                 f"\\caption{{{self.inline(f.caption)}}}\\label{{{f.anchor}}}\n\\end{{minipage}}")
-        return f"\\begin{{figure}}{self.placement}\n\\centering\n" + "\\hspace{0.04\\linewidth}\n".join(parts) + "\n\\end{figure}"
+        return f"\\begin{{figure}}{self.placement}\n\\centering\n" + "\\hfill\n".join(parts) + "\n\\end{figure}"
+
+    def aside(self, a: D.Aside) -> str:
+        """The blocks in a left column, the figure in a right one, both top-aligned (a figure
+        caption outside a float: caption's \\captionof)."""
+        f = a.figure
+        left = "\n\n".join(self.blocks(a.blocks))
+        return ("\\par\\noindent\\begin{minipage}[t]{0.5\\linewidth}\\vspace{0pt}"
+                "\\setlength{\\parskip}{0.4\\baselineskip}\n" + left
+                + "\n\\end{minipage}\\hfill\n\\begin{minipage}[t]{0.47\\linewidth}\\vspace{0pt}\\centering\n"
+                f"\\includegraphics[width=\\linewidth]{{{f.path}.pdf}}\n"
+                f"\\captionof{{figure}}{{{self.inline(f.caption)}}}\\label{{{f.anchor}}}\n\\end{{minipage}}\\par")
 
     def section(self, s: D.Section) -> str:
         cmd = {1: "section", 2: "subsection", 3: "subsubsection"}.get(s.level, "paragraph")
@@ -377,11 +398,11 @@ def render_document(doc: D.Document) -> str:
     parts = [
         PREAMBLE.rstrip(),
         rf"\hypersetup{{pdftitle={{{esc(doc.pdf_title)}}}}}",
-        r"\title{" + esc(doc.title) + r"\\[0.3em]\large " + esc(doc.subtitle) + "}",
-        r"\author{" + esc(doc.byline) + r"\\[0.3em]\small rendered by \texttt{verify} from \texttt{results.json}}",
-        r"\date{}",
         r"\begin{document}",
-        r"\maketitle",
+        # a compact title block: the claims table belongs on the first page
+        r"\begin{center}{\Large\bfseries " + esc(doc.title) + r"}\\[0.3em]{\large " + esc(doc.subtitle)
+        + r"}\\[0.2em]{\small " + esc(doc.byline) + r"; rendered by \texttt{verify} from "
+        r"\texttt{results.json}}\end{center}",
     ]
     parts += w.blocks(doc.intro)
     parts += w.blocks(doc.body)

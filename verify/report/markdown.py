@@ -128,6 +128,8 @@ class _Writer:
             return "\n\n".join(self.figure(f) for f in b.figures)
         if isinstance(b, D.FigureBlock):
             return self.figure(b)
+        if isinstance(b, D.Aside):
+            return "\n\n".join(self.blocks(b.blocks) + [self.figure(b.figure)])
         if isinstance(b, D.MathBlock):
             return fenced(b.tex, "math")
         if isinstance(b, D.CodeBlock):
@@ -140,7 +142,8 @@ class _Writer:
 
     def figure(self, f: D.FigureBlock) -> str:
         return (f"{anchor(f.anchor)}\n\n![{esc_cell(f.alt)}]({f.path}.svg)\n\n"
-                f"*Figure: {self.inline(f.caption)}* ([SVG]({f.path}.svg), [PDF]({f.path}.pdf))")
+                f"*Figure{f' {f.number}' if f.number else ''}: {self.inline(f.caption)}* "
+                f"([SVG]({f.path}.svg), [PDF]({f.path}.pdf))")
 
     def section(self, s: D.Section, prefix: str = "") -> str:
         head = f"{anchor(s.anchor)}\n\n{'#' * (s.level + 1)} {prefix}{self.inline(s.title)}"

@@ -37,6 +37,21 @@ VERDICT_MEANING = {
     "ERROR": "the check itself failed to run; says nothing about the mathematics",
 }
 
+VERDICT_BRIEF = {
+    "CONFIRMED": "agrees with the claim as stated",
+    "REFUTED": "contradicts it; witness given",
+    "INCONCLUSIVE": "undecided, reason given; never a pass",
+    "ERROR": "the check did not run",
+}
+ASSURANCE_BRIEF = {
+    "symbolic": "SymPy identity",
+    "certified": "interval enclosure",
+    "numeric": "high precision with an error estimate",
+    "asymptotic": "a derived law validated against gradient descent",
+    "float64": "double precision",
+    "statistical": "frequency over seeds",
+}
+
 ASSURANCE_MEANING = {
     "symbolic": "SymPy identity",
     "certified": "interval enclosure: ball arithmetic with outward rounding proves the bounds",
