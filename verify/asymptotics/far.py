@@ -803,6 +803,9 @@ def law_from_state(c, eta: float, *, near_tol: float = 0.05, tau_max: float = 1e
 
 # ---- the two-phase reduction of a far random start (thm3.5 at its stated M0) -----------------
 
+_ERFC = np.frompyfunc(math.erfc, 1, 1)
+
+
 def log_normal_tail(t: np.ndarray) -> np.ndarray:
     """ln Phi(-t) for any real t in float64 without underflow (erfc below 25, the asymptotic
     series -t^2/2 - ln(t sqrt(2 pi)) + ln(1 - 1/t^2 + 3/t^4) above: relative error < 15/t^6)."""
@@ -814,7 +817,9 @@ def log_normal_tail(t: np.ndarray) -> np.ndarray:
     one = t < -9
     out[one] = 0.0
     mid = lo & ~one
-    out[mid] = np.log(0.5 * np.array([math.erfc(x / math.sqrt(2)) for x in t[mid]]))
+    # math.erfc element by element through a ufunc (bitwise the list comprehension's values,
+    # ~2x faster: thm3.5's reduction calls this on ~1e7 tie distances)
+    out[mid] = np.log(0.5 * _ERFC(t[mid] / math.sqrt(2)).astype(float))
     x = t[~lo]
     out[~lo] = -x * x / 2 - np.log(x * math.sqrt(2 * math.pi)) + np.log1p(-1 / x ** 2 + 3 / x ** 4)
     return out
