@@ -338,7 +338,7 @@ def _brute_sup(f, t_lo: float, t_hi: float) -> float:
     return float(max(f(fine).max(), f(ts).max()))
 
 
-@pytest.mark.parametrize("tau0,tau_from", [(0.0, None), (500.0, None), (500.0, 2000.0)])
+@pytest.mark.parametrize("tau0,tau_from", [(0.0, None), (500.0, None), (500.0, 2000.0), (500.0, 3e5)])
 def test_spread_sup_k_against_per_eigenvalue_maxima(tau0, tau_from):
     # no mean: F = sum_j lam_j(tau)^2, lam_j(tau) = lam_j / (1 + (8 eta/n) lam_j (tau - tau0)),
     # lam_j the eigenvalues of S0 = ct^T ct / n from numpy directly; the closed-form bound is the
@@ -357,6 +357,8 @@ def test_spread_sup_k_against_per_eigenvalue_maxima(tau0, tau_from):
     # the grid maximum of the sum lies between the largest term's maximum and the bound
     assert max(per) * (1 - 1e-6) <= out["sup"] <= out["upper_bound"] * (1 + 1e-12)
     assert out["tau_at"] >= t_lo
+    if tau_from == 3e5:        # past every term's peak (~1/(8 eta lam) steps): tau_from binds
+        assert out["tau_at"] == pytest.approx(tau_from, rel=1e-12)
 
 
 def test_spread_sup_k_mean_only_against_direct_maximum():
