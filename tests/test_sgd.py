@@ -99,10 +99,10 @@ def test_jitter_law_against_a_run():
 
 
 def test_noise_to_drift_ratio_along_sgd_steps_matches_quadrature():
-    """The far mean's batch noise-to-drift ratio measured over 4000 SGD batches (r = 4, B = 16,
+    """The far mean's batch noise-to-drift ratio measured over 2000 SGD batches (r = 4, B = 16,
     d = 2) against sqrt(tr Q / B) / |E g| from the second-moment quadrature: within 4 batch-means
     standard errors (the measurement with 1e5 batches: +0.0 +- 0.4 %; README)."""
-    m = sgd.noise_to_drift_run(4.0, 2, 16, 4000, 3)
+    m = sgd.noise_to_drift_run(4.0, 2, 16, 2000, 3)
     q, qe = S.rho_quadrature(4.0, 16, 2, digits=10)
     assert abs(m["measured"] - q) <= 4 * m["measured_se"] + qe
     assert m["measured_se"] < 0.05 * q        # the check has teeth: a 20 % gap would fail
