@@ -1,12 +1,12 @@
 """Claim records -> the report's document tree (:mod:`verify.report.document`), built once.
 
 Every decision about what the report says and in which order lives here; the Markdown and LaTeX
-renderers only write the tree.  Order: the summary table with its legend, then "What the checks
-found" (every finding of every record, numbered, each linked to its evidence), an optional "Where
-the behaviour starts" section (sweep summaries, when given), one section per claim, and an appendix
-with the derivations (typeset once, from the symbolic layer's own LaTeX/Markdown) and the run's
-provenance.  Exact inputs stay in results.json; each claim section shows a compact table of the
-inputs that matter and points to the record.
+renderers only write the tree.  Body (the paper's claims, for a reader with ten minutes): the claims
+table with its legend, the headline findings, "Stated against observed", "Where the behaviour
+starts" (the paper's sweeps, when given) and one short section per claim.  Appendix: the other
+findings, the checks beyond the paper, derivations (typeset once, from the symbolic layer's own
+LaTeX/Markdown), every digit, tables, further figures, statements, conclusions, twin statements,
+readings, inputs and the run's provenance.  Exact inputs stay in results.json.
 
 Text from records is literal, except the derivation's statement and step descriptions, which the
 symbolic layer writes with ``$...$`` inline math (:func:`tex_text` splits them).
@@ -24,7 +24,7 @@ from verify.report.document import (Anchor, Aside, Code, CodeBlock, Document, Em
                                     emph, plain, ref, strong)
 from verify.report import front as F
 from verify.report.io import slug
-from verify.report.mathtext import FUNCS, GREEK, to_tex
+from verify.report.mathtext import _SUBSCRIPT_WORDS, FUNCS, GREEK, to_tex
 
 # Findings grouped by kind, in this order (a kind not listed goes last, under its own name).
 FINDING_GROUPS = (
@@ -276,7 +276,8 @@ def build_document(records: list[ClaimRecord], provenance: dict[str, Any],
                                 appendix_tables))
     details = [b for c in claims for b in _details_blocks(c)]
     if details:
-        appendix.append(Section(["Statements, readings and inputs"], anchors.new("appendix-details"),
+        appendix.append(Section(["Claims in full: statements, conclusions, twin statements, "
+                                 "readings and inputs"], anchors.new("appendix-details"),
                                 details))
     appendix.append(Section(["Provenance of the run"], anchors.new("provenance"),
                             [_provenance(provenance)]))
@@ -442,13 +443,23 @@ def _clean(s: Any) -> str:
     s = s.replace("**", "^")
     s = re.sub(r"\s*\(SPEC[^)]*\)", "", s)  # the project's internal spec is not in the repository
     s = re.sub(r"\bSPEC\s*§\s*\d+", "the claims catalogue", s)
-    s = _SNAKE.sub(lambda m: m.group() if m.group(1) in GREEK or m.group(1) in FUNCS
-                   else m.group().replace("_", " "), s)
+    s = _SNAKE.sub(_snake_words, s)
     return s
 
 
-# a code identifier (words of two or more letters joined by underscores): said in words
-_SNAKE = re.compile(r"\b([A-Za-z]{2,})(?:_[A-Za-z]{2,})+\b")
+# a code identifier (a name joined to words of two or more letters by underscores: converge_tol,
+# M0_power): said in words.  Subscripts stay (c_i, mu_1, lam_max, c_far, x_{k}).
+_SNAKE = re.compile(r"\b([A-Za-z][A-Za-z0-9]*)((?:_[A-Za-z]{2,})+)\b")
+
+
+def _snake_words(m: re.Match) -> str:
+    head, tail = m.group(1), m.group(2)
+    parts = tail.split("_")[1:]
+    if (head in GREEK or head in FUNCS) or (len(parts) == 1 and parts[0] in _SUBSCRIPT_WORDS):
+        return m.group()
+    if len(head) == 1 and len(parts) == 1 and parts[0] in GREEK:
+        return m.group()  # x_eta: a symbol with a Greek subscript
+    return head + " " + " ".join(parts)
 
 
 def _first_clause(s: str) -> str:
@@ -554,10 +565,10 @@ def _finding_item(n: int, src, f: Finding, *, with_value: bool = True, brief: bo
     if with_value and f.value:
         item += [" (", *F.math_inlines(_clean(T.leading_digits(f.value, T.SUMMARY_DIGITS))), ")"]
     target, label = src.evidence(f.evidence) if f.evidence else (src.section, [])
-    item += [" [", *src.label()]
+    item += [" (", *src.label()]
     if f.evidence:
         item += [", ", ref(target, *label)]
-    item.append("]")
+    item.append(")")
     return item
 
 

@@ -392,6 +392,9 @@ class _Writer:
         return "\n\n".join([head] + self.blocks(s.blocks))
 
 
+APPENDIX_BOOKMARK = "Appendices"
+
+
 def render_document(doc: D.Document) -> str:
     """The whole report.tex for a document tree (ends with a single newline)."""
     w = _Writer()
@@ -407,7 +410,9 @@ def render_document(doc: D.Document) -> str:
     parts += w.blocks(doc.intro)
     parts += w.blocks(doc.body)
     if doc.appendix:
-        parts += [r"\clearpage", r"\appendix", r"\phantomsection\label{appendix}"]
+        # one top-level bookmark "Appendices" over the appendix sections: where the body ends
+        parts += [r"\clearpage", r"\appendix", r"\phantomsection\label{appendix}",
+                  r"\pdfbookmark[0]{" + APPENDIX_BOOKMARK + "}{appendices}"]
         parts += w.blocks(doc.appendix)
     parts.append(r"\end{document}")
     return "\n\n".join(parts) + "\n"

@@ -141,7 +141,8 @@ class _Writer:
         raise TypeError(f"unknown block {type(b).__name__}")
 
     def figure(self, f: D.FigureBlock) -> str:
-        return (f"{anchor(f.anchor)}\n\n![{esc_cell(f.alt)}]({f.path}.svg)\n\n"
+        alt = re.sub(r"[_^{}*]", "", f.alt)  # alt text is read out as words, not typeset
+        return (f"{anchor(f.anchor)}\n\n![{esc_cell(alt)}]({f.path}.svg)\n\n"
                 f"*Figure{f' {f.number}' if f.number else ''}: {self.inline(f.caption)}* "
                 f"([SVG]({f.path}.svg), [PDF]({f.path}.pdf))")
 

@@ -46,7 +46,11 @@ def _var_like(w: str) -> bool:
     """A single letter, optionally with digits or a star (M0, r0, m*, x); Greek names; functions."""
     base = w.rstrip("*")
     name = re.match(r"[A-Za-z]+", base).group()
-    return (len(name) == 1 or name in GREEK or base in FUNCS or name in FUNCS or base == "inf")
+    return (len(name) == 1 or name in GREEK or base in FUNCS or name in FUNCS or base == "inf"
+            or _BAR.fullmatch(name) is not None)
+
+
+_BAR = re.compile(r"([A-Za-z])bar")  # ubar, Mbar: a mean, typeset with a bar
 
 
 def _strong(kind: str, tok: str, nxt: str) -> bool:
@@ -210,6 +214,8 @@ def _word_tex(w: str) -> str:
         tex = GREEK[name] + (f"_{{{digits}}}" if digits else "")
     elif len(name) == 1:
         tex = name + (f"_{{{digits}}}" if digits else "")
+    elif _BAR.fullmatch(name):
+        tex = r"\bar{" + name[0] + "}" + (f"_{{{digits}}}" if digits else "")
     elif name in FUNCS:
         tex = FUNCS[name] + digits
     else:
