@@ -633,6 +633,8 @@ def test_three_separated_directions_refusals():
     """What cannot run is refused before computing, with what would work."""
     with pytest.raises(InaccurateError, match=r"digits <= 10"):
         verify.loss(SEP3, [0, 0, 0], digits=20)
+    with pytest.raises(InaccurateError, match=r"digits <= 9"):
+        verify.gradient(SEP3, [0, 0, 0], digits=10)
     with pytest.raises(InaccurateError, match="form='direct'"):
         verify.gradient(SEP3, [0, 0, 0], digits=6, form="stein")
     with pytest.raises(InaccurateError, match="no dps"):
@@ -659,13 +661,21 @@ def test_three_separated_directions_issue_call(kind):
     (and its gradient), against the trapezoid reference at h = 0.1; then a rotated and permuted
     copy, which must give the same loss and the rotated, permuted gradient."""
     import numpy as np
-    ref = trapezoid_reference(SEP3_ISSUE, 0.0625, 9.0)
-    r = _check_against_trapezoid(kind, SEP3_ISSUE, 10, ref, "issue 24: 3 separated, |c| = 5",
+    ref = _trapezoid_cached(tuple(map(tuple, SEP3_ISSUE)), 0.0625, 9.0)
+    digits = 10 if kind == "loss" else 9        # the gradient's cap: quadrature.SPLIT3_*
+    r = _check_against_trapezoid(kind, SEP3_ISSUE, digits, ref, "issue 24: 3 separated, |c| = 5",
                                  strict=False)
+    assert r.rule["engine"].startswith("compiled float64")
     rot, q, perm = _rotated(SEP3_ISSUE, 7)
     G_rot = (np.array(ref[2]) @ q.T)[perm]
-    _check_against_trapezoid(kind, rot, 10, (ref[0], ref[1], G_rot, ref[3]), "issue 24: rotated")
-    assert r.rule["engine"].startswith("compiled float64")
+    _check_against_trapezoid(kind, rot, digits, (ref[0], ref[1], G_rot, ref[3]),
+                             "issue 24: rotated")
+    if kind == "grad":
+        # the issue's digits=10, strict=False: the value with its (true) error and digits reached
+        g = verify.gradient(SEP3_ISSUE, [0, 0, 0], digits=10, strict=False)
+        diff = float(np.abs(np.array(g.value, dtype=float) - ref[2]).max())
+        assert diff <= max(float(x) for row in g.error for x in row) + ref[3]
+        assert g.digits_reached >= 9
 
 
 def test_two_separated_directions_beyond_budget_refused_up_front():

@@ -698,7 +698,7 @@ def _separated(c_exact, prec: Precision, what: str, form: str, dps, backend: str
     compiled float64 engine (:func:`verify.engine_f64.separated_expectation`), at most
     quadrature.SPLIT3_MAX_DIGITS significant digits (spread included); what cannot run there is
     refused before computing with what would work."""
-    cap = _quadrature.SPLIT3_MAX_DIGITS
+    cap = _quadrature.SPLIT3_MAX_DIGITS if what == "F" else _quadrature.SPLIT3_MAX_DIGITS_GRADIENT
     D = prec.digits + prec.spread_digits
     head = f"{what}: 3 separated directions are integrated by the compiled float64 engine only"
     if what == "em_direction" or form != "direct":
@@ -719,10 +719,7 @@ def _separated(c_exact, prec: Precision, what: str, form: str, dps, backend: str
                               f"digits <= {cap - prec.spread_digits}, or strict=False for the "
                               f"value at {cap} digits with its error")
     from verify import engine_f64
-    # one guard digit: the engine accepts a pair whose quadrature error meets the digits even
-    # when its (pessimistic, sqrt(nodes) eps) rounding bound then leaves the total a little short
-    # (measured: 10 asked gave 9.9 certified for the gradient)
-    out = engine_f64.separated_expectation(C, min(D, cap) + 1)
+    out = engine_f64.separated_expectation(C, min(D, cap))
     if not out["ok"]:
         raise InaccurateError(f"{head}, and it failed here: {out['why']}")
     p64 = Precision(prec.digits, prec.spread_digits, _precision.FLOAT64_GUARD, None, "float64")
