@@ -220,7 +220,8 @@ def drift_mp(r, m: int = 1, delta=0, digits: int = 20) -> tuple[mpmath.mpf, mpma
 
 @dataclass
 class LawTrajectory:
-    """The reduced law integrated from r(0) = r0: arrays aligned on ``tau``."""
+    """The reduced law integrated from r(0) = r0: arrays aligned on ``tau`` (from :func:`integrate`,
+    the inverted time integral, or :func:`integrate_ode`, the Dormand-Prince reference)."""
 
     r0: float
     eta: float
@@ -229,7 +230,7 @@ class LawTrajectory:
     r: np.ndarray
     loss: np.ndarray
     slope: np.ndarray            # s = d ln loss / d ln (tau + tau_offset), exact along the law
-    r_error: float               # max |r(RTOL) - r(RTOL_CHECK)| over the grid
+    r_error: float               # the two tables' largest r difference on the grid (integrate_ode: two tolerances')
     settings: dict = field(default_factory=dict)
     tau_offset: float = 0.0      # GD step of the law's tau = 0 (slopes are in GD steps)
     drdu: np.ndarray | None = None   # dr/du on the grid, u = ln(1 + tau) (the ODE's right side)
