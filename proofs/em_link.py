@@ -99,7 +99,12 @@ class Series:
         a = [s * dot(self.y, ui) - s ** 2 * dot(ui, ui) / 2 for ui in self.u]
         ex = [truncate(sp.series(sp.exp(ai), s, 0, order + 1).removeO(), s, order) for ai in a]
         delta = truncate(sp.Add(*ex) / self.n - 1, s, order)      # sum exp = n (1 + delta)
-        inv = truncate(sp.Add(*[(-delta) ** p for p in range(order + 1)]), s, order) / self.n
+        # 1/(1 + delta) = sum_{p <= order} (-delta)^p (delta = O(s)), by Horner's rule with a
+        # truncation after every product: the same polynomial, without expanding delta^order whole
+        inv = sp.Integer(1)
+        for _ in range(order):
+            inv = truncate(1 - delta * inv, s, order)
+        inv = inv / self.n
         return [truncate(e * inv, s, order) for e in ex]
 
     def weights_formula(self):
