@@ -383,6 +383,8 @@ def test_spread_sup_k_power_two_and_beyond():
     assert out["bounded"] and out["upper_bound"] == pytest.approx(n * n / 64, rel=1e-12)
     big = law.sup_k(2.5)
     assert big["bounded"] is False and big["upper_bound"] == math.inf
+    # the law's growth F (eta tau)^p ~ C (eta tau)^(p - 2), not a grid maximum
+    assert big["sup"] == math.inf and big["growth"].endswith("(eta tau)^0.5")
     zero = near.SpreadLaw([[0.0, 0.0]] * 3, eta).sup_k(0.5)
     assert zero["upper_bound"] == 0.0 and zero["sup"] == 0.0
 
