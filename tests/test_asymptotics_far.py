@@ -463,6 +463,10 @@ def test_two_phase_applies_far_and_not_at_a_tie():
     assert tp.applies and tp.closest == 0 and tp.min_tie > 100
     tie = far.two_phase(np.array([[10.0, 0.5], [10.0, -0.5], [12.0, 0.0]]))
     assert not tie.applies and tie.min_tie <= 0
+    # the default allowance: a quarter of the smallest gap |b| - |a| (capped at 0.1), seen in the
+    # far means' lower bound |b| - allow
+    close = far.two_phase(np.array([[10.0, 0.0], [10.2, 0.0], [13.0, 0.0]]))
+    assert close.r_far_min == pytest.approx(10.2 - 0.2 / 4, rel=1e-12)
     # the closest mean's continuous time to reach near_tol: ln(|a0| / near_tol)/2 when the others'
     # perturbation vanishes (p ~ 0 far out)
     assert tp.phase1_time == pytest.approx(math.log(math.hypot(1e4 - 1.0, 0.3) / 0.05) / 2, rel=1e-12)
