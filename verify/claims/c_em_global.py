@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import math
 
-from verify.claims.common import decided_record, quantity
-from verify.claims.objectives_common import TOL, WINDOW, run
-from verify.claims.record import Finding, Figure, Line
+from verify.claims.common import decided_record
+from verify.claims.objectives_common import TOL, WINDOW, run, run_evidence
+from verify.claims.record import Finding, Figure
 from verify.claims.statement import Conclusion, Decision, Statement, Twin
 
 ID = "em-global"
@@ -115,20 +115,8 @@ def decide(statement: Statement, obs) -> list[Decision]:
 
 def check(tier: str = "quick", seed: int = 20260101):
     obs = observe(tier, seed)
-    qs, lines = [], []
-    for r in obs["runs"]:
-        label = f"{r['family']} n={r['n']} d={r['d']} M0={r['M0']}"
-        qs.append(quantity(f"{label}: means converged / approaching / diverging",
-                           f"{r['converged']} / {r['approaching']} / {r['diverging']}",
-                           precision=f"float64, 4 digits per step ({r['steps']} steps, eta "
-                                     f"{r['eta']})"))
-        if math.isfinite(r["slope"]):
-            qs.append(quantity(f"{label}: late slope of log K", r["slope"], 2 * r["slope_se"],
-                               claimed="-0.5", relation="<=", precision="least squares"))
-        tr = r["trajectory"]
-        for i in range(r["n"]):
-            lines.append(Line(f"{label} |c_{i + 1}|", [float(s) for s in tr["steps"]],
-                              [row[i] for row in tr["dist"]]))
+    qs, lines = run_evidence(obs["runs"],
+                             slope_claim=str(STATEMENT_DATA.conclusion("rate").claimed))
     fig = Figure(id="em-global-dist", title="Gradient EM from the hard starts: each mean's "
                  "distance to the target", xlabel="EM step t", ylabel="|c_i|", lines=lines,
                  xscale="symlog", yscale="log")
