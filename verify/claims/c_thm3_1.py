@@ -188,10 +188,12 @@ def hessian_fd(s, n: int, d: int, digits: int, h_exp: int | None = None) -> dict
             for sgn in (1, -1):
                 c = [[ctx.convert(x) for x in row] for row in base]
                 c[j][m] += sgn * step
-                # strict=False: near the stationary point the gradient is O(h), and the core counts
-                # digits relative to its norm, so it may miss them; its error estimate enters E
-                # below either way (2 x gradient error / h), which is what the classification needs
-                g = model.grad_F(c, digits=digits, strict=False)
+                # the compiled float64 engine, strict=False: near the stationary point the
+                # gradient is O(h), and the core counts digits relative to its norm, so it may
+                # miss them; its policy would then move to multiprecision and raise the precision
+                # (10x the time) for digits the classification does not need: what it needs is
+                # the absolute error, which enters E below (2 x gradient error / h)
+                g = model.grad_F(c, digits=digits, backend="float64", strict=False)
                 used.add(g.precision.describe())
                 gerr = max(gerr, ctx.mpf(g.max_error()))
                 out.append([ctx.convert(x) for row in g.value for x in row])
