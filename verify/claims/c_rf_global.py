@@ -11,7 +11,8 @@ the gradients of c_3..c_n and the components off e_1 vanish by symmetry, so a cr
 a zero of g(s) = <grad_{c_1} R, e_1>; the check evaluates g on a grid of s with its error bound
 and counts sign changes among the points where |g| exceeds its error (a sign that is certain).
 The runs: GD on R (eta = 0.1) from the paper's hard starts and from random starts, classified
-by the same rules as em-global (converged, or still approaching; diverging refutes).
+by the same rules as em-global (converged, still approaching or settled within the tolerance;
+diverging refutes: :mod:`verify.claims.objectives_evidence`).
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ import math
 
 from verify import objectives
 from verify.claims.common import decided_record
-from verify.claims.objectives_common import TOL, WINDOW, run, run_evidence
+from verify.claims.objectives_common import TOL, WINDOW, run
+from verify.claims.objectives_evidence import counts, run_evidence
 from verify.claims.record import Finding, Figure
 from verify.claims.statement import Conclusion, Decision, Statement, Twin
 
@@ -43,8 +45,10 @@ STATEMENT_DATA = Statement(
                    0, "=="),
     ),
     reading={"converging": f"converged (distance <= {TOL}, non-increasing over the last "
-                           f"{WINDOW + 1} records) or still approaching (strictly decreasing over "
-                           f"the last {WINDOW + 1} records); diverging refutes",
+                           f"{WINDOW + 1} records), still approaching (strictly decreasing over "
+                           f"the last {WINDOW + 1} records) or settled (distance <= {TOL} at each "
+                           f"of the last {WINDOW + 1} records: near the target the means' "
+                           "distances need not fall monotonically); diverging refutes",
              "family": "s on a grid in (0, 6], n = 3 to 5; a critical point is a certain sign "
                        "change of g(s) = <grad_{c_1} R, e_1>",
              "step": "eta = 0.1"})
@@ -113,9 +117,11 @@ def observe(tier: str = "quick", seed: int = 20260101) -> dict:
 def decide(statement: Statement, obs) -> list[Decision]:
     runs = obs["runs"]
     total = sum(r["n"] for r in runs)
-    diverging = sum(r["diverging"] for r in runs)
-    unsettled = sum(r["n"] - r["converged"] - r["approaching"] - r["diverging"] for r in runs)
-    per_run = [r["n"] - r["converged"] - r["approaching"] for r in runs]
+    ks = [counts(r) for r in runs]
+    diverging = sum(k["diverging"] for k in ks)
+    unsettled = sum(k["unsettled"] for k in ks)
+    per_run = [r["n"] - k["converged"] - k["approaching"] - k["settled"]
+               for r, k in zip(runs, ks)]
     claimed = statement.conclusion("non_converging").claimed
     if claimed == "n - 1":
         want = [r["n"] - 1 for r in runs]
@@ -126,8 +132,9 @@ def decide(statement: Statement, obs) -> list[Decision]:
     d1 = Decision("non_converging", holds,
                   f"{diverging + unsettled} of {total} means not converging ({diverging} "
                   "diverging); per run: " + ", ".join(
-                      f"{r['family']} {r['converged']} converged + {r['approaching']} "
-                      f"approaching of {r['n']}" for r in runs),
+                      f"{r['family']} {k['converged']} converged + {k['approaching']} "
+                      f"approaching + {k['settled']} settled of {r['n']}"
+                      for r, k in zip(runs, ks)),
                   "classification rule on each run's recorded distances")
     rows = obs["family"]
     changes, uncertain, brackets = _sign_changes(rows, "gR", "eR")

@@ -16,8 +16,6 @@ import math
 import numpy as np
 
 from verify import dynamics
-from verify.claims.common import quantity
-from verify.claims.record import Line
 from verify.objectives import starts
 
 TOL, WINDOW = 0.1, 4
@@ -72,24 +70,3 @@ def run(objective: str, family: str, n: int, d: int, M0: float, seed: int, steps
             "trajectory": {"steps": tr.steps, "dist": dist, "loss": tr.loss},
             "stop_reason": tr.stop_reason, "inaccurate_steps": tr.settings.get("inaccurate_steps"),
             "precision": tr.precision.get("backend")}
-
-
-def run_evidence(runs, slope_claim: str | None = None) -> tuple[list, list]:
-    """The records' view of a claim's runs: per run, the means converged / approaching /
-    diverging (and, with ``slope_claim``, the late slope of log loss with two standard errors
-    against that claimed upper bound), and one distance line per mean for the figure."""
-    qs, lines = [], []
-    for r in runs:
-        label = f"{r['family']} n={r['n']} d={r['d']} M0={r['M0']}"
-        qs.append(quantity(f"{label}: means converged / approaching / diverging",
-                           f"{r['converged']} / {r['approaching']} / {r['diverging']}",
-                           precision=f"float64, 4 digits per step ({r['steps']} steps, eta "
-                                     f"{r['eta']})"))
-        if slope_claim is not None and math.isfinite(r["slope"]):
-            qs.append(quantity(f"{label}: late slope of log K", r["slope"], 2 * r["slope_se"],
-                               claimed=slope_claim, relation="<=", precision="least squares"))
-        tr = r["trajectory"]
-        for i in range(r["n"]):
-            lines.append(Line(f"{label} |c_{i + 1}|", [float(s) for s in tr["steps"]],
-                              [row[i] for row in tr["dist"]]))
-    return qs, lines
