@@ -1229,7 +1229,7 @@ def _provenance(provenance: dict[str, Any]) -> Any:
     if not provenance:
         return Paragraph([emph("No provenance was recorded.")])
     rows = [[[Code(k)], [Number(T.leaf_text(v))]] for k, v in T.flatten(provenance)]
-    return Table([["Key"], ["Value"]], rows, [0.25, 0.75])
+    return Table([["Key"], ["Value"]], rows, [0.4, 0.6])
 
 
 __all__ = ["build_document", "sweeps_section", "tex_text", "FINDING_GROUPS", "Anchors"]
