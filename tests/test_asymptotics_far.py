@@ -65,6 +65,24 @@ def test_mutant_gradient_is_falsified():
                      lambda f, c: f(c), mutant, max_examples=3)
 
 
+# ---- the law's own drift (tables and the fast rule) at m > 1 ---------------------------------
+
+@pytest.mark.parametrize("m", [1, 2, 3])
+def test_law_tables_and_fast_drift_match_mpmath_per_m(m):
+    # the law integrates its own g (law_values' interpolation tables, drift_fast); both must be
+    # -(1/m) dFt/dr for every m, against drift_mp (mpmath, another rule) at the slow manifold's
+    # delta: a rule that drops the 1/m is off by the factor m at m = 2, 3
+    rs = np.array([4.3, 6.1, 8.7])
+    lv = far.law_values(rs, m)
+    for k, r in enumerate(rs):
+        g, err = far.drift_mp(float(r), m, delta=far.near_offset(float(r), m), digits=15)
+        g = float(g)
+        assert abs(lv["g"][k] - g) <= lv["g_error"][k] + float(err) + 1e-12 * abs(g), (r, m)
+        # drift_fast is the coarser of node_values' two rules: within their difference
+        _, g_err, _, _ = far.node_values(float(r), m)
+        assert abs(far.drift_fast(float(r), m) - g) <= g_err + float(err) + 1e-12 * abs(g), (r, m)
+
+
 # ---- the float64 rule against the mpmath reference -------------------------------------------
 
 @pytest.mark.parametrize("r,m", [(4.0, 1), (6.5, 2), (10.0, 1), (20.0, 3), (35.0, 1)])
