@@ -160,6 +160,18 @@ RECHECK_STEPS = 10  # how often a run in mpmath asks whether float64 now suffice
 ENGINES = ("auto", "numba", "numpy")
 
 
+def _float64_recheck(su, C, tau: int, traj):
+    """The policy re-applied to the iterate C of a multiprecision run (every RECHECK_STEPS
+    steps): (float64 precision, exact parameters) when float64 now gives the digits asked, with
+    the switch recorded in ``traj.precision["switched"]``; (None, None) otherwise."""
+    now = model.check_params(C.tolist(), "c")
+    cand = su.policy(now, "auto")
+    if not cand.is_float64:
+        return None, None
+    traj.precision["switched"] = {"step": tau, **cand.to_dict()}
+    return cand, now
+
+
 def evaluator_for(prec: Precision):
     """The evaluator of a run whose precision policy asks for more than float64 (and of the
     mpmath phase of a run that later drops to float64).  One place, so another multiprecision
@@ -422,11 +434,9 @@ def _reference_steps(ph: _Phase, compiled: bool, stop_when_classified: bool, int
         ph.C, ph.tau = C, tau
         if (su.backend == "auto" and not ph.prec.is_float64 and not ph.raised
                 and tau % RECHECK_STEPS == 0):
-            now = model.check_params(C.tolist(), "c")
-            cand = su.policy(now, "auto")
-            if cand.is_float64:
+            cand, now = _float64_recheck(su, C, tau, traj)
+            if cand is not None:
                 ph.prec = cand
-                traj.precision["switched"] = {"step": tau, **cand.to_dict()}
                 ph.evaluations += ev.integrator.evaluations
                 ev = None
                 ph.C = C = su.convert(cand, now)
@@ -589,11 +599,9 @@ def run_objective_gd(c0, eta, steps: int, *, objective: str, t_range=None, digit
                 if (backend == "auto" and not prec.is_float64 and tau % RECHECK_STEPS == 0
                         and "backend_switch" not in su.traj.settings):
                     # as run_gd: float64 from the first rechecked iterate where the policy allows
-                    now = model.check_params(C.tolist(), "c")
-                    cand = su.policy(now, "auto")
-                    if cand.is_float64:
+                    cand, now = _float64_recheck(su, C, tau, su.traj)
+                    if cand is not None:
                         prec, step = cand, stepper(cand)
-                        su.traj.precision["switched"] = {"step": tau, **cand.to_dict()}
                         C, h = su.convert(cand, now), su.eff_step(cand)
                 if prec.is_float64 and not np.all(np.abs(C) < FLOAT64_OVERFLOW):
                     su.traj.stop_reason = "overflow"

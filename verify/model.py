@@ -558,6 +558,17 @@ def _require(est: Estimate, what: str, strict: bool) -> Estimate:
     return est
 
 
+def _reached_rule(rule: dict, reached: float, zeros, asked, accuracy: str) -> tuple[dict, float]:
+    """A copy of ``rule`` with the digits the error bound certifies (cut, not rounded, to one
+    decimal), the digits asked, the accuracy mode and any parts zero by symmetry; and that
+    shown number."""
+    shown = round(math.floor(reached * 10) / 10, 1) if math.isfinite(reached) else reached
+    out = dict(rule, digits_reached=shown, digits_asked=asked, per=accuracy)
+    if zeros:
+        out["zero_parts"] = zeros
+    return out, shown
+
+
 def _fmt_digits(x) -> str:
     return "0" if x is None or x <= 0 else ("all" if x == math.inf else f"{x:.1f}")
 
@@ -670,10 +681,7 @@ def _compute(c_exact, digits, dps, backend, extra, run, what: str, strict: bool,
         est, reached = est2, reached2
         if not gained and reached > 0:
             break                   # not a rounding limit: more digits do not help
-    shown = round(math.floor(reached * 10) / 10, 1) if math.isfinite(reached) else reached
-    rule = dict(est.rule, digits_reached=shown, digits_asked=asked, per=accuracy)
-    if zeros:
-        rule["zero_parts"] = zeros
+    rule, shown = _reached_rule(est.rule, reached, zeros, asked, accuracy)
     if vanishes:
         rule["vanishes"] = (f"no significant digit at the largest working precision (dps "
                             f"{est.precision.dps}): zero to within the absolute floor")
@@ -732,10 +740,7 @@ def _separated(c_exact, prec: Precision, what: str, form: str, dps, backend: str
         est = Estimate(out["G"], [[out["G_error"]] * d for _ in range(n)], p64,
                        dict(rule, form="direct"), True)
     reached, zeros = digits_reached(est, accuracy)
-    shown = round(math.floor(reached * 10) / 10, 1) if math.isfinite(reached) else reached
-    rule.update(digits_reached=shown, digits_asked=prec.digits, per=accuracy)
-    if zeros:
-        rule["zero_parts"] = zeros
+    rule, shown = _reached_rule(rule, reached, zeros, prec.digits, accuracy)
     ok = reached >= prec.digits
     if not ok:
         rule["unresolved"] = (f"3 separated directions: the compiled float64 engine reaches "

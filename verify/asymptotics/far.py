@@ -151,15 +151,21 @@ def drift(r: float, m: int = 1) -> Drift:
     """The reduced law at distance r (slaved near mean), and the same with the near mean frozen at
     0; errors are the difference to the rule with halved panels."""
     r, m = _check_regime(r, m)
+    d, (g, g_error, loss, loss_error) = _slaved(r, m)
+    z = _integrals(r, 0.0, m)
+    return Drift(r=r, m=m, delta=d, g=g, g_error=g_error, loss=loss, loss_error=loss_error,
+                 g_frozen=-z[1] / m, loss_frozen=z[0])
+
+
+def _slaved(r: float, m: int) -> tuple[float, tuple[float, float, float, float]]:
+    """The near mean's offset delta*(r) and (g, g_error, Ft, Ft_error) on the slow manifold:
+    the finer rule's values, errors = the difference to the coarser rule plus rounding."""
     d = near_offset(r, m)
     a = _integrals(r, d, m)
     b = _integrals(r, d, m, refine=2)
-    z = _integrals(r, 0.0, m)
     tiny = 4 * np.finfo(float).eps
-    return Drift(r=r, m=m, delta=d, g=-b[1] / m,
-                 g_error=abs(a[1] - b[1]) / m + tiny * abs(b[1]) / m,
-                 loss=b[0], loss_error=abs(a[0] - b[0]) + tiny * b[0],
-                 g_frozen=-z[1] / m, loss_frozen=z[0])
+    return d, (-b[1] / m, abs(a[1] - b[1]) / m + tiny * abs(b[1]) / m, b[0],
+               abs(a[0] - b[0]) + tiny * b[0])
 
 
 # ---- asymptotic form (derived in proofs/far_drift.py) -----------------------------------------
@@ -462,12 +468,7 @@ def law_tables(m: int) -> tuple[_InterpTable, _InterpTable]:
 def node_values(r: float, m: int) -> tuple[float, float, float, float]:
     """(g, g_error, Ft, Ft_error) at r on the slow manifold: :func:`drift`'s numbers without the
     frozen-near-mean variant."""
-    d = near_offset(r, m)
-    a = _integrals(r, d, m)
-    b = _integrals(r, d, m, refine=2)
-    tiny = 4 * np.finfo(float).eps
-    return (-b[1] / m, abs(a[1] - b[1]) / m + tiny * abs(b[1]) / m, b[0],
-            abs(a[0] - b[0]) + tiny * b[0])
+    return _slaved(r, m)[1]
 
 
 def law_values(r, m: int) -> dict:
