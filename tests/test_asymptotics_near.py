@@ -281,8 +281,8 @@ def prop_spread_law_matches_gd(law_factory, case, steps=3000, eta=0.5):
     assert tr.stop_reason == "max steps", tr.stop_reason
     law = law_factory(c0, eta)
     n = len(c0)
-    g = _gaps(tr, law.dist, law.loss, matching_time(n, eta))
     allow = spread_allowance(n, near.SpreadLaw(c0, eta).amplitude)
+    g = _gaps(tr, law.dist, law.loss, matching_time(n, eta), allow)
     assert g["loss"]["gap"] <= allow + g["loss"]["error"] and g["dist"]["gap"] <= allow, (g, allow)
 
 
@@ -406,3 +406,26 @@ def test_pair_law_with_clock_offset_against_gd():
     lead = near.PairLaw(n, eta, aK, tau0=K, order=1)
     f = lambda t: 4 / n ** 2 / (1 / aK ** 2 + 16 * eta / n ** 2 * (t - K)) ** 2 * np.sqrt(eta * t)
     assert lead.sup_k_closed_form(0.5) == pytest.approx(_brute_sup(f, K, 1e10), rel=1e-7)
+
+
+def test_gaps_measure_an_unresolved_mean_against_the_configuration_size():
+    """A mean the law puts far below the allowance times the configuration's size (the centre of a
+    symmetric start) is compared in units of that size: a round-off-sized residue passes, a real
+    displacement of 1% of the size fails, and resolved means keep their relative gap."""
+    from types import SimpleNamespace
+    from verify.claims.c_thm2_1 import _gaps
+    steps = [0, 40, 60, 80]       # the law's centre mean: 1e-2 (2/3)^tau <= 9e-10 from tau = 40
+    law_dist = lambda s: np.stack([np.full_like(s, 4e-3), np.full_like(s, 4e-3),
+                                   1e-2 * (2 / 3) ** s], axis=1)
+    loss = lambda s: np.full_like(s, 1e-10)
+
+    def traj(centre, far_scale=1.0):
+        return SimpleNamespace(steps=steps, loss=[1e-10] * 4, loss_error=[0.0] * 4,
+                               dist=[[4e-3 * far_scale, 4e-3, centre] for _ in steps])
+    allow = 1e-4
+    g = _gaps(traj(8e-12), law_dist, loss, 1, allow)
+    assert g["dist"]["gap"] <= allow, g
+    g = _gaps(traj(4e-5), law_dist, loss, 1, allow)           # 1% of the configuration's size
+    assert g["dist"]["gap"] == pytest.approx(1e-2, rel=1e-6) and "measure" in g["dist"], g
+    g = _gaps(traj(8e-12, far_scale=1.001), law_dist, loss, 1, allow)  # a resolved mean 0.1% off
+    assert g["dist"]["gap"] == pytest.approx(1e-3, rel=1e-6) and "measure" not in g["dist"], g

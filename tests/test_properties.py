@@ -857,8 +857,8 @@ def prop_high_noise_rate_with_law(run, case, tail=0.5, eta=0.5):
         assert ic.decided and ic.bounded, ic      # past the plateau: the window decides
         return "window"
     n = len(c0)
-    gaps = _gaps(traj, law.dist, law.loss, matching_time(n, eta))
     allow = spread_allowance(n, law.amplitude)
+    gaps = _gaps(traj, law.dist, law.loss, matching_time(n, eta), allow)
     assert gaps["loss"]["gap"] <= allow + gaps["loss"]["error"], (gaps, allow)
     assert gaps["dist"]["gap"] <= allow, (gaps, allow)
     if ic.fit is not None:
@@ -874,6 +874,10 @@ def prop_high_noise_rate_with_law(run, case, tail=0.5, eta=0.5):
 
 @settings(max_examples=6, phases=[Phase.explicit, Phase.reuse, Phase.generate], deadline=None)
 @given(high_noise_starts(n=st.integers(2, 4)))
+# found by this property: a symmetric triple whose centre mean sits on the centroid; the law puts
+# it at |cbar| (2/3)^tau (1e-147 by step 825) while GD leaves it ~8e-12 away (the omitted terms,
+# 2e-9 of the configuration's size): a per-mean relative gap of 1e136 that means nothing
+@example(case=([[-0.008297844727977321], [-0.016595689455954642], [-0.012446767091965981]], 1))
 def test_high_noise_rate_through_the_law(case):
     prop_high_noise_rate_with_law(lambda cs: gd_run(cs, steps=3000), case)
 
