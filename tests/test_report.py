@@ -38,11 +38,42 @@ def fixture_records() -> tuple[list[ClaimRecord], dict]:
     return loads(FIXTURE.read_text(encoding="utf-8"))
 
 
+# Drawing a figure (matplotlib) is most of a render's cost, so the tests below that render the
+# fixture draw each figure once per input and reuse its bytes (`drawn_once`).  The key is the
+# figure's full repr (every label and every value of every line) with the error bars, so a render
+# from other inputs -- a record changed, or one that did not survive results.json -- draws afresh.
+# Reuse is sound because the drawing is a pure function of its input, which
+# test_byte_identical_across_renders checks by drawing everything again without this cache.
+_RENDER_SVG, _RENDER_PDF = report_figures.render_svg, report_figures.render_pdf
+_DRAWN: dict[tuple[str, str, str], bytes] = {}
+
+
+def _draw_once(fmt: str, render):
+    def draw(fig_rec, errors=None):
+        key = (fmt, repr(fig_rec), repr(errors))
+        if key not in _DRAWN:
+            _DRAWN[key] = render(fig_rec, errors)
+        return _DRAWN[key]
+    return draw
+
+
+def _patch_draw_once(mp: pytest.MonkeyPatch) -> None:
+    mp.setattr(report_figures, "render_svg", _draw_once("svg", _RENDER_SVG))
+    mp.setattr(report_figures, "render_pdf", _draw_once("pdf", _RENDER_PDF))
+
+
+@pytest.fixture
+def drawn_once(monkeypatch) -> None:
+    _patch_draw_once(monkeypatch)
+
+
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory) -> Path:
     records, prov = fixture_records()
     out = tmp_path_factory.mktemp("report")
-    render_all(records, prov, out, timings={"total": 130.0}, pdf=False)
+    with pytest.MonkeyPatch.context() as mp:
+        _patch_draw_once(mp)
+        render_all(records, prov, out, timings={"total": 130.0}, pdf=False)
     return out
 
 
@@ -277,7 +308,7 @@ SWEEP = {"name": "split-threshold", "title": "Split threshold", "grid": "quick",
                       "lines": [{"label": "n=2", "x": [1, 2, 3], "y": [0, 0.5, 1], "kind": "data"}]}]}
 
 
-def test_sweep_section_hook(tmp_path):
+def test_sweep_section_hook(tmp_path, drawn_once):
     """Sweep summaries become "Where the behaviour starts", before the claims, with their figures
     drawn like the records', a reproduce command, and their tables in the appendix."""
     records, prov = fixture_records()
@@ -361,7 +392,7 @@ def test_runtimes_only_in_timings(rendered):
         assert "101.25" not in text and "12.75" not in text
 
 
-def test_check_timings_go_to_timings_files_only(tmp_path):
+def test_check_timings_go_to_timings_files_only(tmp_path, drawn_once):
     records, prov = fixture_records()
     records = [dataclasses.replace(records[0], timings={"population GD: seconds per step": 0.0375})] + records[1:]
     render_all(records, prov, tmp_path / "a", pdf=False)
@@ -395,7 +426,7 @@ def test_byte_identical_across_renders(tmp_path, rendered):
         assert a[name] == b[name], name
 
 
-def test_rerender_from_results_json_is_identical(tmp_path, rendered):
+def test_rerender_from_results_json_is_identical(tmp_path, rendered, drawn_once):
     rerender(rendered, tmp_path / "dir", pdf=False)
     rerender(rendered / "results.json", tmp_path / "file", pdf=False)
     a = tree_bytes(rendered)
@@ -404,7 +435,7 @@ def test_rerender_from_results_json_is_identical(tmp_path, rendered):
         assert a == b  # timings come back from timings.json too
 
 
-def test_rerender_in_place_is_a_fixed_point(tmp_path, rendered):
+def test_rerender_in_place_is_a_fixed_point(tmp_path, rendered, drawn_once):
     shutil.copytree(rendered, tmp_path / "r")
     rerender(tmp_path / "r", tmp_path / "r", pdf=False)
     assert tree_bytes(tmp_path / "r") == tree_bytes(rendered)
@@ -485,29 +516,58 @@ def _hostile_record() -> ClaimRecord:
     )
 
 
-@needs_pdflatex
-def test_latex_compiles_and_pdf_is_reproducible(tmp_path):
-    records, prov = fixture_records()
-    a = render_all(records, prov, tmp_path / "a", pdf=True)
-    render_all(records, prov, tmp_path / "b", pdf=True)
-    assert tmp_path / "a" / "report.pdf" in a
-    pdf_a = (tmp_path / "a" / "report.pdf").read_bytes()
-    assert pdf_a.startswith(b"%PDF-")
-    assert pdf_a == (tmp_path / "b" / "report.pdf").read_bytes()
-
-
-@needs_pdflatex
-def test_latex_escaping_survives_hostile_text(tmp_path):
+@pytest.fixture(scope="module")
+def hostile_build(tmp_path_factory) -> tuple[Path, list[Path]]:
+    """The fixture's records with the hostile one (and a hostile command line) rendered with
+    report.pdf: (directory, paths written).  One pdflatex build shared by the two tests below."""
     records, prov = fixture_records()
     prov = dict(prov, command="python -m verify all --out 'a b' # 100% & $HOME ~/x_y")
-    render_all(records + [_hostile_record()], prov, tmp_path, pdf=True)  # raises LatexError on failure
-    assert (tmp_path / "report.pdf").read_bytes().startswith(b"%PDF-")
-    md = (tmp_path / "REPORT.md").read_text(encoding="utf-8")
+    out = tmp_path_factory.mktemp("hostile")
+    with pytest.MonkeyPatch.context() as mp:
+        _patch_draw_once(mp)
+        written = render_all(records + [_hostile_record()], prov, out, pdf=True)  # raises LatexError on failure
+    return out, written
+
+
+@needs_pdflatex
+def test_latex_compiles_and_pdf_is_reproducible(hostile_build):
+    """render_all's report.pdf, and the same report.tex with the same figures compiled again (in
+    another temporary directory, at another time), are the same bytes."""
+    out, written = hostile_build
+    assert out / "report.pdf" in written
+    pdf_a = (out / "report.pdf").read_bytes()
+    assert pdf_a.startswith(b"%PDF-")
+    figs = {f"figures/{p.name}": p.read_bytes() for p in (out / "figures").glob("*.pdf")}
+    assert pdf_a == report_latex.build_pdf((out / "report.tex").read_text(encoding="utf-8"), figs)
+
+
+@needs_pdflatex
+def test_latex_escaping_survives_hostile_text(hostile_build):
+    out, _ = hostile_build
+    assert (out / "report.pdf").read_bytes().startswith(b"%PDF-")
+    md = (out / "REPORT.md").read_text(encoding="utf-8")
     assert "## **odd\\_id \\#1**: " in md  # the id in bold, escaped
 
 
+def _fragment_derivation() -> dict:
+    """A small derivation rendered by proofs.base (statement and descriptions with inline math,
+    a checked identity, a result wider than the line, a spot check)."""
+    import sympy as sp
+    from proofs.base import Derivation, Step, eq
+    eta, n, a, t = sp.symbols("eta n a t", positive=True)
+    step = Step(description=r"One step of $a \mapsto (1 - \eta/n)\, a$ from $a_0 = a$.",
+                expr=eq(sp.Symbol("a_1"), (1 - eta / n) * a), check="symbolic-zero", passed=True,
+                detail="expanded")
+    wide = sum(sp.Symbol(f"c_{{{k}}}") * (1 - eta / n) ** k * sp.exp(-k * t) for k in range(1, 25))
+    der = Derivation(name="contraction", statement=r"For $n \ge 2$ the mean contracts by $1 - \eta/n$.",
+                     steps=[step], final=eq(sp.Symbol("S"), wide),
+                     spot_check={"points": [1], "dps": 30, "digits": 29.5, "required_digits": 25,
+                                 "passed": True, "note": ""})
+    return der.to_dict()
+
+
 @needs_pdflatex
-def test_pdf_text_shows_no_tex_source_and_everything_fits(tmp_path):
+def test_pdf_text_shows_no_tex_source_and_everything_fits(tmp_path, drawn_once):
     """The typeset PDF: no TeX source in its text (math typeset once, never shown as source), no
     overfull box in the log (tables fit the page, even a wide and a long one), every figure
     captioned and referenced from its own section."""
@@ -516,14 +576,20 @@ def test_pdf_text_shows_no_tex_source_and_everything_fits(tmp_path):
             "rows": [[f"{k}.{i}e-{i}5 of x_{k}" for k in range(14)] for i in range(3)]}
     long = {"title": "long", "columns": ["i", "square"], "rows": [[i, i * i] for i in range(30)]}
     records = [dataclasses.replace(records[0], tables=[wide, long])] + records[1:]
+    # a derivation as the symbolic layer writes it (a document fragment: paragraph, enumerate,
+    # equation* displays), the form every derivation of the committed report takes
+    records = [dataclasses.replace(r, derivation=_fragment_derivation()) if r.id == "lem3.3" else r
+               for r in records]
     render_all(records, prov, tmp_path, pdf=False)
     tex = (tmp_path / "report.tex").read_text(encoding="utf-8")
+    assert r"\fitdisplay{" in tex and r"\paragraph{Derivation" in tex
     figs = {f"figures/{p.name}": p.read_bytes() for p in (tmp_path / "figures").glob("*.pdf")}
     pdf, log = report_latex.compile_latex(tex, figs)
     text = "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf)).pages)
     assert report_latex.tex_leaks(text) == []
     assert report_latex.overfull_boxes(log) == []
     assert "Headline findings" in text and "softmax-weighted mean" in text
+    assert "Derivation contraction" in text
     # figures: one caption each, and the caption is not the bare title
     assert tex.count("\\caption{") == tex.count("\\includegraphics")
 
@@ -545,7 +611,7 @@ def test_latex_escape_units():
     assert report_latex.display_math("\\begin{align}x\\end{align}") == "\\begin{align}x\\end{align}"
 
 
-def test_missing_pdflatex_is_a_notice_not_an_error(tmp_path, monkeypatch, capsys):
+def test_missing_pdflatex_is_a_notice_not_an_error(tmp_path, monkeypatch, capsys, drawn_once):
     monkeypatch.setattr(report_latex.shutil, "which", lambda name: None)
     records, prov = fixture_records()
     written = render_all(records[:1], prov, tmp_path)
@@ -558,7 +624,7 @@ def test_missing_pdflatex_is_a_notice_not_an_error(tmp_path, monkeypatch, capsys
 # Atomic writing and housekeeping
 
 
-def test_failure_mid_render_leaves_previous_report_intact(tmp_path, monkeypatch):
+def test_failure_mid_render_leaves_previous_report_intact(tmp_path, monkeypatch, drawn_once):
     records, prov = fixture_records()
     render_all(records, prov, tmp_path, pdf=False)
     before = tree_bytes(tmp_path)
@@ -587,7 +653,7 @@ def test_interrupted_write_keeps_old_file_and_leaves_no_temp(tmp_path, monkeypat
     assert [p.name for p in tmp_path.iterdir()] == ["REPORT.md"]
 
 
-def test_stale_figures_removed_and_duplicate_ids_rejected(tmp_path):
+def test_stale_figures_removed_and_duplicate_ids_rejected(tmp_path, drawn_once):
     records, prov = fixture_records()
     render_all(records, prov, tmp_path, pdf=False)
     (tmp_path / "figures" / "keep-me.txt").write_text("not ours")
