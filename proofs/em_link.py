@@ -17,11 +17,14 @@ from __future__ import annotations
 import time
 
 import sympy as sp
+from sympy.polys.domains import QQ
+from sympy.polys.rings import PolyElement, ring
 
 from proofs import numeric
 from proofs.base import (Apply, Derivation, Expect, Grad, Inner, Notation as N, Sq, Step, eq)
 from proofs.gradient import stein_integrand
-from proofs.symbolic import (SoftmaxModel, dot, gaussian_expect, matvec, truncate, vadd, vscale)
+from proofs.symbolic import (SoftmaxModel, dot, matvec, ring_coeff, ring_gaussian_expect,
+                             ring_mul_trunc, vadd, vscale)
 
 NAME = "em-link"
 STATEMENT = (
@@ -84,7 +87,11 @@ def check_odd(m: SoftmaxModel) -> bool:
 
 
 class Series:
-    """The weights of c = s u expanded to O(s^3), for one concrete (n, d)."""
+    """The weights of c = s u expanded to O(s^3), for one concrete (n, d).
+
+    The series arithmetic runs in the sparse polynomial ring QQ[s, y, u] (:attr:`R`): truncated
+    products never form the terms beyond the order kept, and an identity between polynomials is
+    equality of ring elements (the same decision as ``expand(lhs - rhs) == 0``, much faster)."""
 
     def __init__(self, n: int, d: int):
         self.n, self.d = n, d
@@ -92,20 +99,43 @@ class Series:
         self.u = [[sp.Symbol(f"u{i + 1}{k + 1}", real=True) for k in range(d)] for i in range(n)]
         self.y = [sp.Symbol(f"y{k + 1}", real=True) for k in range(d)]
         self.ubar = [sp.Add(*[self.u[i][k] for i in range(n)]) / n for k in range(d)]
+        self.R, *gens = ring([self.s] + self.y + [x for row in self.u for x in row], QQ)
+        self.gs, self.gy = gens[0], gens[1:1 + d]
+        self.gu = [gens[1 + d + i * d:1 + d + (i + 1) * d] for i in range(n)]
+        self.y_idx = tuple(range(1, 1 + d))
+
+    def to_ring(self, expr):
+        """A polynomial expression in (s, y, u) as an element of :attr:`R`."""
+        return self.R.from_expr(sp.sympify(expr)) if expr != 0 else self.R.zero
+
+    def mul(self, a, b, order: int):
+        """a b through s^order."""
+        return ring_mul_trunc(a, b, 0, order)
+
+    def weights_from_exp_ring(self, order: int = 2):
+        """Truncated Taylor series of exp(a_i) / sum_j exp(a_j), a_i = s <y,u_i> - s^2 |u_i|^2/2, in
+        :attr:`R`: exp(a_i) through s^order is sum_{k <= order} a_i^k / k! (a_i = O(s))."""
+        R, s = self.R, self.gs
+        a = [s * rdot(self.gy, ui) - s ** 2 * rdot(ui, ui) * QQ(1, 2) for ui in self.gu]
+        ex = []
+        for ai in a:
+            term, e = R.one, R.one
+            for k in range(1, order + 1):
+                term = self.mul(term, ai, order) * QQ(1, k)
+                e += term
+            ex.append(e)
+        delta = sum(ex, R.zero) * QQ(1, self.n) - 1              # sum exp = n (1 + delta)
+        # 1/(1 + delta) = sum_{p <= order} (-delta)^p (delta = O(s)), by Horner's rule with a
+        # truncation after every product
+        inv = R.one
+        for _ in range(order):
+            inv = 1 - self.mul(delta, inv, order)
+        inv = inv * QQ(1, self.n)
+        return [self.mul(e, inv, order) for e in ex]
 
     def weights_from_exp(self, order: int = 2):
-        """Truncated Taylor series of exp(a_i) / sum_j exp(a_j), a_i = s <y,u_i> - s^2 |u_i|^2/2."""
-        s = self.s
-        a = [s * dot(self.y, ui) - s ** 2 * dot(ui, ui) / 2 for ui in self.u]
-        ex = [truncate(sp.series(sp.exp(ai), s, 0, order + 1).removeO(), s, order) for ai in a]
-        delta = truncate(sp.Add(*ex) / self.n - 1, s, order)      # sum exp = n (1 + delta)
-        # 1/(1 + delta) = sum_{p <= order} (-delta)^p (delta = O(s)), by Horner's rule with a
-        # truncation after every product: the same polynomial, without expanding delta^order whole
-        inv = sp.Integer(1)
-        for _ in range(order):
-            inv = truncate(1 - delta * inv, s, order)
-        inv = inv / self.n
-        return [truncate(e * inv, s, order) for e in ex]
+        """:meth:`weights_from_exp_ring` as SymPy expressions."""
+        return [w.as_expr() for w in self.weights_from_exp_ring(order)]
 
     def weights_formula(self):
         """(1/n)[1 + s b_i + s^2 (b_i^2/2 - mean b^2/2 - q_i)]."""
@@ -116,22 +146,25 @@ class Series:
         mq = sp.Add(*q) / n
         return [(1 + s * b[i] + s ** 2 * (b[i] ** 2 / 2 - mb2 / 2 - (q[i] - mq))) / n for i in range(n)]
 
-    def expect(self, expr):
-        return gaussian_expect(expr, self.y)
+    def expect(self, p):
+        """E over y ~ N(0, I) of a ring element (Gaussian moments)."""
+        return ring_gaussian_expect(p, self.y_idx)
 
     def weight_coefficients(self):
-        """[w_i at s^0, s^1, s^2] from :meth:`weights_formula` (checked against exp separately)."""
-        s = self.s
-        return [[sp.expand(w).coeff(s, k) for k in range(3)] for w in self.weights_formula()]
+        """[w_i at s^0, s^1, s^2] from :meth:`weights_formula` (checked against exp separately),
+        as elements of :attr:`R`."""
+        return [[ring_coeff(self.to_ring(w), 0, k) for k in range(3)] for w in self.weights_formula()]
 
     def em_coefficients(self, wc=None):
-        """The s^1, s^2, s^3 coefficients of -2 EM_i = 2 E[w_i v] = 2 s E[w_i sum_j w_j u_j]."""
+        """The s^1, s^2, s^3 coefficients of -2 EM_i = 2 E[w_i v] = 2 s E[w_i sum_j w_j u_j]
+        (elements of :attr:`R`)."""
         wc = wc or self.weight_coefficients()
         out = []
         for i in range(self.n):
             vec = []
             for k in range(self.d):
-                inner = [sp.Add(*[wc[j][p] * self.u[j][k] for j in range(self.n)]) for p in range(3)]
+                inner = [sum((wc[j][p] * self.gu[j][k] for j in range(self.n)), self.R.zero)
+                         for p in range(3)]
                 prod = cauchy(wc[i], inner, 2)
                 vec.append(tuple(2 * self.expect(prod[p]) for p in range(3)))
             out.append(vec)
@@ -148,20 +181,20 @@ class Series:
 
     def remainder_coefficients(self, wc=None):
         """The s^3 and s^4 coefficients of R_i = 2 E[w_i B_i(s u)] = 2 s^3 E[w_i B_i(u)]
-        (homogeneity, step 3), so only the weights to O(s^2) enter."""
+        (homogeneity, step 3), so only the weights to O(s^2) enter (elements of :attr:`R`)."""
         wc = [row[:2] for row in (wc or self.weight_coefficients())]
-        n, d, u = self.n, self.d, self.u
-        v = [[sp.Add(*[wc[j][p] * u[j][k] for j in range(n)]) for p in range(2)] for k in range(d)]
-        M = [[[sp.Add(*[wc[j][p] * u[j][k] * u[j][l] for j in range(n)]) for p in range(2)]
+        n, d, u, Z = self.n, self.d, self.gu, self.R.zero
+        v = [[sum((wc[j][p] * u[j][k] for j in range(n)), Z) for p in range(2)] for k in range(d)]
+        M = [[[sum((wc[j][p] * u[j][k] * u[j][l] for j in range(n)), Z) for p in range(2)]
               for l in range(d)] for k in range(d)]
 
         def sdot(a, b):  # <a, b> for vectors of series
-            return [sp.Add(*[cauchy(x, y, 1)[p] for x, y in zip(a, b)]) for p in range(2)]
+            return [sum((cauchy(x, y, 1)[p] for x, y in zip(a, b)), Z) for p in range(2)]
 
         vv = sdot(v, v)
         out = []
         for i in range(n):
-            ci = [[x, 0] for x in u[i]]
+            ci = [[x, Z] for x in u[i]]
             vc = sdot(v, ci)
             vec = []
             for k in range(d):
@@ -184,15 +217,28 @@ class Series:
                 for k in range(self.d)]
 
 
+def rdot(a, b):
+    """<a, b> for vectors of ring elements."""
+    return sum((x * y for x, y in zip(a, b)), a[0].ring.zero)
+
+
 def cauchy(a, b, order: int):
-    """Coefficients 0..order of the product of two truncated power series (lists)."""
-    return [sp.expand(sp.Add(*[a[p] * b[k - p] for p in range(k + 1) if p < len(a) and k - p < len(b)]))
-            for k in range(order + 1)]
+    """Coefficients 0..order of the product of two truncated power series (lists of ring
+    elements, or of SymPy expressions, which are expanded)."""
+    out = []
+    for k in range(order + 1):
+        terms = [a[p] * b[k - p] for p in range(k + 1) if p < len(a) and k - p < len(b)]
+        if terms and all(isinstance(t, PolyElement) for t in terms):
+            out.append(sum(terms[1:], terms[0]))
+        else:
+            out.append(sp.expand(sp.Add(*[sp.sympify(t.as_expr() if isinstance(t, PolyElement) else t)
+                                          for t in terms])))
+    return out
 
 
 def check_weight_series(sr: Series) -> bool:
-    got, want = sr.weights_from_exp(2), sr.weights_formula()
-    return all(sp.expand(g - w) == 0 for g, w in zip(got, want))
+    got, want = sr.weights_from_exp_ring(2), sr.weights_formula()
+    return all(g == sr.to_ring(w) for g, w in zip(got, want))
 
 
 def check_em_series(sr: Series, s3_formula=None) -> bool:
@@ -202,8 +248,8 @@ def check_em_series(sr: Series, s3_formula=None) -> bool:
         f3 = s3_formula(i)
         for k in range(sr.d):
             c1, c2, c3 = coeffs[i][k]
-            if sp.expand(c1 - sp.Rational(2, sr.n) * sr.ubar[k]) != 0 or sp.expand(c2) != 0 \
-                    or sp.expand(c3 - f3[k]) != 0:
+            if c1 != sr.to_ring(sp.Rational(2, sr.n) * sr.ubar[k]) or c2 != 0 \
+                    or c3 != sr.to_ring(f3[k]):
                 return False
     return True
 
@@ -215,7 +261,7 @@ def check_remainder_series(sr: Series, s3_formula=None) -> bool:
         f3 = s3_formula(i)
         for k in range(sr.d):
             c3, c4 = coeffs[i][k]
-            if sp.expand(c3 - f3[k]) != 0 or sp.expand(c4) != 0:
+            if c3 != sr.to_ring(f3[k]) or c4 != 0:
                 return False
     return True
 

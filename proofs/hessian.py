@@ -20,10 +20,12 @@ import itertools
 import time
 
 import sympy as sp
+from sympy.polys.domains import QQ
+from sympy.polys.rings import ring
 
 from proofs import numeric
 from proofs.base import Derivation, Expect, Inner, Notation as N, Outer, Step, eq
-from proofs.symbolic import SoftmaxModel, dot, gaussian_expect
+from proofs.symbolic import SoftmaxModel, dot, ring_gaussian_expect
 
 NAME = "hessian"
 STATEMENT = (
@@ -55,12 +57,13 @@ def hessian_formula(m: SoftmaxModel, i: int, j: int, l: int, mm: int):
 
 def check_pointwise(m: SoftmaxModel, formula=hessian_formula) -> bool:
     """Both orders of differentiation against the closed form, on the simplex."""
-    vv = dot(m.v, m.v)
+    # the chain rule runs in the model's polynomial ring (exact, far faster than sp.diff on trees)
+    vv = m.to_ring(dot(m.v, m.v))
     first = {(i, l): m.d_c(vv, i, l) for i in range(m.n) for l in range(m.d)}
     for (i, l), (j, mm) in itertools.product(first, first):
         if (j, mm) < (i, l):
             continue  # symmetry of the closed form is checked by the pairs it is compared on
-        target = formula(m, i, j, l, mm)
+        target = m.to_ring(formula(m, i, j, l, mm))
         for diff in (m.d_c(first[(i, l)], j, mm) - target, m.d_c(first[(j, mm)], i, l) - target):
             if not m.is_zero(diff):
                 return False
@@ -78,9 +81,11 @@ def check_all_equal(n: int, d: int, formula=all_equal_formula) -> bool:
     a = [sp.Symbol(f"a{k + 1}", real=True) for k in range(d)]
     at = {x: a[k] for row in m.c for k, x in enumerate(row)}
     at.update({wi: sp.Rational(1, n) for wi in m.w})
+    R = ring(a + m.y, QQ)[0]
+    y_idx = range(d, 2 * d)
     for i, j, l, mm in itertools.product(range(n), range(n), range(d), range(d)):
-        H = gaussian_expect(hessian_formula(m, i, j, l, mm).subs(at), m.y)
-        if sp.expand(H - formula(n, a, i, j, l, mm)) != 0:
+        H = ring_gaussian_expect(R.from_expr(hessian_formula(m, i, j, l, mm).xreplace(at)), y_idx)
+        if H != R.from_expr(sp.sympify(formula(n, a, i, j, l, mm))):
             return False
     return True
 
@@ -116,20 +121,21 @@ def stationary_blocks_symbolic(nn: int):
         at[row[0]] = s if i == 0 else -s if i == 1 else 0
         at[row[1]] = 0
     at[m.y[0]] = z
-    A = sp.zeros(nn, nn)
-    B = sp.zeros(nn, nn)
-    X = sp.zeros(nn, nn)
+    # E over y_2 in the ring QQ[w, s, z, y_2] (Gaussian moments of the expanded polynomial)
+    R = ring(m.w + [s, z, m.y[1]], QQ)[0]
+    y2 = (nn + 2,)
+    A, B, X = ([[None] * nn for _ in range(nn)] for _ in range(3))
     for i, j in itertools.product(range(nn), range(nn)):
-        A[i, j] = gaussian_expect(hessian_formula(m, i, j, 0, 0).subs(at), [m.y[1]])
-        B[i, j] = gaussian_expect(hessian_formula(m, i, j, 1, 1).subs(at), [m.y[1]])
-        X[i, j] = gaussian_expect(hessian_formula(m, i, j, 0, 1).subs(at), [m.y[1]])
+        for M, (l, mm) in ((A, (0, 0)), (B, (1, 1)), (X, (0, 1))):
+            M[i][j] = ring_gaussian_expect(R.from_expr(hessian_formula(m, i, j, l, mm).xreplace(at)), y2)
+    A, B, X = (sp.Matrix([[p.as_expr() for p in row] for row in M]) for M in (A, B, X))
     return m, A, B, X
 
 
 def check_stationary_structure(nn: int) -> bool:
     """Cross (e_1, e_2) entries have zero y_2-expectation; A and B integrands depend on z only."""
     m, A, B, X = stationary_blocks_symbolic(nn)
-    return all(sp.expand(x) == 0 for x in X) and not any(e.has(m.y[1]) for e in list(A) + list(B))
+    return all(x == 0 for x in X) and not any(e.has(m.y[1]) for e in list(A) + list(B))
 
 
 # ---- display -------------------------------------------------------------------------------

@@ -32,12 +32,13 @@ import time
 from functools import lru_cache
 
 import sympy as sp
+from sympy.polys.domains import QQ
 
 from proofs import numeric
 from proofs import stationary as pair
 from proofs.base import Derivation, Grad, Notation as N, Step, eq
 from proofs.em_link import Series, cauchy
-from proofs.symbolic import dot, gaussian_expect, matvec, truncate
+from proofs.symbolic import dot, matvec, ring_coeff, truncate
 
 NAME = "near-converged"
 STATEMENT = (
@@ -62,15 +63,17 @@ eta, tau, x = sp.symbols("eta tau x", positive=True)
 
 def loss_coefficients(n_: int, d: int):
     """(Series, [s^2, s^3, s^4 coefficients of F(s u)]) from the weights to O(s^2)
-    (em_link.Series, checked there against the Taylor series of exp) and Gaussian moments."""
+    (em_link.Series, checked there against the Taylor series of exp) and Gaussian moments; the
+    coefficients are elements of the series' ring ``sr.R`` (free of s and y)."""
     sr = Series(n_, d)
     wc = sr.weight_coefficients()
-    V = [[sp.Add(*[wc[j][p] * sr.u[j][k] for j in range(n_)]) for p in range(3)] for k in range(d)]
-    out = [sp.Integer(0)] * 3
+    Z = sr.R.zero
+    V = [[sum((wc[j][p] * sr.gu[j][k] for j in range(n_)), Z) for p in range(3)] for k in range(d)]
+    out = [Z] * 3
     for k in range(d):
         sq = cauchy(V[k], V[k], 2)         # v = s (V0 + s V1 + s^2 V2): |v|^2 / s^2 to O(s^2)
         out = [o + sr.expect(q) for o, q in zip(out, sq)]
-    return sr, [sp.expand(o) for o in out]
+    return sr, out
 
 
 def spread_covariance(sr: Series):
@@ -96,7 +99,7 @@ def quartic_coefficients():
     """Solve the s^4 coefficient of F = ansatz for (al, be, ga) at FIT_SIZE."""
     al, be, ga = sp.symbols("alpha beta gamma")
     sr, (_, _, f4) = loss_coefficients(*FIT_SIZE)
-    resid = sp.expand(f4 - quartic_ansatz(sr, al, be, ga))
+    resid = sp.expand(f4.as_expr() - quartic_ansatz(sr, al, be, ga))
     sol = sp.solve(sp.Poly(resid, *[x for r in sr.u for x in r]).coeffs(), [al, be, ga], dict=True)
     if len(sol) != 1:
         raise ArithmeticError(f"quartic form not determined uniquely: {sol}")
@@ -106,7 +109,7 @@ def quartic_coefficients():
 def check_second_order(sizes=SIZES) -> bool:
     for n_, d in sizes:
         sr, (f2, f3, _) = loss_coefficients(n_, d)
-        if sp.expand(f2 - dot(sr.ubar, sr.ubar)) != 0 or f3 != 0:
+        if f2 != sr.to_ring(dot(sr.ubar, sr.ubar)) or f3 != 0:
             return False
     return True
 
@@ -115,7 +118,7 @@ def check_quartic(sizes=SIZES) -> bool:
     al, be, ga = quartic_coefficients()
     for n_, d in sizes:
         sr, (_, _, f4) = loss_coefficients(n_, d)
-        if sp.expand(f4 - quartic_ansatz(sr, al, be, ga)) != 0:
+        if f4 != sr.to_ring(quartic_ansatz(sr, al, be, ga)):
             return False
     return True
 
@@ -133,14 +136,14 @@ def check_gradient_of_quartic(sizes=SIZES) -> bool:
     al, be, ga = quartic_coefficients()
     for n_, d in sizes:
         sr = Series(n_, d)
-        F4 = quartic_ansatz(sr, al, be, ga)
+        F4 = sr.to_ring(quartic_ansatz(sr, al, be, ga))
         for i in range(n_):
-            cf = cubic_form(sr, i)
+            cf = [sr.to_ring(e) for e in cubic_form(sr, i)]
             em, rem = sr.em_s3_formula(i), sr.remainder_s3_formula(i)
             for k in range(d):
-                if sp.expand(sp.diff(F4, sr.u[i][k]) - cf[k]) != 0:
+                if F4.diff(sr.gu[i][k]) != cf[k]:
                     return False
-                if sp.expand(em[k] + rem[k] - cf[k]) != 0:
+                if sr.to_ring(em[k] + rem[k]) != cf[k]:
                     return False
     return True
 
@@ -150,15 +153,15 @@ def check_mean_and_spread(sizes=SIZES) -> bool:
     for n_, d in sizes:
         sr = Series(n_, d)
         ut, C = spread_covariance(sr)
-        forms = [cubic_form(sr, i) for i in range(n_)]
-        mean = [sp.Add(*[f[k] for f in forms]) / n_ for k in range(d)]
+        forms = [[sr.to_ring(e) for e in cubic_form(sr, i)] for i in range(n_)]
+        mean = [sum((f[k] for f in forms), sr.R.zero) * QQ(1, n_) for k in range(d)]
         Cb = matvec(C, sr.ubar)
-        if any(sp.expand(mean[k] + sp.Rational(4, n_) * Cb[k]) != 0 for k in range(d)):
+        if any(mean[k] != sr.to_ring(-sp.Rational(4, n_) * Cb[k]) for k in range(d)):
             return False
         for i in range(n_):
             Cu = matvec(C, ut[i])
             want = [sp.Rational(4, n_) * (Cu[k] - sr.ubar[k] * dot(sr.ubar, ut[i])) for k in range(d)]
-            if any(sp.expand(forms[i][k] - mean[k] - want[k]) != 0 for k in range(d)):
+            if any(forms[i][k] - mean[k] != sr.to_ring(want[k]) for k in range(d)):
                 return False
     return True
 
@@ -167,15 +170,17 @@ def check_mean_and_spread(sizes=SIZES) -> bool:
 def mean_forcing_fifth_order():
     """At (n, d) = (3, 1), zero-mean spread u = (u1, u2, -u1-u2): the s^0..s^5 coefficients of
     sum_i grad_{c_i} F = d/dh F(c + h) = 2 E[v] - E[y v^2] (translation c -> c + h shifts y by h),
-    from the weights to O(s^4) (Taylor series of exp, em_link.Series.weights_from_exp)."""
+    from the weights to O(s^4) (Taylor series of exp, em_link.Series.weights_from_exp), by
+    truncated products in the series' ring."""
     sr = Series(3, 1)
-    s, y = sr.s, sr.y[0]
-    w = sr.weights_from_exp(4)
+    s, y = sr.gs, sr.gy[0]
+    w = sr.weights_from_exp_ring(4)
+    gu = [r[0] for r in sr.gu]
+    v = sr.mul(sum((w[j] * gu[j] for j in range(3)), sr.R.zero), s, 5)
+    f = 2 * v - sr.mul(y, sr.mul(v, v, 5), 5)
+    f = f.compose(gu[2], -gu[0] - gu[1])
     u = [r[0] for r in sr.u]
-    v = truncate(sp.Add(*[w[j] * s * u[j] for j in range(3)]), s, 5)
-    f = truncate(2 * v - y * truncate(v * v, s, 5), s, 5).subs(u[2], -u[0] - u[1])
-    f = sp.expand(f)
-    return [sp.factor(gaussian_expect(f.coeff(s, k), [y])) for k in range(6)], u
+    return [sp.factor(sr.expect(ring_coeff(f, 0, k)).as_expr()) for k in range(6)], u
 
 
 def check_mean_forcing() -> tuple[bool, sp.Expr]:

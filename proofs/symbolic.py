@@ -19,7 +19,7 @@ from functools import cached_property
 
 import sympy as sp
 from sympy.polys.domains import QQ
-from sympy.polys.rings import ring
+from sympy.polys.rings import PolyElement, ring
 
 
 def dot(a, b):
@@ -62,7 +62,12 @@ class SoftmaxModel:
                  for l in range(self.d)] for k in range(self.d)]
 
     def d_c(self, expr, i: int, l: int):
-        """d expr / d c_{i,l}, with w the softmax weights (chain rule through w)."""
+        """d expr / d c_{i,l}, with w the softmax weights (chain rule through w).  ``expr`` is a
+        SymPy expression or an element of :meth:`ring` (then so is the result)."""
+        if isinstance(expr, PolyElement):
+            return self._ring_d(expr, self.c[i][l],
+                                lambda R, g, j: g["w"][j] * ((1 if i == j else 0) - g["w"][i])
+                                * (g["y"][l] - g["c"][i][l]))
         out = sp.diff(expr, self.c[i][l])
         yl_minus = self.y[l] - self.c[i][l]
         for j in range(self.n):
@@ -72,13 +77,39 @@ class SoftmaxModel:
         return out
 
     def d_y(self, expr, l: int):
-        """d expr / d y_l, with w the softmax weights."""
+        """d expr / d y_l, with w the softmax weights (SymPy expression or ring element)."""
+        if isinstance(expr, PolyElement):
+            return self._ring_d(expr, self.y[l],
+                                lambda R, g, j: g["w"][j] * (g["c"][j][l] - g["v"][l]))
         out = sp.diff(expr, self.y[l])
         for j in range(self.n):
             dwj = sp.diff(expr, self.w[j])
             if dwj != 0:
                 out += dwj * self.w[j] * (self.c[j][l] - self.v[l])
         return out
+
+    def _ring_d(self, p, var, dw):
+        """The chain rule in the ring of ``p``: d p/d var + sum_j (d p/d w_j) dw(R, gens, j)."""
+        R = p.ring
+        g = self._ring_gens(R)
+        out = p.diff(R.gens[R.symbols.index(var)])
+        for j in range(self.n):
+            dwj = p.diff(g["w"][j])
+            if dwj:
+                out += dwj * dw(R, g, j)
+        return out
+
+    def _ring_gens(self, R):
+        """The generators of ring ``R`` by role (w, c, y) and v = sum_j w_j c_j in ``R``."""
+        cache = self.__dict__.setdefault("_ring_gens_cache", {})
+        if id(R) not in cache:
+            gi = {x: R.gens[k] for k, x in enumerate(R.symbols)}
+            w = [gi[x] for x in self.w]
+            c = [[gi[x] for x in row] for row in self.c]
+            y = [gi[x] for x in self.y]
+            v = [sum((w[j] * c[j][k] for j in range(self.n)), R.zero) for k in range(self.d)]
+            cache[id(R)] = (R, {"w": w, "c": c, "y": y, "v": v})
+        return cache[id(R)][1]
 
     def on_simplex(self, expr):
         """expr with w_n = 1 - sum_{j<n} w_j, expanded (the canonical form on the simplex)."""
@@ -98,11 +129,19 @@ class SoftmaxModel:
             cache[extra] = (R, gens[self.n - 1], 1 - sum(gens[: self.n - 1], R.zero))
         return cache[extra]
 
+    def to_ring(self, expr, extra: tuple = ()):
+        """A polynomial in (w, c, y, *extra) as an element of :meth:`ring` ``(extra)``."""
+        return self.ring(extra)[0].from_expr(sp.sympify(expr))
+
     def is_zero(self, expr) -> bool:
-        """Is the polynomial ``expr`` (in w, c, y and any other symbols) zero on the simplex
-        sum_j w_j = 1?"""
+        """Is the polynomial ``expr`` (in w, c, y and any other symbols; or an element of
+        :meth:`ring`) zero on the simplex sum_j w_j = 1?"""
         if isinstance(expr, (list, tuple)):
             return all(self.is_zero(e) for e in expr)
+        if isinstance(expr, PolyElement):
+            R = expr.ring
+            g = self._ring_gens(R)
+            return expr.compose(g["w"][-1], 1 - sum(g["w"][:-1], R.zero)) == 0
         expr = sp.sympify(expr)
         known = set(self.w) | {x for row in self.c for x in row} | set(self.y)
         extra = tuple(sorted(expr.free_symbols - known, key=str))
@@ -191,3 +230,51 @@ def truncate(expr, s: sp.Symbol, order: int):
         if k <= order:
             groups.setdefault(int(k), []).append(c)
     return sp.Add(*[sp.Add(*groups[k]) * s ** k for k in sorted(groups)])
+
+
+# --------------------------------------------------------------------------------------------
+# Truncated series in sparse polynomial rings (sympy.polys.rings over QQ): the same polynomials
+# as expand/truncate on expression trees, by dictionary arithmetic on exponent tuples.
+# --------------------------------------------------------------------------------------------
+
+def ring_truncate(p, i: int, order: int):
+    """The terms of the ring element ``p`` of degree <= ``order`` in the ring's ``i``-th generator."""
+    return p.new([(m, c) for m, c in p.items() if m[i] <= order])
+
+
+def ring_mul_trunc(a, b, i: int, order: int):
+    """``a * b`` truncated after degree ``order`` in generator ``i`` (terms beyond are never
+    formed)."""
+    out = a.ring.zero.copy()
+    bt = list(b.items())
+    for ma, ca in a.items():
+        room = order - ma[i]
+        if room < 0:
+            continue
+        for mb, cb in bt:
+            if mb[i] <= room:
+                m = tuple(x + y for x, y in zip(ma, mb))
+                out[m] = out.get(m, 0) + ca * cb
+    return out.new([(m, c) for m, c in out.items() if c])
+
+
+def ring_coeff(p, i: int, k: int):
+    """The coefficient of g_i^k in ``p`` (a ring element free of g_i)."""
+    return p.new([(m[:i] + (0,) + m[i + 1:], c) for m, c in p.items() if m[i] == k])
+
+
+def ring_gaussian_expect(p, idx):
+    """E over independent standard normals standing at the generator positions ``idx`` (a ring
+    element free of them): each monomial's moments prod_j (k_j - 1)!! or 0."""
+    idx = tuple(idx)
+    out: dict = {}
+    for m, c in p.items():
+        f = 1
+        for j in idx:
+            f *= gaussian_moment(m[j])
+            if not f:
+                break
+        if f:
+            key = tuple(0 if j in idx else e for j, e in enumerate(m))
+            out[key] = out.get(key, 0) + c * f
+    return p.new([(m, c) for m, c in out.items() if c])
