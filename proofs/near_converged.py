@@ -28,17 +28,20 @@ experiment's M = 4 case): the loss and its gradient expanded around the converge
 """
 from __future__ import annotations
 
+import math
 import time
 from functools import lru_cache
 
 import sympy as sp
 from sympy.polys.domains import QQ
+from sympy.polys.rings import ring
 
 from proofs import numeric
 from proofs import stationary as pair
 from proofs.base import Derivation, Grad, Notation as N, Step, eq
 from proofs.em_link import Series, cauchy
-from proofs.symbolic import dot, matvec, ring_coeff, truncate
+from proofs.symbolic import (dot, matvec, ring_coeff, ring_gaussian_expect, ring_mul_trunc,
+                             ring_truncate)
 
 NAME = "near-converged"
 STATEMENT = (
@@ -201,13 +204,40 @@ def check_transient_sum() -> bool:
 
 # ---- the symmetric pair, symbolic in n ------------------------------------------------------
 
-def _moments(expr):
-    """E_z of a polynomial in z (coefficients in a and n)."""
-    poly = sp.Poly(sp.expand(expr), pair.z)
-    out = sp.Integer(0)
-    for (k,), coeff in poly.terms():
-        out += coeff * (0 if k % 2 else sp.factorial2(k - 1))
-    return sp.expand(out)
+# The pair series are polynomials in (a or s, z) with coefficients polynomial in 1/n (D = n (1 + x)
+# with x = (2 cosh + (n - 2) e^{s^2/2})/n - 1): they are computed in the sparse ring
+# QQ[var, z, 1/n] and converted to SymPy expressions (expanded, 1/n written back) at the end.
+_N_INV = sp.Symbol("n_inv", positive=True)
+
+
+def _pair_ring(var):
+    """(R, var, z, 1/n): the ring QQ[var, z, 1/n] and its generators."""
+    R, gv, gz, gm = ring([var, pair.z, _N_INV], QQ)
+    return R, gv, gz, gm
+
+
+def _from_pair_ring(p):
+    """A ring element of :func:`_pair_ring` as an expanded SymPy expression in (var, z, n)."""
+    return sp.expand(p.as_expr().xreplace({_N_INV: 1 / n}))
+
+
+def _ring_taylor_pieces(R, gv, gz, m: int):
+    """Taylor polynomials through var^m of e^{var z}, sinh(var z), cosh(var z), e^{var^2/2} in R."""
+    E = sum((QQ(1, math.factorial(k)) * (gv * gz) ** k for k in range(m + 1)), R.zero)
+    Sh = sum((QQ(1, math.factorial(k)) * (gv * gz) ** k for k in range(1, m + 1, 2)), R.zero)
+    Ch = sum((QQ(1, math.factorial(k)) * (gv * gz) ** k for k in range(0, m + 1, 2)), R.zero)
+    Q = sum((QQ(1, math.factorial(k) * 2 ** k) * gv ** (2 * k) for k in range(m // 2 + 1)), R.zero)
+    return E, Sh, Ch, Q
+
+
+def _ring_inverse_den(R, gv, gm, Ch, Q, m: int):
+    """1/D = (1/n) sum_k (-x)^k through var^m, D = n (1 + x), x = (2 Ch + (n - 2) Q)/n - 1 =
+    2 Ch/n + Q - 2 Q/n - 1 = O(var^2), by Horner's rule with a truncation after every product."""
+    x = ring_truncate(2 * Ch * gm + Q - 2 * Q * gm - 1, 0, m)
+    inv = R.one
+    for _ in range(m // 2):
+        inv = 1 - ring_mul_trunc(x, inv, 0, m)
+    return inv * gm
 
 
 @lru_cache(maxsize=None)
@@ -218,8 +248,9 @@ def pair_series(order: int = PAIR_ORDER):
     s = pair.s
     L = pair.small_s_series(order).subs(s, a)
     g = pair.integrands_1d()["c1_e1"]
+    R, gs, gz, _ = _pair_ring(s)
     ser = _taylor_1d(g, order - 1)
-    G = sp.expand(sp.simplify(_moments(ser))).subs(s, a)
+    G = _from_pair_ring(ring_gaussian_expect(ser, (1,))).subs(s, a)
     return sp.expand(L), sp.expand(G)
 
 
@@ -228,7 +259,8 @@ def _taylor_1d(expr, m: int):
     sinh(sz), cosh(sz), e^{s^2/2}, s, z and 1/D, D = derivation stationary's denominator): the
     same polynomial as ``sympy.series(expr, s, 0, m + 1)``, by truncated products of the Taylor
     polynomials of the pieces (1/D = (1/n) sum_k (-x)^k with D = n (1 + x), x = O(s^2), by
-    Horner's rule), much faster than sympy.series on the whole quotient."""
+    Horner's rule), much faster than sympy.series on the whole quotient.  Returns an element of
+    the ring QQ[s, z, 1/n] (:func:`_pair_ring`)."""
     s, z = pair.s, pair.z
     Y = sp.Dummy("Y")                                       # 1/D
     fE, fS, fC, fQ = sp.exp(s * z), sp.sinh(s * z), sp.cosh(s * z), sp.exp(s ** 2 / 2)
@@ -237,30 +269,24 @@ def _taylor_1d(expr, m: int):
     if any(g.has(s) and not g.is_polynomial(s) for g in P.coeffs()) or \
             any(c.has(sp.exp, sp.sinh, sp.cosh, Y) for c in P.coeffs()):
         raise ValueError("the integrand is not a polynomial in the pieces")
-    E = sp.Add(*[(s * z) ** k / sp.factorial(k) for k in range(m + 1)])
-    Sh = sp.Add(*[(s * z) ** k / sp.factorial(k) for k in range(1, m + 1, 2)])
-    Ch = sp.Add(*[(s * z) ** k / sp.factorial(k) for k in range(0, m + 1, 2)])
-    Q = sp.Add(*[(s ** 2 / 2) ** k / sp.factorial(k) for k in range(m // 2 + 1)])
-    x = truncate((2 * Ch + (n - 2) * Q) / n - 1, s, m)     # D = n (1 + x)
-    inv = sp.Integer(1)
-    for _ in range(m // 2):
-        inv = truncate(1 - x * inv, s, m)
-    pieces = [inv / n, E, Sh, Ch, Q]
+    R, gs, gz, gm = _pair_ring(s)
+    E, Sh, Ch, Q = _ring_taylor_pieces(R, gs, gz, m)
+    pieces = [_ring_inverse_den(R, gs, gm, Ch, Q, m), E, Sh, Ch, Q]
     powers: dict = {}
 
     def power(i, k):
         if (i, k) not in powers:
-            powers[(i, k)] = sp.Integer(1) if k == 0 else truncate(power(i, k - 1) * pieces[i], s, m)
+            powers[(i, k)] = R.one if k == 0 else ring_mul_trunc(power(i, k - 1), pieces[i], 0, m)
         return powers[(i, k)]
 
-    out = sp.Integer(0)
+    out = R.zero
     for monom, coeff in P.terms():
-        term = sp.Integer(1)
+        term = R.from_expr(coeff)         # a polynomial in s and z (n enters only through D)
         for i, k in enumerate(monom):
             if k:
-                term = truncate(term * power(i, k), s, m)
-        out += truncate(coeff * term, s, m)
-    return sp.expand(out)
+                term = ring_mul_trunc(term, power(i, k), 0, m)
+        out += term
+    return out
 
 
 @lru_cache(maxsize=None)
@@ -277,23 +303,21 @@ def pair_loss_polynomial(order: int = 8):
     """L(a) = a^2 E[delta^2] through a^order by truncated power-series arithmetic on the Taylor
     polynomials of sinh(az), cosh(az), e^{a^2/2} (delta = 2 sinh/(2 cosh + (n-2) e^{a^2/2})) and
     1/(n (1 + x)) = (1/n) sum (-x)^k; the same series as derivation stationary's, without
-    sympy.series (checked equal in step 'series along the pair')."""
-    z = pair.z
+    sympy.series (checked equal in step 'series along the pair').  Ring arithmetic in
+    QQ[a, z, 1/n]."""
     m = order - 2                        # delta^2 through a^m
-    sh = sp.Add(*[(a * z) ** (2 * k + 1) / sp.factorial(2 * k + 1) for k in range(m // 2 + 1)])
-    ch = sp.Add(*[(a * z) ** (2 * k) / sp.factorial(2 * k) for k in range(m // 2 + 1)])
-    ex = sp.Add(*[(a ** 2 / 2) ** k / sp.factorial(k) for k in range(m // 2 + 1)])
-    x = truncate((2 * ch + (n - 2) * ex) / n - 1, a, m)        # den = n (1 + x), x = O(a^2)
-    inv = truncate(sp.Add(*[(-x) ** k for k in range(m // 2 + 1)]), a, m) / n
-    dl = truncate(2 * sh * inv, a, m)
-    return sp.expand(a ** 2 * _moments(truncate(dl * dl, a, m)))
+    R, ga, gz, gm = _pair_ring(a)
+    _, sh, ch, ex = _ring_taylor_pieces(R, ga, gz, m)
+    inv = _ring_inverse_den(R, ga, gm, ch, ex, m)
+    dl = ring_mul_trunc(2 * sh, inv, 0, m)
+    return _from_pair_ring(ga ** 2 * ring_gaussian_expect(ring_mul_trunc(dl, dl, 0, m), (1,)))
 
 
 @lru_cache(maxsize=None)
 def pair_coefficients_from_loss(order: int = 8) -> dict:
     """The same coefficients from L alone, G = L'/2 (step 'series along the pair' checks that the
     direct integrand gives the same G): the cheap route for library code."""
-    L = sp.expand(sp.simplify(pair_loss_polynomial(order)))
+    L = pair_loss_polynomial(order)
     G = sp.expand(sp.diff(L, a) / 2)
     return {"kappa": sp.factor(G.coeff(a, 3)), "lam": sp.factor(G.coeff(a, 5)),
             "mu": sp.factor(G.coeff(a, 7)), "f4": sp.factor(L.coeff(a, 4)),

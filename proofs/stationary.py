@@ -201,7 +201,7 @@ def small_s_series(order: int = 8):
     out = 0
     for (k,), coeff in poly.terms():
         out += coeff * (0 if k % 2 else sp.factorial2(k - 1))
-    return sp.expand(sp.simplify(s ** 2 * out))
+    return sp.expand(s ** 2 * out)      # a polynomial in s with coefficients polynomial in 1/n
 
 
 def check_small_s() -> tuple[bool, sp.Expr]:
