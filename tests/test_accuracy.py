@@ -261,7 +261,11 @@ def test_issue_witness_far_pair_with_near_component():
     check("loss", [30, -30, 0], 30, case="issue table row 1", est=r)
 
 
-@pytest.mark.parametrize("digits", [20, pytest.param(30, marks=pytest.mark.slow)])
+# Both digits in the slow tier: the default tier's test_issue_witness_far_pair_with_near_component
+# checks the same class (a far symmetric pair with a near component: the loss's mass at the tie
+# points, ~e^{-r^2/8}) against the issue's value and the reference, at 30 digits.
+@pytest.mark.parametrize("digits", [pytest.param(20, marks=pytest.mark.slow),
+                                    pytest.param(30, marks=pytest.mark.slow)])
 def test_issue_witness_25(digits):
     r = verify.loss([[25], [-25], [0]], [0], digits=digits)
     assert abs(r.value - mpmath.mpf("3.6590387630506871e-33")) <= r.error + mpmath.mpf("1e-49")
@@ -308,8 +312,10 @@ def test_tiny_spreads(rel):
 @pytest.mark.parametrize("parameterisation", ["noised", "clean"])
 def test_noise_level_and_parameterisations(parameterisation):
     """Through verify.api at t = 0.7: c_i = mu_i - e^{-t} m* (noised) or e^{-t}(m_i - m*) (clean);
-    the clean gradient is e^{-t} grad_c F.  Reference from c formed here at 80 digits."""
-    digits = 20
+    the clean gradient is e^{-t} grad_c F.  Reference from c formed here at 80 digits.  12
+    digits (was 20): the mapping through t and the parameterisation is what is checked here;
+    the engine's 20 and 30 digits are checked by the battery and the issue witnesses."""
+    digits = 12
     params, target = [["9.5"], ["-2"], ["0.25"]], ["1.5"]
     ctx = context(80)
     s = ctx.exp(-ctx.mpf("0.7"))
@@ -339,7 +345,7 @@ def test_vanishing_gradient_reports_the_absolute_floor():
     at the thm3.1 construction only the floor can be asked of a gradient that vanishes."""
     g = model.grad_F([[0], [0]], 20)        # all equal at the target: k = 0, exact zero
     assert all(x == 0 for row in g.value for x in row)
-    est, _ = check("grad", [1.3, -1.3, 0], 20, case="symmetric pair")
+    est, _ = check("grad", [1.3, -1.3, 0], 12, case="symmetric pair")
     assert abs(est.value[2][0]) <= est.error[2][0]
 
 
@@ -692,7 +698,7 @@ def _rotated(params, seed: int):
 def test_three_separated_directions_float64(kind):
     """Three separated directions (was refused at any digits): the compiled float64 engine, 6
     digits, against the trapezoid reference in the original coordinates."""
-    ref = _trapezoid_cached(tuple(map(tuple, SEP3)), 0.125, 8.0)
+    ref = _trapezoid_cached(tuple(map(tuple, SEP3)), 0.125, 7.0)
     _check_against_trapezoid(kind, SEP3, 6, ref, "3 separated directions, |c| = 3")
 
 
@@ -713,7 +719,7 @@ def test_three_separated_directions_nonstrict_reports_digits_reached(monkeypatch
     (true) error and the digits reached (the engine's cap lowered to 6 here, so the test is
     quick; strict mode refuses the same call before computing)."""
     monkeypatch.setattr(quadrature, "SPLIT3_MAX_DIGITS", 6)
-    ref = _trapezoid_cached(tuple(map(tuple, SEP3)), 0.125, 8.0)
+    ref = _trapezoid_cached(tuple(map(tuple, SEP3)), 0.125, 7.0)
     with pytest.raises(InaccurateError, match=r"digits <= 6"):
         verify.loss(SEP3, [0, 0, 0], digits=30)
     r = verify.loss(SEP3, [0, 0, 0], digits=30, strict=False)
