@@ -154,6 +154,20 @@ def is_zero_cancel(expr) -> bool:
     return sp.expand(num) == 0
 
 
+def vanishes(expr) -> bool:
+    """True iff ``expr`` is shown to be identically 0: first by ``expand``, then by the numerator of
+    ``together`` expanded (each reduction to 0 is a proof; they settle the polynomial, rational and
+    matching-exponential identities of the derivations in milliseconds), and only if something is
+    left by ``simplify`` followed by ``expand`` (the heuristic route, as slow as ever)."""
+    expr = sp.sympify(expr)
+    if sp.expand(expr) == 0:
+        return True
+    num, _den = sp.fraction(sp.together(expr))
+    if sp.expand(num) == 0:
+        return True
+    return sp.expand(sp.simplify(expr)) == 0
+
+
 def is_zero_random_rational(expr, symbols: Iterable[sp.Symbol], trials: int = 3,
                             seed: int = 0) -> bool:
     """Exact evaluation at random rational points (a necessary condition only; label it so)."""

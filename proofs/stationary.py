@@ -23,7 +23,7 @@ import time
 import sympy as sp
 
 from proofs import numeric
-from proofs.base import Derivation, Expect, Grad, Notation as N, Step, eq
+from proofs.base import Derivation, Expect, Grad, Notation as N, Step, eq, vanishes
 from proofs.gradient import direct_integrand
 from proofs.symbolic import SoftmaxModel
 
@@ -221,8 +221,11 @@ def limit_bounds():
 
 def check_mgf() -> bool:
     """E[sinh(sz)^2] = (e^{2 s^2} - 1)/2 from the Gaussian integral."""
-    val = sp.integrate(sp.sinh(s * z) ** 2 * sp.exp(-z ** 2 / 2) / sp.sqrt(2 * sp.pi), (z, -sp.oo, sp.oo))
-    return sp.simplify(val - (sp.exp(2 * s ** 2) - 1) / 2) == 0
+    # sinh^2 written in exponentials first (an exact rewrite): sympy.integrate then takes three
+    # Gaussian integrals of e^{+-2sz}, 1 instead of the Meijer-G route (2.7 s -> 0.6 s)
+    sinh2 = sp.expand((sp.sinh(s * z) ** 2).rewrite(sp.exp))
+    val = sp.integrate(sinh2 * sp.exp(-z ** 2 / 2) / sp.sqrt(2 * sp.pi), (z, -sp.oo, sp.oo))
+    return vanishes(val - (sp.exp(2 * s ** 2) - 1) / 2)
 
 
 def check_all_equal_weights() -> bool:
