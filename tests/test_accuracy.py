@@ -130,6 +130,19 @@ class _GaussLegendre(mpmath.calculus.quadrature.GaussLegendre):
         return [(self.ctx.make_mpf(x), self.ctx.make_mpf(w)) for x, w in _GL_NODES[key]]
 
 
+def test_reference_gauss_legendre_nodes_match_mpmath():
+    """The reference's own Gauss-Legendre nodes against mpmath's calc_nodes (an independent
+    algorithm: Newton from the asymptotic guess at 1.5 prec), degrees 1-5 (3-48 nodes)."""
+    for dps in (30, 120):
+        ctx = context(dps)
+        for degree in range(1, 6):
+            mine = sorted(_GaussLegendre(ctx).calc_nodes(degree, ctx.prec))
+            ref = sorted(ctx._gauss_legendre.calc_nodes(degree, ctx.prec))
+            assert len(mine) == len(ref) == 3 * 2 ** (degree - 1)
+            for (x, w), (xr, wr) in zip(mine, ref):
+                assert abs(x - xr) <= 16 * ctx.eps and abs(w - wr) <= 16 * ctx.eps
+
+
 def reference(a, p, e, digits: int, rows: bool = False):
     """(F, its error, grad (n x d), its error) for c_i = p + a_i e, by Gauss-Legendre
     (mpmath.quad) at digits + 25 working digits on the breakpoints above; the error of each
