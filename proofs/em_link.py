@@ -396,13 +396,14 @@ def my_em_and_remainder(c, ctx):
     norm = ctx.sqrt(ctx.fsum(t * t for t in diff))
     e = [x / norm for x in diff] if d > 1 else [ctx.one]
     args = m.w + [x for row in m.c for x in row]
-    bracket = [[numeric.compile_mp(args, 2 * m.w[i] * b, ctx) for b in cubic_bracket(m, i)]
-               for i in range(n)]
+    # one compiled function for all n d components (one call per node instead of n d)
+    bracket = numeric.compile_mp(args, [2 * m.w[i] * b for i in range(n) for b in cubic_bracket(m, i)],
+                                 ctx)
 
     def f(z):
         w = numeric.weights(ctx, cc, [z * ek for ek in e])
         out = [z * wi for wi in w] + list(w)
-        out += [fn(*w, *flat_c) for row in bracket for fn in row]
+        out += list(bracket(*w, *flat_c))
         return out
 
     val, err = numeric.expect_1d(ctx, f)
