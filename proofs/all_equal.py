@@ -18,7 +18,7 @@ import time
 import sympy as sp
 
 from proofs import numeric
-from proofs.base import Derivation, Grad, Notation as N, Step, eq
+from proofs.base import Derivation, Grad, Notation as N, Step, eq, vanishes
 
 NAME = "all-equal"
 STATEMENT = (
@@ -70,26 +70,26 @@ def stein_integrand(w, v):
 
 def check_weight() -> tuple[bool, sp.Expr]:
     w = weight()
-    return sp.simplify(w - 1 / n) == 0, w
+    return vanishes(w - 1 / n), w
 
 
 def check_v() -> tuple[bool, sp.Expr]:
     v = v_coord(sp.simplify(weight()))
-    return sp.simplify(v - a[k]) == 0, v
+    return vanishes(v - a[k]), v
 
 
 def check_direct() -> tuple[bool, sp.Expr]:
     w = sp.simplify(weight())
     v = sp.simplify(v_coord(w))
     g = sp.simplify(direct_integrand(w, v))
-    return sp.simplify(g - 2 * a[k] / n) == 0, g
+    return vanishes(g - 2 * a[k] / n), g
 
 
 def check_stein() -> tuple[bool, sp.Expr]:
     w = sp.simplify(weight())
     v = sp.simplify(v_coord(w))
     g = sp.simplify(stein_integrand(w, v).doit())
-    return sp.simplify(g - 2 * a[k] / n) == 0, g
+    return vanishes(g - 2 * a[k] / n), g
 
 
 def contraction_factor(halved: bool = False, t=0) -> sp.Expr:
@@ -102,8 +102,8 @@ def contraction_factor(halved: bool = False, t=0) -> sp.Expr:
 
 
 def check_contraction() -> bool:
-    return (sp.simplify(contraction_factor() - (1 - 2 * eta / n)) == 0
-            and sp.simplify(contraction_factor(halved=True) - (1 - eta / n)) == 0)
+    return (vanishes(contraction_factor() - (1 - 2 * eta / n))
+            and vanishes(contraction_factor(halved=True) - (1 - eta / n)))
 
 
 CONTRACTION = 1 - 2 * eta / n            # the exact factor in this toolkit's convention

@@ -38,7 +38,7 @@ from sympy.polys.rings import ring
 
 from proofs import numeric
 from proofs import stationary as pair
-from proofs.base import Derivation, Grad, Notation as N, Step, eq
+from proofs.base import Derivation, Grad, Notation as N, Step, eq, vanishes
 from proofs.em_link import Series, cauchy
 from proofs.symbolic import (dot, matvec, ring_coeff, ring_gaussian_expect, ring_mul_trunc,
                              ring_truncate)
@@ -199,7 +199,7 @@ def check_transient_sum() -> bool:
     m2 = sp.Symbol("m2", positive=True)
     q = 1 - 2 * eta / n
     total = eta * 4 / n * m2 / (1 - q ** 2)
-    return sp.simplify(total - m2 / (1 - eta / n)) == 0
+    return vanishes(total - m2 / (1 - eta / n))
 
 
 # ---- the symmetric pair, symbolic in n ------------------------------------------------------
@@ -329,9 +329,9 @@ def check_pair_series() -> bool:
     co = pair_coefficients()
     low = all(G.coeff(a, k) == 0 for k in (0, 1, 2, 4, 6)) and all(L.coeff(a, k) == 0 for k in (0, 1, 2, 3, 5, 7))
     cheap = pair_coefficients_from_loss(8)      # the route verify.asymptotics.near uses
-    same = all(sp.simplify(cheap[k] - co[k]) == 0 for k in cheap) and \
-        sp.simplify(pair_loss_polynomial(PAIR_ORDER) - L) == 0
-    return low and same and sp.simplify(sp.diff(L, a) / 2 - G) == 0 and sp.simplify(co["f4"] - 4 / n ** 2) == 0
+    same = all(vanishes(cheap[k] - co[k]) for k in cheap) and \
+        vanishes(pair_loss_polynomial(PAIR_ORDER) - L)
+    return low and same and vanishes(sp.diff(L, a) / 2 - G) and vanishes(co["f4"] - 4 / n ** 2)
 
 
 def check_pair_against_cubic_form(sizes=((3, 1), (4, 2))) -> bool:
@@ -376,7 +376,7 @@ def check_pair_law() -> bool:
     inv, k, l = pair_law(a0)
     lead = a0 ** 2 / (1 + 2 * eta * k * a0 ** 2 * tau)
     want = 2 * eta * k + (2 * eta * l + 3 * eta ** 2 * k ** 2) * lead
-    return sp.simplify(sp.diff(inv, tau) - want) == 0
+    return vanishes(sp.diff(inv, tau) - want)
 
 
 def check_spread_law() -> bool:
@@ -387,9 +387,9 @@ def check_spread_law() -> bool:
     b = 8 * eta / n
     lam = lam0 / (1 + b * lam0 * tau)
     c = c0 / sp.sqrt(1 + b * lam0 * tau)
-    return (sp.simplify(sp.diff(c, tau) + eta * 4 / n * lam * c) == 0
-            and sp.simplify(sp.diff(lam, tau) + b * lam ** 2) == 0
-            and sp.simplify(lam - lam0 * (c / c0) ** 2) == 0)
+    return (vanishes(sp.diff(c, tau) + eta * 4 / n * lam * c)
+            and vanishes(sp.diff(lam, tau) + b * lam ** 2)
+            and vanishes(lam - lam0 * (c / c0) ** 2))
 
 
 def sup_closed_forms():
@@ -413,10 +413,10 @@ def check_sup_closed_forms() -> bool:
     r = sup_closed_forms()
     lam0, a0 = sp.symbols("lambda0 a0", positive=True)
     return (len(r["critical_points"]) == 1
-            and sp.simplify(r["pair_sup"] - 3 * sp.sqrt(3) / 16 * a0 ** 3 / n) == 0
-            and sp.simplify(r["sup"] - sp.Rational(9, 16) * sp.sqrt(n / 24) * lam0 ** sp.Rational(3, 2)) == 0
-            and sp.simplify(r["late"] - n ** 2 / 64) == 0
-            and sp.simplify(r["T"] - n ** 2 / (16 * eta * a0 ** 2)) == 0)
+            and vanishes(r["pair_sup"] - 3 * sp.sqrt(3) / 16 * a0 ** 3 / n)
+            and vanishes(r["sup"] - sp.Rational(9, 16) * sp.sqrt(n / 24) * lam0 ** sp.Rational(3, 2))
+            and vanishes(r["late"] - n ** 2 / 64)
+            and vanishes(r["T"] - n ** 2 / (16 * eta * a0 ** 2)))
 
 
 # ---- display --------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ import time
 import sympy as sp
 
 from proofs import numeric
-from proofs.base import Derivation, Step
+from proofs.base import Derivation, Step, vanishes
 from proofs.em_link import check_split
 from proofs.symbolic import SoftmaxModel, dot, gaussian_expect
 
@@ -154,8 +154,8 @@ def check_em_far_integral() -> bool:
     u = sp.Symbol("u", real=True)
     a = sp.exp(-u / 2) / (1 + sp.exp(-u))
     b = 1 / (2 * sp.cosh(u / 2))
-    same = sp.simplify((a - b).rewrite(sp.exp)) == 0
-    return bool(same and sp.simplify(sp.integrate(b, (u, -sp.oo, sp.oo)) - sp.pi) == 0)
+    same = vanishes((a - b).rewrite(sp.exp))
+    return bool(same and vanishes(sp.integrate(b, (u, -sp.oo, sp.oo)) - sp.pi))
 
 
 def check_rf_far_limit() -> bool:

@@ -80,7 +80,7 @@ def check_ou_moments() -> bool:
     a, b = sp.exp(-t), sp.sqrt(1 - sp.exp(-2 * t))
     mean = a * m
     var = a ** 2 * 1 + b ** 2 * 1
-    return sp.simplify(mean - sp.exp(-t) * m) == 0 and sp.simplify(var - 1) == 0
+    return vanishes(mean - sp.exp(-t) * m) and vanishes(var - 1)
 
 
 def check_fokker_planck(d: int = 2) -> bool:
@@ -137,7 +137,7 @@ def check_dsm_conditioning() -> bool:
     var_x = sp.exp(-2 * t) + sig ** 2
     xt, m = sp.symbols("x_t m", real=True)
     cond_mean_z = cov_z_x / var_x * (xt - sp.exp(-t) * m)
-    return sp.simplify(var_x - 1) == 0 and sp.simplify(-cond_mean_z / sig - (sp.exp(-t) * m - xt)) == 0
+    return vanishes(var_x - 1) and vanishes(-cond_mean_z / sig - (sp.exp(-t) * m - xt))
 
 
 def dsm_constant(d):
@@ -147,7 +147,7 @@ def dsm_constant(d):
 
 def check_dsm_constant() -> bool:
     d = sp.Symbol("d", positive=True)
-    return sp.simplify(dsm_constant(d) - d * sp.exp(-2 * t) / (1 - sp.exp(-2 * t))) == 0
+    return vanishes(dsm_constant(d) - d * sp.exp(-2 * t) / (1 - sp.exp(-2 * t)))
 
 
 # ---- display -------------------------------------------------------------------------------

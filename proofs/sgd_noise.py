@@ -37,7 +37,7 @@ import time
 
 import sympy as sp
 
-from proofs.base import Derivation, Step, eq
+from proofs.base import Derivation, Step, eq, vanishes
 
 NAME = "sgd-noise"
 STATEMENT = (
@@ -79,7 +79,7 @@ def check_zero_at_target() -> tuple[bool, str]:
         for dd in (1, 2, 3):
             Y = sp.Matrix(sp.symbols(f"y1:{dd + 1}", real=True))
             G = per_sample_gradient(sp.zeros(n, dd), Y)
-            ok = ok and all(sp.simplify(g) == 0 for g in G)
+            ok = ok and all(vanishes(g) for g in G)
     return ok, "symbolic y, n = 2, 3, d = 1, 2, 3"
 
 
@@ -92,7 +92,7 @@ def lyapunov_solution():
 
 def check_lyapunov() -> bool:
     sol, Q = lyapunov_solution()
-    return sp.simplify(sol - eta * Q / (4 * B * (1 - eta))) == 0 and sol.subs(Q, 0) == 0
+    return vanishes(sol - eta * Q / (4 * B * (1 - eta))) and sol.subs(Q, 0) == 0
 
 
 def check_near_hessian() -> bool:
@@ -124,16 +124,16 @@ def check_collinear_form() -> bool:
     S = sp.Symbol("S")
     par_s = 2 * (S ** 2 * r + (y - r) * r ** 2 * S ** 2 * (1 - S))
     perp_s = 2 * r ** 2 * S ** 2 * (1 - S)
-    return (sp.simplify(par - par_s.subs(S, s)) == 0 and sp.simplify(perp - perp_s.subs(S, s)) == 0)
+    return (vanishes(par - par_s.subs(S, s)) and vanishes(perp - perp_s.subs(S, s)))
 
 
 def check_substitution() -> bool:
     """y = r/2 + (x + ln k)/r: the logit becomes x and -y^2/2 = -r^2/8 - (x + ln k)/2 - O(r^-2)."""
     ysub = r / 2 + (x + sp.log(k)) / r
-    logit = sp.simplify(r * ysub - r ** 2 / 2 - sp.log(k) - x) == 0
+    logit = vanishes(r * ysub - r ** 2 / 2 - sp.log(k) - x)
     expo = sp.expand(-ysub ** 2 / 2 - (-r ** 2 / 8 - (x + sp.log(k)) / 2
                                        - (x + sp.log(k)) ** 2 / (2 * r ** 2)))
-    return logit and sp.simplify(expo) == 0
+    return logit and vanishes(expo)
 
 
 @functools.lru_cache(maxsize=None)
@@ -149,12 +149,12 @@ def beta_integrals() -> tuple:
 
 def check_beta() -> tuple[bool, str]:
     J1, J2, J0 = beta_integrals()
-    ok = (sp.simplify(J1 - sp.pi / 8) == 0 and sp.simplify(J2 - 3 * sp.pi / 256) == 0
-          and sp.simplify(J0 - sp.pi / 2) == 0)
+    ok = (vanishes(J1 - sp.pi / 8) and vanishes(J2 - 3 * sp.pi / 256)
+          and vanishes(J0 - sp.pi / 2))
     # the change of variables itself: sigma' = sigma (1 - sigma), e^{-x/2} = ((1-p)/p)^(1/2)
     S = sigmoid(x)
-    jac = sp.simplify(sp.diff(S, x) - S * (1 - S)) == 0
-    ex = sp.simplify((sp.exp(-x / 2) - sp.sqrt((1 - S) / S)).subs(x, sp.Rational(7, 3))) == 0
+    jac = vanishes(sp.diff(S, x) - S * (1 - S))
+    ex = vanishes((sp.exp(-x / 2) - sp.sqrt((1 - S) / S)).subs(x, sp.Rational(7, 3)))
     # and p = sin^2(th): dp = 2 sin cos dth, p^(a-3/2) (1-p)^(b-1/2) dp = 2 sin^(2a-2) cos^(2b) dth
     th = sp.Symbol("theta", positive=True)
     P = sp.sin(th) ** 2
@@ -190,12 +190,12 @@ def check_laws() -> tuple[bool, str]:
     K = rho_constant()
     target_rho = K * k ** sp.Rational(1, 4) * sp.sqrt(r) * sp.exp(r ** 2 / 16) * sp.sqrt(
         1 + 4 * (d - 1) / r ** 2) / sp.sqrt(B)
-    ok1 = sp.simplify((rho / target_rho) ** 2 - 1) == 0
-    ok2 = sp.simplify(efold ** 2 - r ** 4 * 3 * eta / (128 * B)) == 0
-    ok3 = sp.simplify(excess - sp.Rational(3, 512) * eta * (r ** 4 + 4 * (d - 1) * r ** 2)
-                      / (B * (1 - eta))) == 0
+    ok1 = vanishes((rho / target_rho) ** 2 - 1)
+    ok2 = vanishes(efold ** 2 - r ** 4 * 3 * eta / (128 * B))
+    ok3 = vanishes(excess - sp.Rational(3, 512) * eta * (r ** 4 + 4 * (d - 1) * r ** 2)
+                      / (B * (1 - eta)))
     # far.py's drift law for k = 1 (its m = 1): sqrt(pi/8) r^2 / 4 e^{-r^2/8}
-    ok4 = sp.simplify(drift.subs(k, 1) - sp.sqrt(sp.pi / 8) * r ** 2 / 4 * sp.exp(-r ** 2 / 8)) == 0
+    ok4 = vanishes(drift.subs(k, 1) - sp.sqrt(sp.pi / 8) * r ** 2 / 4 * sp.exp(-r ** 2 / 8))
     return ok1 and ok2 and ok3 and ok4, f"K = {K} = {float(K):.6f}"
 
 

@@ -207,7 +207,7 @@ def small_s_series(order: int = 8):
 def check_small_s() -> tuple[bool, sp.Expr]:
     L = small_s_series(8)
     lead = sp.simplify(L.coeff(s, 4))
-    return sp.simplify(lead - 4 / n ** 2) == 0 and L.coeff(s, 2) == 0, L
+    return vanishes(lead - 4 / n ** 2) and L.coeff(s, 2) == 0, L
 
 
 def limit_bounds():
@@ -231,7 +231,7 @@ def check_mgf() -> bool:
 def check_all_equal_weights() -> bool:
     """All logits equal: w_i = e^a / (n e^a) = 1/n, for symbolic n."""
     a = sp.Symbol("a", real=True)
-    return sp.simplify(sp.exp(a) / (n * sp.exp(a)) - 1 / n) == 0
+    return vanishes(sp.exp(a) / (n * sp.exp(a)) - 1 / n)
 
 
 def check_all_equal(sizes=((2, 1), (3, 2))) -> bool:
