@@ -337,12 +337,14 @@ def test_loss_profile_small_s_against_series():
 
 
 def test_loss_profile_matches_model_F_off_the_root():
+    """Both sides at 20 digits (each to within its own error bound), so they must agree to 18
+    (they agree to ~23.5; at 30 digits they agreed to ~33.5 with the bar at 28)."""
     model = _model_or_skip()
-    ctx = numeric.context(40)
+    ctx = numeric.context(30)
     for sv in ("0.7", "4.0"):
-        L = stationary.loss_profile(sv, 4, digits=30)
-        F = model.F(stationary.configuration(ctx.mpf(sv), 4, 2, ctx), digits=30).value
-        assert numeric.agreement_digits(ctx, L, F) > 28
+        L = stationary.loss_profile(sv, 4, digits=20)
+        F = model.F(stationary.configuration(ctx.mpf(sv), 4, 2, ctx), digits=20).value
+        assert numeric.agreement_digits(ctx, L, F) > 18
 
 
 # ---- slow tier ---------------------------------------------------------------------------------
