@@ -62,7 +62,7 @@ def test_registry_names_and_modules():
 
 # ---- every symbolic step passes ---------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["score", "gradient", "em-link", "stationary", "hessian"])
+@pytest.mark.parametrize("name", proofs.NAMES)   # all of them: the fixture derives every one anyway
 def test_all_steps_pass(derivations, name):
     der = derivations[name]
     failed = [s.description for s in der.steps if not s.passed]
