@@ -17,6 +17,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -326,17 +327,22 @@ def _ctrl_c_run(out: Path, jobs: int, seconds: list[float], after: str = "starte
                              "--jobs", str(jobs), "--out", str(out)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
     err = []
+    # two processes print "started ..." at once: print() writes the text and the newline
+    # separately, so the lines can come glued ("started faststarted slow"): match by containment.
+    # A watchdog ends the run if the awaited line never comes (reading stderr would block forever)
+    watchdog = threading.Timer(300.0, lambda: os.killpg(proc.pid, signal.SIGKILL))
+    watchdog.start()
     try:
         for line in proc.stderr:
             err.append(line)
-            if line.strip() == after:
+            if after in line:
                 break
         t0 = time.monotonic()
         for when in seconds:
             if when == "rendering":
                 for line in proc.stderr:
                     err.append(line)
-                    if line.strip() == "rendering":
+                    if "rendering" in line:
                         break
             else:
                 time.sleep(max(0.0, t0 + when - time.monotonic()))
@@ -345,6 +351,8 @@ def _ctrl_c_run(out: Path, jobs: int, seconds: list[float], after: str = "starte
     except BaseException:
         os.killpg(proc.pid, signal.SIGKILL)
         raise
+    finally:
+        watchdog.cancel()
     return proc.returncode, "".join(err) + rest
 
 

@@ -625,6 +625,21 @@ def test_missing_pdflatex_is_a_notice_not_an_error(tmp_path, monkeypatch, capsys
 # Atomic writing and housekeeping
 
 
+def test_figures_drawn_in_a_pool_are_the_same_bytes(monkeypatch):
+    """A report with many figures draws them in worker processes: the same bytes, in the same
+    order, as drawing each in this process (a fixture figure, its log-log variant and a grid)."""
+    records, _ = fixture_records()
+    figs = [f for r in records for f in r.figures]
+    items = [(figs[0], None), (dataclasses.replace(figs[0], xscale="log", yscale="log"), None),
+             (figs[-1], {})]
+    monkeypatch.setattr(report_figures, "POOL_FROM", 2)
+    pooled = report_figures.render_many(items, workers=2)
+    alone = [(report_figures.render_svg(f, *(() if e is None else (e,))),
+              report_figures.render_pdf(f, *(() if e is None else (e,)))) for f, e in items]
+    assert pooled == alone and len(pooled) == 3
+    assert all(svg.startswith(b"<?xml") and pdf_.startswith(b"%PDF") for svg, pdf_ in pooled)
+
+
 def test_failure_mid_render_leaves_previous_report_intact(tmp_path, monkeypatch, drawn_once):
     records, prov = fixture_records()
     render_all(records, prov, tmp_path, pdf=False)
@@ -812,6 +827,9 @@ def test_committed_reports_are_this_renderer_s_output(tmp_path):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(report_figures, "render_svg", selective("svg", _RENDER_SVG))
         mp.setattr(report_figures, "render_pdf", selective("pdf", _RENDER_PDF))
+        # drawn in this process, so that `selective` sees every call (the pool's own bytes are
+        # compared with in-process drawing in test_figures_drawn_in_a_pool_are_the_same_bytes)
+        mp.setattr(report_figures, "POOL_FROM", 10 ** 9)
         rerender(COMMITTED, tmp_path, pdf=False, sweeps=load_summaries(COMMITTED))
     for name in ("REPORT.md", "report.tex"):
         assert (tmp_path / name).read_bytes() == (COMMITTED / name).read_bytes(), name

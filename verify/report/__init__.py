@@ -109,31 +109,29 @@ def _render(
     stripped = [dataclasses.replace(r, runtime_s=0.0, timings={}) for r in records]
 
     # 1. Render everything in memory: a failure here leaves the previous report untouched.
-    figure_files: dict[str, bytes] = {}
+    to_draw: dict[str, tuple] = {}     # path stem -> (figure or drawing function, error bars)
     for r in stripped:
         for f in r.figures:
-            stem = figure_stem(r.id, f.id)
-            if f"figures/{stem}.svg" in figure_files:
+            stem = f"figures/{figure_stem(r.id, f.id)}"
+            if stem in to_draw:
                 raise ValueError(f"duplicate figure id {f.id!r} in claim {r.id!r}")
-            figure_files[f"figures/{stem}.svg"] = _figures.render_svg(f)
-            figure_files[f"figures/{stem}.pdf"] = _figures.render_pdf(f)
+            to_draw[stem] = (f, None)
     for s in sweeps or []:
         for fd in s.get("figures", []):
             if "lines" not in fd:
                 continue  # files the caller provides
             path = sweep_figure_path(s, fd)
-            if f"{path}.svg" in figure_files:
+            if path in to_draw:
                 raise ValueError(f"duplicate sweep figure {path!r}")
             fig = Figure(**dict(fd, lines=[Line(**ln) for ln in fd.get("lines", [])]))
             grid = _front.outcome_grid(s)
             if grid is not None:  # a categorical outcome map, "undecided" its own colour
-                draw = functools.partial(_figures.draw_grid, fig.title, *grid)
-                figure_files[f"{path}.svg"] = _figures.render_svg(draw)
-                figure_files[f"{path}.pdf"] = _figures.render_pdf(draw)
-                continue
-            errors = _front.wilson_errors(s, fd)
-            figure_files[f"{path}.svg"] = _figures.render_svg(fig, errors)
-            figure_files[f"{path}.pdf"] = _figures.render_pdf(fig, errors)
+                to_draw[path] = (functools.partial(_figures.draw_grid, fig.title, *grid), None)
+            else:
+                to_draw[path] = (fig, _front.wilson_errors(s, fd))
+    figure_files: dict[str, bytes] = {}
+    for stem, (svg, pdf_bytes) in zip(to_draw, _figures.render_many(list(to_draw.values()))):
+        figure_files[f"{stem}.svg"], figure_files[f"{stem}.pdf"] = svg, pdf_bytes
     results_json = dumps(stripped, provenance)
     document = build_document(stripped, provenance, sweeps=sweeps, times=dict(claim_times))  # one tree, two renderings
     report_tex = _latex.render_document(document)

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import io
 import math
+import multiprocessing as mp
+import os
 import re
+import signal
+from concurrent.futures import ProcessPoolExecutor
 
 import matplotlib
 import matplotlib.patches
@@ -249,3 +253,41 @@ def render_svg(fig_rec, errors: dict | None = None) -> bytes:
 def render_pdf(fig_rec, errors: dict | None = None) -> bytes:
     """The figure as PDF bytes (no creation date)."""
     return _save(fig_rec, "pdf", PDF_METADATA, errors)
+
+
+# Below this many figures a pool's start-up is not worth it: they are drawn in this process.
+POOL_FROM = 6
+
+
+def _both(item) -> tuple[bytes, bytes]:
+    fig_rec, errors = item
+    extra = () if errors is None else (errors,)
+    return render_svg(fig_rec, *extra), render_pdf(fig_rec, *extra)
+
+
+def _ignore_sigint() -> None:
+    # Ctrl-C reaches the whole process group: the pool's workers leave it to the parent, whose
+    # KeyboardInterrupt stops the render (the caller keeps the previous report)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def render_many(items: list, workers: int | None = None) -> list[tuple[bytes, bytes]]:
+    """(SVG, PDF) bytes of each ``(fig_rec, errors)`` in ``items``, in order.
+
+    Drawing a figure costs about a second (text layout and mathtext dominate), so from
+    ``POOL_FROM`` figures on they are drawn in ``workers`` forked processes (default: the usable
+    cores).  Each figure is drawn from its own input under the same pinned rcParams, so the bytes
+    are those of a drawing in this process (tests/test_report.py compares them)."""
+    if workers is None:
+        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if workers <= 1 or len(items) < POOL_FROM or "fork" not in mp.get_all_start_methods():
+        return [_both(it) for it in items]
+    with ProcessPoolExecutor(max_workers=min(workers, len(items)), mp_context=mp.get_context("fork"),
+                             initializer=_ignore_sigint) as pool:
+        futs = [pool.submit(_both, it) for it in items]
+        try:
+            return [f.result() for f in futs]
+        except BaseException:
+            for f in futs:
+                f.cancel()
+            raise
