@@ -22,6 +22,7 @@ winds down (no KeyboardInterrupt in the middle of its bookkeeping).
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from contextlib import contextmanager
 
@@ -87,13 +88,28 @@ def _handler(signum, frame):
     raise Interrupted(REASON)
 
 
+def _unraisable(previous):
+    """A Ctrl-C that lands while C code is calling back into Python (numba's compiler writing its
+    cache through an llvmlite callback, any ctypes callback) cannot propagate from there: Python
+    prints it as "Exception ignored in ..." with a traceback and carries on.  The Ctrl-C is
+    already recorded (:func:`request`) and the next :func:`check` raises it where it can
+    propagate, so that :class:`Interrupted` is dropped silently; anything else goes to
+    ``previous``."""
+    def hook(unraisable):
+        if isinstance(unraisable.exc_value, Interrupted):
+            return
+        previous(unraisable)
+    return hook
+
+
 @contextmanager
 def armed(install_handler: bool = True):
     """Arm the flag for the duration of a check (or a whole run).
 
     With ``install_handler`` (main thread only) SIGINT sets the flag and raises
     :class:`Interrupted`; the previous handler comes back on exit.  The flag is not cleared on
-    exit: the caller reads :func:`requested` afterwards.
+    exit: the caller reads :func:`requested` afterwards.  Inside the scope an
+    :class:`Interrupted` raised inside a callback from C is not printed (:func:`_unraisable`).
     """
     global _armed
     old = None
@@ -102,10 +118,13 @@ def armed(install_handler: bool = True):
         old = signal.signal(signal.SIGINT, _handler)
     was = _armed
     _armed = True
+    old_hook = sys.unraisablehook
+    sys.unraisablehook = _unraisable(old_hook)
     try:
         yield
     finally:
         _armed = was
+        sys.unraisablehook = old_hook
         if can_install:
             signal.signal(signal.SIGINT, old if old is not None else signal.default_int_handler)
 
