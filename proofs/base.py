@@ -160,12 +160,7 @@ def vanishes(expr) -> bool:
     matching-exponential identities of the derivations in milliseconds), and only if something is
     left by ``simplify`` followed by ``expand`` (the heuristic route, as slow as ever)."""
     expr = sp.sympify(expr)
-    if sp.expand(expr) == 0:
-        return True
-    num, _den = sp.fraction(sp.together(expr))
-    if sp.expand(num) == 0:
-        return True
-    return sp.expand(sp.simplify(expr)) == 0
+    return is_zero_expand(expr) or is_zero_cancel(expr) or is_zero_expand(sp.simplify(expr))
 
 
 def is_zero_random_rational(expr, symbols: Iterable[sp.Symbol], trials: int = 3,

@@ -177,7 +177,7 @@ def mean_forcing_fifth_order():
     truncated products in the series' ring."""
     sr = Series(3, 1)
     s, y = sr.gs, sr.gy[0]
-    w = sr.weights_from_exp_ring(4)
+    w = sr.weights_from_exp(4)
     gu = [r[0] for r in sr.gu]
     v = sr.mul(sum((w[j] * gu[j] for j in range(3)), sr.R.zero), s, 5)
     f = 2 * v - sr.mul(y, sr.mul(v, v, 5), 5)

@@ -216,25 +216,9 @@ def gaussian_expect(expr, ys) -> sp.Expr:
     return sp.expand(out)
 
 
-def truncate(expr, s: sp.Symbol, order: int):
-    """The Taylor polynomial of a polynomial-in-s expression up to s^order."""
-    expr = sp.expand(expr)
-    # one pass over the terms, grouped by their power of s: the same result as
-    # sp.Add(*[expr.coeff(s, k) * s ** k for k in range(order + 1)]) (each group is the Add that
-    # expr.coeff(s, k) returns), without scanning the whole sum once per k
-    groups: dict[int, list] = {}
-    for term in sp.Add.make_args(expr):
-        c, k = term.as_coeff_exponent(s)
-        if not (k.is_Integer and k >= 0) or c.has(s):
-            return sp.Add(*[expr.coeff(s, k) * s ** k for k in range(order + 1)])
-        if k <= order:
-            groups.setdefault(int(k), []).append(c)
-    return sp.Add(*[sp.Add(*groups[k]) * s ** k for k in sorted(groups)])
-
-
 # --------------------------------------------------------------------------------------------
 # Truncated series in sparse polynomial rings (sympy.polys.rings over QQ): the same polynomials
-# as expand/truncate on expression trees, by dictionary arithmetic on exponent tuples.
+# as expanding and truncating expression trees, by dictionary arithmetic on exponent tuples.
 # --------------------------------------------------------------------------------------------
 
 def ring_truncate(p, i: int, order: int):

@@ -277,20 +277,23 @@ class SpreadLaw:
                 "upper_bound": float(bound)}
 
 
-def validation_gap(steps, measured, predicted, errors=None) -> dict:
+def validation_gap(steps, measured, predicted, errors=None, scale=None) -> dict:
     """Largest relative gap |measured/predicted - 1| over the given steps, with its uncertainty
-    (from the measured values' absolute errors, when given) and where it occurred."""
+    (from the measured values' absolute errors, when given) and where it occurred.  With
+    ``scale`` (one positive value per step) the gap is |measured - predicted| / scale instead:
+    measured against a size other than the prediction's own."""
     steps = np.asarray(steps, dtype=float)
     m = np.asarray(measured, dtype=float)
     p = np.asarray(predicted, dtype=float)
-    ok = np.isfinite(m) & np.isfinite(p) & (p != 0)
+    den = np.abs(p) if scale is None else np.abs(np.asarray(scale, dtype=float))
+    ok = np.isfinite(m) & np.isfinite(p) & (den != 0)
     if not ok.any():
         raise ValueError("no comparable points")
-    rel = np.abs(m[ok] / p[ok] - 1)
+    rel = np.abs(m[ok] / p[ok] - 1) if scale is None else np.abs(m[ok] - p[ok]) / den[ok]
     k = int(np.argmax(rel))
     err = 0.0
     if errors is not None:
         e = np.abs(np.asarray(errors, dtype=float)[ok])
-        err = float(e[k] / abs(p[ok][k]))
+        err = float(e[k] / den[ok][k])
     return {"gap": float(rel[k]), "error": err, "at_tau": float(steps[ok][k]),
             "points": int(ok.sum()), "tau_from": float(steps[ok].min()), "tau_to": float(steps[ok].max())}

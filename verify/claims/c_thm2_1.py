@@ -183,7 +183,7 @@ def _gaps(traj, dist_law, loss_law, tau_from: float, allow: float | None = None)
         # without a tolerance) is skipped, as before
         un = unresolved[:, i] & (scale > 0)
         if un.any():
-            g = near.validation_gap(st[keep][un], scale[un] + (D[un, i] - Dl[un, i]), scale[un])
+            g = near.validation_gap(st[keep][un], D[un, i], Dl[un, i], scale=scale[un])
             g["measure"] = "|c_i - law| / largest predicted |c_j| (law's |c_i| below the allowance)"
             dist_gaps.append(g)
     dg = max(dist_gaps, key=lambda g: g["gap"])
