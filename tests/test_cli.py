@@ -596,6 +596,35 @@ def test_ctrl_c_inside_a_callback_from_c_prints_no_traceback(monkeypatch):
         interrupt.clear()
 
 
+def _sigint_state():
+    """(SIGINT blocked?, SIGINT ignored?) in the calling process."""
+    return (signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, []),
+            signal.getsignal(signal.SIGINT) == signal.SIG_IGN)
+
+
+def test_pool_workers_start_with_ctrl_c_held_then_ignore_it():
+    """A worker forked inside interrupt.forking() starts with SIGINT blocked (a Ctrl-C to the
+    process group cannot run the parent's handler in it before its initializer); quiet_worker
+    then ignores SIGINT and unblocks it, so a Ctrl-C sent to the worker later is discarded rather
+    than held pending forever, and the parent's mask is back as it was."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    state = _sigint_state
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    with ProcessPoolExecutor(1, mp_context=mp.get_context("fork")) as pool:
+        with interrupt.forking():
+            inside = signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+            started = pool.submit(state).result()
+    with ProcessPoolExecutor(1, mp_context=mp.get_context("fork"),
+                             initializer=interrupt.quiet_worker) as pool:
+        with interrupt.forking():
+            quiet = pool.submit(state).result()
+    assert inside and started == (True, False)       # blocked from the fork on
+    assert quiet == (False, True)                    # ignored, no longer blocked
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == before
+
+
 def test_bench_ctrl_c_exits_130(tmp_path):
     """A real SIGINT to `python -m verify bench --quick` a few seconds in: exit 130, one line."""
     proc = subprocess.Popen([sys.executable, "-m", "verify", "bench", "--quick"], cwd=tmp_path,

@@ -275,6 +275,18 @@ import os, sys, time, types
 from verify.claims import record as rec, runner
 from verify import report, cli
 TAIL, RENDER_PAUSE = float(os.environ["STUB_TAIL"]), float(os.environ["STUB_RENDER_PAUSE"])
+FORK_PAUSE = float(os.environ.get("STUB_FORK_PAUSE", "0"))
+if FORK_PAUSE:  # each pool worker, between its fork and its initializer, announces itself and waits
+    import multiprocessing.util
+    class _Hook:
+        pass
+    _hook = _Hook()
+    def _starting(_obj):
+        print("worker starting", file=sys.stderr, flush=True)
+        end = time.monotonic() + FORK_PAUSE
+        while time.monotonic() < end:
+            time.sleep(0.02)
+    multiprocessing.util.register_after_fork(_hook, _starting)
 def claim(cid, slow):
     def check(tier, seed):
         print(f"started {cid}", file=sys.stderr, flush=True)
@@ -316,13 +328,14 @@ def _old_report(out: Path) -> bytes:
 
 
 def _ctrl_c_run(out: Path, jobs: int, seconds: list[float], after: str = "started slow",
-                tail: float = 2.0, render_pause: float = 0.0) -> tuple[int, str]:
+                tail: float = 2.0, render_pause: float = 0.0,
+                fork_pause: float = 0.0) -> tuple[int, str]:
     """Run the stubs; once ``after`` appears on stderr, send SIGINT to the process group (as a
     terminal's Ctrl-C) at each of ``seconds`` (measured from then); the second time may instead be
     the string "rendering" (sent when rendering starts).  Returns (exit status, stderr)."""
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]),
                PATH=os.path.dirname(sys.executable), STUB_TAIL=str(tail),
-               STUB_RENDER_PAUSE=str(render_pause))
+               STUB_RENDER_PAUSE=str(render_pause), STUB_FORK_PAUSE=str(fork_pause))
     proc = subprocess.Popen([sys.executable, "-c", _RUN_STUBS, "run", "fast", "slow", "--quick",
                              "--jobs", str(jobs), "--out", str(out)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
@@ -368,6 +381,20 @@ def test_second_ctrl_c_during_the_grace_wait_skips_publishing(tmp_path, jobs):
     assert (out / "results.json").read_bytes() == before
     assert (out / "REPORT.md").read_text() == "old report"
     assert not _strays(out)
+
+
+def test_ctrl_c_while_pool_workers_start_kills_none_of_them(tmp_path):
+    """A Ctrl-C reaches the whole process group, pool workers included.  One that lands while a
+    worker is still starting (after its fork, before its initializer ignores SIGINT) must not kill
+    it: that printed a worker's traceback and broke the pool (a CI run failed so).  Here each worker
+    waits 1 s at that point and the Ctrl-C comes then; the workers start, "fast" finishes, and the
+    run stops as for any first Ctrl-C."""
+    out = tmp_path / "rep"
+    _old_report(out)
+    rc, err = _ctrl_c_run(out, 2, [0.0], after="worker starting", fork_pause=1.0)
+    assert rc == 130, err[-2000:]
+    assert "Traceback" not in err and "ForkProcess" not in err, err[-2000:]
+    assert "started fast" in err and "publishing the 1 finished record(s)" in err, err[-2000:]
 
 
 @pytest.mark.slow

@@ -18,6 +18,12 @@ notes a Ctrl-C that arrives when one was already seen; code that only re-records
 KeyboardInterrupt it caught calls :func:`note`, which never counts as a second one.  The runner
 skips publishing after a second Ctrl-C, and :func:`deferred` holds Ctrl-C as a mere flag while it
 winds down (no KeyboardInterrupt in the middle of its bookkeeping).
+
+Worker pools: a terminal's Ctrl-C reaches the whole process group, workers included, and a worker
+that is still starting (between the fork and its initializer) would run the parent's handler and
+die with a traceback, breaking the pool.  Workers are therefore started inside :func:`forking`
+(SIGINT blocked in the forking thread, so the children start with it blocked) and their
+initializer calls :func:`quiet_worker` (SIGINT ignored, then unblocked).
 """
 from __future__ import annotations
 
@@ -27,7 +33,7 @@ import threading
 from contextlib import contextmanager
 
 __all__ = ["Interrupted", "requested", "request", "note", "repeated", "clear", "check", "armed",
-           "deferred", "is_armed"]
+           "deferred", "is_armed", "forking", "quiet_worker"]
 
 REASON = "interrupted"
 
@@ -146,3 +152,28 @@ def deferred():
         yield
     finally:
         signal.signal(signal.SIGINT, old if old is not None else signal.default_int_handler)
+
+
+@contextmanager
+def forking():
+    """Block SIGINT in this thread for the scope: wrap the calls that start worker processes
+    (``ProcessPoolExecutor.submit`` forks on first use).  Children inherit the blocked mask, so a
+    Ctrl-C during their start-up waits until :func:`quiet_worker` ignores it; in this process a
+    Ctrl-C that came meanwhile is delivered when the scope ends."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def quiet_worker() -> None:
+    """Pool-worker initializer: ignore SIGINT (the parent decides what a Ctrl-C stops), then
+    unblock it (it was blocked by :func:`forking` while the worker started; a pending one is
+    discarded)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})

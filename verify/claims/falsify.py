@@ -12,12 +12,12 @@ unknown claim ID (refused before anything is computed); 130 on Ctrl-C.
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor
 
+from verify import interrupt
 from verify.claims.record import REFUTED
 from verify.claims.registry import CLAIM_IDS, load
 from verify.claims.statement import judge
@@ -69,10 +69,6 @@ def falsify_claim(claim_id: str, tier: str, seed: int) -> tuple[list[str], int, 
     return lines, refuted, len(twins), time.perf_counter() - start
 
 
-def _init_worker() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 def run_falsify(ids: list[str] | None, *, quick: bool, seed: int = 20260101,
                 jobs: int | None = None, out=None) -> int:
     """Run the twins of ``ids`` (default: every claim) and print one line per twin to ``out``
@@ -94,8 +90,9 @@ def run_falsify(ids: list[str] | None, *, quick: bool, seed: int = 20260101,
             results.append(falsify_claim(cid, tier, seed))
             _emit(cid, results[-1], out)
     else:
-        with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker) as pool:
-            futures = [pool.submit(falsify_claim, cid, tier, seed) for cid in ids]
+        with ProcessPoolExecutor(max_workers=jobs, initializer=interrupt.quiet_worker) as pool:
+            with interrupt.forking():
+                futures = [pool.submit(falsify_claim, cid, tier, seed) for cid in ids]
             for cid, fut in zip(ids, futures):  # print in registry/argument order
                 results.append(fut.result())
                 _emit(cid, results[-1], out)

@@ -199,7 +199,7 @@ def merge(previous, new: list[rec.ClaimRecord], prov_now: dict):
 def _worker_init(show: bool | None = None) -> None:
     """Pool workers ignore Ctrl-C while idle (no traceback from the pool's loop); run_one arms
     it for the duration of a check.  ``show``: the command's progress switch."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    interrupt.quiet_worker()
     interrupt.clear()
     progress.configure(show)
 
@@ -237,7 +237,8 @@ def _run_pool(ids, tier, seed, jobs, show, results) -> bool:
     stopped = False
     try:
         with interrupt.armed():
-            futs = {pool.submit(run_one, cid, tier, seed): cid for cid in ids}
+            with interrupt.forking():  # a Ctrl-C while the workers start does not kill one
+                futs = {pool.submit(run_one, cid, tier, seed): cid for cid in ids}
             interrupt.check()  # a Ctrl-C before the pool started
             for fut in as_completed(futs):
                 cid = futs[fut]

@@ -12,13 +12,13 @@ import math
 import multiprocessing as mp
 import os
 import re
-import signal
 from concurrent.futures import ProcessPoolExecutor
 
 import matplotlib
 import matplotlib.patches
 from matplotlib.figure import Figure as MplFigure
 
+from verify import interrupt
 from verify.claims.record import Figure
 from verify.report.mathtext import tex_prose
 
@@ -265,12 +265,6 @@ def _both(item) -> tuple[bytes, bytes]:
     return render_svg(fig_rec, *extra), render_pdf(fig_rec, *extra)
 
 
-def _ignore_sigint() -> None:
-    # Ctrl-C reaches the whole process group: the pool's workers leave it to the parent, whose
-    # KeyboardInterrupt stops the render (the caller keeps the previous report)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 def render_many(items: list, workers: int | None = None) -> list[tuple[bytes, bytes]]:
     """(SVG, PDF) bytes of each ``(fig_rec, errors)`` in ``items``, in order.
 
@@ -283,8 +277,11 @@ def render_many(items: list, workers: int | None = None) -> list[tuple[bytes, by
     if workers <= 1 or len(items) < POOL_FROM or "fork" not in mp.get_all_start_methods():
         return [_both(it) for it in items]
     with ProcessPoolExecutor(max_workers=min(workers, len(items)), mp_context=mp.get_context("fork"),
-                             initializer=_ignore_sigint) as pool:
-        futs = [pool.submit(_both, it) for it in items]
+                             initializer=interrupt.quiet_worker) as pool:
+        # Ctrl-C reaches the whole process group: the workers leave it to this process, whose
+        # KeyboardInterrupt stops the render (the caller keeps the previous report)
+        with interrupt.forking():
+            futs = [pool.submit(_both, it) for it in items]
         try:
             return [f.result() for f in futs]
         except BaseException:
