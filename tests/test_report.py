@@ -640,6 +640,27 @@ def test_figures_drawn_in_a_pool_are_the_same_bytes(monkeypatch):
     assert all(svg.startswith(b"<?xml") and pdf_.startswith(b"%PDF") for svg, pdf_ in pooled)
 
 
+def test_figures_drawn_with_the_shared_mathtext_cache_are_the_same_bytes():
+    """render_many parses each mathtext expression once for all renderers: drawn in this process
+    (each figure twice, so the second drawing is made from cache hits), the bytes equal those of
+    drawings outside that scope; inside it two new parsers share one parse, and the scope
+    restores matplotlib's own cache."""
+    import matplotlib.mathtext as mt
+    records, _ = fixture_records()
+    figs = [f for r in records for f in r.figures]
+    items = [(figs[0], None), (dataclasses.replace(figs[0], xscale="log", yscale="log"), None)] * 2
+    cached = report_figures.render_many(items, workers=1)
+    alone = [(report_figures.render_svg(f), report_figures.render_pdf(f)) for f, _ in items]
+    assert cached == alone
+    before = mt.MathTextParser.__dict__["_parse_cached"]
+    with report_figures._shared_mathtext():
+        a = mt.MathTextParser("path").parse(r"$10^{-3}$", 72)
+        b = mt.MathTextParser("path").parse(r"$10^{-3}$", 72)
+        assert a is b
+    assert mt.MathTextParser.__dict__["_parse_cached"] is before
+    assert mt.MathTextParser("path").parse(r"$10^{-3}$", 72) is not a
+
+
 def test_failure_mid_render_leaves_previous_report_intact(tmp_path, monkeypatch, drawn_once):
     records, prov = fixture_records()
     render_all(records, prov, tmp_path, pdf=False)
