@@ -972,6 +972,18 @@ class ArbEvaluator:
         return f_est, g_est
 
 
+def grad_F(c, digits: int, *, with_loss: bool = False):
+    """The direct-form gradient of F (and F with ``with_loss``) at ``digits`` significant digits,
+    as :func:`verify.model.grad_F` at the multiprecision working precision it would choose, but
+    computed by this kernel (model.Evaluator where the kernel does not apply; ``rule["engine"]``
+    says which).  No escalation as in model.grad_F: an estimate short of the digits has ok=False;
+    its ``error`` bounds the error either way."""
+    c_exact = model.check_params(c, "c")
+    extra = model._scale_digits(c_exact)
+    prec = _precision.choose(c_exact, digits, allow_float64=False, extra_digits=extra)
+    return ArbEvaluator(prec).grad(c_exact, "direct", with_loss=with_loss)
+
+
 # ---------------------------------------------------------------------------------------------
 # Benchmarks (called by ``verify bench --json``; medians in ms, ratios against today's mpmath
 # path measured in the same call)
