@@ -347,6 +347,26 @@ def test_loss_profile_matches_model_F_off_the_root():
         assert numeric.agreement_digits(ctx, L, F) > 18
 
 
+def test_gradient_spot_check_uses_the_engine_handed_in():
+    """run_spot_check(core_grad=...) takes the engine's gradients from the callable handed in (a
+    caller in verify/ may hand in a faster engine): every point asks it, with the digits of the
+    point, its rule's "engine" shows in the point's label, and a wrong engine fails the check."""
+    calls = []
+
+    class Wrong:
+        def __init__(self, c):
+            self.value = [[1] * len(c[0]) for _ in c]
+            self.rule = {"engine": "stub"}
+
+    def core_grad(c, digits, form):
+        calls.append((len(c), len(c[0]), digits, form))
+        return Wrong(c)
+    sc = gradient.run_spot_check(30, core_grad=core_grad)
+    assert calls == [(3, 1, 30, "direct"), (3, 1, 30, "stein"), (2, 3, 30, "direct"),
+                     (3, 2, gradient.SPOT_DIGITS_2D, "direct")]
+    assert not sc["passed"] and all("(stub)" in p["model"] for p in sc["points"])
+
+
 # ---- slow tier ---------------------------------------------------------------------------------
 
 @pytest.mark.slow

@@ -16,22 +16,30 @@ E[w_i (y - c_i) <c_i - v, v>]; Stein: E[w_i v], E[w_i sum_j w_j c_j <c_j, c_i>],
 E[w_i v <v, c_i>], E[w_i sum_j w_j <v, c_j> c_j], E[w_i |v|^2 v] -- with the claimed coefficients
 (1, 1) and (1, 1, -2, -2, 3), times 2.  :func:`term_expectations` computes every term by its own
 integral (mpmath tanh-sinh over the projection of y on the span of the differences c_i - c_1,
-the only directions the weights see) and the loss F the same way for central finite differences;
-``decide`` assembles each claimed form from the terms and compares it with the finite
-differences, so a twin with one wrong coefficient is decided by the same numbers.  The engine's
-two forms (verify.model) are compared with the finite differences too: if they disagree with the
-independent integrals, the conclusions are left undecided.
+the only directions the weights see); the loss F for central finite differences comes from the
+Arb kernel (verify.engine_arb: other rules, rigorous ball errors), or where that does not certify
+the digits asked from the same tanh-sinh integral.  ``decide`` assembles each claimed form from
+the terms and compares it with the finite differences, so a twin with one wrong coefficient is
+decided by the same numbers.  The engine's two forms (the direct one from the Arb kernel, the
+Stein one from verify.model) are compared with the finite differences too: if they disagree with
+the independent integrals, the conclusions are left undecided.  On the 2-D reduction (no finite
+differences there) the engine's direct form is compared with the Stein form from the
+derivation's own integrand (product Gauss-Hermite, proofs/gradient.py).  The derivation's spot
+check (full tier) takes its engine gradients from :func:`engine_gradient` too.
 """
 from __future__ import annotations
 
 import mpmath
 import numpy as np
+from mpmath.calculus.quadrature import TanhSinh
 
 from verify import model
+from verify import precision as _precision
 from verify.claims.common import decided_record, plain_tuple, quantity
 from verify.claims.statement import Conclusion, Decision, Statement, Twin
 from verify.claims.record import Finding
 from verify.claims.symbolic_common import run_derivation
+from verify.engine_arb import ArbEvaluator
 from verify.precision import context
 
 ID = "gradient"
@@ -166,12 +174,64 @@ class _Reduced:
         if self.k == 0:
             out = f((), self.weights(()))
             return out, [ctx.zero] * size
-        ranges = [self.breakpoints()] if self.k == 1 else [[ctx.ninf, ctx.inf]] * self.k
+        if self.k == 1:
+            return _tanh_sinh_components(ctx, fz, self.breakpoints(), size)
+        ranges = [[ctx.ninf, ctx.inf]] * self.k
         for m in range(size):
             v, e = ctx.quad(lambda *z, m=m: fz(*z)[m], *ranges, error=True)
             vals.append(v)
             errs.append(abs(e))
         return vals, errs
+
+
+def _tanh_sinh_components(ctx, fz, points, size: int):
+    """ctx.quad(lambda z: fz(z)[m], points, error=True) for every m < size, run together.
+
+    mpmath's own tanh-sinh summation (its nodes, degrees 1, 2, ..., the step sums of
+    TanhSinh.sum_next, the error estimate of QuadratureRule.estimate_error and its stopping rule,
+    all per component and per interval; working precision raised by 20 bits as quad does), so
+    each component gets the value and error estimate that its own quad call gives; what is
+    shared is the walk over the nodes (one call of fz per node for all components).  Returns
+    (values, |errors|)."""
+    rule = TanhSinh(ctx)
+    prec, orig = ctx.prec, ctx.prec
+    eps = ctx.eps / 8
+    max_degree = rule.guess_degree(prec)
+    vals, errs = [ctx.zero] * size, [ctx.zero] * size
+    try:
+        ctx.prec += 20
+        for a, b in zip(points, points[1:]):
+            if a == b:
+                continue
+            if (a, b) == (ctx.ninf, ctx.inf):
+                raise ValueError("split the real line at a point first (quad folds it at 0)")
+            results = [[] for _ in range(size)]
+            err = [ctx.zero] * size
+            open_ = list(range(size))
+            for degree in range(1, max_degree + 1):
+                nodes = rule.get_nodes(a, b, degree, prec)
+                h = ctx.mpf(2) ** (-degree)
+                at = [(w, fz(x)) for x, w in nodes]
+                still = []
+                for m in open_:
+                    res = results[m]
+                    S = res[-1] / (h * 2) if res else ctx.zero
+                    S += ctx.fdot((w, fx[m]) for w, fx in at)
+                    res.append(h * S)
+                    if degree > 1:
+                        err[m] = rule.estimate_error(res, prec, eps)
+                        if err[m] <= eps:
+                            continue
+                    still.append(m)
+                open_ = still
+                if not open_:
+                    break
+            for m in range(size):
+                vals[m] += results[m][-1]
+                errs[m] += err[m]
+    finally:
+        ctx.prec = orig
+    return [+v for v in vals], [abs(e) for e in errs]
 
 
 def _v(R, w):
@@ -222,9 +282,48 @@ def loss_F(c, dps: int):
     return val, err
 
 
+def engine_loss(c, digits: int):
+    """(F(c), error) to ``digits`` significant digits from the Arb kernel (engine_arb: Gauss-Hermite
+    or trapezoid rule pairs in ball arithmetic, error = pair difference + rigorous rounding and
+    tail radius); where it does not certify them (rule beyond its budget, fallback), the
+    reduced tanh-sinh integral :func:`loss_F` at ``digits`` digits instead."""
+    ce = model.check_params(c, "c")
+    f = ArbEvaluator(_precision.choose(ce, digits, allow_float64=False)).F(ce)
+    if f.ok and f.rule.get("engine") == "arb" and model.digits_reached(f)[0] >= digits:
+        return f.value, f.error
+    return loss_F(c, digits)
+
+
+def engine_gradient(c, digits: int, form: str) -> model.Estimate:
+    """grad F at c to ``digits`` significant digits of its norm: the direct form from the Arb
+    kernel (engine_arb.ArbEvaluator at the policy's precision, accepted only where its error
+    bound certifies the digits), the Stein form -- and a direct form the kernel does not certify
+    -- from verify.model.grad_F.  rule["engine"] says which answered ("arb" for the kernel)."""
+    if form == "direct":
+        ce = model.check_params(c, "c")
+        g = ArbEvaluator(_precision.choose(ce, digits, allow_float64=False)).grad(ce, "direct")
+        if g.ok and g.rule.get("engine") == "arb" and model.digits_reached(g)[0] >= digits:
+            return g
+    return model.grad_F(c, digits, form=form)
+
+
+def stein_by_derivation(c, digits: int):
+    """The Stein form at c from the derivation's own Stein integrand (SymPy, proofs/gradient.py)
+    by product Gauss-Hermite rules of orders 48 and 64 at digits + 12 working digits
+    (proofs.gradient.my_gradient, as in the derivation's 2-D spot check), for a 2-D reduction:
+    ((values, errors) flattened, name).  Every component's error is the largest |GH48 - GH64|
+    over the components."""
+    from proofs import gradient as derived, numeric
+    ctx = numeric.context(digits + 12)
+    val, err = derived.my_gradient(c, "stein", ctx)
+    flat = [x for r in val for x in r]
+    return (flat, [err] * len(flat)), "derivation's Stein integrand, Gauss-Hermite 48 vs 64"
+
+
 def finite_differences(c, dps: int, h_exp: int) -> tuple[list, list]:
-    """Central differences of F at steps h and 2h (h = 10^-h_exp); value: the step-h difference,
-    error: |FD(h) - FD(2h)| (about 3x the truncation of FD(h)) + 2 x F's error / h."""
+    """Central differences of F at steps h and 2h (h = 10^-h_exp), F to ``dps`` significant digits
+    (:func:`engine_loss`); value: the step-h difference, error: |FD(h) - FD(2h)| (about 3x the
+    truncation of FD(h)) + 2 x F's error / h."""
     ctx = context(dps)
     h = ctx.mpf(10) ** (-h_exp)
     base = [[ctx.convert(_exact(x)) for x in r] for r in c]
@@ -238,9 +337,9 @@ def finite_differences(c, dps: int, h_exp: int) -> tuple[list, list]:
                 for sgn in (1, -1):
                     cc = [list(r) for r in base]
                     cc[i][j] += sgn * step
-                    v, e = loss_F(cc, dps)
-                    out.append(v)
-                    ferr = max(ferr, e)
+                    v, e = engine_loss(cc, dps)
+                    out.append(ctx.convert(v))
+                    ferr = max(ferr, ctx.convert(e))
                 fd[step] = (out[0] - out[1]) / (2 * step)
             vals.append(fd[h])
             errs.append(abs(fd[h] - fd[2 * h]) + 2 * ferr / h)
@@ -262,6 +361,32 @@ DIGITS_2D = (15, 22, 5)
 ENGINE_DIGITS = {"quick": 20, "full": 30}
 
 
+def derivation(spot_check: bool):
+    """(derivation dict, passed, quantities) as symbolic_common.run_derivation("gradient",
+    digits=30) gives them, with the spot check's engine gradients from :func:`engine_gradient`
+    (the direct form in the Arb kernel: at the 2-D point the mpmath core took most of a minute):
+    the same points, comparisons, digits asked and acceptance.  The record's form is
+    run_derivation's (kept in step with it: its rendering, its quantities)."""
+    if not spot_check:
+        return run_derivation("gradient", digits=30, spot_check=False)
+    import proofs
+    der = proofs.derive("gradient", digits=30, spot_check=True,
+                        core_grad=lambda c, digits, form: engine_gradient(c, digits, form))
+    d = der.to_dict()
+    d.pop("runtime_s", None)
+    steps, sc = der.steps, der.spot_check
+    qs = [quantity("derivation 'gradient': steps passed",
+                   f"{sum(s.passed for s in steps)}/{len(steps)}",
+                   claimed=f"{len(steps)}/{len(steps)}", relation="==", precision="symbolic",
+                   note="; ".join(sorted({s.check.split(':')[0] for s in steps})))]
+    if sc and "digits" in sc:
+        qs.append(quantity("derivation 'gradient': spot check, digits of agreement",
+                           f"{float(sc['digits']):.1f}",
+                           claimed=f"{float(sc.get('required_digits', 0)):.1f}", relation=">=",
+                           precision=f"{sc.get('dps')} digits", note=str(sc.get("note", ""))[:200]))
+    return d, der.passed, qs
+
+
 def observe(tier: str = "quick", seed: int = 20260101) -> dict:
     """Everything expensive, once: the derivation, the term integrals, the finite differences
     and the engine's two forms, per configuration."""
@@ -270,7 +395,7 @@ def observe(tier: str = "quick", seed: int = 20260101) -> dict:
     # quick: the derivation's symbolic steps only (its numeric spot check compares the two forms,
     # which this check's own integrals and finite differences do); the engine at one configuration
     quick = tier == "quick"
-    der, der_ok, qs = run_derivation("gradient", digits=30, spot_check=not quick)
+    der, der_ok, qs = derivation(spot_check=not quick)
     configs = CONFIGS[:2] if quick else CONFIGS
     per = []
     for idx, c in enumerate(configs):
@@ -278,8 +403,9 @@ def observe(tier: str = "quick", seed: int = 20260101) -> dict:
         tdig, fdig, hexp = DIGITS_2D if k > 1 else DIGITS[tier]
         if k > 1:
             # a 2-D reduction: mpmath's 2-D tanh-sinh for every term and 4 n d losses would take
-            # many minutes; the engine's two forms are compared with each other there (evidence
-            # beside the decision, which rests on the 1-D reductions)
+            # many minutes; the two forms are compared with each other there (evidence beside
+            # the decision, which rests on the 1-D reductions): the engine's direct form against
+            # the derivation's Stein integrand (stein_by_derivation)
             terms, fd, fd_err = None, None, None
         else:
             terms = term_expectations([[_exact(x) for x in r] for r in c], tdig + 10)
@@ -288,11 +414,19 @@ def observe(tier: str = "quick", seed: int = 20260101) -> dict:
                  "fd_err": fd_err, "engine": None}
         if not quick or idx == 0:
             edig = min(ENGINE_DIGITS[tier], tdig)
-            gd = model.grad_F(c, edig, form="direct")
-            gs = model.grad_F(c, edig, form="stein")
-            entry.update(engine_digits=edig, engine_precision=gd.precision, engine={
+            gd = engine_gradient(c, edig, "direct")
+            if k > 1:
+                # verify.model's Stein form on a 2-D reduction took most of a minute (15 digits)
+                stein, stein_name = stein_by_derivation(c, edig)
+            else:
+                gs = engine_gradient(c, edig, "stein")
+                stein = ([x for r in gs.value for x in r], [x for r in gs.error for x in r])
+                stein_name = gs.rule.get("engine", "verify.model")
+            entry.update(engine_digits=edig, engine_precision=gd.precision,
+                         engine_names={"direct": gd.rule.get("engine", "verify.model"),
+                                       "stein": stein_name}, engine={
                 "direct": ([x for r in gd.value for x in r], [x for r in gd.error for x in r]),
-                "stein": ([x for r in gs.value for x in r], [x for r in gs.error for x in r])})
+                "stein": stein})
         per.append(entry)
     steps = der.get("steps", []) if der else []
     return {"tier": tier, "seed": seed, "der": der, "der_ok": der_ok, "qs": qs, "per": per,
@@ -387,7 +521,9 @@ def check(tier: str = "quick", seed: int = 20260101):
                    if p["fd"] is not None else float("nan"))
             engine = [str(p["engine_digits"]), f"{ds:.1f}",
                       f"{dfd:.1f}" if p["fd"] is not None else "-",
-                      "yes" if _engine_consistent(p) else "NO", p["engine_precision"].describe()]
+                      "yes" if _engine_consistent(p) else "NO",
+                      f"{p['engine_precision'].describe()}; direct: {p['engine_names']['direct']}, "
+                      f"Stein: {p['engine_names']['stein']}"]
             qs.append(quantity(f"direct vs Stein, digits (c = {plain_tuple(c)})", f"{ds:.1f}",
                                claimed=str(p["engine_digits"]), relation=">=",
                                precision=p["engine_precision"]))
