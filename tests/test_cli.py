@@ -555,6 +555,38 @@ def test_bench_prints_one_table_and_the_tier_keys(monkeypatch, capsys):
     assert doc["targets"]["naive/hp50 lossgrad n2 >= 50"]
 
 
+def test_bench_against_a_revision_alternates_and_compares(monkeypatch, capsys):
+    """--against REV measures this checkout and REV's worktree alternately (stub timings: this
+    checkout's keys are 10 and 30, REV's 20 and 25/26), reports medians, ratios this/REV and
+    "no slower" within REV's own range, and removes the worktree; a revision git does not know
+    is refused."""
+    from verify import bench
+    root = Path(bench.__file__).resolve().parents[1]
+    if subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True).returncode:
+        pytest.skip("not a git checkout: --against needs one")
+    seen = []
+
+    def stub(tree, repeat, steps):
+        here = not tree.endswith("rev")
+        seen.append("this" if here else "rev")
+        k = sum(1 for x in seen if x == seen[-1])
+        return {"a_us": 10.0, "b_ms": 30.0} if here else {"a_us": 20.0, "b_ms": 24.0 + k}
+    monkeypatch.setattr(bench, "_paper_times", stub)
+    assert main(["bench", "--against", "HEAD", "--quick", "--json"]) == 0
+    out = capsys.readouterr().out
+    doc = json.loads(out.strip().splitlines()[-1])
+    assert seen == ["this", "rev", "this", "rev"]
+    a, b = doc["keys"]["a_us"], doc["keys"]["b_ms"]
+    assert a["ratio"] == 0.5 and a["no_slower"] and a["rev_range"] == [20.0, 20.0]
+    assert b["rev"] == 25.5 and not b["no_slower"] and abs(b["ratio"] - 30 / 25.5) < 1e-12
+    assert "NO" in out
+    listed = subprocess.run(["git", "worktree", "list"], capture_output=True, text=True,
+                            cwd=root).stdout
+    assert "verify-bench-rev-" not in listed
+    with pytest.raises(ValueError, match="worktree"):
+        bench.compare_revision("no-such-revision-xyz", rounds=1)
+
+
 def test_bench_tiers_times_commands_and_reports_failures():
     from verify.bench import measure_tiers
     got = measure_tiers({"quick_tier_s": [sys.executable, "-c", "pass"],

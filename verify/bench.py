@@ -14,7 +14,8 @@ machine-readable object with the same numbers.  ``--tiers`` also times the quick
 and the full ``one-converges`` and ``split-threshold`` sweep grids, each as a subprocess writing
 into a temporary directory (``quick_tier_s``, ``full_tier_s``, ``sweep_one_converges_s``,
 ``sweep_split_threshold_s``; null with a note when not measured) -- long, so opt in, on an idle
-machine.
+machine.  ``--against REV`` times the paper objective's engine in this checkout and in git
+revision REV alternately (subprocesses, a temporary worktree) and prints the ratios.
 
 Times are medians of repeated runs (time.perf_counter); the machine's other load shifts all of
 them alike, which is why ratios measured in the same run are the results.  Ctrl-C exits 130 in
@@ -179,6 +180,70 @@ def measure_tiers(commands: dict[str, list[str]] | None = None, log=print) -> di
     return out
 
 
+# The paper objective's engine timings, measured by the same code in either checkout (bench (d)
+# and the two 50-digit Arb benchmarks have kept their interfaces since the objective layer).
+_PAPER_SNIPPET = r"""
+import json, sys
+from verify import bench, engine_arb
+repeat, steps = int(sys.argv[1]), int(sys.argv[2])
+d = bench.bench_d(repeat, steps)
+out = {f"f64_step_us_{k}": v["us"] for k, v in d.items()}
+out["hp50_step_ms_n3d2"] = engine_arb.bench_hp50_step_ms_n3d2(repeat, compare=False)["hp50_step_ms_n3d2"]
+out["hp50_lossgrad_ms_n2"] = engine_arb.bench_hp50_lossgrad_ms_n2(repeat, compare=False)["hp50_lossgrad_ms_n2"]
+print("BENCH " + json.dumps(out))
+"""
+
+
+def _paper_times(tree: str, repeat: int, steps: int) -> dict:
+    """One measurement of the paper objective's engine keys by the ``verify`` package in ``tree``
+    (a subprocess importing that tree's code only)."""
+    env = dict(os.environ, PYTHONPATH=tree)
+    child = subprocess.run([sys.executable, "-c", _PAPER_SNIPPET, str(repeat), str(steps)],
+                           cwd=tree, env=env, capture_output=True, text=True)
+    lines = [ln for ln in child.stdout.splitlines() if ln.startswith("BENCH ")]
+    if child.returncode != 0 or not lines:
+        last = (child.stderr or "").strip().splitlines()[-1:] or [""]
+        raise RuntimeError(f"bench in {tree}: exit {child.returncode} ({last[0][:300]})")
+    return json.loads(lines[-1][len("BENCH "):])
+
+
+def compare_revision(rev: str, rounds: int = 3, repeat: int = 5, steps: int = 500,
+                     log=print) -> dict:
+    """The paper objective's engine timings (compiled float64 GD steps of bench (d), the 50-digit
+    Arb GD step and loss + gradient) of this checkout against git revision ``rev`` (checked out
+    into a temporary worktree), measured alternately in one run: ``rounds`` times this checkout,
+    then ``rev``, so the machine's load falls on both alike.  Per key: both sides' medians and
+    ranges over the rounds, and ratio = this / rev; "no slower" when this median is at most the
+    largest time ``rev`` gave (within its own run-to-run spread)."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    tmp = tempfile.mkdtemp(prefix="verify-bench-rev-")
+    tree = os.path.join(tmp, "rev")
+    git = subprocess.run(["git", "-C", here, "worktree", "add", "--detach", tree, rev],
+                         capture_output=True, text=True)
+    if git.returncode != 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ValueError(f"--against {rev!r}: git worktree failed: {git.stderr.strip()[:300]}")
+    runs: dict[str, list[dict]] = {"this": [], "rev": []}
+    try:
+        for k in range(rounds):
+            for side, path in (("this", here), ("rev", tree)):
+                log(f"    round {k + 1}/{rounds}: {'this checkout' if side == 'this' else rev}")
+                runs[side].append(_paper_times(path, repeat, steps))
+                interrupt.check()
+    finally:
+        subprocess.run(["git", "-C", here, "worktree", "remove", "--force", tree],
+                       capture_output=True, text=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+    out = {}
+    for key in sorted(set(runs["this"][0]) & set(runs["rev"][0])):
+        a = [r[key] for r in runs["this"]]
+        b = [r[key] for r in runs["rev"]]
+        ma, mb = statistics.median(a), statistics.median(b)
+        out[key] = {"this": ma, "rev": mb, "this_range": [min(a), max(a)],
+                    "rev_range": [min(b), max(b)], "ratio": ma / mb, "no_slower": ma <= max(b)}
+    return {"rev": rev, "rounds": rounds, "repeat": repeat, "steps": steps, "keys": out}
+
+
 def summary(d: dict, step: dict, lossgrad: dict, tiers: dict | None = None) -> dict:
     """The JSON object of ``bench --json``: medians (us, ms) and ratios measured in one run, the
     targets (met or not), and the tier/sweep timings (null unless ``--tiers``)."""
@@ -224,6 +289,27 @@ def _fmt(value, unit: str) -> str:
     for scale, name in ((1.0, "s"), (1e-3, "ms"), (1e-6, "us")):
         if abs(seconds) >= scale or name == "us":
             return f"{seconds / scale:.3g} {name}"
+
+
+def run_against(rev: str, quick: bool = False, as_json: bool = False) -> int:
+    """``bench --against REV``: :func:`compare_revision`, printed as a table (and JSON)."""
+    interrupt.clear()
+    with interrupt.armed():
+        print(f"bench --against {rev}: the paper objective's engine, this checkout and {rev} "
+              "alternately", flush=True)
+        res = compare_revision(rev, rounds=2 if quick else 3, repeat=3 if quick else 5)
+    rows = [("key", "this", rev[:12], "this / rev", "no slower")]
+    for key, v in res["keys"].items():
+        unit = "us" if key.endswith("_us") or "_us_" in key else "ms"
+        rows.append((key, _fmt(v["this"], unit), _fmt(v["rev"], unit), f"{v['ratio']:.2f}",
+                     "yes" if v["no_slower"] else "NO"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                               for i, (c, w) in enumerate(zip(r, widths))))
+    if as_json:
+        print(json.dumps(res, sort_keys=True))
+    return 0
 
 
 def run_bench(quick: bool = False, as_json: bool = False, tiers: bool = False) -> int:

@@ -137,6 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also time the quick and full tiers and the full one-converges and "
                          "split-threshold sweeps (subprocesses, temp dirs; long: use an idle "
                          "machine)")
+    sp.add_argument("--against", metavar="REV", default=None,
+                    help="time the paper objective's engine here and in git revision REV, "
+                         "alternately, and print this/REV ratios (REV checked out into a "
+                         "temporary worktree)")
     sp = sub.add_parser("sweep", help="run a parameter sweep (Dask) and write its summary")
     sp.add_argument("name", nargs="?", metavar="NAME", help="split-threshold, one-converges, "
                                                              "thm3.4-map")
@@ -324,6 +328,9 @@ def _dispatch(args, argv) -> int:
         return run_derive(args.names or None, latex=args.latex)
     if cmd == "bench":
         from verify.bench import run_bench
+        if args.against:
+            from verify.bench import run_against
+            return run_against(args.against, quick=args.quick, as_json=args.json)
         return run_bench(quick=args.quick, as_json=args.json, tiers=args.tiers)
     if cmd == "report":
         return _report(args)
