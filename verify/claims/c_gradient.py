@@ -39,6 +39,7 @@ from verify.claims.common import decided_record, plain_tuple, quantity
 from verify.claims.statement import Conclusion, Decision, Statement, Twin
 from verify.claims.record import Finding
 from verify.claims.symbolic_common import run_derivation
+from verify import engine_arb
 from verify.engine_arb import ArbEvaluator
 from verify.precision import context
 
@@ -296,12 +297,12 @@ def engine_loss(c, digits: int):
 
 def engine_gradient(c, digits: int, form: str) -> model.Estimate:
     """grad F at c to ``digits`` significant digits of its norm: the direct form from the Arb
-    kernel (engine_arb.ArbEvaluator at the policy's precision, accepted only where its error
-    bound certifies the digits), the Stein form -- and a direct form the kernel does not certify
-    -- from verify.model.grad_F.  rule["engine"] says which answered ("arb" for the kernel)."""
+    kernel (engine_arb.grad_F: model.grad_F's working precision, no escalation; accepted only
+    where its error bound certifies the digits), the Stein form -- and a direct form the kernel
+    does not certify -- from verify.model.grad_F.  rule["engine"] says which answered ("arb" for
+    the kernel)."""
     if form == "direct":
-        ce = model.check_params(c, "c")
-        g = ArbEvaluator(_precision.choose(ce, digits, allow_float64=False)).grad(ce, "direct")
+        g = engine_arb.grad_F(c, digits)
         if g.ok and g.rule.get("engine") == "arb" and model.digits_reached(g)[0] >= digits:
             return g
     return model.grad_F(c, digits, form=form)
