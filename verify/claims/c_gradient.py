@@ -363,29 +363,14 @@ ENGINE_DIGITS = {"quick": 20, "full": 30}
 
 
 def derivation(spot_check: bool):
-    """(derivation dict, passed, quantities) as symbolic_common.run_derivation("gradient",
-    digits=30) gives them, with the spot check's engine gradients from :func:`engine_gradient`
-    (the direct form in the Arb kernel: at the 2-D point the mpmath core took most of a minute):
-    the same points, comparisons, digits asked and acceptance.  The record's form is
-    run_derivation's (kept in step with it: its rendering, its quantities)."""
+    """(derivation dict, passed, quantities) of run_derivation("gradient", digits=30), the spot
+    check's engine gradients from :func:`engine_gradient` (the direct form in the Arb kernel: at
+    the 2-D point the mpmath core took most of a minute): the same points, comparisons, digits
+    asked and acceptance."""
     if not spot_check:
         return run_derivation("gradient", digits=30, spot_check=False)
-    import proofs
-    der = proofs.derive("gradient", digits=30, spot_check=True,
-                        core_grad=lambda c, digits, form: engine_gradient(c, digits, form))
-    d = der.to_dict()
-    d.pop("runtime_s", None)
-    steps, sc = der.steps, der.spot_check
-    qs = [quantity("derivation 'gradient': steps passed",
-                   f"{sum(s.passed for s in steps)}/{len(steps)}",
-                   claimed=f"{len(steps)}/{len(steps)}", relation="==", precision="symbolic",
-                   note="; ".join(sorted({s.check.split(':')[0] for s in steps})))]
-    if sc and "digits" in sc:
-        qs.append(quantity("derivation 'gradient': spot check, digits of agreement",
-                           f"{float(sc['digits']):.1f}",
-                           claimed=f"{float(sc.get('required_digits', 0)):.1f}", relation=">=",
-                           precision=f"{sc.get('dps')} digits", note=str(sc.get("note", ""))[:200]))
-    return d, der.passed, qs
+    return run_derivation("gradient", digits=30, spot_check=True,
+                          core_grad=lambda c, digits, form: engine_gradient(c, digits, form))
 
 
 def observe(tier: str = "quick", seed: int = 20260101) -> dict:

@@ -5,14 +5,16 @@ from __future__ import annotations
 from verify.claims.common import quantity
 
 
-def run_derivation(name: str, digits: int = 30, spot_check: bool = True):
+def run_derivation(name: str, digits: int = 30, spot_check: bool = True, **derive_kw):
     """(derivation dict for the record, passed flag, quantities describing its checks).
 
     ``spot_check=False`` runs the symbolic steps only (the claim's own numerics stand in for the
     derivation's numeric spot check, e.g. in a quick tier); then "passed" means every symbolic
-    step passed, and the record's derivation says the spot check was not run."""
+    step passed, and the record's derivation says the spot check was not run.  ``derive_kw`` go
+    to the derivation (e.g. the gradient's ``core_grad``: the engine its spot check compares
+    with)."""
     import proofs
-    der = proofs.derive(name, digits=digits, spot_check=spot_check)
+    der = proofs.derive(name, digits=digits, spot_check=spot_check, **derive_kw)
     d = der.to_dict()
     d.pop("runtime_s", None)   # wall-clock: kept out of reproducible records
     steps = der.steps
