@@ -262,7 +262,7 @@ def _on(check, sizes, make=SoftmaxModel):
 # ---- display ------------------------------------------------------------------------------
 
 def _display():
-    i, j, c, w, y, v, F = N.i, N.j, N.c, N.w, N.y, N.v, N.F
+    i, c, w, y, v, F = N.i, N.c, N.w, N.y, N.v, N.F
     s, n = N.s, N.n
     ci, wi = c[i], w[i]
     u = sp.IndexedBase("u")

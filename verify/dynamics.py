@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 import signal
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any

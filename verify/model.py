@@ -396,7 +396,7 @@ def _assemble_stein(setup: Setup, vals: dict, errs: dict):
 
 def _assemble_em(setup: Setup, vals: dict, errs: dict):
     """E[w_i (y - c_i)] = P E[u w_i] - c_i E[w_i]."""
-    n, d, k = setup.n, setup.d, setup.k
+    n, k = setup.n, setup.k
     W, We = vals["w"], errs["w"]
     g = -setup.C * W[:, None]
     ge = np.abs(setup.C) * We[:, None]
