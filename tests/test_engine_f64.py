@@ -207,3 +207,49 @@ def test_far_component_run_agrees_with_the_numpy_path():
     assert a.grad_norm[-1] > 0
     if "engine_fallbacks" in a.settings:           # allowed: steps taken on the numpy path
         assert a.settings["engine_fallbacks"]["steps"] >= 1
+
+
+def _grading_ok(a, b, ties, widths):
+    """A panel [a, b] as fine as a tie's own grading makes it: no wider than PANEL_MAX, and within
+    the graded zone of a tie (edges at p +- w 2^j below PANEL_MAX, the last at distance hl) no
+    wider than max(w, its distance to the tie)."""
+    slack = 1 + 1e-9
+    if b - a > engine_f64.PANEL_MAX * slack:
+        return False
+    for p, w in zip(ties, widths):
+        hl = w * 2.0 ** math.floor(math.log2(engine_f64.PANEL_MAX / w) - 1e-12)
+        dist = 0.0 if a < p < b else min(abs(p - a), abs(p - b))
+        if dist * slack < hl and b - a > max(w, dist) * slack:
+            return False
+    return True
+
+
+@pytest.mark.parametrize("ties, widths", [
+    ([3.6, 3.7, 3.85], [0.13, 0.146, 0.148]),         # a far cell's inner line (n=4, d=2)
+    ([-1.53, -0.91, 1.243, 1.353], [0.13, 0.13, 0.146, 0.372]),   # its outer line
+    ([-2.0, 0.5, 4.0], [0.05, 0.3, 0.01]),                        # well apart
+])
+def test_panel_edges_keep_every_tie_grading_and_drop_only_redundant_edges(ties, widths):
+    # overlapping gradings used to interleave into slivers (a far n=4 cell spent ~40% of its nodes
+    # there); now an edge stays only where the panel without it would be coarser than some tie's
+    # grading: every panel meets the grading condition and no interior edge but a tie can go
+    L = 7.5
+    edges = engine_f64._panel_edges(np.array(ties), np.array(widths), len(ties), L)
+    assert edges[0] == -L and edges[-1] == L and np.all(np.diff(edges) > 0)
+    for p in ties:
+        assert np.any(edges == p)
+    for a, b in zip(edges, edges[1:]):
+        assert _grading_ok(a, b, ties, widths), (a, b)
+    for i in range(1, len(edges) - 1):
+        if edges[i] not in ties:
+            assert not _grading_ok(edges[i - 1], edges[i + 1], ties, widths), edges[i]
+
+
+def test_panel_edges_single_tie_is_the_plain_grading():
+    # one tie: p, p +- w 2^j up to PANEL_MAX, uniform pieces no wider than PANEL_MAX beyond
+    p, w, L = 0.3, 0.1, 7.5
+    edges = engine_f64._panel_edges(np.array([p]), np.array([w]), 1, L)
+    inner = edges[np.abs(edges - p) < 1.7]
+    expect = np.sort(np.concatenate([[p], p + w * 2.0 ** np.arange(5), p - w * 2.0 ** np.arange(5)]))
+    assert np.allclose(inner, expect, rtol=0, atol=1e-12)
+    assert np.all(np.diff(edges) <= engine_f64.PANEL_MAX * (1 + 1e-12))

@@ -16,7 +16,8 @@ Rules (independent of :mod:`verify.quadrature`, same mathematics):
   n * K * k exponentials per rule, not one per node and component), node loop innermost;
 * separated directions (up to three): composite Gauss-Legendre on [-L, L] split at the softmax tie
   points (pairs of logits along the inner line, triples along the next one, quadruples -- vertices
-  of the 3-D softmax diagram -- along the outermost) and graded towards them,
+  of the 3-D softmax diagram -- along the outermost) and graded towards them (where the gradings
+  of nearby ties overlap, an edge stays only if some tie's grading needs it: no slivers),
   all computed inside the compiled code per outer node; Gauss-Hermite along the remaining directions.
   As in :mod:`verify.quadrature`, the range is widened until a rigorous bound on the Gaussian mass
   outside it times a bound on |f| is small *relative to the computed loss and gradient* (a far
@@ -300,9 +301,11 @@ def _accum_block(A, q, U, Ws, C, D, acc, aacc, vmax, track_max, V, H, Fc):
     """Accumulate the blocks F, wv (n*d), wh (n), uwh (k*n) over q nodes (coordinates U (k, q),
     weights Ws).  A (n, q) holds the
     unnormalised softmax weights (overwritten).  Node loop innermost.  aacc gets sum W |term|
-    (for the rounding bound), vmax max |term| (for the truncation bound, when track_max)."""
+    (for the rounding bound; an empty aacc skips it: the coarse rule of a pair needs none),
+    vmax max |term| (for the truncation bound, when track_max)."""
     n, d = D.shape
     k = U.shape[0]
+    rnd = aacc.shape[0] > 0
     for c in range(q):
         s = 0.0
         for i in range(n):
@@ -325,10 +328,11 @@ def _accum_block(A, q, U, Ws, C, D, acc, aacc, vmax, track_max, V, H, Fc):
     c0n = math.sqrt(c0n)
     gam = 0.5 * (n + 3)
     Vs = np.zeros(q)
-    for i in range(n):
-        dn = Dn[i]
-        for c in range(q):
-            Vs[c] += A[i, c] * dn
+    if rnd:
+        for i in range(n):
+            dn = Dn[i]
+            for c in range(q):
+                Vs[c] += A[i, c] * dn
     for j in range(d):
         for c in range(q):
             V[j, c] = 0.0
@@ -349,45 +353,60 @@ def _accum_block(A, q, U, Ws, C, D, acc, aacc, vmax, track_max, V, H, Fc):
             V[j, c] += c0
     s = 0.0
     sa = 0.0
-    for c in range(q):
-        f = 0.0
-        for j in range(d):
-            f += V[j, c] * V[j, c]
-        Fc[c] = f
-        s += Ws[c] * f
-        # |fl(v) - v| <= (n+3) eps va, so |fl(f) - f| <= (n+3) eps va (2|v| + (n+3) eps va)
-        # + d eps f; the rounding bound is 8 sqrt(m) eps times this magnitude
-        va = c0n + Vs[c]
-        sa += Ws[c] * (f + gam * va * (math.sqrt(f) + 2 * gam * EPS * va))
+    if rnd:
+        for c in range(q):
+            f = 0.0
+            for j in range(d):
+                f += V[j, c] * V[j, c]
+            Fc[c] = f
+            s += Ws[c] * f
+            # |fl(v) - v| <= (n+3) eps va, so |fl(f) - f| <= (n+3) eps va (2|v| + (n+3) eps va)
+            # + d eps f; the rounding bound is 8 sqrt(m) eps times this magnitude
+            va = c0n + Vs[c]
+            sa += Ws[c] * (f + gam * va * (math.sqrt(f) + 2 * gam * EPS * va))
+        aacc[0] += sa
+    else:
+        for c in range(q):
+            f = 0.0
+            for j in range(d):
+                f += V[j, c] * V[j, c]
+            Fc[c] = f
+            s += Ws[c] * f
     acc[0] += s
-    aacc[0] += sa
     if track_max:
         for c in range(q):
             vmax[0] = max(vmax[0], Fc[c])
     p = 1
     for i in range(n):
-        for j in range(d):
-            s = 0.0
+        if rnd:
+            # the same magnitude for every j
             sa = 0.0
             for c in range(q):
-                t = Ws[c] * A[i, c]
-                s += t * V[j, c]
-                sa += t * (c0n + Vs[c])
+                sa += Ws[c] * A[i, c] * (c0n + Vs[c])
+        for j in range(d):
+            s = 0.0
+            for c in range(q):
+                s += Ws[c] * A[i, c] * V[j, c]
             acc[p] += s
-            aacc[p] += sa
+            if rnd:
+                aacc[p] += sa
             if track_max:
                 for c in range(q):
                     vmax[p] = max(vmax[p], A[i, c] * abs(V[j, c]))
             p += 1
     for i in range(n):
         s = 0.0
-        sa = 0.0
-        for c in range(q):
-            t = Ws[c] * A[i, c]
-            s += t * H[i, c]
-            sa += t * (Dn[i] + Vs[c]) * (c0n + Vs[c])
+        if rnd:
+            sa = 0.0
+            for c in range(q):
+                t = Ws[c] * A[i, c]
+                s += t * H[i, c]
+                sa += t * (Dn[i] + Vs[c]) * (c0n + Vs[c])
+            aacc[p] += sa
+        else:
+            for c in range(q):
+                s += Ws[c] * A[i, c] * H[i, c]
         acc[p] += s
-        aacc[p] += sa
         if track_max:
             for c in range(q):
                 vmax[p] = max(vmax[p], A[i, c] * abs(H[i, c]))
@@ -395,13 +414,17 @@ def _accum_block(A, q, U, Ws, C, D, acc, aacc, vmax, track_max, V, H, Fc):
     for m in range(k):
         for i in range(n):
             s = 0.0
-            sa = 0.0
-            for c in range(q):
-                t = Ws[c] * U[m, c] * A[i, c]
-                s += t * H[i, c]
-                sa += abs(t) * (Dn[i] + Vs[c]) * (c0n + Vs[c])
+            if rnd:
+                sa = 0.0
+                for c in range(q):
+                    t = Ws[c] * U[m, c] * A[i, c]
+                    s += t * H[i, c]
+                    sa += abs(t) * (Dn[i] + Vs[c]) * (c0n + Vs[c])
+                aacc[p + m * n + i] += sa
+            else:
+                for c in range(q):
+                    s += Ws[c] * U[m, c] * A[i, c] * H[i, c]
             acc[p + m * n + i] += s
-            aacc[p + m * n + i] += sa
             if track_max:
                 for c in range(q):
                     vmax[p + m * n + i] = max(vmax[p + m * n + i], abs(U[m, c] * A[i, c] * H[i, c]))
@@ -651,6 +674,10 @@ def _panel_edges(pos, wid, nb, L):
             cap += 2
             h *= 2
     raw = np.empty(cap)
+    fp = np.empty(nb)     # the features graded towards: centre, width, last graded distance
+    fw = np.empty(nb)
+    fl = np.zeros(nb)
+    nf = 0
     c = 0
     raw[c] = -L
     raw[c + 1] = L
@@ -677,7 +704,10 @@ def _panel_edges(pos, wid, nb, L):
         raw[c] = p
         c += 1
         h = max(w, hi - lo)
+        fp[nf] = p
+        fw[nf] = h
         while h < PANEL_MAX:
+            fl[nf] = h
             q = p - h
             if -L < q < L:
                 raw[c] = q
@@ -687,7 +717,9 @@ def _panel_edges(pos, wid, nb, L):
                 raw[c] = q
                 c += 1
             h *= 2
+        nf += 1
     pts = raw[:c][_argsort(raw[:c])]
+    c = _drop_redundant(pts, c, fp[:nf], fw[:nf], fl[:nf])
     # edges closer than a thousandth of the narrowest transition are one edge (near-coincident
     # ties, e.g. a cluster of nearly equal parameters, would otherwise make slivers)
     tiny = 1e-12 * L if wmin == np.inf else max(1e-12 * L, 1e-3 * wmin)
@@ -708,6 +740,53 @@ def _panel_edges(pos, wid, nb, L):
         out[m] = q
         m += 1
     return out[:m]
+
+
+@njit(cache=True)
+def _drop_redundant(pts, c, fp, fw, fl):
+    """Remove, in place, the graded edges of pts[:c] (sorted) that another feature's grading made
+    redundant; returns the new count.  One feature's grading (centre p, width h, edges p +- h 2^j
+    up to the last, p +- fl, below PANEL_MAX) makes every panel within fl of p no wider than
+    max(h, its distance to p), and panels beyond no wider than PANEL_MAX; where the gradings of
+    nearby features overlap, their edges interleave into slivers much narrower than that.  An edge
+    is dropped when the panel that results (from the last edge kept to the next candidate) still
+    meets that condition for every feature.  Feature centres and the range ends are always kept,
+    so a single feature's grading is unchanged and no panel is coarser than some feature's own
+    grading allows there (the condition only gets harder as a panel widens: the greedy pass keeps
+    exactly the edges whose removal would break it)."""
+    nf = fp.shape[0]
+    if nf < 2:
+        return c
+    slack = 1 + 1e-12
+    m = 1
+    for t in range(1, c):
+        e = pts[t]
+        keep = t == c - 1
+        if not keep:
+            for f in range(nf):
+                if e == fp[f]:
+                    keep = True
+                    break
+        if not keep:
+            a = pts[m - 1]
+            b = pts[t + 1]
+            width = b - a
+            if width > PANEL_MAX * slack:
+                keep = True
+            else:
+                for f in range(nf):
+                    p = fp[f]
+                    if a < p < b:
+                        dist = 0.0
+                    else:
+                        dist = min(abs(p - a), abs(p - b))
+                    if dist < fl[f] and width > max(fw[f], dist) * slack:
+                        keep = True
+                        break
+        if keep:
+            pts[m] = e
+            m += 1
+    return m
 
 
 @njit(cache=True, fastmath=FAST)
@@ -1055,6 +1134,7 @@ def _evaluate(C, params, state, G, errs):
     Gt = np.empty((n, d))
     widenings = 0
     lv = start
+    noacc = np.zeros(0)
     while lv < NL:
         vals = np.zeros((2, ncomp))
         aacc = np.zeros(ncomp)
@@ -1064,12 +1144,13 @@ def _evaluate(C, params, state, G, errs):
             coarse = pass_ == 0
             for m in range(nsm):
                 idx[m] = _gh_index(lsp[perm[ks + m]], lv, top, coarse, digits)
-            aacc[:] = 0.0
+            # the rounding bound is the returned (fine) rule's: the coarse pass skips it
+            ra = noacc if coarse else aacc
             if ks == 0:
-                mnodes = _tensor_gh(E, o, C, D, idx, vals[pass_], aacc, vmax)
+                mnodes = _tensor_gh(E, o, C, D, idx, vals[pass_], ra, vmax)
             else:
                 mnodes = _split(E, o, C, D, ks, idx, lv - 1 if coarse else lv, L, margin,
-                                vals[pass_], aacc, vmax)
+                                vals[pass_], ra, vmax)
             total += mnodes
             if mnodes > (MAX_NODES_SPLIT3 if ks == 3 else MAX_NODES):
                 state[ki, ks, 0] = lv
