@@ -233,6 +233,30 @@ def _no_strays(out):
     assert not strays, strays
 
 
+def test_pool_takes_the_previous_run_s_longest_checks_first(tmp_path, fake_claims, monkeypatch):
+    """With a report in --out, the pool is handed the checks longest first by that report's
+    times for the same tier (untimed ones after, in registry order); a run of another tier, or
+    none, keeps registry order; the records come out in registry order either way."""
+    out = tmp_path / "rep"
+    assert main(["run", "a", "b", "later", "--quick", "--jobs", "1", "--out", str(out)]) == 0
+    timings = json.loads((out / "timings.json").read_text())
+    timings["claims"] = {"a": 0.0, "b": 3.0, "later": 5.0}
+    (out / "timings.json").write_text(json.dumps(timings))
+    handed = []
+    real = runner._run_pool
+
+    def spy(ids, *a):
+        handed.append(list(ids))
+        return real(ids, *a)
+    monkeypatch.setattr(runner, "_run_pool", spy)
+    assert main(["run", "a", "b", "later", "--quick", "--jobs", "2", "--out", str(out)]) == 0
+    assert main(["run", "a", "b", "later", "--jobs", "2", "--out", str(out)]) == 0   # full tier
+    assert handed == [["later", "b", "a"], ["a", "b", "later"]]
+    recs, _ = _records(out)
+    assert list(recs) == ["a", "b", "later"]
+    assert runner.longest_first(["a", "b"], None, "quick") == ["a", "b"]
+
+
 def test_partial_run_merges_into_the_existing_report(tmp_path, fake_claims, capsys):
     out = tmp_path / "rep"
     assert main(["run", "a", "b", "--quick", "--jobs", "1", "--out", str(out)]) == 0

@@ -230,6 +230,17 @@ def _collect(fut, cid, tier, results) -> None:
             results[cid] = _blank_record(cid, tier, rec.ERROR, f"{type(e).__name__}: {e}")
 
 
+def longest_first(ids: list[str], previous, tier: str) -> list[str]:
+    """The order in which a pool takes the checks: longest first by the previous report's run
+    times for the same tier (so a long check does not start last and leave one worker idle at
+    the end); checks without such a time keep their order, after the timed ones.  The records
+    are reported in ``ids`` order whatever the order they ran in."""
+    if not previous:
+        return list(ids)
+    saved = {r.id: r.runtime_s for r in previous[0] if r.tier == tier and r.runtime_s > 0}
+    return sorted(ids, key=lambda cid: -saved.get(cid, 0.0))
+
+
 def _run_pool(ids, tier, seed, jobs, show, results) -> bool:
     pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init,
                                initargs=(progress.configured(),))
@@ -332,7 +343,8 @@ def _run_claims(ids: list[str] | None, *, quick: bool, seed: int, jobs: int | No
         if jobs == 1 or len(ids) == 1:
             stopped = _run_serial(ids, tier, seed, show, results)
         else:
-            stopped = _run_pool(ids, tier, seed, jobs, show, results)
+            stopped = _run_pool(longest_first(ids, previous, tier), tier, seed, jobs, show,
+                                results)
         stopped = stopped or interrupt.requested()
         total = time.perf_counter() - started
         records = [results[cid] for cid in ids if cid in results]
