@@ -972,6 +972,14 @@ class ArbEvaluator:
         return f_est, g_est
 
 
+def F(c, digits: int) -> Estimate:
+    """F at ``digits`` significant digits, as :func:`verify.model.F` at the multiprecision working
+    precision it would choose, computed by this kernel (see :func:`grad_F`)."""
+    c_exact = model.check_params(c, "c")
+    prec = _precision.choose(c_exact, digits, allow_float64=False)
+    return ArbEvaluator(prec).F(c_exact)
+
+
 def grad_F(c, digits: int, *, with_loss: bool = False):
     """The direct-form gradient of F (and F with ``with_loss``) at ``digits`` significant digits,
     as :func:`verify.model.grad_F` at the multiprecision working precision it would choose, but

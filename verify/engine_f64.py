@@ -352,27 +352,22 @@ def _accum_block(A, q, U, Ws, C, D, acc, aacc, vmax, track_max, V, H, Fc):
         for c in range(q):
             V[j, c] += c0
     s = 0.0
-    sa = 0.0
+    for c in range(q):
+        f = 0.0
+        for j in range(d):
+            f += V[j, c] * V[j, c]
+        Fc[c] = f
+        s += Ws[c] * f
+    acc[0] += s
     if rnd:
+        sa = 0.0
         for c in range(q):
-            f = 0.0
-            for j in range(d):
-                f += V[j, c] * V[j, c]
-            Fc[c] = f
-            s += Ws[c] * f
             # |fl(v) - v| <= (n+3) eps va, so |fl(f) - f| <= (n+3) eps va (2|v| + (n+3) eps va)
             # + d eps f; the rounding bound is 8 sqrt(m) eps times this magnitude
             va = c0n + Vs[c]
+            f = Fc[c]
             sa += Ws[c] * (f + gam * va * (math.sqrt(f) + 2 * gam * EPS * va))
         aacc[0] += sa
-    else:
-        for c in range(q):
-            f = 0.0
-            for j in range(d):
-                f += V[j, c] * V[j, c]
-            Fc[c] = f
-            s += Ws[c] * f
-    acc[0] += s
     if track_max:
         for c in range(q):
             vmax[0] = max(vmax[0], Fc[c])

@@ -33,14 +33,11 @@ import mpmath
 import numpy as np
 from mpmath.calculus.quadrature import TanhSinh
 
-from verify import model
-from verify import precision as _precision
+from verify import engine_arb, model
 from verify.claims.common import decided_record, plain_tuple, quantity
 from verify.claims.statement import Conclusion, Decision, Statement, Twin
 from verify.claims.record import Finding
 from verify.claims.symbolic_common import run_derivation
-from verify import engine_arb
-from verify.engine_arb import ArbEvaluator
 from verify.precision import context
 
 ID = "gradient"
@@ -288,11 +285,15 @@ def engine_loss(c, digits: int):
     or trapezoid rule pairs in ball arithmetic, error = pair difference + rigorous rounding and
     tail radius); where it does not certify them (rule beyond its budget, fallback), the
     reduced tanh-sinh integral :func:`loss_F` at ``digits`` digits instead."""
-    ce = model.check_params(c, "c")
-    f = ArbEvaluator(_precision.choose(ce, digits, allow_float64=False)).F(ce)
-    if f.ok and f.rule.get("engine") == "arb" and model.digits_reached(f)[0] >= digits:
+    f = engine_arb.F(c, digits)
+    if _certified_by_arb(f, digits):
         return f.value, f.error
     return loss_F(c, digits)
+
+
+def _certified_by_arb(est: model.Estimate, digits: int) -> bool:
+    """The Arb kernel answered (no fallback) and its error bound certifies ``digits`` digits."""
+    return est.ok and est.rule.get("engine") == "arb" and model.digits_reached(est)[0] >= digits
 
 
 def engine_gradient(c, digits: int, form: str) -> model.Estimate:
@@ -303,7 +304,7 @@ def engine_gradient(c, digits: int, form: str) -> model.Estimate:
     the kernel)."""
     if form == "direct":
         g = engine_arb.grad_F(c, digits)
-        if g.ok and g.rule.get("engine") == "arb" and model.digits_reached(g)[0] >= digits:
+        if _certified_by_arb(g, digits):
             return g
     return model.grad_F(c, digits, form=form)
 

@@ -113,8 +113,9 @@ def profile_L(ctx, s, n: int) -> tuple[Any, Any]:
 
 def find_s_star(n: int, digits: int, sign: int = 1) -> dict:
     """s* from the sign change of G on SCAN (float64), located by the Anderson–Björck bracketing
-    solver in float64 and refined by the secant method at digits + 15 working digits.  Returns s*, its error bar |G(s*)| + err / |G'(s*)|,
-    G(s*) and G'(s*) (difference quotient), or {'found': False} when G keeps its sign."""
+    solver in float64 and refined by the secant method at digits + 15 working digits.  Returns
+    s*, its error bar |G(s*)| + err / |G'(s*)|, G(s*) and G'(s*) (difference quotient), or
+    {'found': False} when G keeps its sign."""
     # the scan and the first root only bracket and seed the refinement: float64 tanh-sinh
     # (mpmath.fp, ~40x faster than 20 digits), a scan value whose sign it does not resolve
     # (|G| within 10 error estimates of 0) at 20 digits
