@@ -12,6 +12,7 @@ import math
 import multiprocessing as mp
 import os
 import re
+import types
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 
@@ -238,12 +239,55 @@ def _ok(v: float, scale: str) -> bool:
     return math.isfinite(v) and (scale != "log" or v > 0)
 
 
+# Tables of a TrueType font that a PDF viewer never reads (glyph substitution and positioning,
+# kerning: matplotlib has placed every glyph already).  Subsetting them is about a third of the
+# time a figure's PDF takes (DejaVu's GSUB/GPOS are large), so the fonts embedded in our PDFs go
+# without them: the glyph outlines, metrics, names and character map are what is shown and copied.
+UNREAD_PDF_TABLES = ("GSUB", "GPOS", "GDEF", "kern")
+
+
+@contextmanager
+def _lean_font_subsets():
+    """Within the scope, matplotlib's PDF font subsets leave out :data:`UNREAD_PDF_TABLES`.
+
+    matplotlib subsets each embedded font with fontTools' ``subset.Options`` (its
+    ``_backend_pdf_ps.get_glyphs_subset``); here that module sees an ``Options`` that also drops
+    those tables.  Another matplotlib without that module attribute is left as it is."""
+    from matplotlib.backends import _backend_pdf_ps as pdf_ps
+    module = getattr(pdf_ps, "subset", None)
+    options = getattr(module, "Options", None)
+    if options is None:
+        yield
+        return
+
+    class LeanOptions(options):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.drop_tables += [t for t in UNREAD_PDF_TABLES if t not in self.drop_tables]
+
+    lean = types.SimpleNamespace(**vars(module))
+    lean.Options = LeanOptions
+    pdf_ps.subset = lean
+    try:
+        yield
+    finally:
+        pdf_ps.subset = module
+
+
+def _write(fig: MplFigure, fmt: str, metadata: dict) -> bytes:
+    buf = io.BytesIO()
+    if fmt == "pdf":
+        with _lean_font_subsets():
+            fig.savefig(buf, format=fmt, metadata=metadata)
+    else:
+        fig.savefig(buf, format=fmt, metadata=metadata)
+    return buf.getvalue()
+
+
 def _save(fig_rec, fmt: str, metadata: dict, errors=None) -> bytes:
     with matplotlib.rc_context(RC):
         fig = fig_rec() if callable(fig_rec) else _draw(fig_rec, errors)
-        buf = io.BytesIO()
-        fig.savefig(buf, format=fmt, metadata=metadata)
-    return buf.getvalue()
+        return _write(fig, fmt, metadata)
 
 
 def render_svg(fig_rec, errors: dict | None = None) -> bytes:
@@ -261,10 +305,21 @@ def render_pdf(fig_rec, errors: dict | None = None) -> bytes:
 POOL_FROM = 6
 
 
+def render_both(fig_rec, errors: dict | None = None) -> tuple[bytes, bytes]:
+    """(SVG, PDF) bytes of one drawing: laid out once for the SVG, and the PDF written with that
+    layout (the layout engine is switched off before the second save, so both files place every
+    element alike).  The SVG bytes are :func:`render_svg`'s; the PDF can differ from
+    :func:`render_pdf`'s, which lays the figure out anew, in the last digits of positions."""
+    with matplotlib.rc_context(RC):
+        fig = fig_rec() if callable(fig_rec) else _draw(fig_rec, errors)
+        svg = _write(fig, "svg", SVG_METADATA)
+        fig.set_layout_engine("none")
+        return svg, _write(fig, "pdf", PDF_METADATA)
+
+
 def _both(item) -> tuple[bytes, bytes]:
     fig_rec, errors = item
-    extra = () if errors is None else (errors,)
-    return render_svg(fig_rec, *extra), render_pdf(fig_rec, *extra)
+    return render_both(fig_rec, errors)
 
 
 @contextmanager
@@ -305,7 +360,8 @@ def render_many(items: list, workers: int | None = None) -> list[tuple[bytes, by
     """(SVG, PDF) bytes of each ``(fig_rec, errors)`` in ``items``, in order (mathtext parsed
     once per expression: :func:`_shared_mathtext`).
 
-    Drawing a figure costs about a second (text layout and PDF font subsets dominate), so from
+    Drawing a figure costs most of a second (text layout and the PDF's font subsets dominate;
+    each figure is laid out once for both files: :func:`render_both`), so from
     ``POOL_FROM`` figures on they are drawn in ``workers`` forked processes (default: the usable
     cores).  Each figure is drawn from its own input under the same pinned rcParams, so the bytes
     are those of a drawing in this process (tests/test_report.py compares them)."""
