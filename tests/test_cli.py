@@ -257,6 +257,38 @@ def test_pool_takes_the_previous_run_s_longest_checks_first(tmp_path, fake_claim
     assert runner.longest_first(["a", "b"], None, "quick") == ["a", "b"]
 
 
+def test_checks_run_together_go_to_one_worker_in_their_order(tmp_path, fake_claims, monkeypatch):
+    """A RUN_TOGETHER group asked for together is one pool job: its checks run in one worker, in
+    the group's order (so a later one finds what an earlier one cached in that process).  Here
+    `later` needs `b` to have run in its process; `b` takes 1 s, so if they were separate jobs
+    the other worker, free after `a`, would take `later`.  After a Ctrl-C, the rest of a job is
+    recorded as interrupted without starting."""
+    def b_work():
+        time.sleep(1.0)
+        os.environ["VERIFY_TEST_B_RAN_IN"] = str(os.getpid())
+
+    def later_work():
+        if os.environ.get("VERIFY_TEST_B_RAN_IN") != str(os.getpid()):
+            raise RuntimeError("b did not run before later in this process")
+    monkeypatch.delenv("VERIFY_TEST_B_RAN_IN", raising=False)
+    fake_claims["b"] = _fake_claim("b", work=b_work)
+    fake_claims["later"] = _fake_claim("later", work=later_work)
+    monkeypatch.setattr(runner, "RUN_TOGETHER", (("b", "later"),))
+    assert runner.pool_jobs(["later", "a", "b"]) == [("b", "later"), ("a",)]
+    assert runner.pool_jobs(["a", "later"]) == [("a",), ("later",)]
+    out = tmp_path / "rep"
+    assert main(["run", "a", "b", "later", "--quick", "--jobs", "2", "--out", str(out)]) == 0
+    recs, _ = _records(out)
+    assert list(recs) == ["a", "b", "later"]
+    assert {r["verdict"] for r in recs.values()} == {"CONFIRMED"}, recs["later"]["reason"]
+    interrupt.request()
+    try:
+        rs = runner.run_job(("a", "b"), "quick", 0)
+    finally:
+        interrupt.clear()
+    assert [r.id for r in rs] == ["a", "b"] and all(runner.is_interrupted(r) for r in rs)
+
+
 def test_partial_run_merges_into_the_existing_report(tmp_path, fake_claims, capsys):
     out = tmp_path / "rep"
     assert main(["run", "a", "b", "--quick", "--jobs", "1", "--out", str(out)]) == 0
@@ -373,6 +405,18 @@ def test_kill_during_rendering_leaves_the_old_report(tmp_path):
     _no_strays(out)                                          # the dead run's staging is gone
 
 
+def _group_size(pgid: int) -> int:
+    """How many live processes are in process group ``pgid`` (from /proc)."""
+    n = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        n += fields[0] != "Z" and int(fields[2]) == pgid
+    return n
+
+
 def test_ctrl_c_with_a_process_pool_exits_130_and_keeps_other_records(tmp_path):
     """`verify run thm3.4 thm3.5 --quick --jobs 2`, SIGINT to the process group (as a terminal's
     Ctrl-C) after the claims started: exit 130 within seconds, no worker left behind, and the
@@ -386,7 +430,12 @@ def test_ctrl_c_with_a_process_pool_exits_130_and_keeps_other_records(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "verify", "run", "thm3.4", "thm3.5", "--quick",
                              "--jobs", "2", "--out", str(out)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
-    time.sleep(4.0)
+    # after the pool's two workers exist (each starts its check at once), however long the
+    # imports took on a loaded machine; then 1 s into the checks
+    deadline = time.monotonic() + 120
+    while _group_size(proc.pid) < 3 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)
     os.killpg(proc.pid, signal.SIGINT)
     sent = time.perf_counter()
     try:

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from verify import interrupt, progress
 from verify.claims import record as rec
-from verify.claims.registry import CLAIM_IDS, load
+from verify.claims.registry import CLAIM_IDS, RUN_TOGETHER, load
 
 EXIT_INTERRUPTED = 130
 GRACE_S = 3.0  # how long stopped workers get to hand back their interrupted records
@@ -220,14 +220,17 @@ def _run_serial(ids, tier, seed, show, results) -> bool:
     return interrupt.requested()
 
 
-def _collect(fut, cid, tier, results) -> None:
+def _collect(fut, job, tier, results) -> None:
+    """The records of a finished pool job (:func:`run_job`) into ``results``."""
     try:
-        results[cid] = fut.result()
+        for r in fut.result():
+            results[r.id] = r
     except BaseException as e:  # noqa: BLE001 - a dead worker (BrokenProcessPool) or a stray signal
-        if isinstance(e, KeyboardInterrupt) or interrupt.requested():
-            results[cid] = interrupted_record(cid, tier)
-        else:
-            results[cid] = _blank_record(cid, tier, rec.ERROR, f"{type(e).__name__}: {e}")
+        for cid in job:
+            if isinstance(e, KeyboardInterrupt) or interrupt.requested():
+                results[cid] = interrupted_record(cid, tier)
+            else:
+                results[cid] = _blank_record(cid, tier, rec.ERROR, f"{type(e).__name__}: {e}")
 
 
 def longest_first(ids: list[str], previous, tier: str) -> list[str]:
@@ -241,6 +244,28 @@ def longest_first(ids: list[str], previous, tier: str) -> list[str]:
     return sorted(ids, key=lambda cid: -saved.get(cid, 0.0))
 
 
+def pool_jobs(order: list[str]) -> list[tuple[str, ...]]:
+    """The pool's jobs for checks taken in ``order``: each check alone, except the checks of a
+    ``RUN_TOGETHER`` group that are asked for together: one job, in the group's order, at the
+    place of the first of them in ``order``."""
+    group_of = {cid: g for g in RUN_TOGETHER for cid in g}
+    jobs, taken = [], set()
+    for cid in order:
+        if cid in taken:
+            continue
+        job = tuple(c for c in group_of[cid] if c in order) if cid in group_of else (cid,)
+        jobs.append(job)
+        taken.update(job)
+    return jobs
+
+
+def run_job(job: tuple[str, ...], tier: str, seed: int) -> list[rec.ClaimRecord]:
+    """Run the checks of one pool job in turn (:func:`run_one`); after a Ctrl-C the rest are
+    recorded as interrupted without starting."""
+    return [interrupted_record(cid, tier) if interrupt.requested() else run_one(cid, tier, seed)
+            for cid in job]
+
+
 def _run_pool(ids, tier, seed, jobs, show, results) -> bool:
     pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init,
                                initargs=(progress.configured(),))
@@ -249,14 +274,15 @@ def _run_pool(ids, tier, seed, jobs, show, results) -> bool:
     try:
         with interrupt.armed():
             with interrupt.forking():  # a Ctrl-C while the workers start does not kill one
-                futs = {pool.submit(run_one, cid, tier, seed): cid for cid in ids}
+                futs = {pool.submit(run_job, job, tier, seed): job for job in pool_jobs(ids)}
             interrupt.check()  # a Ctrl-C before the pool started
             for fut in as_completed(futs):
-                cid = futs[fut]
-                _collect(fut, cid, tier, results)
+                job = futs[fut]
+                _collect(fut, job, tier, results)
                 if show:
-                    r = results[cid]
-                    progress.claim_finished(cid, r.verdict, r.runtime_s, len(results), len(ids))
+                    for cid in job:
+                        r = results[cid]
+                        progress.claim_finished(cid, r.verdict, r.runtime_s, len(results), len(ids))
     except KeyboardInterrupt:
         interrupt.note()
         stopped = True
@@ -283,11 +309,14 @@ def _stop_pool(pool, futs, tier, results) -> None:
             wait(running, timeout=GRACE_S)
     except KeyboardInterrupt:  # a second Ctrl-C (interrupt.repeated()): no more waiting
         interrupt.note()
-    for f, cid in futs.items():
-        if cid not in results and f.done() and not f.cancelled():
-            _collect(f, cid, tier, results)
-        elif cid not in results and not f.cancelled():
-            results[cid] = interrupted_record(cid, tier)
+    for f, job in futs.items():
+        if all(cid in results for cid in job) or f.cancelled():
+            continue
+        if f.done():
+            _collect(f, job, tier, results)
+        else:
+            for cid in job:
+                results[cid] = interrupted_record(cid, tier)
     for p in procs:
         if p.is_alive():
             p.terminate()
