@@ -37,6 +37,7 @@ import numpy as np
 from numba import njit
 
 from verify.asymptotics.ode import dopri45, hermite
+from verify.precision import context
 
 # The reduced law is an asymptotic statement about separated components: below this distance of
 # the cluster from the target the near mean's offset is not small and the law is refused.
@@ -193,10 +194,10 @@ def drift_mp(r, m: int = 1, delta=0, digits: int = 20) -> tuple[mpmath.mpf, mpma
     Gauss-Legendre; the estimate is the larger of quad's own and the two rules' difference.
     ``delta`` is exact (a near mean held there)."""
     _check_regime(float(r), m, float(delta))
-    ctx = mpmath.MPContext()
     # quad's convergence floor is absolute (~10^-dps): add the digits of the value's own size,
-    # ~e^{-r^2/8} (the integrand lives near the tie point r/2)
-    ctx.dps = digits + 15 + int(float(r) ** 2 / (8 * math.log(10)))
+    # ~e^{-r^2/8} (the integrand lives near the tie point r/2); a context shared per precision
+    # keeps quad's nodes
+    ctx = context(digits + 15 + int(float(r) ** 2 / (8 * math.log(10))))
     r, d = ctx.mpf(r), ctx.mpf(delta)
     s = r - d
     yt = (r + d) / 2 - ctx.log(m) / s
