@@ -59,8 +59,20 @@ def mellin(sv=s, av=a):
 @functools.lru_cache(maxsize=None)
 def moments(k_max: int = 4) -> tuple:
     """K_j = int sigmoid(x + a)^2 e^{-x/2} x^j dx = (-1)^j Phi^(j)(1/2), j = 0..k_max, expanded
-    (at s = 1/2 the sine and cosine are exact numbers: each K_j is a polynomial in a and pi times
-    e^{a/2}; expand gives the same expressions as simplify, which took 4 s for k_max = 6)."""
+    (polynomials in a and pi times e^{a/2}).  The derivatives at s = 1/2 are read off the Taylor
+    series Phi(1/2 + h) = pi e^{a/2} e^{a h} (1/2 - h) sec(pi h) (sin(pi (1/2 + h)) = cos(pi h)),
+    K_j = (-1)^j j! [h^j]: ~2x faster than differentiating Phi j times, the same expressions
+    (:func:`moments_by_differentiation`, compared in the tests)."""
+    h = sp.Symbol("h")
+    sec = sp.series(1 / sp.cos(sp.pi * h), h, 0, k_max + 1).removeO()
+    ex = sum((a * h) ** k / sp.factorial(k) for k in range(k_max + 1))
+    taylor = sp.expand(sp.pi * sp.exp(a / 2) * (sp.Rational(1, 2) - h) * ex * sec)
+    return tuple(sp.expand((-1) ** j * sp.factorial(j) * taylor.coeff(h, j))
+                 for j in range(k_max + 1))
+
+
+def moments_by_differentiation(k_max: int = 4) -> tuple:
+    """:func:`moments` the long way: (-1)^j Phi^(j)(1/2) by differentiating :func:`mellin`."""
     P = mellin()
     return tuple(sp.expand(((-1) ** j * sp.diff(P, s, j)).subs(s, sp.Rational(1, 2)))
                  for j in range(k_max + 1))

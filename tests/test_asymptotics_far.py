@@ -355,6 +355,14 @@ def test_log_normal_tail_below_minus_nine_is_erfc_rounded():
     assert far.log_normal_tail(np.array([-8.0]))[0] != 0.0
 
 
+def test_moments_from_the_taylor_series_are_the_derivatives_of_phi():
+    """K_j read off the Taylor series of Phi(1/2 + h) are the expressions obtained by
+    differentiating the Mellin transform j times (the slow route), j = 0..6."""
+    fast = far_drift.moments(6)
+    slow = far_drift.moments_by_differentiation(6)
+    assert len(fast) == 7 and all(f == s_ for f, s_ in zip(fast, slow))
+
+
 def test_log_normal_tail_is_its_scalar_formula_bit_for_bit():
     """The compiled ln Phi(-t) gives the float64 values of its formula written with the math
     module (math.erfc, math.log, math.log1p call the same C library), over each branch and their
