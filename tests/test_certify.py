@@ -1,4 +1,5 @@
-"""Tests of verify.certify (Arb enclosures) against the mpmath engine, mutants whose enclosures must
+"""Tests of verify.certify (Arb enclosures) against the mpmath engine, its closed-form integrand
+against the generic series averaged over the Gauss-Hermite points, mutants whose enclosures must
 fail, the claim records' certified assurance, and proofs.all_equal."""
 from __future__ import annotations
 
@@ -92,6 +93,132 @@ def test_property_directional_contains_core(n, s, u):
     assert contains(certify.directional(n, 1, s, uu, 1, 100)[0], dot, 10 * g.max_error())
 
 
+# ---- the closed-form integrand against the Gauss-Hermite average of the generic series ----------
+
+def _reference(n, d, s, u, order, z):
+    """E_perp[k_order](z) the slow way: _coefficients (generic series arithmetic over the grouped
+    rows) averaged over the 2-point Gauss-Hermite product rule y_j = +-1 (exact for degree <= 3)."""
+    from flint import acb
+    rows, mult = certify._groups(u)
+    ng = len(rows) - 2
+    ua = [[(certify._exact(x) if x != 0 else 0) for x in row] for row in rows]
+    sa = acb(s)
+    w = certify._weights(sa, z, n, ng)
+    c1 = [certify._exact(s), -certify._exact(s)] + [0] * ng
+    pts = certify._offaxis_points(u, d)
+    tot = acb(0)
+    for p in pts:
+        y = [z] + [acb(x) for x in p[1:]]
+        tot += certify._coefficients(w, c1, ua, y, acb(1), acb(arb(1) / 2), mult)[order]
+    return tot / len(pts), w
+
+
+def _series_vs_reference(n, d, s, u, order, zs, prec=200):
+    """Both enclosures contain the same number: they overlap, and at exact nodes (radius 0) they
+    agree to the working precision (so an overlap is not a blanket of two wide balls)."""
+    from flint import acb
+    with fctx.workprec(prec):
+        f = certify._series(certify._exact(s), u, order)
+        for z in zs:
+            ref, w = _reference(n, d, s, u, order, z)
+            got = f(z, w[0], w[1], w[-1])
+            assert got.overlaps(ref), (n, d, u, order, z, got, ref)
+            if z.rad() == 0:
+                scale = max(1.0, abs(float(ref.real.mid())))
+                assert float(abs(got - ref).upper()) < scale * 2.0 ** (20 - prec)
+                assert float(got.rad()) < scale * 2.0 ** (20 - prec)
+
+
+def test_series_equals_gauss_hermite_reference():
+    """Off-axis entries in rows 1, 2 and the rest (the corrections for E beta_i beta_j), repeated
+    rows (groups), a rest group with e_1 entries, real and complex nodes, order 0, 1, 2."""
+    from flint import acb
+    F = Fraction
+    zs = [acb("0.7"), acb("-2.25"), acb("3.5", "0.75"),
+          acb(arb("-1.3", "1e-3"), arb("0.2", "1e-3"))]
+    cases = [
+        (3, 1, "2", [[1], [-1], [0]]),
+        (5, 1, "1.25", [[F(1, 3)], [2], [-1], [-1], [F(5, 7)]]),
+        (4, 2, "2.5", [[1, 2], [0, -1], [3, 1], [3, 1]]),
+        (4, 3, "1.75", [[1, 2, F(1, 3)], [0, -1, 1], [3, 1, 0], [F(-1, 2), 0, 2]]),
+        (6, 2, "3", [[0, 1], [0, -1], [0, 2], [0, 2], [0, -3], [0, 1]]),
+        (3, 3, "0.9", [[0, 0, 0], [0, 0, 0], [1, -2, F(3, 2)]]),
+    ]
+    for n, d, s, u in cases:
+        for order in (0, 1, 2):
+            _series_vs_reference(n, d, s, u, order, zs)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(n=st.integers(3, 5), d=st.integers(1, 3), s=st.sampled_from(["0.75", "1.5", "2.25", "3"]),
+       entries=st.lists(st.integers(-3, 3), min_size=15, max_size=15),
+       z=st.sampled_from(["0", "1.1", "-4.5", "7"]))
+def test_property_series_equals_reference(n, d, s, entries, z):
+    from flint import acb
+    u = [[Fraction(entries[i * d + k], 2) for k in range(d)] for i in range(n)]
+    for order in (0, 1, 2):
+        _series_vs_reference(n, d, s, u, order, [acb(z), acb(z, "0.5")], prec=96)
+
+
+def test_series_with_ball_entries_and_ball_s():
+    """arb entries of u (inexact ones in rows 1, 2: _groups hashes the other rows) and a ball s:
+    the constants are balls, the result still overlaps."""
+    from flint import acb
+    with fctx.workprec(128):
+        s = arb("2.5") + arb(0, arb("1e-20"))
+        u = [[arb(1) / 3, arb("0.25")], [-1, arb(2) / 7], [0, arb("0.75")]]
+        z = acb("1.25")
+        for order in (0, 1, 2):
+            ref, w = _reference(3, 2, s, u, order, z)
+            got = certify._series(s, u, order)(z, w[0], w[1], w[-1])
+            assert got.overlaps(ref) and float(got.rad()) < 1e-15
+
+
+def test_integrand_real_and_complex_paths_agree():
+    """directional's integrand computes real nodes in real balls and other points in complex
+    balls (the integrator's error bounds): at z + 0i and at z + [+-1e-40]i (complex path) the two
+    must agree, and both must be factor x the series x the Gaussian density (one reference)."""
+    from flint import acb
+    F = Fraction
+    with fctx.workprec(160):
+        for n, s, u, order in ((3, "2", [[1], [-1], [0]], 1),
+                               (5, "1.25", [[1], [-1], [0], [0], [0]], 0),
+                               (4, "2.5", [[1, 2], [0, -1], [3, 1], [F(1, 2), 0]], 2)):
+            sb = certify._exact(s)
+            f = certify._integrand(n, sb, u, order)
+            for x in ("0.3", "-1.7", "4.25"):
+                real = f(acb(x), False)
+                cplx = f(acb(arb(x), arb(0, arb("1e-40"))), True)
+                assert real.imag.is_zero() and not cplx.imag.is_zero()
+                assert real.overlaps(cplx) and float(abs(real - cplx).upper()) < 1e-30
+                ref, w = _reference(n, len(u[0]), sb, u, order, acb(x))
+                phi = (-arb(x) ** 2 / 2).exp() / (2 * arb.pi()).sqrt()
+                assert real.overlaps(ref * phi * (2 if order == 2 else 1))
+                assert float(abs(real - ref * phi * (2 if order == 2 else 1)).upper()) < 1e-40
+
+
+def test_memo_keys_on_n_s_and_precision():
+    """certify_stationary's memo: one call per (n, exact s, prec), the precision passed through
+    and part of the key (a 64-bit enclosure must not answer a 215-bit request); non-exact balls are
+    always recomputed."""
+    seen = []
+
+    def fn(n, s, prec):
+        seen.append((n, s, prec))
+        return (n, s, prec, len(seen))
+
+    g = certify._memo(fn)
+    half = Fraction(1, 2)
+    assert g(3, half, 64) == (3, half, 64, 1) and g(3, half, 64) == (3, half, 64, 1)
+    assert g(3, half, 215) == (3, half, 215, 2)
+    assert g(4, half, 64)[3] == 3
+    assert g(3, arb(half.numerator) / half.denominator, 64)[3] == 4    # an exact ball: own key
+    assert g(3, arb(half.numerator) / half.denominator, 64)[3] == 4
+    ball = arb("0.5") + arb(0, arb("1e-10"))
+    assert g(3, ball, 64)[3] == 5 and g(3, ball, 64)[3] == 6
+    assert len(seen) == 6
+
+
 # ---- thm3.1 certification -----------------------------------------------------------------------
 
 def test_certify_stationary_n3_contains_s_star_and_core_loss():
@@ -130,8 +257,9 @@ def test_mutant_weights_fail(monkeypatch):
     true s*(3), or the certification must fail."""
     orig = certify._weights
 
-    def wrong(s, z, n, groups):
-        return orig(s * 1, z, n, groups)[:2] + [w * 2 for w in orig(s, z, n, groups)[2:]]
+    def wrong(s, z, n, groups, K=None):
+        w = orig(s, z, n, groups, K)
+        return w[:2] + [x * 2 for x in w[2:]]
 
     monkeypatch.setattr(certify, "_weights", wrong)
     r = certify.certify_stationary(3, 20)
@@ -148,13 +276,13 @@ def test_mutant_series_fails(monkeypatch, blocks3):
     q = blocks3[1][0][0]
     good = certify.curvature(3, 1, S3, [[1], [0], [0]], 100)
     assert contains(good, q, 1e-15)
-    orig = certify._coefficients
+    orig = certify._series
 
-    def wrong(w, c1, u, y, one, half, mult=None):
-        k0, k1, k2 = orig(w, c1, u, y, one, half, mult)
-        return k0, k1, k2 * (one + half * half * half)
+    def wrong(s, u, order):
+        f = orig(s, u, order)
+        return f if order != 2 else (lambda z, w0, w1, wk: f(z, w0, w1, wk) * (1 + arb(1) / 8))
 
-    monkeypatch.setattr(certify, "_coefficients", wrong)
+    monkeypatch.setattr(certify, "_series", wrong)
     bad = certify.curvature(3, 1, S3, [[1], [0], [0]], 100)
     assert not contains(bad, q, 1e-15)
 
@@ -218,7 +346,7 @@ def test_thm31_quick_is_certified():
     rec = c_thm3_1.check("quick")
     assert rec.verdict == "CONFIRMED" and rec.assurance == "certified", rec.reason
     names = [e.name for e in rec.enclosures]
-    for n in (3, 4, 5):
+    for n in c_thm3_1.TIERS["quick"]["ns"]:      # n = 3 since the quick tier runs one n
         assert f"s* (n={n})" in names and f"L(s*) (n={n})" in names
 
 

@@ -18,7 +18,10 @@ under E by dominated convergence: every coefficient is bounded by a polynomial i
 Reduction to one dimension: at S(s) the weights depend on y only through z = y_1.  The t^k
 coefficient is a polynomial of degree <= k in the off-axis coordinates y_2..y_d (a_i is linear in
 them, b_i constant), so for k <= 3 its expectation over y_2..y_d ~ N(0, I) is given exactly by the
-2-point Gauss-Hermite product rule y_j = +-1.  What remains is a 1-D integral over z:
+2-point Gauss-Hermite product rule y_j = +-1; the integrand uses the same expectation in closed
+form (:func:`_series`: O(1) ball operations per node whatever n and d; the generic series of
+:func:`_coefficients` averaged over that rule is its reference in the tests).  What remains is a
+1-D integral over z:
 ``acb.integral`` on [-T, T] (split at the softmax transitions z = 0, +-(s/2 + log(n-2)/s)), plus a
 rigorous tail bound: the same formulas evaluated in "majorant" arithmetic (each quantity replaced by
 a polynomial in r = 1 + |z| with nonnegative coefficients bounding its modulus, |w_i| <= 1) give
@@ -28,7 +31,9 @@ a polynomial in r = 1 + |z| with nonnegative coefficients bounding its modulus, 
 The integrand is meromorphic in z (poles where 2 cosh(sz) + (n-2) e^{s^2/2} = 0, at distance
 pi/s from the real axis; no branch cuts), so Arb's analyticity test is automatic.
 
-Working precision is local (``flint.ctx.workprec``), never left changed.
+Working precision is local (``flint.ctx.workprec``), never left changed.  The quadrature's
+arithmetic carries _GUARD bits beyond the requested precision (its goals and limits stay those of
+the requested precision), so its rounding adds little to the radius.
 """
 from __future__ import annotations
 
@@ -90,6 +95,9 @@ def _round_dec(x: arb, v: arb, digits: int, down: bool) -> str:
                 return str(dec)
             dec = dec - ulp if down else dec + ulp
     raise ArithmeticError("could not round outward")
+
+
+_GUARD = 16     # extra bits for the quadrature's arithmetic in directional (not its goal)
 
 
 def _bits_for_digits(digits: int) -> int:
@@ -163,7 +171,8 @@ def _coefficients(w, c1, u, y, one, half, mult=None):
     w: weights at t = 0, one per group of identical components; c1: their e_1 coordinates (the
     other coordinates are 0); u: their rows of the direction (d entries each); mult: how many
     components each group stands for (default 1 each); y: length-d point; one, half: ring
-    constants."""
+    constants.  Generic over the ring: directional evaluates it in majorant arithmetic for the
+    tail bound; in ball arithmetic it is the reference of the closed form in :func:`_series`."""
     n, d = len(u), len(y)
     mult = mult or [1] * n
     a = []
@@ -238,7 +247,8 @@ def _times(x, y):
 
 
 def _offaxis_points(u, d):
-    """The 2-point Gauss-Hermite product rule on the off-axis coordinates that u uses."""
+    """The 2-point Gauss-Hermite product rule on the off-axis coordinates that u uses (the
+    reference for the closed-form expectation of :func:`_series`; the tests use it)."""
     used = [k for k in range(1, d) if any(row[k] != 0 for row in u)]
     pts = [[0] * d]
     for k in used:
@@ -246,17 +256,20 @@ def _offaxis_points(u, d):
     return pts
 
 
-def _weights(s, z, n, groups):
+def _weights(s, z, n, groups, K=None):
     """w_1, w_2 and w_k (k >= 3, once per group) at S(s).  With E = e^{-s|z|} (|z| read as z or
     -z by the sign of the ball's centre; both are the same analytic function) and K = e^{s^2/2}:
     the larger of w_1, w_2 is 1/(1 + E^2 + (n-2) K E), the smaller E^2 times it, w_k = K E times
-    it.  Written this way no factor grows with |z|, which keeps balls in s tight."""
+    it.  Written this way no factor grows with |z|, which keeps balls in s tight.  ``K``: the
+    enclosure of e^{s^2/2} when the caller already holds it (it does not depend on z)."""
     pos = z.real.mid() >= 0
     E = (-(s * z) if pos else s * z).exp()
-    K = (s * s / 2).exp()
-    big = 1 / (1 + E * E + (n - 2) * K * E)
-    small = E * E * big
-    wk = K * E * big
+    if K is None:
+        K = (s * s / 2).exp()
+    EE, KE = E * E, K * E
+    big = 1 / (1 + EE + (n - 2) * KE)
+    small = EE * big
+    wk = KE * big
     return ([big, small] if pos else [small, big]) + [wk] * groups
 
 
@@ -275,6 +288,122 @@ def _frac(x):
     return Fraction(str(x))
 
 
+def _series(s: arb, u, order: int):
+    """The integrand's z-dependence in closed form: a function (z, w_1, w_2, w_k) -> E_perp[k_order]
+    at y_1 = z, the exact expectation over the off-axis coordinates y_2..y_d ~ N(0, I) (equal
+    to the 2-point Gauss-Hermite average of :func:`_coefficients`, which stays the reference).
+
+    The components k >= 3 share c_k = 0 and w_k, so their sums enter only through the exact
+    constants S_1 = sum u_k1, S_2 = sum u_k1^2, B = -sum |u_k|^2 / 2, U = sum u_k,perp and
+    D = sum |u_k,perp|^2 (k >= 3): each evaluation costs O(1) ball operations for every n and d.
+    With alpha_i = (z - c_i1) u_i1, beta_i = <y_perp, u_i,perp> (so a_i = alpha_i + beta_i),
+    E beta_i = 0 and E beta_i beta_j = C_ij = <u_i,perp, u_j,perp>; k0 and k1 are of degree <= 1
+    in beta (their expectation is their value at beta = 0), and k2 is of degree 2, whence two
+    exact corrections to its value at beta = 0 (V0 = s (w_1 - w_2), V1perp = sum_j w_j u_j,perp):
+        E[V1_1^2] - V1_1(alpha)^2 = |sum_i lambda_i u_i,perp|^2,  lambda_i = w_i (c_i1 - V0),
+        E[w2_i] - w2_i(alpha) = w_i (C_ii/2 - <u_i,perp, V1perp> + |V1perp|^2 - sum_j w_j C_jj/2).
+    ``u`` rows: exact numbers (int, Fraction) or arb; the constants are formed exactly when the
+    entries are rational and rounded once to the working precision (balls in any case)."""
+    exact = not any(isinstance(x, arb) for row in u for x in row)
+
+    def num(x):
+        return x if exact else _exact(x)
+
+    rows = [[num(x) for x in row] for row in u]
+    zero = Fraction(0) if exact else arb(0)
+
+    def dot(x, y):
+        return sum((a * b for a, b in zip(x, y)), zero)
+
+    r0, r1, rest = rows[0], rows[1], rows[2:]
+    perp = [r[1:] for r in rows]
+    Up = [sum((p[j] for p in perp[2:]), zero) for j in range(len(r0) - 1)]
+    const = {
+        "u0": r0[0], "u1": r1[0],
+        "S1": sum((r[0] for r in rest), zero), "S2": sum((r[0] * r[0] for r in rest), zero),
+        "b0": -dot(r0, r0) / 2, "b1": -dot(r1, r1) / 2,
+        "B": -sum((dot(r, r) for r in rest), zero) / 2,
+        "g00": dot(perp[0], perp[0]), "g01": dot(perp[0], perp[1]), "g0U": dot(perp[0], Up),
+        "g11": dot(perp[1], perp[1]), "g1U": dot(perp[1], Up), "gUU": dot(Up, Up),
+        "D": sum((dot(p, p) for p in perp[2:]), zero)}
+    has_rest = any(const[k] != 0 for k in ("S1", "S2", "B"))
+    has_perp = any(x != 0 for p in perp for x in p)
+    c = {k: _exact(v) for k, v in const.items()}
+    u0, u1, S1, S2, b0, b1, B = (c[k] for k in ("u0", "u1", "S1", "S2", "b0", "b1", "B"))
+    g00, g01, g0U, g11, g1U, gUU, D = (c[k] for k in ("g00", "g01", "g0U", "g11", "g1U", "gUU",
+                                                        "D"))
+    half = arb(1) / 2
+    hS2 = S2 * half
+    s = _exact(s)
+
+    def k_order(z, w0, w1, wk):
+        V0 = s * (w0 - w1)
+        if order == 0:
+            return V0 * V0
+        a0 = (z - s) * u0
+        a1 = (z + s) * u1
+        P = w0 * a0 + w1 * a1
+        if has_rest:
+            P += wk * z * S1
+        d0 = a0 - P
+        d1 = a1 - P
+        V1 = s * (w0 * d0 - w1 * d1) + w0 * u0 + w1 * u1
+        if has_rest:
+            V1 += wk * S1
+        if order == 1:
+            return 2 * V0 * V1
+        h0 = b0 + a0 * a0 * half
+        h1 = b1 + a1 * a1 * half
+        Q = w0 * h0 + w1 * h1
+        if has_rest:
+            Q += wk * (B + z * z * hS2)
+        cm = P * P - Q
+        V2 = s * (w0 * (h0 - a0 * P + cm) - w1 * (h1 - a1 * P + cm)) + w0 * d0 * u0 + w1 * d1 * u1
+        if has_rest:
+            V2 += wk * (z * S2 - P * S1)
+        k2 = 2 * V0 * V2 + V1 * V1
+        if has_perp:
+            x0 = g00 * w0 + g01 * w1 + g0U * wk          # <u_1,perp, V1perp>
+            x1 = g01 * w0 + g11 * w1 + g1U * wk          # <u_2,perp, V1perp>
+            xU = g0U * w0 + g1U * w1 + gUU * wk          # <U, V1perp>
+            N = w0 * x0 + w1 * x1 + wk * xU              # |V1perp|^2
+            e = N - (w0 * g00 + w1 * g11 + wk * D) * half
+            corr_w2 = 2 * V0 * s * (w0 * (g00 * half - x0 + e) - w1 * (g11 * half - x1 + e))
+            l0 = w0 * (s - V0)
+            l1 = -(w1 * (s + V0))
+            lU = -(wk * V0)
+            corr_v1 = (l0 * l0 * g00 + l1 * l1 * g11 + lU * lU * gUU
+                       + 2 * (l0 * l1 * g01 + l0 * lU * g0U + l1 * lU * g1U))
+            k2 += N + corr_w2 + corr_v1
+        return k2
+
+    return k_order
+
+
+def _integrand(n: int, s: arb, u, order: int) -> Callable:
+    """The integrand of :func:`directional` for acb.integral, f(z, analytic) = factor x
+    E_perp[k_order](z) phi(z) (factor 2 for order 2), at the current working precision.  The
+    expectation over the off-axis coordinates in closed form (_series); e^{s^2/2} and the constant
+    factors formed once, not per node.  At a real node (the Gauss-Legendre nodes: imaginary part
+    exactly 0) the value is real and is computed in real balls (cheaper); complex balls elsewhere
+    (the integrator's error bounds on complex neighbourhoods)."""
+    series = _series(s, u, order)
+    K = (s * s / 2).exp()
+    sa, Ka = acb(s), acb(K)
+    scale = (2 if order == 2 else 1) / (2 * arb.pi()).sqrt()
+    mhalf = -arb(1) / 2
+
+    def f(z, analytic):
+        if z.imag.is_zero():
+            x = z.real
+            w = _weights(s, x, n, 1, K)
+            return acb(series(x, w[0], w[1], w[2]) * scale * (x * x * mhalf).exp())
+        w = _weights(sa, z, n, 1, Ka)
+        return series(z, w[0], w[1], w[2]) * scale * (z * z * mhalf).exp()
+
+    return f
+
+
 def directional(n: int, d: int, s, u: Sequence[Sequence], order: int, prec: int,
                 T: float | None = None) -> tuple[arb, dict]:
     """Enclosure of d^order/dt^order F(S(s) + t u) at t = 0 (order 0, 1 or 2).
@@ -288,27 +417,14 @@ def directional(n: int, d: int, s, u: Sequence[Sequence], order: int, prec: int,
         raise ValueError(f"order must be 0, 1 or 2, got {order}")
     t0 = time.perf_counter()
     u = _as_rows(u, n, d)
-    pts = _offaxis_points(u, d)
+    with _fctx.workprec(prec + _GUARD):
+        s = _exact(s)              # a decimal string is rounded with the guard bits too
     with _fctx.workprec(prec):
-        s = _exact(s)
         rows, mult = _groups(u)
         ng = len(rows) - 2
         ua = [[(_exact(x) if x != 0 else 0) for x in row] for row in rows]
-        c1 = [s, -s] + [0] * ng
         half = arb(1) / 2
-        one = arb(1)
-        norm = 1 / (2 * arb.pi()).sqrt()
-        weight = arb(1) / len(pts)
         factor = 2 if order == 2 else 1
-
-        def f(z, analytic):
-            w = _weights(acb(s), z, n, ng)
-            tot = acb(0)
-            for p in pts:
-                y = [z] + [acb(x) for x in p[1:]]
-                tot += _coefficients(w, c1, ua, y, acb(1), acb(half), mult)[order]
-            return tot * weight * factor * norm * (-(z * z) / 2).exp()
-
         if T is None:
             T = math.ceil(math.sqrt(2 * prec * math.log(2)) + 3)
         Ta = arb(T)
@@ -318,10 +434,19 @@ def directional(n: int, d: int, s, u: Sequence[Sequence], order: int, prec: int,
         if 0 < tr < T:
             cuts = [-tr, 0.0, tr]
         edges = [-float(T)] + cuts + [float(T)]
+        # the integrator's goals and work limits are those of ``prec`` (Arb's defaults, spelled
+        # out), its arithmetic and the integrand's (constants included) carry _GUARD more bits:
+        # the same nodes and subdivision, with rounding radii ~2^-_GUARD of those at ``prec``
+        tol = arb(2) ** (-prec)
+        limits = dict(rel_tol=tol, abs_tol=tol, deg_limit=int(0.5 * prec + 60),
+                      eval_limit=1000 * prec + prec * prec, depth_limit=2 * prec)
         val = acb(0)
-        for lo, hi in zip(edges, edges[1:]):
-            val += acb.integral(f, acb(lo), acb(hi))
-        # the tail: majorant of the same coefficient with |w_i| <= 1, |z| <= r, |y_j| <= 1
+        with _fctx.workprec(prec + _GUARD):
+            f = _integrand(n, s, u, order)
+            for lo, hi in zip(edges, edges[1:]):
+                val += acb.integral(f, acb(lo), acb(hi), **limits)
+        # the tail: majorant of the same coefficient with |w_i| <= 1, |z| <= r, |y_j| <= 1 (it
+        # bounds k at every Gauss-Hermite point y_j = +-1, so their average, which _series equals)
         M = _Maj.const
         ones = [M(1)] * len(rows)
         cm = [M(s), M(s)] + [0] * ng
@@ -370,6 +495,23 @@ def _ball(lo, hi) -> arb:
     return (lo + hi) / 2 + arb(0, ((hi - lo) / 2).abs_upper())
 
 
+def _memo(fn: Callable) -> Callable:
+    """fn(n, s, prec) remembered for exact s (Fractions, exact arb balls; non-exact balls pass
+    through): repeated calls (bracket ends that are scan points, Newton iterates that stopped
+    moving) are computed once, with the same result."""
+    seen: dict = {}
+
+    def g(n, s, prec):
+        if isinstance(s, arb) and not s.is_exact():
+            return fn(n, s, prec)
+        key = (n, type(s).__name__, s, prec)
+        if key not in seen:
+            seen[key] = fn(n, s, prec)
+        return seen[key]
+
+    return g
+
+
 def certify_stationary(n: int, digits: int = 40, scan_step: Fraction = Fraction(1, 4),
                        piece: Fraction = Fraction(1, 64), wide: bool = False, G_func: Callable | None = None,
                        Gp_func: Callable | None = None) -> dict:
@@ -389,8 +531,8 @@ def certify_stationary(n: int, digits: int = 40, scan_step: Fraction = Fraction(
 
     Returns a dict of arb balls and decisions; ``certified`` is False with ``reason`` when any
     step fails (never a wide ball presented as a proof)."""
-    G = G_func or stationarity_G
-    Gp = Gp_func or stationarity_G_prime
+    G = _memo(G_func or stationarity_G)
+    Gp = _memo(Gp_func or stationarity_G_prime)
     t0 = time.perf_counter()
     prec = _bits_for_digits(digits + 15)
     out: dict[str, Any] = {"n": n, "digits": digits, "prec_bits": prec, "certified": False,
