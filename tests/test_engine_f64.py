@@ -1,7 +1,9 @@
 """The compiled float64 engine (verify.engine_f64) against the numpy path (model.Evaluator):
 two independent engines, each accurate to about machine precision at the digits asked here, so
 their GD iterates must agree to 1e-13 relative (issue 10); batched runs equal separate runs; a
-step the compiled engine cannot resolve is taken on the numpy path with the reason recorded."""
+step the compiled engine cannot resolve is taken on the numpy path with the reason recorded; a
+mixed rule's two ladders (split and smooth directions) keep their values within their estimates
+against an independent reference."""
 from __future__ import annotations
 
 import math
@@ -253,3 +255,69 @@ def test_panel_edges_single_tie_is_the_plain_grading():
     expect = np.sort(np.concatenate([[p], p + w * 2.0 ** np.arange(5), p - w * 2.0 ** np.arange(5)]))
     assert np.allclose(inner, expect, rtol=0, atol=1e-12)
     assert np.all(np.diff(edges) <= engine_f64.PANEL_MAX * (1 + 1e-12))
+
+
+# Mixed rules (issue: two-way ladder): one separated direction (split Gauss-Legendre) and one
+# smooth one (Gauss-Hermite).  The first is thm3.5's far start of the one-converges cell
+# (M0, n, d, seed) = (2, 3, 2, 0) (outcomes.far_init), the second a hand-made one.
+MIXED = [[[2.1787523354958154, 2.0832198314473747], [1.5614264191574958, 0.11148250738136123],
+          [1.43395105604158, 0.27995343736796197]],
+         [[2.0, 0.3], [-1.5, 0.0], [0.2, -0.3]]]
+
+
+def _mixed_state(c, digits):
+    """Evaluate from a fresh warm-start state; the state row of the mixed rule (k = 2, one
+    separated direction): [GL level, its slack, widenings, GH level, its slack]."""
+    st = engine_f64.new_state()
+    res = engine_f64.evaluate_py(np.array(c), digits, st, with_gradient_error=True)
+    return res, st[2, 1]
+
+
+@pytest.mark.parametrize("digits", [6, 10])
+@pytest.mark.parametrize("c", MIXED, ids=["far-cell", "hand"])
+def test_mixed_rule_values_within_their_estimates_against_the_trapezoid_reference(c, digits):
+    # the returned error (Gauss-Legendre difference + Gauss-Hermite difference + tail + rounding)
+    # must bound the value's true error: an estimate missing either family's difference accepts
+    # a rule whose other family is unresolved
+    from test_accuracy import trapezoid_reference
+    (F, Fe, G, status, nodes, lv, Ge), row = _mixed_state(c, digits)
+    assert status == engine_f64.OK, engine_f64.STATUS_TEXT.get(status)
+    assert row[3] > row[0], row               # the two-way rule (GH level above GL's) returned it
+    Fr, Fre, Gr, Gre = trapezoid_reference(c, 0.1, 9.0)
+    assert abs(F - Fr) <= Fe + Fre, (F, Fr, Fe, Fre)
+    assert np.abs(G - Gr).max() <= Ge + Gre, (np.abs(G - Gr).max(), Ge, Gre)
+    assert Fe <= 10.0 ** -digits * abs(F)
+    assert Ge <= 10.0 ** -digits * np.linalg.norm(Gr) * 1.01
+
+
+def test_mixed_rule_climbs_the_gauss_hermite_ladder_alone():
+    # at 6 digits the smooth direction needs a high Gauss-Hermite level; one ladder for both
+    # families took the split rule along (level 8: 24->32 Gauss-Legendre nodes per panel, 8200
+    # nodes for this evaluation); with two ladders the Gauss-Legendre order stays where its own
+    # pair meets the target and the Gauss-Hermite level climbs alone
+    (F, Fe, G, status, nodes, lv, Ge), row = _mixed_state(MIXED[0], 6)
+    assert status == engine_f64.OK
+    assert lv == row[0] and engine_f64.GL_LADDER[lv] <= 10, (lv, row)
+    assert row[3] >= lv + 4, row
+    assert nodes < 8200 / 2, nodes
+
+
+def test_mixed_rule_warm_started_levels_still_climb_where_needed():
+    # a run's warm start carries both levels to the next configuration; here to one whose split
+    # direction needs more Gauss-Legendre nodes than the state holds (the lowest level, where the
+    # Gauss-Legendre slack of an earlier, smoother stretch can bring it) while the Gauss-Hermite
+    # level is high (the two-way rule from the first pass on): the value must stay within its
+    # estimate, so the Gauss-Legendre difference must be in it and make lv climb
+    from test_accuracy import trapezoid_reference
+    st = engine_f64.new_state()
+    engine_f64.evaluate_py(np.array(MIXED[0]), 10, st)
+    assert st[2, 1, 3] >= 8, st[2, 1]
+    st[2, 1, 0] = 1
+    c = [[4.0, 0.3], [-3.5, 0.0], [0.2, -0.3]]
+    F, Fe, G, status, nodes, lv, Ge = engine_f64.evaluate_py(np.array(c), 10, st,
+                                                             with_gradient_error=True)
+    assert status == engine_f64.OK
+    Fr, Fre, Gr, Gre = trapezoid_reference(c, 0.1, 10.0)
+    assert abs(F - Fr) <= Fe + Fre, (F, Fr, Fe, Fre)
+    assert np.abs(G - Gr).max() <= Ge + Gre, (np.abs(G - Gr).max(), Ge, Gre)
+    assert 1 < lv < st[2, 1, 3], st[2, 1]

@@ -27,7 +27,15 @@ Rules (independent of :mod:`verify.quadrature`, same mathematics):
 
 Rule order follows the requested digits and the geometry: per direction the Gauss-Hermite order
 shrinks with the spread, and the ladder level is the lowest whose pair meets the target (warm
-started per run, moving down when a pair agrees 4 digits better than needed).  A step whose
+started per run, moving down when a pair agrees 4 digits better than needed).  A mixed rule
+(separated and smooth directions) has two ladders, the Gauss-Legendre level and a Gauss-Hermite
+level: while the latter gives no higher orders, the rule is the one-ladder pair; when a failing
+pair's Gauss-Hermite share is the larger (one more pass splits the difference), the Gauss-Hermite
+level climbs alone and the rule is two-way: three passes, (GH coarse, GL fine), (GH fine,
+GL coarse), (GH fine, GL fine), give each family's difference with the other at its returned
+order; their sum is the estimate, and only a family whose difference is too large climbs.  A
+smooth direction that needs many Gauss-Hermite nodes so no longer drags the split rule to 32-40
+Gauss-Legendre nodes per panel where 8 suffice.  A step whose
 estimate misses the target returns a status instead of a value; :mod:`verify.dynamics` then takes
 that step on the numpy/mpmath path and records why.
 """
@@ -996,9 +1004,10 @@ def evaluate(C, params, state, G):
 def evaluate_errors(C, params, state, G, errs):
     """Loss and direct-form gradient at C (n, d) into G; returns (F, F error, status, nodes, level).
 
-    ``params`` = (digits, L, log10 sharp limit, margin); ``state`` (int64, shape (4, 4, 3)) holds
-    per (min(k, 3), separated directions) the warm-start ladder level, a slack counter and how
-    many L_STEP widenings of the split range the run needs at present.
+    ``params`` = (digits, L, log10 sharp limit, margin); ``state`` (int64, shape (4, 4, 5)) holds
+    per (min(k, 3), separated directions) the warm-start ladder level, a slack counter, how
+    many L_STEP widenings of the split range the run needs at present, and for a mixed rule
+    (separated and smooth directions) the Gauss-Hermite level and its slack counter.
 
     The reference component (row 0 of the reduction, the base v = c_ref + sum_i w_i d_i is formed
     from) is the one nearest the target, as in model.prepare: a far reference would leave
@@ -1108,6 +1117,7 @@ def _evaluate(C, params, state, G, errs):
         L = min(L_MAX, L + L_STEP * state[ki, ks, 2])   # widenings this run needs at present
         _tail_bounds(n, d, k, ks, L, R, tv)
     quarter = math.log10(4.0)
+    half = math.log10(2.0)
     start = max(1, state[ki, ks, 0])
     if ks == 3 and state[ki, ks, 0] == 0:
         # no warm start in three separated directions, where each rung costs ~(q_fine/q_coarse)^3
@@ -1117,44 +1127,81 @@ def _evaluate(C, params, state, G, errs):
             if GL_LADDER[li - 1] >= digits:
                 start = li
                 break
+    # separated and smooth directions together (a mixed rule): two ladders, the split rule's
+    # Gauss-Legendre level lv and a Gauss-Hermite level lh.  While lh gives the smooth directions
+    # no higher orders than lv does, the rule is the one-ladder rule (one pair, both families one
+    # rung coarser); once a failing pair's Gauss-Hermite share is the larger one, lh climbs alone
+    # and the rule becomes two-way: three passes, each family's pair with the other family at its
+    # fine (returned) order, the estimate the sum of both differences
+    mixed = ks > 0 and nsm > 0
+    lv = start                                  # the split rule's (or the only) ladder level
+    lh = lv                                     # the Gauss-Hermite level of a mixed rule
+    if mixed and state[ki, ks, 3] > 0:
+        lh = state[ki, ks, 3]
     val = np.zeros(ncomp)
     total = 0
     status = INACCURATE
     lv_used = 0
     idx = np.empty(nsm, dtype=np.int64)
+    idxc = np.empty(nsm, dtype=np.int64)
     rd = np.zeros(ncomp)
     eq = np.zeros(ncomp)
+    eqs = np.zeros(ncomp)
+    eqh = np.zeros(ncomp)
     out = np.zeros(4)
     out2 = np.zeros(4)
     Gt = np.empty((n, d))
     widenings = 0
-    lv = start
     noacc = np.zeros(0)
-    while lv < NL:
-        vals = np.zeros((2, ncomp))
+    vals = np.zeros((3, ncomp))
+    budget = MAX_NODES_SPLIT3 if ks == 3 else MAX_NODES
+    while lv < NL and lh < NL:
         aacc = np.zeros(ncomp)
         vmax = np.zeros(ncomp)
         mnodes = 0
-        for pass_ in range(2):
-            coarse = pass_ == 0
-            for m in range(nsm):
-                idx[m] = _gh_index(lsp[perm[ks + m]], lv, top, coarse, digits)
-            # the rounding bound is the returned (fine) rule's: the coarse pass skips it
-            ra = noacc if coarse else aacc
+        g = max(lh, lv) if mixed else lv        # the Gauss-Hermite level used
+        two = False
+        for m in range(nsm):
+            lsm = lsp[perm[ks + m]]
+            idx[m] = _gh_index(lsm, g, top, False, digits)
+            idxc[m] = _gh_index(lsm, g, top, True, digits)
+            if mixed and idx[m] != _gh_index(lsm, lv, top, False, digits):
+                two = True
+        npass = 3 if two else 2
+        for pass_ in range(npass):
+            fine = pass_ == npass - 1
+            # passes: one-ladder (coarse GH, coarse GL), (fine GH, fine GL); two-way
+            # (coarse GH, fine GL), (fine GH, coarse GL), (fine GH, fine GL)
+            ig = idxc if pass_ == 0 else idx
+            gli = lv if fine or (two and pass_ == 0) else lv - 1
+            for c in range(ncomp):
+                vals[pass_, c] = 0.0
+            # the rounding bound is the returned (fine) rule's: the coarse passes skip it
+            ra = aacc if fine else noacc
             if ks == 0:
-                mnodes = _tensor_gh(E, o, C, D, idx, vals[pass_], ra, vmax)
+                mnodes = _tensor_gh(E, o, C, D, ig, vals[pass_], ra, vmax)
             else:
-                mnodes = _split(E, o, C, D, ks, idx, lv - 1 if coarse else lv, L, margin,
-                                vals[pass_], ra, vmax)
+                mnodes = _split(E, o, C, D, ks, ig, gli, L, margin, vals[pass_], ra, vmax)
             total += mnodes
-            if mnodes > (MAX_NODES_SPLIT3 if ks == 3 else MAX_NODES):
+            if mnodes > budget:
                 state[ki, ks, 0] = lv
+                if mixed:
+                    state[ki, ks, 3] = lh
                 return 0.0, np.inf, BUDGET, total, lv
         rnd = EPS * 8 * math.sqrt(mnodes)
+        f = npass - 1
         for c in range(ncomp):
-            val[c] = vals[1, c]
+            val[c] = vals[f, c]
             rd[c] = aacc[c] * rnd
-            eq[c] = abs(vals[1, c] - vals[0, c]) + tv[c]
+            if two:
+                # each family's pair with the other family at its fine (returned) order (taken at
+                # the coarse Gauss-Legendre order, the Gauss-Hermite difference would carry that
+                # rule's error: the tie points, so the panels, move with the smooth coordinates)
+                eqs[c] = abs(vals[2, c] - vals[1, c])
+                eqh[c] = abs(vals[2, c] - vals[0, c])
+                eq[c] = eqs[c] + eqh[c] + tv[c]
+            else:
+                eq[c] = abs(vals[1, c] - vals[0, c]) + tv[c]
         lv_used = lv
         if ks and _accept(val, tv, rd, C, Pp, digits, Gt, out2) < quarter:
             # the mass outside [-L, L] may matter relative to the value (a far component's mass
@@ -1179,9 +1226,28 @@ def _evaluate(C, params, state, G, errs):
         if spare >= 0:
             status = OK
             # warm start: begin here next time; after SLACK_STEPS consecutive pairs that agreed
-            # 4 digits better than needed, try one rung lower (so the rule can also shrink)
+            # 4 digits better than needed, try one rung lower (so the rule can also shrink).
+            # A two-way rule judges each family by its own difference (the tail term, which the
+            # range keeps a few digits below the target, would otherwise hold both up)
             state[ki, ks, 0] = lv
-            if spare >= 4:
+            if mixed:
+                state[ki, ks, 3] = lh
+            if two:
+                if _accept(val, eqs, rd, C, Pp, digits, Gt, out2) >= 4:
+                    state[ki, ks, 1] += 1
+                    if state[ki, ks, 1] >= SLACK_STEPS:
+                        state[ki, ks, 0] = max(1, lv - 1)
+                        state[ki, ks, 1] = 0
+                else:
+                    state[ki, ks, 1] = 0
+                if _accept(val, eqh, rd, C, Pp, digits, Gt, out2) >= 4:
+                    state[ki, ks, 4] += 1
+                    if state[ki, ks, 4] >= SLACK_STEPS:
+                        state[ki, ks, 3] = max(1, g - 1)
+                        state[ki, ks, 4] = 0
+                else:
+                    state[ki, ks, 4] = 0
+            elif spare >= 4:
                 state[ki, ks, 1] += 1
                 if state[ki, ks, 1] >= SLACK_STEPS:
                     state[ki, ks, 0] = max(1, lv - 1)
@@ -1195,13 +1261,64 @@ def _evaluate(C, params, state, G, errs):
                 if _accept(val, tv, rd, C, Pp, digits, Gt, out2) >= quarter + 2:
                     state[ki, ks, 2] -= 1
             break
-        lv += 1
+        if not mixed:
+            lv += 1
+            continue
+        if not two:
+            # which family failed the one-ladder pair: one more pass, (coarse GH, fine GL), splits
+            # its difference into a Gauss-Hermite part (at the fine Gauss-Legendre order) and a
+            # Gauss-Legendre part (at the coarse Gauss-Hermite orders); it only picks the ladder
+            for c in range(ncomp):
+                vals[2, c] = 0.0
+            mn = _split(E, o, C, D, ks, idxc, lv, L, margin, vals[2], noacc, vmax)
+            total += mn
+            if mn > budget:
+                state[ki, ks, 0] = lv
+                state[ki, ks, 3] = lh
+                return 0.0, np.inf, BUDGET, total, lv
+            for c in range(ncomp):
+                eqh[c] = abs(vals[1, c] - vals[2, c])
+                eqs[c] = abs(vals[2, c] - vals[0, c])
+        # raise each family whose difference (with half the tail term) uses more than half the
+        # allowance -- if neither did, the sum would meet it, so at least one rises.  The
+        # one-ladder rule climbs as one unless only the Gauss-Hermite share is too large
+        for c in range(ncomp):
+            eqs[c] += 0.5 * tv[c]
+            eqh[c] += 0.5 * tv[c]
+        up_s = _accept(val, eqs, rd, C, Pp, digits, Gt, out2) < half
+        up_h = _accept(val, eqh, rd, C, Pp, digits, Gt, out2) < half
+        if not two:
+            up_s = up_s or not up_h             # one ladder: lv carries the GH orders along
+            up_h = not up_s
+        elif not (up_s or up_h):
+            up_s = True
+            up_h = True
+        if up_s:
+            lv += 1
+        if up_h:
+            lh = _gh_raise(lsp, perm, ks, nsm, g, top, digits, idx)
     if status != OK:
         state[ki, ks, 0] = NL - 2
+        if mixed:
+            state[ki, ks, 3] = NL - 2
     else:
         errs[0] = out[0]
         errs[1] = out[1]
     return val[0], out[0], status, total, lv_used
+
+
+@njit(cache=True)
+def _gh_raise(lsp, perm, ks, nsm, lh, top, digits, idx):
+    """The next Gauss-Hermite level of a mixed rule above ``lh`` at which some smooth direction's
+    order (now ``idx``) changes (levels below an order's Taylor floor change nothing); NL when
+    none does (every order at the top of the ladder)."""
+    new = lh + 1
+    while new < NL:
+        for m in range(nsm):
+            if _gh_index(lsp[perm[ks + m]], new, top, False, digits) != idx[m]:
+                return new
+        new += 1
+    return NL
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1319,7 +1436,7 @@ def run_chunk_batch(Cs, h, steps, nsteps, sched, params, states, ists, stopc, fs
 
 def new_state() -> np.ndarray:
     """A fresh warm-start state for :func:`evaluate` (one per trajectory)."""
-    return np.zeros((4, 4, 3), dtype=np.int64)
+    return np.zeros((4, 4, 5), dtype=np.int64)
 
 
 def evaluate_py(C: np.ndarray, digits: float, state: np.ndarray | None = None,
