@@ -8,6 +8,7 @@ that compiles (when pdflatex is installed); atomic writing.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import io
 import json
 import math
@@ -631,6 +632,7 @@ def test_figures_drawn_in_a_pool_are_the_same_bytes(monkeypatch):
              (figs[-1], {})]
     monkeypatch.setattr(report_figures, "POOL_FROM", 2)
     pooled = report_figures.render_many(items, workers=2)
+    assert gc.get_freeze_count() == 0          # the objects frozen for the fork are thawed
     alone = [report_figures.render_both(f, e) for f, e in items]
     assert pooled == alone and len(pooled) == 3
     assert all(svg.startswith(b"<?xml") and pdf_.startswith(b"%PDF") for svg, pdf_ in pooled)

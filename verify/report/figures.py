@@ -7,6 +7,7 @@ font bundled with matplotlib, fixed SVG hash salt), and the date metadata is sup
 """
 from __future__ import annotations
 
+import gc
 import io
 import math
 import multiprocessing as mp
@@ -375,6 +376,17 @@ def _render_many(items: list, workers: int | None = None) -> list[tuple[bytes, b
         workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if workers <= 1 or len(items) < POOL_FROM or "fork" not in mp.get_all_start_methods():
         return [_both(it) for it in items]
+    # the forked workers inherit this process's objects; frozen, the workers' garbage collector
+    # leaves them alone, so their pages stay shared (~0.8 s of 9 s after a claims run)
+    gc.collect()
+    gc.freeze()
+    try:
+        return _draw_in_pool(items, workers)
+    finally:
+        gc.unfreeze()
+
+
+def _draw_in_pool(items: list, workers: int) -> list[tuple[bytes, bytes]]:
     with ProcessPoolExecutor(max_workers=min(workers, len(items)), mp_context=mp.get_context("fork"),
                              initializer=interrupt.quiet_worker) as pool:
         # Ctrl-C reaches the whole process group: the workers leave it to this process, whose
