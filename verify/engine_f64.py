@@ -1233,27 +1233,10 @@ def _evaluate(C, params, state, G, errs):
             if mixed:
                 state[ki, ks, 3] = lh
             if two:
-                if _accept(val, eqs, rd, C, Pp, digits, Gt, out2) >= 4:
-                    state[ki, ks, 1] += 1
-                    if state[ki, ks, 1] >= SLACK_STEPS:
-                        state[ki, ks, 0] = max(1, lv - 1)
-                        state[ki, ks, 1] = 0
-                else:
-                    state[ki, ks, 1] = 0
-                if _accept(val, eqh, rd, C, Pp, digits, Gt, out2) >= 4:
-                    state[ki, ks, 4] += 1
-                    if state[ki, ks, 4] >= SLACK_STEPS:
-                        state[ki, ks, 3] = max(1, g - 1)
-                        state[ki, ks, 4] = 0
-                else:
-                    state[ki, ks, 4] = 0
-            elif spare >= 4:
-                state[ki, ks, 1] += 1
-                if state[ki, ks, 1] >= SLACK_STEPS:
-                    state[ki, ks, 0] = max(1, lv - 1)
-                    state[ki, ks, 1] = 0
+                _slack(state, ki, ks, 0, lv, _accept(val, eqs, rd, C, Pp, digits, Gt, out2) >= 4)
+                _slack(state, ki, ks, 3, g, _accept(val, eqh, rd, C, Pp, digits, Gt, out2) >= 4)
             else:
-                state[ki, ks, 1] = 0
+                _slack(state, ki, ks, 0, lv, spare >= 4)
             # the range, too, may come down when one step narrower would still meet the tail
             # target by two digits (a far component moving away needs less than it did)
             if ks and state[ki, ks, 2] > 0:
@@ -1305,6 +1288,20 @@ def _evaluate(C, params, state, G, errs):
         errs[0] = out[0]
         errs[1] = out[1]
     return val[0], out[0], status, total, lv_used
+
+
+@njit(cache=True)
+def _slack(state, ki, ks, slot, level, ample):
+    """The warm start's way down for the level in ``state[ki, ks, slot]`` (its counter in the next
+    slot): after SLACK_STEPS consecutive ``ample`` pairs (4 digits better than needed) the next
+    step starts one rung below ``level``; a pair that is not ample resets the count."""
+    if not ample:
+        state[ki, ks, slot + 1] = 0
+        return
+    state[ki, ks, slot + 1] += 1
+    if state[ki, ks, slot + 1] >= SLACK_STEPS:
+        state[ki, ks, slot] = max(1, level - 1)
+        state[ki, ks, slot + 1] = 0
 
 
 @njit(cache=True)

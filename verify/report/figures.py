@@ -15,7 +15,7 @@ import os
 import re
 import types
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import matplotlib
 import matplotlib.mathtext
@@ -275,31 +275,23 @@ def _lean_font_subsets():
         pdf_ps.subset = module
 
 
+def _figure(fig_rec, errors=None) -> MplFigure:
+    # a record Figure, or a function returning a matplotlib figure (draw_grid); under RC
+    return fig_rec() if callable(fig_rec) else _draw(fig_rec, errors)
+
+
 def _write(fig: MplFigure, fmt: str, metadata: dict) -> bytes:
     buf = io.BytesIO()
-    if fmt == "pdf":
-        with _lean_font_subsets():
-            fig.savefig(buf, format=fmt, metadata=metadata)
-    else:
+    with _lean_font_subsets() if fmt == "pdf" else nullcontext():
         fig.savefig(buf, format=fmt, metadata=metadata)
     return buf.getvalue()
-
-
-def _save(fig_rec, fmt: str, metadata: dict, errors=None) -> bytes:
-    with matplotlib.rc_context(RC):
-        fig = fig_rec() if callable(fig_rec) else _draw(fig_rec, errors)
-        return _write(fig, fmt, metadata)
 
 
 def render_svg(fig_rec, errors: dict | None = None) -> bytes:
     """The figure as SVG bytes (text kept as text, no date).  ``fig_rec``: a record Figure, or a
     function returning a matplotlib figure (:func:`draw_grid`)."""
-    return _save(fig_rec, "svg", SVG_METADATA, errors)
-
-
-def render_pdf(fig_rec, errors: dict | None = None) -> bytes:
-    """The figure as PDF bytes (no creation date)."""
-    return _save(fig_rec, "pdf", PDF_METADATA, errors)
+    with matplotlib.rc_context(RC):
+        return _write(_figure(fig_rec, errors), "svg", SVG_METADATA)
 
 
 # Below this many figures a pool's start-up is not worth it: they are drawn in this process.
@@ -309,18 +301,17 @@ POOL_FROM = 6
 def render_both(fig_rec, errors: dict | None = None) -> tuple[bytes, bytes]:
     """(SVG, PDF) bytes of one drawing: laid out once for the SVG, and the PDF written with that
     layout (the layout engine is switched off before the second save, so both files place every
-    element alike).  The SVG bytes are :func:`render_svg`'s; the PDF can differ from
-    :func:`render_pdf`'s, which lays the figure out anew, in the last digits of positions."""
+    element alike, no creation date).  The SVG bytes are :func:`render_svg`'s."""
     with matplotlib.rc_context(RC):
-        fig = fig_rec() if callable(fig_rec) else _draw(fig_rec, errors)
+        fig = _figure(fig_rec, errors)
         svg = _write(fig, "svg", SVG_METADATA)
         fig.set_layout_engine("none")
         return svg, _write(fig, "pdf", PDF_METADATA)
 
 
 def _both(item) -> tuple[bytes, bytes]:
-    fig_rec, errors = item
-    return render_both(fig_rec, errors)
+    # a pool task: render_both looked up at call time (the tests replace it)
+    return render_both(*item)
 
 
 @contextmanager

@@ -178,13 +178,14 @@ def _check_writable(target: Path) -> None:
 
 def write_summary(target: Path, summary: dict) -> None:
     from verify.claims.record import Figure, Line
-    from verify.report.figures import render_pdf, render_svg
+    from verify.report.figures import render_both
     from verify.report.io import write_bytes_atomic, write_text_atomic
     target.mkdir(parents=True, exist_ok=True)
     for f in summary["figures"]:
         rec = Figure(**dict(f, lines=[Line(**ln) for ln in f["lines"]]))
-        write_bytes_atomic(target / f"{rec.id}.svg", render_svg(rec))
-        write_bytes_atomic(target / f"{rec.id}.pdf", render_pdf(rec))
+        svg, pdf = render_both(rec)
+        write_bytes_atomic(target / f"{rec.id}.svg", svg)
+        write_bytes_atomic(target / f"{rec.id}.pdf", pdf)
     write_text_atomic(target / "summary.json",
                       json.dumps(summary, indent=1, sort_keys=True, allow_nan=False,
                                  default=_jsonable) + "\n")
