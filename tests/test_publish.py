@@ -287,17 +287,28 @@ if FORK_PAUSE:  # each pool worker, between its fork and its initializer, announ
         while time.monotonic() < end:
             time.sleep(0.02)
     multiprocessing.util.register_after_fork(_hook, _starting)
+EXIT_PAUSE = float(os.environ.get("STUB_EXIT_PAUSE", "0"))
+if EXIT_PAUSE:  # an exit handler that outlasts a late Ctrl-C
+    import atexit
+    def _exiting():
+        print("exiting", file=sys.stderr, flush=True)
+        end = time.monotonic() + EXIT_PAUSE
+        while time.monotonic() < end:
+            time.sleep(0.02)
+    atexit.register(_exiting)
 def claim(cid, slow):
     def check(tier, seed):
-        print(f"started {cid}", file=sys.stderr, flush=True)
-        end = None
-        while slow:
-            try:
-                time.sleep(0.02)
-                if end is not None and time.monotonic() > end:
-                    break
-            except KeyboardInterrupt:
-                end = end or time.monotonic() + TAIL
+        if not slow:
+            print(f"started {cid}", file=sys.stderr, flush=True)
+        else:  # as a GD run: a Ctrl-C is only recorded, and the check winds down for TAIL s
+            from verify import interrupt
+            with interrupt.deferred():
+                print(f"started {cid}", file=sys.stderr, flush=True)  # a Ctrl-C from now on
+                while not interrupt.requested():
+                    time.sleep(0.02)
+                end = time.monotonic() + TAIL
+                while time.monotonic() < end:
+                    time.sleep(0.02)
         return rec.ClaimRecord(id=cid, title=f"stub {cid}", statement="s", provenance="p",
                                verdict="CONFIRMED", assurance="numeric", tier=tier)
     return types.SimpleNamespace(TITLE=f"stub {cid}", STATEMENT="s", PROVENANCE="p", check=check)
@@ -313,7 +324,13 @@ def slow_render(*a, **k):
             time.sleep(0.02)
     return render_all(*a, **k)
 report.render_all = slow_render
-sys.exit(cli.main(sys.argv[1:]))
+run_one = runner.run_one
+def said_returned(cid, tier, seed):  # the check's record is final (its worker may take the next)
+    r = run_one(cid, tier, seed)
+    print(f"returned {cid}", file=sys.stderr, flush=True)
+    return r
+runner.run_one = said_returned
+sys.exit(cli.main())  # as the program: the arguments are read from sys.argv
 """
 
 
@@ -327,15 +344,19 @@ def _old_report(out: Path) -> bytes:
     return (out / "results.json").read_bytes()
 
 
-def _ctrl_c_run(out: Path, jobs: int, seconds: list[float], after: str = "started slow",
-                tail: float = 2.0, render_pause: float = 0.0,
-                fork_pause: float = 0.0) -> tuple[int, str]:
-    """Run the stubs; once ``after`` appears on stderr, send SIGINT to the process group (as a
-    terminal's Ctrl-C) at each of ``seconds`` (measured from then); the second time may instead be
-    the string "rendering" (sent when rendering starts).  Returns (exit status, stderr)."""
+def _ctrl_c_run(out: Path, jobs: int, seconds: list, after=("started slow", "returned fast"),
+                tail: float = 2.0, render_pause: float = 0.0, fork_pause: float = 0.0,
+                exit_pause: float = 0.0) -> tuple[int, str]:
+    """Run the stubs; once every line of ``after`` (a string or several) appeared on stderr, send
+    SIGINT to the process group (as a terminal's Ctrl-C) at each of ``seconds`` (measured from
+    then); a later time may instead be a string ("rendering", "exiting"): sent when that line
+    appears.  By default "fast" has returned its record and "slow" runs.  Returns (exit status,
+    stderr)."""
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]),
                PATH=os.path.dirname(sys.executable), STUB_TAIL=str(tail),
-               STUB_RENDER_PAUSE=str(render_pause), STUB_FORK_PAUSE=str(fork_pause))
+               STUB_RENDER_PAUSE=str(render_pause), STUB_FORK_PAUSE=str(fork_pause),
+               STUB_EXIT_PAUSE=str(exit_pause))
+    waiting = {after} if isinstance(after, str) else set(after)
     proc = subprocess.Popen([sys.executable, "-c", _RUN_STUBS, "run", "fast", "slow", "--quick",
                              "--jobs", str(jobs), "--out", str(out)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
@@ -348,14 +369,15 @@ def _ctrl_c_run(out: Path, jobs: int, seconds: list[float], after: str = "starte
     try:
         for line in proc.stderr:
             err.append(line)
-            if after in line:
+            waiting = {w for w in waiting if w not in line}
+            if not waiting:
                 break
         t0 = time.monotonic()
         for when in seconds:
-            if when == "rendering":
+            if isinstance(when, str):
                 for line in proc.stderr:
                     err.append(line)
-                    if "rendering" in line:
+                    if when in line:
                         break
             else:
                 time.sleep(max(0.0, t0 + when - time.monotonic()))
@@ -395,6 +417,20 @@ def test_ctrl_c_while_pool_workers_start_kills_none_of_them(tmp_path):
     assert rc == 130, err[-2000:]
     assert "Traceback" not in err and "ForkProcess" not in err, err[-2000:]
     assert "started fast" in err and "publishing the 1 finished record(s)" in err, err[-2000:]
+
+
+def test_a_ctrl_c_while_the_interrupted_program_exits_keeps_status_130(tmp_path):
+    """After a Ctrl-C the run publishes "fast" and exits 130; a second Ctrl-C that lands while
+    the interpreter exits (here during an exit handler that takes 1 s) changes neither: no
+    traceback, no death by SIGINT (a CI run once ended so, status -2)."""
+    out = tmp_path / "rep"
+    _old_report(out)
+    rc, err = _ctrl_c_run(out, 2, [0.0, "exiting"], tail=0.2, exit_pause=1.0)
+    assert rc == 130, err[-2000:]
+    assert "publishing the 1 finished record(s)" in err and "Traceback" not in err, err[-2000:]
+    import json
+    recs = {r["id"] for r in json.loads((out / "results.json").read_text())["records"]}
+    assert "fast" in recs
 
 
 @pytest.mark.slow

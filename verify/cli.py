@@ -191,8 +191,30 @@ def _fail(msg: str, code: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; returns the exit status (never raises, except SystemExit from --help)."""
+    """Run one command; returns the exit status (never raises, except SystemExit from --help).
+
+    Called as the program (``argv`` None: ``python -m verify`` and the ``verify`` script), a
+    command that ends interrupted ignores any further Ctrl-C from then on, so the exit status
+    stays 130: a Ctrl-C while the interpreter exits (joining the pool's threads, running exit
+    handlers) would otherwise kill it by SIGINT or print a traceback from an exit handler."""
+    import signal
+    try:
+        code = _main(argv)
+    except KeyboardInterrupt:  # a Ctrl-C just as the command returned
+        code = _interrupted()
+    if argv is None and code == EXIT_INTERRUPTED:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return code
+
+
+def _interrupted() -> int:
     from verify import interrupt
+    interrupt.note()
+    print("interrupted", file=sys.stderr)
+    return EXIT_INTERRUPTED
+
+
+def _main(argv: list[str] | None) -> int:
     from verify.quadrature import InaccurateError
     try:
         parser = build_parser()
@@ -205,9 +227,7 @@ def main(argv: list[str] | None = None) -> int:
                            "loss, gradient); see --help")
         return _dispatch(args, argv)
     except KeyboardInterrupt:
-        interrupt.note()
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return _interrupted()
     except InaccurateError as e:
         return _fail(f"the engine could not reach the accuracy asked: {e}", EXIT_FAILED)
     except ValueError as e:
