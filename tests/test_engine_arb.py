@@ -174,11 +174,15 @@ def test_fallbacks_are_recorded_not_silent():
     g = ev.grad(cx)
     assert "fallback" in g.rule["engine"] and "k = 5" in g.rule["engine"]
     assert ev.fallbacks and ev.fallbacks[0][0] == "grad"
-    # the Stein form and the EM direction are not in the kernel either
+    # the EM direction too (k = 5), with its reason
+    em = ev.em(cx)
+    assert "fallback" in em.rule["engine"] and "k = 5" in em.rule["engine"]
+    assert ev.fallbacks[-1][0] == "em"
+    # the Stein form is not in the kernel either; the EM direction is (tests/test_engine_arb_em.py)
     cx2, prec2 = _prec(OVERLAP, 12)
     ev2 = engine_arb.ArbEvaluator(prec2)
     assert "Stein" in ev2.grad(cx2, "stein").rule["engine"]
-    assert "EM" in ev2.em(cx2).rule["engine"]
+    assert ev2.em(cx2).rule["engine"] == "arb"
     with pytest.raises(ValueError, match="form"):
         ev2.grad(cx2, "other")
 

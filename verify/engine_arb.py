@@ -1,4 +1,5 @@
-"""Multiprecision kernel in Arb (python-flint) for the loss and the direct gradient (issue 10, item 3).
+"""Multiprecision kernel in Arb (python-flint) for the loss, the direct gradient (issue 10, item 3)
+and the gradient-EM direction (issue 19).
 
 Same model and reduction as :mod:`verify.model` (SPEC §2): the weights depend on y only through
 u = P^T y on the span of the differences d_i = c_i - c_ref (c_ref: the component nearest the
@@ -12,6 +13,9 @@ l_i(u) = <u, e_i> + o_i.  What differs is how the expectations are organised:
       E[w_i h_i] = g_i E[w_i] + <e_i - b, E[w_i eps]> - E[w_i |eps|^2]
   and E[u w_i h_i] the same with u inside; grad_i F = 2 (E[w_i v] + P E[u w_i h_i] - c_i E[w_i h_i])
   as in model.py.  So only E[w_i f], E[u_q w_i f] for f in {1, eps_1..eps_k, |eps|^2} are needed.
+  The gradient-EM direction is E[w_i (y - c_i)] = P E[u w_i] - c_i E[w_i] (y = P u + a part
+  independent of u with mean 0), from the same moments (f = 1); E[w_i v] above is minus it by
+  Stein's lemma, from other moments (em-link's identity takes one side from each engine).
 * On a tensor rule (nodes x_a, y_b) the exponentials factorise: exp(l_i) = A_ai B_bi with
   A_ai = exp(e_i1 x_a + o_i), B_bi = exp(<e_i(2..k), y_b>), so the softmax denominators are one
   matrix product S = A B^T, the numerators of eps_q are N_q = A diag(e_.q) B^T, and
@@ -39,13 +43,15 @@ rule; one figure for all gradient components, so a component whose rules agree b
 not over-credited) + the fine ball's radius (every rounding, for free from Arb; with the tail
 bound) + the rounding of the returned mpf.  ``digits`` means significant digits, as ACCURACY's
 quadrature.Tolerance: the loss relative to itself, each gradient component relative to the
-gradient's Frobenius norm, at D = digits + spread digits (so gradient differences 10^-spread
+gradient's Frobenius norm (the EM direction and E[w_i v] likewise, each judged on its own rule
+pair), at D = digits + spread digits (so gradient differences 10^-spread
 smaller than the norm keep ``digits`` digits).  Only where the two rules agree within rounding and
 the tail bound is below rounding is the absolute floor 10^-D times the natural scale (R^2 for F,
-R + R^3 for the gradient) accepted; rule["accuracy"] says which held.
+R + R^3 for the gradient, 1 + R for the EM direction, R for E[w_i v]) accepted; rule["accuracy"]
+says which held.
 
 Exponent range is unlimited in Arb, so scales of 1e-1000 work.  What this kernel does not cover
-(float64 precision, the Stein form, the EM direction, k > 4, a sharp direction in k >= 3, rules
+(float64 precision, the Stein form, k > 4, a sharp direction in k >= 3, rules
 beyond the node budget, a ball that lost all accuracy) goes to model.Evaluator; the reason is
 kept in ``fallbacks`` and in the Estimate's rule dict ("engine").  Arb's global working precision (flint.ctx.prec) is set only
 inside a ``with`` block and restored.
@@ -526,6 +532,52 @@ def assemble(setup: ArbSetup, M: dict, need_grad: bool = True):
     return F, grad
 
 
+def assemble_em(setup: ArbSetup, M: dict):
+    """The gradient-EM direction E[w_i (y - c_i)] (n x d list of arb) from the expectations.
+
+    y = P u + y_perp with u = P^T y ~ N(0, I_k) and y_perp independent of u with mean 0, and the
+    weights depend on y through u only, so E[w_i y] = P E[u w_i]:
+        E[w_i (y - c_i)] = P E[u w_i] - c_i E[w_i]            (model._assemble_em)."""
+    n, d, k = setup.n, setup.d, setup.k
+    C, P = setup.C, setup.P
+    out = []
+    for i in range(n):
+        m1 = M["1"][0][i]
+        row = []
+        for r in range(d):
+            val = -C[i][r] * m1
+            for q in range(k):
+                val += P[r][q] * M["1"][q + 1][i]
+            row.append(val)
+        out.append(row)
+    return out
+
+
+def assemble_wv(setup: ArbSetup, M: dict):
+    """E[w_i v] (n x d list of arb) from the expectations: v = c_ref + P eps, so
+    E[w_i v] = c_ref E[w_i] + P E[w_i eps] (the first term of the direct gradient, see assemble).
+    By Stein's lemma it is minus the EM direction; formed from other moments (E[w_i eps] instead
+    of E[u w_i]) it is the second integrand of em-link's identity."""
+    n, d, k = setup.n, setup.d, setup.k
+    c1, P = setup.C[setup.ref], setup.P
+    out = []
+    for i in range(n):
+        m1 = M["1"][0][i]
+        row = []
+        for r in range(d):
+            val = c1[r] * m1
+            for q in range(k):
+                val += P[r][q] * M[("e", q)][0][i]
+            row.append(val)
+        out.append(row)
+    return out
+
+
+# the n x d quantities besides the direct gradient: (assembly, natural scale of the absolute floor
+# as in model.Evaluator: 1 + R for the EM direction, R for E[w_i v] (|v| <= R))
+VECTORS = {"em": (assemble_em, lambda R: 1 + R), "wv": (assemble_wv, lambda R: R)}
+
+
 # ---------------------------------------------------------------------------------------------
 # Rule layouts
 # ---------------------------------------------------------------------------------------------
@@ -659,7 +711,8 @@ def _err_mpf(x: arb, ctx):
 
 class ArbEvaluator:
     """The GD-facing interface of model.Evaluator (``grad``, ``F``, ``em``, ``integrator``), with
-    the loss and the direct gradient computed in Arb (module docstring).
+    the loss, the direct gradient and the EM direction computed in Arb (module docstring); also
+    ``wv`` = E[w_i v] (em-link's second integrand).
 
     ``fallbacks`` lists (what, reason) for every call handed to model.Evaluator.
     """
@@ -717,15 +770,40 @@ class ArbEvaluator:
         return self._tag(out, why)
 
     def em(self, c_exact) -> Estimate:
-        why = "the EM direction is not in the Arb kernel"
-        return self._tag(self._fallback("em", why).em(c_exact), why)
+        """The gradient-EM direction E[w_i (y - c_i)] (n x d), accepted as the gradient is: every
+        component's error <= 10^-D times its Frobenius norm (floor 10^-D (1 + R))."""
+        return self._vector(c_exact, "em")
+
+    def wv(self, c_exact) -> Estimate:
+        """E[w_i v] (n x d), accepted as :meth:`em` (floor 10^-D R); the fallback is
+        model.Evaluator's "wv" block (accepted on its largest component)."""
+        return self._vector(c_exact, "wv")
+
+    def _vector(self, c_exact, what: str) -> Estimate:
+        why = None
+        if self.prec.is_float64:
+            why = "float64 precision is not the Arb kernel's job"
+        else:
+            try:
+                return self._evaluate(c_exact, need_grad=True, vector=what)[1]
+            except Unsupported as e:
+                why = str(e)
+        mp = self._fallback(what, why)
+        if what == "em":
+            return self._tag(mp.em(c_exact), why)
+        _, vals, errs, ok, rule = mp.blocks(c_exact, ["wv"])
+        n, d = len(c_exact), len(c_exact[0])
+        est = Estimate([[vals["wv"][i * d + j] for j in range(d)] for i in range(n)],
+                       [[errs["wv"][i * d + j] for j in range(d)] for i in range(n)],
+                       self.prec, dict(rule, form="wv"), ok)
+        return self._tag(est, why)
 
     # -- the kernel -----------------------------------------------------------------------------
-    def _evaluate(self, c_exact, need_grad: bool):
+    def _evaluate(self, c_exact, need_grad: bool, vector: str | None = None):
         with _Prec(self.bits):
             try:
                 setup = prepare(c_exact, self.bits)
-                return self._evaluate_setup(setup, need_grad)
+                return self._evaluate_setup(setup, need_grad, vector)
             except (Unsupported, InaccurateError):
                 raise
             except (ValueError, ArithmeticError, OverflowError) as e:
@@ -734,28 +812,37 @@ class ArbEvaluator:
                 raise Unsupported(f"Arb kernel could not evaluate here ({type(e).__name__}: "
                                   f"{e})") from e
 
-    def _accept(self, setup, F, Fc, grad, gradc, D: float, F0=None, grad0=None):
+    def _accept(self, setup, F, Fc, grad, gradc, D: float, F0=None, grad0=None,
+                vector: str = "direct"):
         """Errors (arb upper bounds) and whether they meet D significant digits.
 
         As quadrature.Tolerance.assess: the loss is accepted when err <= 10^-D |F|, the gradient
         when every component's err <= 10^-D |grad F| (Frobenius); failing that, when the rule pair
         agrees within the rounding (the ball radius) and err <= 10^-D times the natural scale
         (R^2 for F, R + R^3 for the gradient): the absolute floor for a vanishing quantity.
+        ``vector`` names the n x d quantity in ``grad``: "direct" (the gradient), or one of
+        VECTORS (the EM direction, E[w_i v]: accepted the same way with their natural scales),
+        which come without a loss (F None: only the vector is judged).
         Sets self._short = (digits missing, whether the radius (rounding + tail) dominates)."""
         R = setup.R
         mode = "relative"
-        diffF = abs(F.mid() - Fc.mid())
-        errF = diffF + F.rad()
-        lerr = _log10_abs(errF)
-        okF = lerr == -math.inf or lerr <= _log10_abs(F) - D
-        F0 = F if F0 is None else F0
+        if F is None:
+            errF, okF, short = None, True, -math.inf
+            self._short = (short, False)
+        else:
+            diffF = abs(F.mid() - Fc.mid())
+            errF = diffF + F.rad()
+            lerr = _log10_abs(errF)
+            okF = lerr == -math.inf or lerr <= _log10_abs(F) - D
+            F0 = F if F0 is None else F0
+            if (not okF and _log10_abs(diffF) <= _log10_abs(F0.rad())
+                    and _log10_abs(F.rad()) <= _log10_abs(F0.rad()) + math.log10(2)
+                    and lerr <= _log10_abs(R * R) - D):
+                okF, mode = True, "absolute floor"
+            short = lerr - (_log10_abs(F) - D)
+            self._short = (short, _log10_abs(F.rad()) >= lerr - 0.5)
         grad0 = grad if grad0 is None else grad0
-        if (not okF and _log10_abs(diffF) <= _log10_abs(F0.rad())
-                and _log10_abs(F.rad()) <= _log10_abs(F0.rad()) + math.log10(2)
-                and lerr <= _log10_abs(R * R) - D):
-            okF, mode = True, "absolute floor"
-        short = lerr - (_log10_abs(F) - D)
-        self._short = (short, _log10_abs(F.rad()) >= lerr - 0.5)
+        scale = R + R * R * R if vector == "direct" else VECTORS[vector][1](R)
         info = {"accuracy": mode}
         if grad is None:
             return errF, None, okF, info
@@ -775,17 +862,21 @@ class ArbEvaluator:
             wrad = max(_log10_abs(a.rad()) for row in grad for a in row)
             wround = max(_log10_abs(a.rad()) for row in grad0 for a in row)
             if (wdiff <= wround and wrad <= wround + math.log10(2)
-                    and worst <= _log10_abs(R + R * R * R) - D):
+                    and worst <= _log10_abs(scale) - D):
                 okG, mode = True, "absolute floor"
             if worst - (lg_norm - D) > short:
                 self._short = (worst - (lg_norm - D), wrad >= worst - 0.5)
         info["accuracy"] = mode
         if mode == "absolute floor":
-            info["floor"] = {"F": mpmath.nstr(mpmath.mpf(10) ** (_log10_abs(R * R) - D), 3),
-                             "direct": mpmath.nstr(mpmath.mpf(10) ** (_log10_abs(R + R ** 3) - D), 3)}
+            info["floor"] = {} if F is None else {
+                "F": mpmath.nstr(mpmath.mpf(10) ** (_log10_abs(R * R) - D), 3)}
+            info["floor"][vector] = mpmath.nstr(mpmath.mpf(10) ** (_log10_abs(scale) - D), 3)
         return errF, errG, okF and okG, info
 
-    def _evaluate_setup(self, setup: ArbSetup, need_grad: bool):
+    def _evaluate_setup(self, setup: ArbSetup, need_grad: bool, vector: str | None = None):
+        """(F, grad F) as Estimates (grad None without ``need_grad``), or with ``vector`` (a key
+        of VECTORS) (None, that n x d quantity), from one rule pair climbed until the quantity
+        returned meets the digits (see _accept)."""
         D = self.target + 0.0
         k, n = setup.k, setup.n
         ctx = _precision.context(self.prec.dps)
@@ -801,7 +892,7 @@ class ArbEvaluator:
                 preds[j] = top_pred
         sharp = [j for j in range(k) if preds[j] > GH_MAX_PREDICTED]
         key = (k, bool(sharp) and _trapezoid_plan(setup, D, 0) is not None, bool(sharp),
-               need_grad, n)
+               need_grad if vector is None else vector, n)
         if sharp and k >= 3:
             raise Unsupported(f"a separated direction in a {k}-D span (the Arb kernel's "
                               "trapezoid/split rules cover k <= 2)")
@@ -932,20 +1023,25 @@ class ArbEvaluator:
                 Mc, Mf = Ms
             # the truncated mass enters the radii (rigorously) but is kept apart from rounding:
             # only rounding may justify the absolute floor
-            F0, g0 = assemble(setup, Mf, need_grad)
+            if vector is None:
+                quantities = lambda M: assemble(setup, M, need_grad)
+            else:
+                quantities = lambda M: (None, VECTORS[vector][0](setup, M))
+            F0, g0 = quantities(Mf)
             if tail is not None:
                 Mc, Mf = add_tail(setup, Mc, tail), add_tail(setup, Mf, tail)
-            (Fc, gc), (F, g) = assemble(setup, Mc, need_grad), assemble(setup, Mf, need_grad)
+            (Fc, gc), (F, g) = quantities(Mc), quantities(Mf)
             if k == 0:
                 Fc, gc = F, g          # exact: no quadrature
-            errF, errG, ok, info = self._accept(setup, F, Fc, g, gc, D, F0, g0)
+            what = vector or "direct"
+            errF, errG, ok, info = self._accept(setup, F, Fc, g, gc, D, F0, g0, what)
             rule = {"rule": desc, "nodes": sizes[1], "compare_nodes": sizes[0], "level": level,
                     "evaluated_nodes": sizes[1] + (sizes[0] if trap is None else 0),
                     "engine": "arb", "bits": self.bits, **info}
             best = (F, errF, g, errG, ok, rule)
             if ok or k == 0:
                 # slack of 4 digits: try one rung lower next time
-                _, _, ok4, _ = self._accept(setup, F, Fc, g, gc, D + 4, F0, g0)
+                _, _, ok4, _ = self._accept(setup, F, Fc, g, gc, D + 4, F0, g0, what)
                 self._level[key] = max(floor, level - 1 if ok4 else level)
                 break
             short, rad_side = self._short
@@ -962,13 +1058,14 @@ class ArbEvaluator:
         # the returned mpf values are rounded to the context's precision: that rounding joins
         # the error (half an ulp, bounded by |value| 2^(1 - prec))
         ulp = arb(2) ** (1 - ctx.prec)
-        f_est = Estimate(_to_mpf(F, ctx), _err_mpf(errF + abs(F.mid()) * ulp, ctx), self.prec,
-                         rule, ok)
+        f_est = None if F is None else Estimate(
+            _to_mpf(F, ctx), _err_mpf(errF + abs(F.mid()) * ulp, ctx), self.prec, rule, ok)
         if g is None:
             return f_est, None
         g_est = Estimate([[_to_mpf(x, ctx) for x in row] for row in g],
                          [[_err_mpf(e + abs(x.mid()) * ulp, ctx) for x, e in zip(rg, re_)]
-                          for rg, re_ in zip(g, errG)], self.prec, dict(rule, form="direct"), ok)
+                          for rg, re_ in zip(g, errG)], self.prec,
+                         dict(rule, form=vector or "direct"), ok)
         return f_est, g_est
 
 
@@ -990,6 +1087,18 @@ def grad_F(c, digits: int, *, with_loss: bool = False):
     extra = model._scale_digits(c_exact)
     prec = _precision.choose(c_exact, digits, allow_float64=False, extra_digits=extra)
     return ArbEvaluator(prec).grad(c_exact, "direct", with_loss=with_loss)
+
+
+def em_direction(c, digits: int) -> Estimate:
+    """The gradient-EM direction E[w_i (y - c_i)] (n x d) at ``digits`` significant digits
+    relative to its Frobenius norm, as :func:`verify.model.em_direction` at the multiprecision
+    working precision it would choose, computed by this kernel (model.Evaluator where the kernel
+    does not apply; ``rule["engine"]`` says which).  No escalation: an estimate short of the
+    digits has ok=False; its ``error`` bounds the error either way."""
+    c_exact = model.check_params(c, "c")
+    extra = model._scale_digits(c_exact)
+    prec = _precision.choose(c_exact, digits, allow_float64=False, extra_digits=extra)
+    return ArbEvaluator(prec).em(c_exact)
 
 
 # ---------------------------------------------------------------------------------------------
