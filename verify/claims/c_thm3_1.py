@@ -33,7 +33,8 @@ Stationarity condition (own derivation, 1-D, d = 1; z = y_1): with logits s z - 
 -s z - s^2/2, 0 (n - 2 times), w = softmax, v = s (w_1 - w_2), h_1 = (s - v) v,
     G(s) = e_1 . grad_{c_1} F = 2 E[w_1 v + w_1 (z - s) h_1]       (direct form, SPEC §2).
 ``stationarity_sign=-1`` flips the sign of the second term: a deliberately wrong condition whose
-root the full gradient must reject (used by the tests).
+root the full gradient must reject (used by the tests).  G and L are integrated folded onto z >= 0
+(z -> -z swaps w_1 and w_2), with one exponential for the weights a node.
 """
 from __future__ import annotations
 
@@ -84,36 +85,55 @@ def _breaks(ctx, s, n):
     return [ctx.ninf, -t, ctx.zero, t, ctx.inf]
 
 
+def _folded_weights(ctx, q, su, n):
+    """(w_1, w_2) at z >= 0 from u = exp(-s z) (su) and q = exp(-s^2/2): numerator and denominator
+    of the softmax times u, w_1 = q / D, w_2 = q u^2 / D, D = q (1 + u^2) + (n - 2) u (no term
+    exceeds 1: one exponential a node instead of three)."""
+    qu2 = q * su * su
+    den = q + qu2 + (n - 2) * su
+    return q / den, qu2 / den
+
+
 def stationarity_G(ctx, s, n: int, sign: int = 1) -> tuple[Any, Any]:
-    """(G(s), error): e_1 component of grad_{c_1} F on the configuration, d = 1, own integrand."""
+    """(G(s), error): e_1 component of grad_{c_1} F on the configuration, d = 1, own integrand.
+
+    Folded onto z >= 0 (z -> -z swaps w_1 and w_2 and flips v): with f the direct-form integrand,
+    f(z) + f(-z) = 2 v [(w_1 - w_2) + sign (w_1 (z - s)(s - v) + w_2 (z + s)(s + v))]; tanh-sinh
+    on [0, t, inf], t the tie point."""
     s = ctx.convert(s)
     norm = 1 / ctx.sqrt(2 * ctx.pi)
+    q = ctx.exp(-s * s / 2)
 
     def f(z):
-        w1, w2 = _weights(ctx, s, z, n)
-        v = s * (w1 - w2)
-        h1 = (s - v) * v
-        return 2 * (w1 * v + sign * w1 * (z - s) * h1) * norm * ctx.exp(-z * z / 2)
+        w1, w2 = _folded_weights(ctx, q, ctx.exp(-s * z), n)
+        dw = w1 - w2
+        v = s * dw
+        return 2 * v * (dw + sign * (w1 * (z - s) * (s - v) + w2 * (z + s) * (s + v))) \
+            * ctx.exp(-z * z / 2)
 
-    val, err = ctx.quad(f, _breaks(ctx, s, n), error=True)
-    return val, err
+    val, err = ctx.quad(f, _breaks(ctx, s, n)[2:], error=True)
+    return val * norm, err * norm
 
 
 def profile_L(ctx, s, n: int) -> tuple[Any, Any]:
-    """(L(s), error): F on the configuration = E[v^2] = s^2 E[(w_1 - w_2)^2]."""
+    """(L(s), error): F on the configuration = E[v^2] = s^2 E[(w_1 - w_2)^2] (an even integrand:
+    twice the integral over z >= 0, tanh-sinh on [0, t, inf])."""
     s = ctx.convert(s)
     norm = 1 / ctx.sqrt(2 * ctx.pi)
+    q = ctx.exp(-s * s / 2)
 
     def f(z):
-        w1, w2 = _weights(ctx, s, z, n)
-        return (s * (w1 - w2)) ** 2 * norm * ctx.exp(-z * z / 2)
+        w1, w2 = _folded_weights(ctx, q, ctx.exp(-s * z), n)
+        return (s * (w1 - w2)) ** 2 * ctx.exp(-z * z / 2)
 
-    return ctx.quad(f, _breaks(ctx, s, n), error=True)
+    val, err = ctx.quad(f, _breaks(ctx, s, n)[2:], error=True)
+    return 2 * norm * val, 2 * norm * err
 
 
 def find_s_star(n: int, digits: int, sign: int = 1) -> dict:
     """s* from the sign change of G on SCAN (float64), located by the Anderson–Björck bracketing
-    solver in float64 and refined by the secant method at digits + 15 working digits.  Returns
+    solver in float64 and refined by the secant method at digits + 15 working digits, stopped as
+    soon as the step or the error bar from the last residual is below 10^-(digits + 10).  Returns
     s*, its error bar |G(s*)| + err / |G'(s*)|, G(s*) and G'(s*) (difference quotient), or
     {'found': False} when G keeps its sign."""
     # the scan and the first root only bracket and seed the refinement: float64 tanh-sinh
@@ -132,12 +152,14 @@ def find_s_star(n: int, digits: int, sign: int = 1) -> dict:
     lo, hi = brackets[0]
     r0 = rough.findroot(lambda x: stationarity_G(rough, x, n, sign)[0], (lo, hi),
                         solver="anderson", tol=1e-15, maxsteps=40, verify=False)
-    # secant at full precision from two points 1e-12 apart around the 20-digit root: the error
-    # squares (roughly) at every step, so three or four evaluations reach digits + 10
+    # secant at full precision from two points 1e-12 apart around the float64 root: the error
+    # is multiplied by the previous one at every step (1e-16, 1e-12, 1e-28, 1e-40, 1e-57 at
+    # digits = 40), so three steps after the two seeds reach digits + 10.
     # G(s*) and its error are those of the last iterate; G'(s*) is the slope through the last two
-    # iterates (a difference quotient over a step ~1e-25 at digits + 15 working digits: more
+    # iterates (a difference quotient over their step, ~1e-40 at digits + 15 working digits: more
     # digits than the error bar |G(s*)| + err / |G'| needs)
     ctx = _precision.context(digits + 15)
+    tol = ctx.mpf(10) ** (-(digits + 10))
     x0, x1 = ctx.convert(r0), ctx.convert(r0) * (1 + ctx.mpf(10) ** -12)
     f0 = stationarity_G(ctx, x0, n, sign)[0]
     f1, e1 = stationarity_G(ctx, x1, n, sign)
@@ -147,7 +169,11 @@ def find_s_star(n: int, digits: int, sign: int = 1) -> dict:
         x2 = x1 - f1 * (x1 - x0) / (f1 - f0)
         x0, f0, x1 = x1, f1, x2
         f1, e1 = stationarity_G(ctx, x1, n, sign)
-        if abs(x1 - x0) < abs(x1) * ctx.mpf(10) ** (-(digits + 10)):
+        # done when the step, or the root's error bar from this iterate's residual (residual +
+        # quadrature error over the secant slope), is below the target: the last evaluation then
+        # is the one the error bar needs (no further step whose iterates coincide)
+        if abs(x1 - x0) < abs(x1) * tol or (
+                f1 != f0 and (abs(f1) + e1) * abs(x1 - x0) < abs(x1) * tol * abs(f1 - f0)):
             break
     root, g, g_err = x1, f1, e1
     if f1 == f0 or x1 == x0:   # the iterates met: a central difference gives the slope
@@ -194,7 +220,12 @@ def hessian_fd(s, n: int, d: int, digits: int, h_exp: int | None = None) -> dict
     core's gradient with steps h and 2h, h = 10^-h_exp (default digits/3: truncation h^2 and
     rounding 10^-digits / h balance).  Value: the step-h difference; error: |H(h) - H(2h)| (about
     3x its truncation error) + 2 x gradient error / h.  Perturbations along e_2 leave the line, so
-    their gradients are 2-D integrals (k = 2): they dominate the cost."""
+    their gradients are 2-D integrals (k = 2): they dominate the cost.
+
+    Components 3..n all sit at the target, so swapping two of them fixes the configuration and F:
+    the column of component j >= 4 is that of component 3 with the rows of components 3 and j
+    swapped (H = P^T H P).  Only the columns of components 1, 2, 3 are differenced (n d columns
+    -> 3 d); the others are these permuted, values and errors alike."""
     h_exp = h_exp or max(3, digits // 3)
     base = model.check_params(configuration(s, n, d))
     prec = _precision.choose(base, digits, allow_float64=False)
@@ -204,7 +235,7 @@ def hessian_fd(s, n: int, d: int, digits: int, h_exp: int | None = None) -> dict
     E = [[ctx.zero] * N for _ in range(N)]
     h = ctx.mpf(10) ** (-h_exp)
     used = set()
-    for col in range(N):
+    for col in range(min(n, 3) * d):
         j, m = divmod(col, d)
         diffs, gerr = {}, ctx.zero
         for step in (h, 2 * h):
@@ -225,6 +256,14 @@ def hessian_fd(s, n: int, d: int, digits: int, h_exp: int | None = None) -> dict
         for r in range(N):
             H[r][col] = diffs[h][r]
             E[r][col] = abs(diffs[h][r] - diffs[2 * h][r]) + 2 * gerr / h
+    for j in range(3, n):              # the target cluster's other columns: permuted copies
+        swap = {2: j, j: 2}
+        for m in range(d):
+            for r in range(N):
+                i, a = divmod(r, d)
+                src = swap.get(i, i) * d + a
+                H[r][j * d + m] = H[src][2 * d + m]
+                E[r][j * d + m] = E[src][2 * d + m]
     return {"H": H, "E": E, "ctx": ctx, "h": h, "d": d, "digits": digits,
             "precision": sorted(used)}
 
