@@ -138,7 +138,7 @@ class _Reduced:
 
     def weights(self, z):
         ctx = self.ctx
-        L = [o + ctx.fsum(a * b for a, b in zip(sl, z)) for sl, o in zip(self.slopes, self.offsets)]
+        L = [o + ctx.fdot(sl, z) for sl, o in zip(self.slopes, self.offsets)]
         top = max(L)
         e = [ctx.exp(x - top) for x in L]
         tot = ctx.fsum(e)
@@ -243,28 +243,33 @@ def term_expectations(c, dps: int) -> dict:
     STEIN_TERMS."""
     ctx = context(dps)
     R = _Reduced(ctx, c)
-    n, d = R.n, R.d
+    n, d, C = R.n, R.d, R.c
+    # node-independent parts, formed once: the Gram matrix <c_j, c_i> and the projection's columns
+    G = [[ctx.fdot(ci, cj) for cj in C] for ci in C]
+    Qt = [[R.Q[a][k] for a in range(R.k)] for k in range(d)]
+    cols = [[cj[k] for cj in C] for k in range(d)]                          # (c_j[k])_j
 
     def f(z, w):
-        v = _v(R, w)
-        y = [ctx.fsum(R.Q[a][k] * z[a] for a in range(R.k)) for k in range(d)]
-        vv = ctx.fsum(x * x for x in v)
-        vc = [ctx.fsum(a * b for a, b in zip(v, cj)) for cj in R.c]          # <v, c_j>
-        G = [[ctx.fsum(a * b for a, b in zip(ci, cj)) for cj in R.c] for ci in R.c]
-        S4 = [ctx.fsum(w[j] * vc[j] * R.c[j][k] for j in range(n)) for k in range(d)]
-        out = []
+        v = [ctx.fdot(w, col) for col in cols]
+        y = [ctx.fdot(q, z) for q in Qt]
+        vv = ctx.fdot(v, v)
+        vc = [ctx.fdot(v, cj) for cj in C]                                   # <v, c_j>
+        wvc = [a * b for a, b in zip(w, vc)]
+        S4 = [ctx.fdot(wvc, col) for col in cols]                           # sum_j w_j <v, c_j> c_j
+        t = [[], [], [], [], [], []]
         for i in range(n):
-            ci = R.c[i]
-            h = ctx.fsum((a - b) * b for a, b in zip(ci, v))                # <c_i - v, v>
-            t = [[w[i] * v[k] for k in range(d)],
-                 [w[i] * (y[k] - ci[k]) * h for k in range(d)],
-                 [w[i] * ctx.fsum(w[j] * R.c[j][k] * G[j][i] for j in range(n)) for k in range(d)],
-                 [w[i] * v[k] * vc[i] for k in range(d)],
-                 [w[i] * S4[k] for k in range(d)],
-                 [w[i] * vv * v[k] for k in range(d)]]
-            out.append(t)
+            ci, wi = C[i], w[i]
+            h = vc[i] - vv                                                  # <c_i - v, v>
+            wih = wi * h
+            wG = [a * b for a, b in zip(w, (G[j][i] for j in range(n)))]
+            t[0] += [wi * x for x in v]
+            t[1] += [wih * (y[k] - ci[k]) for k in range(d)]
+            t[2] += [wi * ctx.fdot(wG, col) for col in cols]
+            t[3] += [wi * vc[i] * x for x in v]
+            t[4] += [wi * x for x in S4]
+            t[5] += [wi * vv * x for x in v]
         # order: term-major, then i, then k
-        return [out[i][t][k] for t in range(6) for i in range(n) for k in range(d)]
+        return [x for block in t for x in block]
 
     vals, errs = R.integrate(f, 6 * n * d)
     nd = n * d

@@ -24,7 +24,7 @@ cluster's displacement over the run.  Statement as data (issue 20): ``converging
 converges) is decided on the in-scope runs (M0 >= ``scope_M0``, angle 0); ``diverge`` by the
 computed sign of g over the whole range the cluster covers (g > 0 with its error from the
 cluster's smallest distance to r = 30, the derived series beyond), next to the drift's zero r_c
-(a sign-keeping bracket, Illinois regula falsi, on the mpmath quadrature).  Twins: "all converge" and "the others come back".
+(a sign-keeping bracket on the mpmath quadrature, located by a float64 quadrature first).  Twins: "all converge" and "the others come back".
 The law's step counts are counted from r = M0 at one fixed eta (``STEP_COUNT_ETA``).  Small M0
 where all means converge are a finding (where the claim starts to hold).  Not done: the paper's
 eps0 = e^(-M0/100) at M0 = 200..1000 (the two-phase reduction's bound does not close for so small
@@ -240,8 +240,9 @@ def observe(tier: str = "quick", seed: int = 20260101, *, init_scale: float | No
     rc = drift_zero(n - 1)
     quantities.append(quantity(f"zero r_c of the far drift g (m = {n - 1}, near mean at 0)", rc[0],
                                rc[1], precision="numeric",
-                               note="bracket on the sign of g (Illinois regula falsi) from the mpmath quadrature with its "
-                                    "error estimate; g < 0 below (the cluster returns), g > 0 above"))
+                               note="bracket on the sign of g from the mpmath quadrature with its error "
+                                    "estimate (located in float64; Illinois regula falsi where "
+                                    "that fails); g < 0 below (the cluster returns), g > 0 above"))
     inputs = {"seed": seed, "tier": tier, "n": n, "d": d, "M0s": M0s, "angles": angles, "t": 0,
               "parameterisation": "noised", "steps": steps,
               "eta_rule": "min(0.01, 0.36/M0^2)", "scope_M0": scope_M0, "outcome_rules": rules,
@@ -282,14 +283,32 @@ TWINS = [
 ]
 
 
+_GL20_X, _GL20_W = np.polynomial.legendre.leggauss(20)
+
+
+def drift_f64(r: float, m: int) -> float:
+    """g(r) = -(1/m) F'(r) with the near mean at 0, in float64: the integrand of
+    proofs.far_drift.drift_reference, (1/m) d/dr (r W)^2 times the Gaussian density, by composite
+    20-point Gauss-Legendre on panels of width 1/4 over [-14, r + 14] (the Gaussian mass beyond is
+    below 1e-43; the softmax's poles lie pi/r off the real axis, far from panels this narrow).
+    Only to locate the zero: :func:`drift_zero` certifies the bracket on the mpmath quadrature."""
+    edges = np.arange(-14.0, r + 14.0 + 1e-12, 0.25)
+    lo, hi = edges[:-1, None], edges[1:, None]
+    y = ((hi - lo) / 2 * _GL20_X[None, :] + (lo + hi) / 2).ravel()
+    wt = ((hi - lo) / 2 * _GL20_W[None, :]).ravel() * np.exp(-y * y / 2) / math.sqrt(2 * math.pi)
+    W, V = far.logistic_pair(r * y - r * r / 2 + math.log(m))      # W and 1 - W
+    return -float(wt @ (2 * r * W * (W + r * W * V * (y - r)))) / m
+
+
 def drift_zero(m: int, lo: float = 1.0, hi: float = 3.0, digits: int = 12,
                tol: float = 1e-9) -> tuple[float, float]:
-    """(r_c, error): the zero of the far drift g(r) (near mean at 0), by the Illinois variant of
-    regula falsi on the mpmath quadrature (proofs.far_drift.drift_reference) -- a bracket [lo, hi]
-    with g(lo) < 0 < g(hi) kept throughout, each sign accepted only beyond the quadrature's error
-    estimate, each new point held ``tol`` inside the bracket so that the bracket itself closes (not
-    only one end); ~10 quadratures where bisection took 32.  The error is the final bracket's
-    half-width."""
+    """(r_c, error): the zero of the far drift g(r) (near mean at 0), bracketed on the mpmath
+    quadrature (proofs.far_drift.drift_reference), each sign accepted only beyond the quadrature's
+    error estimate; the error is the bracket's half-width (<= ``tol``).  The zero is located in
+    float64 first (bisection on :func:`drift_f64` over [lo, hi]) and the bracket r0 -+ tol/2 is
+    checked by two quadratures; where that does not hold, the Illinois variant of regula falsi
+    on the mpmath quadrature from [lo, hi] (g(lo) < 0 < g(hi) kept throughout, each new point held
+    ``tol`` inside the bracket so that the bracket itself closes; ~10 quadratures)."""
     from proofs.far_drift import drift_reference
 
     def value(r):
@@ -297,9 +316,33 @@ def drift_zero(m: int, lo: float = 1.0, hi: float = 3.0, digits: int = 12,
         if abs(g) <= err:
             raise ArithmeticError(f"g({r}) = {g} within its error {err}")
         return float(g)
+    a, b = lo, hi
+    if drift_f64(a, m) < 0 < drift_f64(b, m):
+        for _ in range(80):
+            x = (a + b) / 2
+            if not a < x < b:
+                break
+            if drift_f64(x, m) > 0:
+                b = x
+            else:
+                a = x
+        r0 = (a + b) / 2
+        a, b = r0 - tol / 2, r0 + tol / 2
+        if lo <= a and b <= hi:
+            try:
+                if value(a) < 0 < value(b):
+                    return (a + b) / 2, (b - a) / 2
+            except ArithmeticError:
+                pass
+    return _illinois(value, lo, hi, tol)
+
+
+def _illinois(value, lo: float, hi: float, tol: float) -> tuple[float, float]:
+    """The zero of ``value`` on [lo, hi] by the Illinois variant of regula falsi, keeping a
+    bracket with value(lo) < 0 < value(hi); (midpoint, half-width) of the final bracket."""
     glo, ghi = value(lo), value(hi)
     if not glo < 0 < ghi:
-        raise ArithmeticError(f"g does not change sign on [{lo}, {hi}] (m = {m})")
+        raise ArithmeticError(f"g does not change sign on [{lo}, {hi}]")
     side = 0
     for _ in range(60):
         if hi - lo <= 2 * tol:
