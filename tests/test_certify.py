@@ -372,8 +372,9 @@ def test_tail_bound_covers_the_omitted_mass():
     ball, info = certify.directional(n, 1, "2", [[1], [-1], [0]], 0, 128, T=T)
     norm = 1 / ctx.sqrt(2 * ctx.pi)
 
-    def f(z):
-        w1, w2 = c_thm3_1._weights(ctx, s, z, n)
+    def f(z):  # the softmax of the logits s z - s^2/2, -s z - s^2/2 and 0 (n - 2 times)
+        e1, e2 = ctx.exp(s * z - s * s / 2), ctx.exp(-s * z - s * s / 2)
+        w1, w2 = e1 / (e1 + e2 + n - 2), e2 / (e1 + e2 + n - 2)
         return (s * (w1 - w2)) ** 2 * norm * ctx.exp(-z * z / 2)
     omitted = 2 * ctx.quad(f, [T, ctx.inf])                # f is even
     assert omitted > 1e-3                                  # the tail matters at this T

@@ -532,25 +532,30 @@ def assemble(setup: ArbSetup, M: dict, need_grad: bool = True):
     return F, grad
 
 
+def _rows(setup: ArbSetup, M: dict, base, moment):
+    """The n x d list of arb base(i)[r] E[w_i] + sum_q P[r][q] moment(q, i): the common shape of
+    the two vectors below."""
+    n, d, k, P = setup.n, setup.d, setup.k, setup.P
+    out = []
+    for i in range(n):
+        m1, a = M["1"][0][i], base(i)
+        row = []
+        for r in range(d):
+            val = a[r] * m1
+            for q in range(k):
+                val += P[r][q] * moment(q, i)
+            row.append(val)
+        out.append(row)
+    return out
+
+
 def assemble_em(setup: ArbSetup, M: dict):
     """The gradient-EM direction E[w_i (y - c_i)] (n x d list of arb) from the expectations.
 
     y = P u + y_perp with u = P^T y ~ N(0, I_k) and y_perp independent of u with mean 0, and the
     weights depend on y through u only, so E[w_i y] = P E[u w_i]:
         E[w_i (y - c_i)] = P E[u w_i] - c_i E[w_i]            (model._assemble_em)."""
-    n, d, k = setup.n, setup.d, setup.k
-    C, P = setup.C, setup.P
-    out = []
-    for i in range(n):
-        m1 = M["1"][0][i]
-        row = []
-        for r in range(d):
-            val = -C[i][r] * m1
-            for q in range(k):
-                val += P[r][q] * M["1"][q + 1][i]
-            row.append(val)
-        out.append(row)
-    return out
+    return _rows(setup, M, lambda i: [-x for x in setup.C[i]], lambda q, i: M["1"][q + 1][i])
 
 
 def assemble_wv(setup: ArbSetup, M: dict):
@@ -558,19 +563,8 @@ def assemble_wv(setup: ArbSetup, M: dict):
     E[w_i v] = c_ref E[w_i] + P E[w_i eps] (the first term of the direct gradient, see assemble).
     By Stein's lemma it is minus the EM direction; formed from other moments (E[w_i eps] instead
     of E[u w_i]) it is the second integrand of em-link's identity."""
-    n, d, k = setup.n, setup.d, setup.k
-    c1, P = setup.C[setup.ref], setup.P
-    out = []
-    for i in range(n):
-        m1 = M["1"][0][i]
-        row = []
-        for r in range(d):
-            val = c1[r] * m1
-            for q in range(k):
-                val += P[r][q] * M[("e", q)][0][i]
-            row.append(val)
-        out.append(row)
-    return out
+    c1 = setup.C[setup.ref]
+    return _rows(setup, M, lambda i: c1, lambda q, i: M[("e", q)][0][i])
 
 
 # the n x d quantities besides the direct gradient: (assembly, natural scale of the absolute floor

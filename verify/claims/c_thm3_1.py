@@ -71,14 +71,6 @@ KINDS = ("local minimum", "local maximum", "saddle", "degenerate")
 # The 1-D integrals (own integrand, tanh-sinh by mpmath.quad in a private context)
 # ------------------------------------------------------------------------------------------------
 
-def _weights(ctx, s, z, n):
-    l1, l2 = s * z - s * s / 2, -s * z - s * s / 2
-    top = max(l1, l2, ctx.zero)
-    e1, e2, e0 = ctx.exp(l1 - top), ctx.exp(l2 - top), ctx.exp(-top)
-    den = e1 + e2 + (n - 2) * e0
-    return e1 / den, e2 / den
-
-
 def _breaks(ctx, s, n):
     """Tie points of the softmax (|z| = s/2 + log(n-2)/s, and z = 0): quadrature breakpoints."""
     t = s / 2 + ctx.log(n - 2) / s
