@@ -14,6 +14,12 @@ recorded rules, never by eye):
 * ``diverging``: r_i increased at every one of the last ``window`` records and ended above
   ``diverge_bound`` (default: twice the initial largest distance), or overflowed;
 * ``undecided``: neither.
+
+``Rules(mode="outcome")`` is the far-start claims' rule instead (:mod:`verify.outcomes`, where it is
+documented): ``converged`` when r_i <= ``converge_tol`` at each of the last ``window`` + 1
+records, ``diverging`` when r_i is not finite or strictly increased over them and ended above its
+own r_i(0).  Both modes stop a run early (``stop_when_classified``) by the same rule they classify
+with, in Python and in the compiled engine alike.
 """
 from __future__ import annotations
 
@@ -33,6 +39,7 @@ from verify.quadrature import Float64RangeError, InaccurateError, log10_abs
 
 CONVERGED, DIVERGING, UNDECIDED = "converged", "diverging", "undecided"
 FLOAT64_OVERFLOW = 1e60
+RULE_MODES = ("monotone", "outcome")
 
 
 def record_schedule(max_steps: int, per_decade: int = 12) -> list[int]:
@@ -53,10 +60,18 @@ class Rules:
     converge_tol: float = 1e-3
     diverge_bound: float | None = None
     window: int = 5
+    mode: str = "monotone"      # or "outcome" (module docstring)
+
+    def __post_init__(self):
+        if self.mode not in RULE_MODES:
+            raise ValueError(f"Rules.mode must be one of {RULE_MODES}, got {self.mode!r}")
 
     def to_dict(self) -> dict:
-        return {"converge_tol": self.converge_tol, "diverge_bound": self.diverge_bound,
-                "window": self.window}
+        out = {"converge_tol": self.converge_tol, "diverge_bound": self.diverge_bound,
+               "window": self.window}
+        if self.mode != "monotone":
+            out["mode"] = self.mode
+        return out
 
 
 @dataclass
@@ -97,6 +112,8 @@ def classify(dist_history: list[list[float]], rules: Rules, initial_max: float) 
     """Classes per parameter from the recorded distances (rows: records, columns: parameters)."""
     if not dist_history:
         return []
+    if rules.mode == "outcome":
+        return _classify_outcome(dist_history, rules)
     bound = rules.diverge_bound if rules.diverge_bound is not None else 2 * initial_max
     n = len(dist_history[0])
     out = []
@@ -109,6 +126,27 @@ def classify(dist_history: list[list[float]], rules: Rules, initial_max: float) 
                 b <= a for a, b in zip(r, r[1:])):
             out.append(CONVERGED)
         elif len(r) > rules.window and r[-1] > bound and all(b > a for a, b in zip(r, r[1:])):
+            out.append(DIVERGING)
+        else:
+            out.append(UNDECIDED)
+    return out
+
+
+def _classify_outcome(dist_history: list[list[float]], rules: Rules) -> list[str]:
+    """Rules(mode="outcome"): per mean, over the last ``window`` + 1 records -- converged when
+    every r_i <= converge_tol; diverging when the last is not finite, or r_i strictly increased
+    and ended above r_i(0) (the first record); otherwise undecided."""
+    w = rules.window
+    out = []
+    for i in range(len(dist_history[0])):
+        r = [row[i] for row in dist_history]
+        tail = r[-(w + 1):]
+        if not math.isfinite(r[-1]):
+            out.append(DIVERGING)
+        elif len(tail) == w + 1 and max(tail) <= rules.converge_tol:
+            out.append(CONVERGED)
+        elif (len(tail) == w + 1 and all(b > a for a, b in zip(tail, tail[1:]))
+              and r[-1] > r[0]):
             out.append(DIVERGING)
         else:
             out.append(UNDECIDED)
@@ -155,7 +193,11 @@ def _progress(total: int, enabled: bool | None, desc: str):
     return progress.gd_bar(total, desc, enabled)
 
 
-RECHECK_STEPS = 10  # how often a run in mpmath asks whether float64 now suffices
+# How often a run in mpmath asks whether float64 now suffices: every step.  The policy costs
+# ~0.3 ms, a multiprecision step milliseconds to seconds; at every 10th step, a spread growing
+# fast (thm3.2's split) kept runs in multiprecision for steps float64 could take, each up to
+# ~30 s where the Arb kernel hands a 3-D split span to mpmath.
+RECHECK_STEPS = 1
 ENGINES = ("auto", "numba", "numpy")
 
 
@@ -663,7 +705,9 @@ class _F64Run:
         self.cfg = E.Config(prec.digits + prec.spread_digits)
         bound = su.rules.diverge_bound if su.rules.diverge_bound is not None else 2 * su.initial_max
         self.fstop = np.array([su.rules.converge_tol, bound], dtype=float)
-        self.stopc = np.array([su.rules.window, int(stop_when_classified)], dtype=np.int64)
+        # stopc[1]: 0 no early stop, 1 the "monotone" rule, 2 the "outcome" rule
+        mode = 2 if su.rules.mode == "outcome" else 1
+        self.stopc = np.array([su.rules.window, mode * int(stop_when_classified)], dtype=np.int64)
         self.stop_when_classified = stop_when_classified
         self.done = False
         self.ev = None
@@ -766,7 +810,7 @@ class _F64Run:
         if (self.stop_when_classified and self.sched[self.tau]
                 and self.ist[0] > self.stopc[0]
                 and self.E._classified(self.rdist, int(self.ist[0]), int(self.stopc[0]),
-                                       self.fstop[0], self.fstop[1])):
+                                       self.fstop[0], self.fstop[1], int(self.stopc[1]))):
             self.finish_classified()
 
     def finish_classified(self) -> None:

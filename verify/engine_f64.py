@@ -1323,8 +1323,10 @@ def _gh_raise(lsp, perm, ks, nsm, lh, top, digits, idx):
 # ----------------------------------------------------------------------------------------------
 
 @njit(cache=True)
-def _classified(rdist, cnt, window, tol, bound):
-    """True when no parameter is undecided under the rules of verify.dynamics.classify."""
+def _classified(rdist, cnt, window, tol, bound, mode):
+    """True when no parameter is undecided under the rules of verify.dynamics.classify: mode 1
+    its "monotone" rule (tol, bound), mode 2 its "outcome" rule (tol; each r_i(0) is the
+    first record's, as there)."""
     n = rdist.shape[1]
     lo = max(0, cnt - (window + 1))
     ln = cnt - lo
@@ -1332,6 +1334,19 @@ def _classified(rdist, cnt, window, tol, bound):
         last = rdist[cnt - 1, i]
         if not math.isfinite(last):
             continue
+        if mode == 2:
+            if ln <= window:
+                return False
+            within = True
+            rising = last > rdist[0, i]
+            for r in range(lo, cnt):
+                if not rdist[r, i] <= tol:
+                    within = False
+                if r > lo and not rdist[r, i] > rdist[r - 1, i]:
+                    rising = False
+            if within or rising:
+                continue
+            return False
         if ln > window and last <= tol:
             ok = True
             for r in range(lo + 1, cnt):
@@ -1377,7 +1392,8 @@ def run_chunk(C, h, steps, nsteps, sched, params, state, ist, stopc, fstop,
               rsteps, rloss, rlerr, rdist, rn2, rgn):
     """Advance one trajectory from step ist[1] by up to ``nsteps`` steps or until a stop.
 
-    ist = [record count, tau, evaluations, last status]; stopc = [window, stop_when_classified];
+    ist = [record count, tau, evaluations, last status]; stopc = [window, stop rule: 0 none,
+    1 or 2 the modes of :func:`_classified`];
     fstop = [converge_tol, diverge bound].  Returns a chunk code (CHUNK_END, MAX_STEPS,
     OVERFLOWED, FALLBACK: the step at ist[1] needs the reference path, CLASSIFIED: record the
     current step and stop)."""
@@ -1415,7 +1431,7 @@ def run_chunk(C, h, steps, nsteps, sched, params, state, ist, stopc, fstop,
             ist[1] = tau
             return OVERFLOWED
         if stopc[1] and sched[tau] and ist[0] > stopc[0]:
-            if _classified(rdist, ist[0], stopc[0], fstop[0], fstop[1]):
+            if _classified(rdist, ist[0], stopc[0], fstop[0], fstop[1], stopc[1]):
                 ist[1] = tau
                 return CLASSIFIED
 

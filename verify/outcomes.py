@@ -8,8 +8,6 @@ names are :mod:`verify.dynamics`'s.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from verify import dynamics
@@ -29,24 +27,16 @@ def classify_outcome(traj, rules: dict) -> list[str]:
     converged -- r_i <= converge_tol at each of the last ``window`` + 1 records;
     diverging -- r_i not finite at the end, or strictly increasing over the last ``window`` + 1
                  records and ending above r_i(0);
-    undecided -- otherwise."""
-    if not traj.dist:
-        return []
-    w = rules["window"]
-    out = []
-    for i in range(len(traj.dist[0])):
-        r = [row[i] for row in traj.dist]
-        tail = r[-(w + 1):]
-        if not math.isfinite(r[-1]):
-            out.append(DIVERGING)
-        elif len(tail) == w + 1 and max(tail) <= rules["converge_tol"]:
-            out.append(CONVERGED)
-        elif (len(tail) == w + 1 and all(b > a for a, b in zip(tail, tail[1:]))
-              and r[-1] > r[0]):
-            out.append(DIVERGING)
-        else:
-            out.append(UNDECIDED)
-    return out
+    undecided -- otherwise.
+    This is :func:`verify.dynamics.classify` in its "outcome" mode (:func:`gd_rules`), so a run
+    can also be stopped by it (``stop_when_classified``)."""
+    return dynamics.classify(traj.dist, gd_rules(rules), 0.0)
+
+
+def gd_rules(rules: dict) -> dynamics.Rules:
+    """The outcome rule ``rules`` (:func:`outcome_rules`) as GD stop-and-classify rules."""
+    return dynamics.Rules(converge_tol=rules["converge_tol"], window=rules["window"],
+                          mode="outcome")
 
 
 def exactly_one(classes: list[str]) -> bool | None:
@@ -86,5 +76,5 @@ def run_many(c0s, eta, steps, digits=4):
     return [dynamics.run_gd(c, eta, steps, digits=digits, progress=False) for c in c0s]
 
 
-__all__ = ["CONVERGED", "DIVERGING", "UNDECIDED", "outcome_rules", "classify_outcome",
+__all__ = ["CONVERGED", "DIVERGING", "UNDECIDED", "outcome_rules", "classify_outcome", "gd_rules",
            "exactly_one", "far_parts", "far_init", "default_eta", "run_many"]

@@ -25,7 +25,7 @@ import dataclasses
 import math
 
 from verify.sweeps import fit as _fit
-from verify.sweeps.definitions import SPLIT_ETA
+from verify.sweeps.definitions import FAR_STEPS, FAR_STOP_WINDOW, SPLIT_ETA
 
 # ----------------------------------------------------------------------------------------------
 # split-threshold
@@ -259,6 +259,14 @@ def summarise_one(cells: list[tuple[dict, dict]], grid: str) -> dict:
                               [p[1] for p in pos], kind="reference"))
         else:
             vacuous.append(n)
+    early = [res["steps"] for _, res in cells
+             if res.get("stop_reason") == "all parameters classified"]
+    if early:
+        text.append(f"Each run takes up to {FAR_STEPS} steps and stops earlier at the first record "
+                    f"where the outcome rule holds for every mean over {FAR_STOP_WINDOW + 1} "
+                    f"records (the classes are the rule's over the last 5 at the end): "
+                    f"{len(early)} of {len(cells)} runs stopped early, after {min(early)} to "
+                    f"{max(early)} steps")
     if vacuous:
         text.append(f"The stated lower bound 1 - n^2 M0^(-1/3) on the probability is <= 0 at every M0 "
                     f"of the grid for n = {', '.join(map(str, vacuous))} (it is positive only for "
