@@ -626,6 +626,24 @@ def test_bench_prints_one_table_and_the_tier_keys(monkeypatch, capsys):
     # stubbed measurements against the stated targets: 1 us <= 20 us, 10 ms <= 30 ms, 60x >= 50x
     assert doc["targets"]["f64_step_us_n3d2 <= 20"] and doc["targets"]["hp50_step_ms_n3d2 <= 30"]
     assert doc["targets"]["naive/hp50 lossgrad n2 >= 50"]
+    # tiers not measured: not judged
+    assert doc["targets"]["quick_tier_s <= 30"] is None
+
+
+def test_bench_judges_the_measured_tiers_against_their_targets(monkeypatch, capsys):
+    from verify import bench
+    _stub_bench(monkeypatch)
+    monkeypatch.setattr(bench, "measure_tiers", lambda: {
+        "quick_tier_s": 29.0, "full_tier_s": 121.0, "sweep_one_converges_s": None,
+        "sweep_split_threshold_s": 240.0, "tiers_note": "stub"})
+    assert main(["bench", "--quick", "--json", "--tiers"]) == 0
+    out = capsys.readouterr().out
+    t = json.loads(out.strip().splitlines()[-1])["targets"]
+    assert t["quick_tier_s <= 30"] is True and t["full_tier_s <= 120"] is False
+    assert t["sweep_one_converges_s <= 240"] is None and t["sweep_split_threshold_s <= 240"]
+    assert "full_tier: 121 s (target <= 240 s)" not in out
+    assert "full_tier: 121 s (target <= 120 s) NOT met" in out
+    assert "sweep_one_converges: - (target <= 240 s) not measured" in out
 
 
 def test_bench_against_a_revision_alternates_and_compares(monkeypatch, capsys):

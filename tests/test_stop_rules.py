@@ -159,3 +159,16 @@ def test_one_converges_cell_stops_early_with_the_full_runs_classes():
         assert r["classes"] == outcomes.classify_outcome(full, outcomes.outcome_rules()), (M0, seed)
         stopped += r["stop_reason"] == "all parameters classified" and r["steps"] < D.FAR_STEPS
     assert stopped >= 3
+
+
+def test_one_converges_summary_counts_runs_that_stopped_before_the_cap():
+    from verify.sweeps import definitions as D
+    from verify.sweeps.summaries import summarise_one
+    cell = {"M0": 6.0, "n": 2, "d": 2, "seed": 0}
+    res = {"exactly_one": True, "classes": [CONVERGED, DIVERGING], "closest_converged": True}
+    cells = [(dict(cell, seed=0), dict(res, steps=681, stop_reason="all parameters classified")),
+             (dict(cell, seed=1), dict(res, steps=D.FAR_STEPS,
+                                       stop_reason="all parameters classified")),
+             (dict(cell, seed=2), dict(res, steps=D.FAR_STEPS, stop_reason="max steps"))]
+    text = " ".join(summarise_one(cells, "test")["text"])
+    assert "1 of 3 runs stopped early, after 681 to 681 steps" in text

@@ -125,6 +125,9 @@ TARGETS = [
 ]
 
 TIER_KEYS = ("quick_tier_s", "full_tier_s", "sweep_one_converges_s", "sweep_split_threshold_s")
+# issue 19's wall-time targets on 2 idle cores (seconds); judged only when measured
+TIER_TARGETS = {"quick_tier_s": 30.0, "full_tier_s": 120.0, "sweep_one_converges_s": 240.0,
+                "sweep_split_threshold_s": 240.0}
 TIERS_NOTE = ("not measured: `python -m verify bench --tiers` times them (subprocesses into a "
               "temporary directory; about 35 minutes on 2 idle cores at the last measured speeds)")
 
@@ -270,7 +273,14 @@ def summary(d: dict, step: dict, lossgrad: dict, tiers: dict | None = None) -> d
     tiers = tiers or {}
     out.update({k: tiers.get(k) for k in TIER_KEYS})
     out["tiers_note"] = tiers.get("tiers_note", TIERS_NOTE)
+    for k in TIER_KEYS:       # null (not judged) unless measured
+        out["targets"][_tier_target(k)] = None if out[k] is None else _met(out[k], "<=",
+                                                                           TIER_TARGETS[k])
     return out
+
+
+def _tier_target(key: str) -> str:
+    return f"{key} <= {TIER_TARGETS[key]:g}"
 
 
 def _met(value, op: str, bound: float) -> bool:
@@ -367,8 +377,12 @@ def run_bench(quick: bool = False, as_json: bool = False, tiers: bool = False) -
     if tier_times is None:
         print(f"tiers and sweeps: {TIERS_NOTE}")
     else:
-        print("tiers and sweeps (wall): " + ", ".join(
-            f"{k[:-2]} {_fmt(out[k], 's')}" for k in TIER_KEYS) + f" [{out['tiers_note']}]")
+        print(f"tiers and sweeps (wall) [{out['tiers_note']}]")
+        for k in TIER_KEYS:
+            met = out["targets"][_tier_target(k)]
+            verdict = "not measured" if met is None else ("met" if met else "NOT met")
+            print(f"  {k[:-2]}: {_fmt(out[k], 's')} (target <= {_fmt(TIER_TARGETS[k], 's')}) "
+                  f"{verdict}")
     if as_json:
         print(json.dumps(out, sort_keys=True))
     return 0

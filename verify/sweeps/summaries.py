@@ -260,7 +260,7 @@ def summarise_one(cells: list[tuple[dict, dict]], grid: str) -> dict:
         else:
             vacuous.append(n)
     early = [res["steps"] for _, res in cells
-             if res.get("stop_reason") == "all parameters classified"]
+             if res.get("stop_reason") == "all parameters classified" and res["steps"] < FAR_STEPS]
     if early:
         text.append(f"Each run takes up to {FAR_STEPS} steps and stops earlier at the first record "
                     f"where the outcome rule holds for every mean over {FAR_STOP_WINDOW + 1} "
