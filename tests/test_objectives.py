@@ -245,7 +245,7 @@ def test_cli_loss_far_against_quad(capsys, name, params, digits):
 
 def test_objective_gd_drops_to_float64_like_an_mpmath_run():
     """A start whose 1e-10 spread needs multiprecision drops to float64 once the policy allows
-    (rechecked every RECHECK_STEPS steps; the first such step is tests/test_stop_rules.py's
+    (rechecked after every step; that it is the first such step is tests/test_stop_rules.py's
     concern) and ends where the all-mpmath run ends: each step's
     gradient is good to 10^-digits of its norm and EM contracts here, so the two iterates differ
     by at most steps x 10^-digits x the start's scale."""

@@ -193,17 +193,15 @@ def _progress(total: int, enabled: bool | None, desc: str):
     return progress.gd_bar(total, desc, enabled)
 
 
-# How often a run in mpmath asks whether float64 now suffices: every step.  The policy costs
-# ~0.3 ms, a multiprecision step milliseconds to seconds; at every 10th step, a spread growing
-# fast (thm3.2's split) kept runs in multiprecision for steps float64 could take, each up to
-# ~30 s where the Arb kernel hands a 3-D split span to mpmath.
-RECHECK_STEPS = 1
 ENGINES = ("auto", "numba", "numpy")
 
 
 def _float64_recheck(su, C, tau: int, traj):
-    """The policy re-applied to the iterate C of a multiprecision run (every RECHECK_STEPS
-    steps): (float64 precision, exact parameters) when float64 now gives the digits asked, with
+    """The policy re-applied to the iterate C of a multiprecision run, after every step (it costs
+    ~0.3 ms, a multiprecision step milliseconds to seconds; rechecked only every 10th step, a
+    spread growing fast -- thm3.2's split -- kept runs in multiprecision for steps float64 could
+    take, each up to ~30 s where the Arb kernel hands a 3-D split span to mpmath): (float64
+    precision, exact parameters) when float64 now gives the digits asked, with
     the switch recorded in ``traj.precision["switched"]``; (None, None) otherwise."""
     now = model.check_params(C.tolist(), "c")
     cand = su.policy(now, "auto")
@@ -301,8 +299,8 @@ def run_gd(c0, eta, steps: int, *, digits: int = 20, backend: str = "auto", t=0,
     eta > 0 is the step on the chosen parameterisation (the effective step on c is eta, or
     eta e^{-2t} for "clean").  The precision comes from the policy for ``c0`` and ``digits``
     (float64 when it suffices).  A run that starts in mpmath only because the parameters are close
-    together (the usual small-spread start) re-applies the policy to the current iterate every
-    ``RECHECK_STEPS`` steps and continues in float64 from the first iterate where the policy says
+    together (the usual small-spread start) re-applies the policy to the current iterate after
+    every step and continues in float64 from the first iterate where the policy says
     float64 gives ``digits`` digits there; the switch (step and policy) is kept in
     ``traj.precision["switched"]``.
     The loss is evaluated together with the gradient, so it costs nothing extra.
@@ -473,8 +471,7 @@ def _reference_steps(ph: _Phase, compiled: bool, stop_when_classified: bool, int
         C = C - ph.h * G
         tau += 1
         ph.C, ph.tau = C, tau
-        if (su.backend == "auto" and not ph.prec.is_float64 and not ph.raised
-                and tau % RECHECK_STEPS == 0):
+        if su.backend == "auto" and not ph.prec.is_float64 and not ph.raised:
             cand, now = _float64_recheck(su, C, tau, traj)
             if cand is not None:
                 ph.prec = cand
@@ -637,9 +634,9 @@ def run_objective_gd(c0, eta, steps: int, *, objective: str, t_range=None, digit
                 tau += 1
                 if bar is not None:
                     bar.update(1)
-                if (backend == "auto" and not prec.is_float64 and tau % RECHECK_STEPS == 0
+                if (backend == "auto" and not prec.is_float64
                         and "backend_switch" not in su.traj.settings):
-                    # as run_gd: float64 from the first rechecked iterate where the policy allows
+                    # as run_gd: float64 from the first iterate where the policy allows
                     cand, now = _float64_recheck(su, C, tau, su.traj)
                     if cand is not None:
                         prec, step = cand, stepper(cand)
