@@ -50,6 +50,9 @@ GH_LADDER = np.array([2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 160], dtyp
 GL_LADDER = np.array([4, 6, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64, 80, 96], dtype=np.int64)
 NL = len(GH_LADDER)
 GH_COMFORT = 128
+# Widest panel away from ties (and where a tie's grading ends).  3 took 0.86x the time on far
+# one-converges cells but its pair estimate fell below the true loss error (3.5x) on the 1-D far
+# run [[30], [0.5]] at 8 digits (tests/test_engine_f64.py): kept at 2
 PANEL_MAX = 2.0
 MAX_SPLIT_DIMS = 3
 MAX_NODES = 2_000_000
@@ -66,6 +69,28 @@ L_STEP = 1.0       # one widening of the split range (the warm start counts them
 WIDEN_CHUNK = 8.0  # widen by at most this much before recomputing the value
 MAX_WIDENINGS = 40
 SLACK_STEPS = 8
+# A split rule's level may also come down when the pair one rung lower would meet the target:
+# every SLACK_STEPS steps at one level (>= 2), one extra pass at the order below the coarse one
+# gives that pair's difference exactly (the panels do not depend on the order); it must meet the
+# target with PROBE_SPARE digits to spare (a factor 2).  Without it a run that once needed the
+# higher rung kept it: the pair's estimate includes the range's tail term, held near a quarter of
+# the allowance, so "4 digits better than needed" never held (one-converges cells ran 20000
+# steps at GL 6->8 where GL 4->6 met the target: 59 000 against 21 000 nodes a step).
+PROBE_SPARE = 0.3
+# Graded panels towards a tie grow by this factor (edges at p +- w GRADING^j): a GL q panel at
+# distance D from a tie of width w (poles of the softmax at distance pi w) has Bernstein radius
+# rho ~ (G+1)/(G-1) + sqrt(((G+1)/(G-1))^2 - 1), 3.7 at G = 3 (GL 4: rho^-8 ~ 3e-5 relative to
+# the panel's variation; 5.8 at G = 2).  Measured on one-converges trajectories (n = 3, 4; d = 2):
+# 0.64x the nodes of G = 2 at the lowest rung, true errors 1e-7 against a 1e-4 target; G = 4
+# needs the next rung (more nodes).
+GRADING = 3.0
+# Along the outer coordinates the features are where tie lines cross (triple points; quadruple
+# in 3-D), and what the outer rule integrates is a line integral across them: the crossing is
+# smoothed over a transition width, so its grading starts at OUTER_WIDTH transition widths.
+# Measured on the same trajectories (5 digits, 40 configurations against 10-digit values):
+# 1 -> 4 takes 0.73x the nodes, true errors at most 0.002 of the target and 0.26 of the
+# estimate; at 8 a true error reached 0.97 of its estimate (too coarse: not used).
+OUTER_WIDTH = 4.0
 
 # Reassociation lets the node-loop sums vectorise (SIMD); NaN/inf semantics are kept.
 FAST = {"reassoc", "contract"}
@@ -305,12 +330,12 @@ def _gh_index(lsp, level, top, coarse, digits):
 # ----------------------------------------------------------------------------------------------
 
 @njit(cache=True, fastmath=FAST)
-def _accum_block(A, q, U, Ws, C, D, acc, aacc, vmax, track_max, V, H, Fc):
+def _accum_block(A, q, U, Ws, C, D, acc, aacc, V, H, Fc):
     """Accumulate the blocks F, wv (n*d), wh (n), uwh (k*n) over q nodes (coordinates U (k, q),
     weights Ws).  A (n, q) holds the
     unnormalised softmax weights (overwritten).  Node loop innermost.  aacc gets sum W |term|
-    (for the rounding bound; an empty aacc skips it: the coarse rule of a pair needs none),
-    vmax max |term| (for the truncation bound, when track_max)."""
+    (for the rounding bound; an empty aacc skips it: the coarse rule of a pair needs none).
+    V, H, Fc: work arrays (d, q), (n, q), (q)."""
     n, d = D.shape
     k = U.shape[0]
     rnd = aacc.shape[0] > 0
@@ -376,65 +401,59 @@ def _accum_block(A, q, U, Ws, C, D, acc, aacc, vmax, track_max, V, H, Fc):
             f = Fc[c]
             sa += Ws[c] * (f + gam * va * (math.sqrt(f) + 2 * gam * EPS * va))
         aacc[0] += sa
-    if track_max:
+    # from here on A holds W w_i (weight times softmax weight), H holds W w_i h_i, and Fc the
+    # rounding scale |c_0| + sum_j w_j |d_j| (each product formed once, not per block component)
+    for c in range(q):
+        Fc[c] = c0n + Vs[c]
+    for i in range(n):
         for c in range(q):
-            vmax[0] = max(vmax[0], Fc[c])
+            A[i, c] *= Ws[c]
+            H[i, c] *= A[i, c]
     p = 1
     for i in range(n):
         if rnd:
             # the same magnitude for every j
             sa = 0.0
             for c in range(q):
-                sa += Ws[c] * A[i, c] * (c0n + Vs[c])
+                sa += A[i, c] * Fc[c]
         for j in range(d):
             s = 0.0
             for c in range(q):
-                s += Ws[c] * A[i, c] * V[j, c]
+                s += A[i, c] * V[j, c]
             acc[p] += s
             if rnd:
                 aacc[p] += sa
-            if track_max:
-                for c in range(q):
-                    vmax[p] = max(vmax[p], A[i, c] * abs(V[j, c]))
             p += 1
+    R = np.empty(q) if rnd else Vs
     for i in range(n):
         s = 0.0
         if rnd:
             sa = 0.0
+            dn = Dn[i]
             for c in range(q):
-                t = Ws[c] * A[i, c]
-                s += t * H[i, c]
-                sa += t * (Dn[i] + Vs[c]) * (c0n + Vs[c])
-            aacc[p] += sa
+                s += H[i, c]
+                r = A[i, c] * (dn + Vs[c]) * Fc[c]
+                R[c] = r
+                sa += r
+            aacc[p + i] += sa
         else:
             for c in range(q):
-                s += Ws[c] * A[i, c] * H[i, c]
-        acc[p] += s
-        if track_max:
-            for c in range(q):
-                vmax[p] = max(vmax[p], A[i, c] * abs(H[i, c]))
-        p += 1
-    for m in range(k):
-        for i in range(n):
+                s += H[i, c]
+        acc[p + i] += s
+        for m in range(k):
             s = 0.0
+            for c in range(q):
+                s += U[m, c] * H[i, c]
+            acc[p + n + m * n + i] += s
             if rnd:
                 sa = 0.0
                 for c in range(q):
-                    t = Ws[c] * U[m, c] * A[i, c]
-                    s += t * H[i, c]
-                    sa += abs(t) * (Dn[i] + Vs[c]) * (c0n + Vs[c])
-                aacc[p + m * n + i] += sa
-            else:
-                for c in range(q):
-                    s += Ws[c] * U[m, c] * A[i, c] * H[i, c]
-            acc[p + m * n + i] += s
-            if track_max:
-                for c in range(q):
-                    vmax[p + m * n + i] = max(vmax[p + m * n + i], abs(U[m, c] * A[i, c] * H[i, c]))
+                    sa += abs(U[m, c]) * R[c]
+                aacc[p + n + m * n + i] += sa
 
 
 @njit(cache=True, fastmath=FAST)
-def _tensor_gh(E, o, C, D, idx, acc, aacc, vmax):
+def _tensor_gh(E, o, C, D, idx, acc, aacc):
     """Tensor Gauss-Hermite over all k directions with factorised exponentials (n * K * k
     exponentials per rule); the last one or two directions form one vectorised node block, an
     odometer runs over the others.  Returns the node count."""
@@ -511,7 +530,7 @@ def _tensor_gh(E, o, C, D, idx, acc, aacc, vmax):
             pi = prod[ko, i]
             for c in range(Q):
                 A[i, c] = pi * Xb[i, c]
-        _accum_block(A, Q, U, Ws, C, D, acc, aacc, vmax, False, V, H, Fc)
+        _accum_block(A, Q, U, Ws, C, D, acc, aacc, V, H, Fc)
         nodes += Q
         if not _advance(cnt, idx, ko - 1):
             break
@@ -536,7 +555,9 @@ def _advance(cnt, idx, top):
 def _line_breaks(E, o, lev, u, margin, pos, wid):
     """Tie points along coordinate ``lev`` (0, 1 or 2) with the coordinates above it fixed in ``u``:
     where lev+2 logits tie (solving for coordinates 0..lev), kept when the tie is within
-    ``margin`` of the largest logit there.  Returns the count written to pos/wid."""
+    ``margin`` of the largest logit there, each with its transition width in wid (1/|slope
+    difference| along the inner line, OUTER_WIDTH times that along the outer ones).  Returns the
+    count written to pos/wid."""
     n, k = E.shape
     cnt = 0
     lg = np.empty(n)
@@ -603,7 +624,7 @@ def _line_breaks(E, o, lev, u, margin, pos, wid):
                         s1 += (E[i1, m] - E[i0, m]) ** 2
                         s2 += (E[i2, m] - E[i0, m]) ** 2
                     pos[cnt] = x1
-                    wid[cnt] = 1.0 / math.sqrt(max(s1, s2))
+                    wid[cnt] = OUTER_WIDTH / math.sqrt(max(s1, s2))
                     cnt += 1
     else:
         # lev == 2: where four logits tie (a vertex of the 3-D softmax diagram), solving for
@@ -644,9 +665,62 @@ def _line_breaks(E, o, lev, u, margin, pos, wid):
                                 s1 += (E[ia, m] - E[i0, m]) ** 2
                             smax = max(smax, s1)
                         pos[cnt] = uu[2]
-                        wid[cnt] = 1.0 / math.sqrt(smax)
+                        wid[cnt] = OUTER_WIDTH / math.sqrt(smax)
                         cnt += 1
     return cnt
+
+
+LOG2E = 1.4426950408889634
+LN2_HI = 0.6931471803691238      # ln 2 in two parts (Cody-Waite): k LN2_HI is exact for |k| < 2^11
+LN2_LO = 1.9082149292705877e-10
+ROUND_MAGIC = 6755399441055744.0      # 1.5 * 2^52: adding it rounds to an integer in the low bits
+ROUND_MAGIC_BITS = int(np.array([ROUND_MAGIC]).view(np.int64)[0])
+
+
+@njit(cache=True, fastmath={"contract"})
+def _exp_poly(x, out, tb):
+    """First pass of :func:`_exp_nonpos`: out = exp(r), tb = y log2 e + ROUND_MAGIC (k in its
+    low bits), with y = max(x, -708) = k ln 2 + r, |r| <= ln2 / 2 (branch-free, so it vectorises;
+    no reassociation, which would cancel the rounding constant)."""
+    for c in range(x.shape[0]):
+        y = x[c]
+        y = y if y > -708.0 else -708.0
+        t = y * LOG2E + ROUND_MAGIC
+        tb[c] = t
+        kf = t - ROUND_MAGIC
+        r = (y - kf * LN2_HI) - kf * LN2_LO
+        # Taylor series to degree 13: remainder (ln2 / 2)^14 / 14! < 5e-18 relative
+        p = 1.0 / 6227020800.0
+        p = p * r + 1.0 / 479001600.0
+        p = p * r + 1.0 / 39916800.0
+        p = p * r + 1.0 / 3628800.0
+        p = p * r + 1.0 / 362880.0
+        p = p * r + 1.0 / 40320.0
+        p = p * r + 1.0 / 5040.0
+        p = p * r + 1.0 / 720.0
+        p = p * r + 1.0 / 120.0
+        p = p * r + 1.0 / 24.0
+        p = p * r + 1.0 / 6.0
+        p = p * r + 0.5
+        p = p * r + 1.0
+        p = p * r + 1.0
+        out[c] = p
+
+
+@njit(cache=True)
+def _exp_nonpos(x, out, tb, kb):
+    """out[c] = exp(x[c]) for x[c] <= 0 within about 1 ulp (below -708, exp(-708) ~ 3e-308: a
+    softmax weight that far below the largest is nothing next to it), in loops the compiler
+    vectorises: 1.6 against 5.0 ns an exponential for math.exp, measured here (AVX2).  The
+    split rule takes n - 1 or n exponentials per node; x, out, tb (float64) and kb (int64) are
+    distinct arrays of one length (no aliasing, or the loops stay scalar)."""
+    _exp_poly(x, out, tb)
+    ti = tb.view(np.int64)
+    for c in range(x.shape[0]):
+        kb[c] = (ti[c] - ROUND_MAGIC_BITS + 1023) << 52       # the bits of 2^k
+    sc = kb.view(np.float64)
+    for c in range(x.shape[0]):
+        out[c] *= sc[c]
 
 
 @njit(cache=True)
@@ -667,15 +741,16 @@ def _det3_col(A, r, col):
 
 @njit(cache=True)
 def _panel_edges(pos, wid, nb, L):
-    """Panel edges on [-L, L]: tie points, graded towards each (first panel = transition width),
-    uniform panels no wider than PANEL_MAX elsewhere."""
+    """Panel edges on [-L, L]: tie points, graded towards each (first panel = transition width,
+    each next one GRADING - 1 times its distance from the tie), uniform panels no wider than
+    PANEL_MAX elsewhere."""
     cap = 2
     for b in range(nb):
         cap += 1
         h = wid[b]
         while h < PANEL_MAX:
             cap += 2
-            h *= 2
+            h *= GRADING
     raw = np.empty(cap)
     fp = np.empty(nb)     # the features graded towards: centre, width, last graded distance
     fw = np.empty(nb)
@@ -719,7 +794,7 @@ def _panel_edges(pos, wid, nb, L):
             if -L < q < L:
                 raw[c] = q
                 c += 1
-            h *= 2
+            h *= GRADING
         nf += 1
     pts = raw[:c][_argsort(raw[:c])]
     c = _drop_redundant(pts, c, fp[:nf], fw[:nf], fl[:nf])
@@ -748,12 +823,13 @@ def _panel_edges(pos, wid, nb, L):
 @njit(cache=True)
 def _drop_redundant(pts, c, fp, fw, fl):
     """Remove, in place, the graded edges of pts[:c] (sorted) that another feature's grading made
-    redundant; returns the new count.  One feature's grading (centre p, width h, edges p +- h 2^j
-    up to the last, p +- fl, below PANEL_MAX) makes every panel within fl of p no wider than
-    max(h, its distance to p), and panels beyond no wider than PANEL_MAX; where the gradings of
+    redundant; returns the new count.  One feature's grading (centre p, width h, edges
+    p +- h GRADING^j up to the last, p +- fl, below PANEL_MAX) makes every panel within fl of p no
+    wider than max(h, (GRADING - 1) x its distance to p), and panels beyond no wider than
+    PANEL_MAX; where the gradings of
     nearby features overlap, their edges interleave into slivers much narrower than that.  An edge
-    is dropped when the panel that results (from the last edge kept to the next candidate) still
-    meets that condition for every feature.  Feature centres and the range ends are always kept,
+    is dropped when the panels that result (from the last edge kept to the next candidate, cut
+    into pieces no wider than PANEL_MAX) still meet that condition for every feature.  Feature centres and the range ends are always kept,
     so a single feature's grading is unchanged and no panel is coarser than some feature's own
     grading allows there (the condition only gets harder as a panel widens: the greedy pass keeps
     exactly the edges whose removal would break it)."""
@@ -773,17 +849,20 @@ def _drop_redundant(pts, c, fp, fw, fl):
         if not keep:
             a = pts[m - 1]
             b = pts[t + 1]
-            width = b - a
-            if width > PANEL_MAX * slack:
-                keep = True
-            else:
+            # without e, [a, b] is cut into equal pieces no wider than PANEL_MAX (as
+            # _panel_edges does next); the pieces at either end are the ones nearest a feature
+            pieces = max(1, math.ceil((b - a) / (PANEL_MAX * slack)))
+            width = (b - a) / pieces
+            for end in range(2):
+                lo = a if end == 0 else b - width
+                hi = a + width if end == 0 else b
                 for f in range(nf):
                     p = fp[f]
-                    if a < p < b:
+                    if lo < p < hi:
                         dist = 0.0
                     else:
-                        dist = min(abs(p - a), abs(p - b))
-                    if dist < fl[f] and width > max(fw[f], dist) * slack:
+                        dist = min(abs(p - lo), abs(p - hi))
+                    if dist < fl[f] and width > max(fw[f], (GRADING - 1) * dist) * slack:
                         keep = True
                         break
         if keep:
@@ -793,7 +872,7 @@ def _drop_redundant(pts, c, fp, fw, fl):
 
 
 @njit(cache=True, fastmath=FAST)
-def _line0(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, vmax, pos, wid):
+def _line0(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, pos, wid):
     """Integrate along coordinate 0 (split Gauss-Legendre, one node block for the whole line)
     with the other coordinates fixed in ``u``."""
     n, d = D.shape
@@ -803,21 +882,30 @@ def _line0(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, vmax, pos, wid):
     q = GL_LADDER[gli]
     M = (edges.shape[0] - 1) * q
     norm = 1.0 / math.sqrt(2 * math.pi)
-    U = np.empty((k, M))
-    Ws = np.empty(M)
-    A = np.empty((n, M))
-    V = np.empty((d, M))
-    H = np.empty((n, M))
-    Fc = np.empty(M)
+    # one work allocation (rows: U, A, V, H, Ws, Fc, two scratch rows) and the exponent bits
+    work = np.empty((k + 2 * n + d + 4, M))
+    U = work[:k]
+    A = work[k:k + n]
+    V = work[k + n:k + n + d]
+    H = work[k + n + d:k + 2 * n + d]
+    Ws = work[k + 2 * n + d]
+    Fc = work[k + 2 * n + d + 1]
+    x = work[k + 2 * n + d + 2]
+    tb = work[k + 2 * n + d + 3]
+    kb = np.empty(M, dtype=np.int64)
     c = 0
     for p in range(edges.shape[0] - 1):
         half = 0.5 * (edges[p + 1] - edges[p])
         mid = 0.5 * (edges[p + 1] + edges[p])
         for t in range(q):
-            x = mid + half * GLX[gli, t]
-            U[0, c] = x
-            Ws[c] = half * GLW[gli, t] * math.exp(-x * x / 2) * norm * Wout
+            z = mid + half * GLX[gli, t]
+            U[0, c] = z
+            x[c] = -0.5 * z * z
+            Fc[c] = half * GLW[gli, t] * norm * Wout
             c += 1
+    _exp_nonpos(x, Ws, tb, kb)          # the Gaussian weights (|z| <= L_MAX: no clamping)
+    for c in range(M):
+        Ws[c] *= Fc[c]
     for m in range(1, k):
         um = u[m]
         for c in range(M):
@@ -838,13 +926,14 @@ def _line0(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, vmax, pos, wid):
             Fc[c] = max(Fc[c], A[i, c])
     for i in range(n):
         for c in range(M):
-            A[i, c] = math.exp(A[i, c] - Fc[c])
-    _accum_block(A, M, U, Ws, C, D, acc, aacc, vmax, False, V, H, Fc)
+            x[c] = A[i, c] - Fc[c]
+        _exp_nonpos(x, A[i], tb, kb)
+    _accum_block(A, M, U, Ws, C, D, acc, aacc, V, H, Fc)
     return M
 
 
 @njit(cache=True)
-def _line1(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, vmax, pos, wid, budget):
+def _line1(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, pos, wid, budget):
     """Integrate along coordinate 1 (split at triple ties), an inner line along coordinate 0 per
     node; stops once more than ``budget`` nodes were used."""
     nb = _line_breaks(E, o, 1, u, margin, pos, wid)
@@ -859,14 +948,14 @@ def _line1(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, vmax, pos, wid, budge
             x = mid + half * GLX[gli, c]
             W = half * GLW[gli, c] * math.exp(-x * x / 2) * norm * Wout
             u[1] = x
-            nodes += _line0(E, o, C, D, u, W, gli, L, margin, acc, aacc, vmax, pos, wid)
+            nodes += _line0(E, o, C, D, u, W, gli, L, margin, acc, aacc, pos, wid)
             if nodes > budget:
                 return nodes
     return nodes
 
 
 @njit(cache=True)
-def _line2(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, vmax, pos, wid, budget):
+def _line2(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, pos, wid, budget):
     """Integrate along coordinate 2 (split at the ties of four logits), a plane over coordinates
     0 and 1 (:func:`_line1`) per node."""
     nb = _line_breaks(E, o, 2, u, margin, pos, wid)
@@ -881,7 +970,7 @@ def _line2(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, vmax, pos, wid, budge
             x = mid + half * GLX[gli, c]
             W = half * GLW[gli, c] * math.exp(-x * x / 2) * norm * Wout
             u[2] = x
-            nodes += _line1(E, o, C, D, u, W, gli, L, margin, acc, aacc, vmax, pos, wid,
+            nodes += _line1(E, o, C, D, u, W, gli, L, margin, acc, aacc, pos, wid,
                             budget - nodes)
             if nodes > budget:
                 return nodes
@@ -889,7 +978,7 @@ def _line2(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, vmax, pos, wid, budge
 
 
 @njit(cache=True)
-def _split(E, o, C, D, ks, idx_smooth, gli, L, margin, acc, aacc, vmax):
+def _split(E, o, C, D, ks, idx_smooth, gli, L, margin, acc, aacc):
     """Split rule along the ks sharp coordinates (first), Gauss-Hermite along the rest."""
     n, d = D.shape
     k = E.shape[1]
@@ -907,12 +996,12 @@ def _split(E, o, C, D, ks, idx_smooth, gli, L, margin, acc, aacc, vmax):
             u[ks + m] = GHX[idx_smooth[m], cnt[m]]
             Wout *= GHW[idx_smooth[m], cnt[m]]
         if ks == 1:
-            nodes += _line0(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, vmax, pos, wid)
+            nodes += _line0(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, pos, wid)
         elif ks == 2:
-            nodes += _line1(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, vmax, pos, wid,
+            nodes += _line1(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, pos, wid,
                             budget - nodes)
         else:
-            nodes += _line2(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, vmax, pos, wid,
+            nodes += _line2(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, pos, wid,
                             budget - nodes)
         if nodes > budget:
             return nodes
@@ -1060,10 +1149,9 @@ def _evaluate(C, params, state, G, errs):
         # all parameters equal: w = 1/n at every node, the integrand is constant
         acc = np.zeros(ncomp)
         aacc = np.zeros(ncomp)
-        vmax = np.zeros(ncomp)
         A = np.ones((n, 1))
-        _accum_block(A, 1, np.zeros((0, 1)), np.ones(1), C, D, acc, aacc, vmax,
-                     False, np.empty((d, 1)), np.empty((n, 1)), np.empty(1))
+        _accum_block(A, 1, np.zeros((0, 1)), np.ones(1), C, D, acc, aacc,
+                     np.empty((d, 1)), np.empty((n, 1)), np.empty(1))
         for i in range(n):
             for j in range(d):
                 G[i, j] = 2 * (acc[1 + i * d + j] - C[i, j] * acc[1 + n * d + i])
@@ -1157,7 +1245,6 @@ def _evaluate(C, params, state, G, errs):
     budget = MAX_NODES_SPLIT3 if ks == 3 else MAX_NODES
     while lv < NL and lh < NL:
         aacc = np.zeros(ncomp)
-        vmax = np.zeros(ncomp)
         mnodes = 0
         g = max(lh, lv) if mixed else lv        # the Gauss-Hermite level used
         two = False
@@ -1179,9 +1266,9 @@ def _evaluate(C, params, state, G, errs):
             # the rounding bound is the returned (fine) rule's: the coarse passes skip it
             ra = aacc if fine else noacc
             if ks == 0:
-                mnodes = _tensor_gh(E, o, C, D, ig, vals[pass_], ra, vmax)
+                mnodes = _tensor_gh(E, o, C, D, ig, vals[pass_], ra)
             else:
-                mnodes = _split(E, o, C, D, ks, ig, gli, L, margin, vals[pass_], ra, vmax)
+                mnodes = _split(E, o, C, D, ks, ig, gli, L, margin, vals[pass_], ra)
             total += mnodes
             if mnodes > budget:
                 state[ki, ks, 0] = lv
@@ -1235,6 +1322,23 @@ def _evaluate(C, params, state, G, errs):
             if two:
                 _slack(state, ki, ks, 0, lv, _accept(val, eqs, rd, C, Pp, digits, Gt, out2) >= 4)
                 _slack(state, ki, ks, 3, g, _accept(val, eqh, rd, C, Pp, digits, Gt, out2) >= 4)
+            elif ks and not mixed and lv >= 2 and spare < 4:
+                # a split rule's way down (PROBE_SPARE): count the steps at this level (a climb
+                # this step restarts the count), and every SLACK_STEPS probe the rung below
+                if lv > start:
+                    state[ki, ks, 1] = 0
+                else:
+                    state[ki, ks, 1] += 1
+                if state[ki, ks, 1] >= SLACK_STEPS:
+                    state[ki, ks, 1] = 0
+                    for c in range(ncomp):
+                        vals[2, c] = 0.0
+                    mn = _split(E, o, C, D, ks, idx, lv - 2, L, margin, vals[2], noacc)
+                    total += mn
+                    for c in range(ncomp):
+                        eqs[c] = abs(vals[0, c] - vals[2, c]) + tv[c]
+                    if _accept(vals[0], eqs, rd, C, Pp, digits, Gt, out2) >= PROBE_SPARE:
+                        state[ki, ks, 0] = lv - 1
             else:
                 _slack(state, ki, ks, 0, lv, spare >= 4)
             # the range, too, may come down when one step narrower would still meet the tail
@@ -1253,7 +1357,7 @@ def _evaluate(C, params, state, G, errs):
             # Gauss-Legendre part (at the coarse Gauss-Hermite orders); it only picks the ladder
             for c in range(ncomp):
                 vals[2, c] = 0.0
-            mn = _split(E, o, C, D, ks, idxc, lv, L, margin, vals[2], noacc, vmax)
+            mn = _split(E, o, C, D, ks, idxc, lv, L, margin, vals[2], noacc)
             total += mn
             if mn > budget:
                 state[ki, ks, 0] = lv
