@@ -129,7 +129,7 @@ TIER_KEYS = ("quick_tier_s", "full_tier_s", "sweep_one_converges_s", "sweep_spli
 TIER_TARGETS = {"quick_tier_s": 30.0, "full_tier_s": 120.0, "sweep_one_converges_s": 240.0,
                 "sweep_split_threshold_s": 240.0}
 TIERS_NOTE = ("not measured: `python -m verify bench --tiers` times them (subprocesses into a "
-              "temporary directory; about 35 minutes on 2 idle cores at the last measured speeds)")
+              "temporary directory; about 7 minutes on 2 idle cores at the last measured speeds)")
 
 
 def tier_commands(tmp: str) -> dict[str, list[str]]:
