@@ -405,3 +405,20 @@ def test_far_cell_values_within_their_estimates_against_the_numpy_rules(c):
         assert Fe <= 10.0 ** -digits * F
         assert np.abs(G - Gr).max() <= Ge + g.max_error(), (digits, G, Gr, Ge)
         assert Ge <= 10.0 ** -digits * np.linalg.norm(Gr) * 1.01
+
+
+def test_a_climb_restarts_the_probe_count():
+    # a level just reached by climbing is not probed on the same step (the rung below just
+    # failed): an evaluation that climbs costs the same whatever count the state carried
+    C = np.array(FAR_CELL[1])
+    need, _ = _levels(FAR_CELL[1], 6, 1, 0)
+    assert need >= 2
+    nodes = []
+    for count in (0, engine_f64.SLACK_STEPS - 1):
+        st = engine_f64.new_state()
+        engine_f64.evaluate_py(C, 6, st)
+        st[2, 2, 0], st[2, 2, 1] = need - 1, count
+        out = engine_f64.evaluate_py(C, 6, st)
+        assert out[5] == need and st[2, 2, 1] == 0
+        nodes.append(out[4])
+    assert nodes[0] == nodes[1]
