@@ -27,7 +27,8 @@ Rules (independent of :mod:`verify.quadrature`, same mathematics):
 
 Rule order follows the requested digits and the geometry: per direction the Gauss-Hermite order
 shrinks with the spread, and the ladder level is the lowest whose pair meets the target (warm
-started per run, moving down when a pair agrees 4 digits better than needed).  A mixed rule
+started per run, moving down when a pair agrees 4 digits better than needed, or, for a split
+rule, when a probe every SLACK_STEPS steps finds that the pair one rung lower meets the target).  A mixed rule
 (separated and smooth directions) has two ladders, the Gauss-Legendre level and a Gauss-Hermite
 level: while the latter gives no higher orders, the rule is the one-ladder pair; when a failing
 pair's Gauss-Hermite share is the larger (one more pass splits the difference), the Gauss-Hermite
@@ -424,7 +425,7 @@ def _accum_block(A, q, U, Ws, C, D, acc, aacc, V, H, Fc):
             if rnd:
                 aacc[p] += sa
             p += 1
-    R = np.empty(q) if rnd else Vs
+    R = np.empty(q if rnd else 0)     # the uwh rounding magnitudes, shared over m
     for i in range(n):
         s = 0.0
         if rnd:
@@ -826,10 +827,10 @@ def _drop_redundant(pts, c, fp, fw, fl):
     redundant; returns the new count.  One feature's grading (centre p, width h, edges
     p +- h GRADING^j up to the last, p +- fl, below PANEL_MAX) makes every panel within fl of p no
     wider than max(h, (GRADING - 1) x its distance to p), and panels beyond no wider than
-    PANEL_MAX; where the gradings of
-    nearby features overlap, their edges interleave into slivers much narrower than that.  An edge
-    is dropped when the panels that result (from the last edge kept to the next candidate, cut
-    into pieces no wider than PANEL_MAX) still meet that condition for every feature.  Feature centres and the range ends are always kept,
+    PANEL_MAX; where the gradings of nearby features overlap, their edges interleave into slivers
+    much narrower than that.  An edge is dropped when the panels that result (from the last edge
+    kept to the next candidate, cut into pieces no wider than PANEL_MAX) still meet that condition
+    for every feature.  Feature centres and the range ends are always kept,
     so a single feature's grading is unchanged and no panel is coarser than some feature's own
     grading allows there (the condition only gets harder as a panel widens: the greedy pass keeps
     exactly the edges whose removal would break it)."""
@@ -1323,22 +1324,8 @@ def _evaluate(C, params, state, G, errs):
                 _slack(state, ki, ks, 0, lv, _accept(val, eqs, rd, C, Pp, digits, Gt, out2) >= 4)
                 _slack(state, ki, ks, 3, g, _accept(val, eqh, rd, C, Pp, digits, Gt, out2) >= 4)
             elif ks and not mixed and lv >= 2 and spare < 4:
-                # a split rule's way down (PROBE_SPARE): count the steps at this level (a climb
-                # this step restarts the count), and every SLACK_STEPS probe the rung below
-                if lv > start:
-                    state[ki, ks, 1] = 0
-                else:
-                    state[ki, ks, 1] += 1
-                if state[ki, ks, 1] >= SLACK_STEPS:
-                    state[ki, ks, 1] = 0
-                    for c in range(ncomp):
-                        vals[2, c] = 0.0
-                    mn = _split(E, o, C, D, ks, idx, lv - 2, L, margin, vals[2], noacc)
-                    total += mn
-                    for c in range(ncomp):
-                        eqs[c] = abs(vals[0, c] - vals[2, c]) + tv[c]
-                    if _accept(vals[0], eqs, rd, C, Pp, digits, Gt, out2) >= PROBE_SPARE:
-                        state[ki, ks, 0] = lv - 1
+                total += _probe_down(state, ki, ks, lv, lv > start, E, o, C, D, Pp, L, margin,
+                                     digits, vals, tv, rd, eqs, Gt, out2)
             else:
                 _slack(state, ki, ks, 0, lv, spare >= 4)
             # the range, too, may come down when one step narrower would still meet the tail
@@ -1406,6 +1393,34 @@ def _slack(state, ki, ks, slot, level, ample):
     if state[ki, ks, slot + 1] >= SLACK_STEPS:
         state[ki, ks, slot] = max(1, level - 1)
         state[ki, ks, slot + 1] = 0
+
+
+@njit(cache=True)
+def _probe_down(state, ki, ks, lv, climbed, E, o, C, D, Pp, L, margin, digits, vals, tv, rd,
+                eq, G, out):
+    """A pure split rule's way down (PROBE_SPARE), after an accepted pair at level ``lv`` >= 2
+    whose coarse values are vals[0]: count the steps at this level in state[ki, ks, 1] (a climb
+    this step restarts the count) and every SLACK_STEPS steps integrate once more at the order
+    below the coarse one (into vals[2]; the panels do not depend on the order), which gives the
+    lower pair's difference exactly; the next step starts one rung lower when that pair meets the
+    target with PROBE_SPARE digits to spare.  Returns the nodes the probe used."""
+    if climbed:
+        state[ki, ks, 1] = 0
+        return 0
+    state[ki, ks, 1] += 1
+    if state[ki, ks, 1] < SLACK_STEPS:
+        return 0
+    state[ki, ks, 1] = 0
+    ncomp = vals.shape[1]
+    for c in range(ncomp):
+        vals[2, c] = 0.0
+    nodes = _split(E, o, C, D, ks, np.empty(0, dtype=np.int64), lv - 2, L, margin, vals[2],
+                   np.zeros(0))
+    for c in range(ncomp):
+        eq[c] = abs(vals[0, c] - vals[2, c]) + tv[c]
+    if _accept(vals[0], eq, rd, C, Pp, digits, G, out) >= PROBE_SPARE:
+        state[ki, ks, 0] = lv - 1
+    return nodes
 
 
 @njit(cache=True)
