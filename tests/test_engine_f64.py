@@ -237,7 +237,8 @@ def test_panel_edges_keep_every_tie_grading_and_drop_only_redundant_edges(ties, 
     # there); now an edge stays only where the panel without it would be coarser than some tie's
     # grading: every panel meets the grading condition and no interior edge but a tie can go
     L = 7.5
-    edges = engine_f64._panel_edges(np.array(ties), np.array(widths), len(ties), L)
+    edges = engine_f64._panel_edges(np.array(ties), np.array(widths), len(ties), L, 0,
+                                    engine_f64.workspace())
     assert edges[0] == -L and edges[-1] == L and np.all(np.diff(edges) > 0)
     for p in ties:
         assert np.any(edges == p)
@@ -252,7 +253,7 @@ def test_panel_edges_single_tie_is_the_plain_grading():
     # one tie: p, p +- w 3^j up to PANEL_MAX (GRADING = 3: panels twice their distance from the
     # tie), uniform pieces no wider than PANEL_MAX beyond
     p, w, L = 0.3, 0.1, 7.5
-    edges = engine_f64._panel_edges(np.array([p]), np.array([w]), 1, L)
+    edges = engine_f64._panel_edges(np.array([p]), np.array([w]), 1, L, 0, engine_f64.workspace())
     inner = edges[np.abs(edges - p) < 1.7]
     expect = np.sort(np.concatenate([[p], p + w * 3.0 ** np.arange(3), p - w * 3.0 ** np.arange(3)]))
     assert np.allclose(inner, expect, rtol=0, atol=1e-12)
@@ -422,3 +423,22 @@ def test_a_climb_restarts_the_probe_count():
         assert out[5] == need and st[2, 2, 1] == 0
         nodes.append(out[4])
     assert nodes[0] == nodes[1]
+
+
+def test_a_reused_work_space_gives_each_evaluation_the_values_of_a_fresh_one():
+    # the lines' work arrays live for a chunk of steps: nothing one line or evaluation leaves
+    # there (edges, graded distances, node rows, a buffer grown for a longer line) may reach the
+    # next.  Every configuration is evaluated in one shared work space, in an order that passes
+    # from two separated directions to one, to none (Gauss-Hermite) and a mixed rule and back, and
+    # must give exactly (bit for bit) what it gives in a fresh one
+    configs = [np.array(c) for c in FAR_CELL + [[[30.0], [0.5]], OVERLAP, MIXED[0]]]
+    configs = configs + configs[::-1]
+    params = engine_f64.Config(5).params
+    ws = engine_f64.workspace()
+    for C in configs:
+        shared, fresh = np.empty_like(C), np.empty_like(C)
+        errs = np.zeros(2)
+        a = engine_f64.evaluate_in(C, params, engine_f64.new_state(), shared, errs, ws)
+        b = engine_f64.evaluate_errors(C, params, engine_f64.new_state(), fresh, np.zeros(2))
+        assert a == b and np.array_equal(shared, fresh), (C.tolist(), a, b)
+    assert ws[0][engine_f64.W_NODES].shape[0] > engine_f64.WORK_INIT      # it did grow

@@ -38,7 +38,8 @@ order; their sum is the estimate, and only a family whose difference is too larg
 smooth direction that needs many Gauss-Hermite nodes so no longer drags the split rule to 32-40
 Gauss-Legendre nodes per panel where 8 suffice.  A step whose
 estimate misses the target returns a status instead of a value; :mod:`verify.dynamics` then takes
-that step on the numpy/mpmath path and records why.
+that step on the numpy/mpmath path and records why.  The lines' work arrays (edges, node rows) come
+from a work space allocated once per chunk of steps (:func:`workspace`), not per line.
 """
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ import math
 
 import numpy as np
 from numba import njit
+from numba.typed import List
 
 GH_LADDER = np.array([2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 160], dtype=np.int64)
 GL_LADDER = np.array([4, 6, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64, 80, 96], dtype=np.int64)
@@ -159,8 +161,17 @@ class Config:
 @njit(cache=True)
 def _argsort(x):
     """Indices sorting the short array x ascending (insertion sort: compiles fast)."""
+    idx = np.empty(x.shape[0], dtype=np.int64)
+    _argsort_into(x, idx)
+    return idx
+
+
+@njit(cache=True)
+def _argsort_into(x, idx):
+    """idx[:m] = indices sorting x ascending, m = x.shape[0] (no allocation)."""
     m = x.shape[0]
-    idx = np.arange(m)
+    for i in range(m):
+        idx[i] = i
     for i in range(1, m):
         j = i
         while j > 0 and x[idx[j - 1]] > x[idx[j]]:
@@ -168,7 +179,6 @@ def _argsort(x):
             idx[j - 1] = idx[j]
             idx[j] = t
             j -= 1
-    return idx
 
 
 @njit(cache=True)
@@ -331,12 +341,12 @@ def _gh_index(lsp, level, top, coarse, digits):
 # ----------------------------------------------------------------------------------------------
 
 @njit(cache=True, fastmath=FAST)
-def _accum_block(A, q, U, Ws, C, D, acc, aacc, V, H, Fc):
+def _accum_block(A, q, U, Ws, C, D, acc, aacc, V, H, Fc, Vs, R):
     """Accumulate the blocks F, wv (n*d), wh (n), uwh (k*n) over q nodes (coordinates U (k, q),
     weights Ws).  A (n, q) holds the
     unnormalised softmax weights (overwritten).  Node loop innermost.  aacc gets sum W |term|
     (for the rounding bound; an empty aacc skips it: the coarse rule of a pair needs none).
-    V, H, Fc: work arrays (d, q), (n, q), (q)."""
+    V, H, Fc, Vs, R: work arrays (d, q), (n, q), (q), (q), (q)."""
     n, d = D.shape
     k = U.shape[0]
     rnd = aacc.shape[0] > 0
@@ -361,8 +371,9 @@ def _accum_block(A, q, U, Ws, C, D, acc, aacc, V, H, Fc):
         c0n += C[0, j] * C[0, j]
     c0n = math.sqrt(c0n)
     gam = 0.5 * (n + 3)
-    Vs = np.zeros(q)
     if rnd:
+        for c in range(q):
+            Vs[c] = 0.0
         for i in range(n):
             dn = Dn[i]
             for c in range(q):
@@ -404,8 +415,9 @@ def _accum_block(A, q, U, Ws, C, D, acc, aacc, V, H, Fc):
         aacc[0] += sa
     # from here on A holds W w_i (weight times softmax weight), H holds W w_i h_i, and Fc the
     # rounding scale |c_0| + sum_j w_j |d_j| (each product formed once, not per block component)
-    for c in range(q):
-        Fc[c] = c0n + Vs[c]
+    if rnd:
+        for c in range(q):
+            Fc[c] = c0n + Vs[c]
     for i in range(n):
         for c in range(q):
             A[i, c] *= Ws[c]
@@ -425,7 +437,6 @@ def _accum_block(A, q, U, Ws, C, D, acc, aacc, V, H, Fc):
             if rnd:
                 aacc[p] += sa
             p += 1
-    R = np.empty(q if rnd else 0)     # the uwh rounding magnitudes, shared over m
     for i in range(n):
         s = 0.0
         if rnd:
@@ -513,6 +524,8 @@ def _tensor_gh(E, o, C, D, idx, acc, aacc):
     H = np.empty((n, Q))
     Fc = np.empty(Q)
     Ws = np.empty(Q)
+    Vs = np.empty(Q)
+    R = np.empty(Q)
     nodes = 0
     level = 0
     while True:
@@ -531,7 +544,7 @@ def _tensor_gh(E, o, C, D, idx, acc, aacc):
             pi = prod[ko, i]
             for c in range(Q):
                 A[i, c] = pi * Xb[i, c]
-        _accum_block(A, Q, U, Ws, C, D, acc, aacc, V, H, Fc)
+        _accum_block(A, Q, U, Ws, C, D, acc, aacc, V, H, Fc, Vs, R)
         nodes += Q
         if not _advance(cnt, idx, ko - 1):
             break
@@ -552,8 +565,45 @@ def _advance(cnt, idx, top):
     return False
 
 
+# the line rules' work arrays: initial length of each (grown on demand, kept for the chunk)
+WORK_INIT = 256
+# slots of the float64 buffers (edges at levels 0, 1, 2 must coexist: an outer line's edges
+# stay in use while its inner lines run) and of the int64 buffers
+W_EDGES, W_TMP, W_NODES = 0, 3, 4
+WI_TMP, WI_BITS = 0, 1
+
+
 @njit(cache=True)
-def _line_breaks(E, o, lev, u, margin, pos, wid):
+def workspace():
+    """Work arrays for the split rule's lines, allocated once per chunk of steps (or per
+    :func:`evaluate_errors` call) and reused by every line of every evaluation: float64 buffers
+    (edges at levels 0, 1, 2; scratch; node rows) and int64 buffers (scratch; exponent bits), each
+    grown by :func:`_grab` when a line needs more.  Measured on the one-converges grid (2 Dask
+    workers): 0.88x the time of allocating them per line.  Allocated per split pass at a size
+    bounding every line, they sat above malloc's mmap threshold (Dask workers set
+    MALLOC_TRIM_THRESHOLD_), and the page faults cost 100 s of system time."""
+    f = List()
+    for _ in range(5):
+        f.append(np.empty(WORK_INIT))
+    i = List()
+    for _ in range(2):
+        i.append(np.empty(WORK_INIT, dtype=np.int64))
+    return f, i
+
+
+@njit(cache=True)
+def _grab(bufs, slot, m):
+    """The first m entries of buffer ``slot`` (a view), after growing it (at least doubling) if it
+    is shorter."""
+    b = bufs[slot]
+    if b.shape[0] < m:
+        b = np.empty(max(m, 2 * b.shape[0]), dtype=b.dtype)
+        bufs[slot] = b
+    return b[:m]
+
+
+@njit(cache=True)
+def _line_breaks(E, o, lev, u, margin, pos, wid, ws):
     """Tie points along coordinate ``lev`` (0, 1 or 2) with the coordinates above it fixed in ``u``:
     where lev+2 logits tie (solving for coordinates 0..lev), kept when the tie is within
     ``margin`` of the largest logit there, each with its transition width in wid (1/|slope
@@ -561,8 +611,10 @@ def _line_breaks(E, o, lev, u, margin, pos, wid):
     count written to pos/wid."""
     n, k = E.shape
     cnt = 0
-    lg = np.empty(n)
-    uu = u.copy()
+    scratch = _grab(ws[0], W_TMP, n + k)
+    lg = scratch[:n]
+    uu = scratch[n:n + k]
+    uu[:] = u
     if lev == 0:
         for i0 in range(n):
             for i1 in range(i0 + 1, n):
@@ -741,10 +793,22 @@ def _det3_col(A, r, col):
 
 
 @njit(cache=True)
-def _panel_edges(pos, wid, nb, L):
+def _sort_in_place(x):
+    """Sort x ascending in place (insertion sort: linear on the nearly sorted edges)."""
+    for i in range(1, x.shape[0]):
+        v = x[i]
+        j = i
+        while j > 0 and x[j - 1] > v:
+            x[j] = x[j - 1]
+            j -= 1
+        x[j] = v
+
+
+@njit(cache=True)
+def _panel_edges(pos, wid, nb, L, lev, ws):
     """Panel edges on [-L, L]: tie points, graded towards each (first panel = transition width,
     each next one GRADING - 1 times its distance from the tie), uniform panels no wider than
-    PANEL_MAX elsewhere."""
+    PANEL_MAX elsewhere.  Returns a view of the work space's edge buffer for level ``lev``."""
     cap = 2
     for b in range(nb):
         cap += 1
@@ -752,18 +816,20 @@ def _panel_edges(pos, wid, nb, L):
         while h < PANEL_MAX:
             cap += 2
             h *= GRADING
-    raw = np.empty(cap)
-    fp = np.empty(nb)     # the features graded towards: centre, width, last graded distance
-    fw = np.empty(nb)
-    fl = np.zeros(nb)
+    scratch = _grab(ws[0], W_TMP, cap + 3 * nb)
+    raw = scratch[:cap]
+    fp = scratch[cap:cap + nb]     # the features graded towards: centre, width, last graded distance
+    fw = scratch[cap + nb:cap + 2 * nb]
+    fl = scratch[cap + 2 * nb:cap + 3 * nb]
+    fl[:] = 0.0
     nf = 0
     c = 0
     raw[c] = -L
-    raw[c + 1] = L
-    c += 2
+    c += 1
     wmin = np.inf
     # ties closer than half their transition width are one feature: grade towards their middle
-    order = _argsort(pos[:nb])
+    order = _grab(ws[1], WI_TMP, nb)
+    _argsort_into(pos[:nb], order)
     b = 0
     while b < nb:
         lo = pos[order[b]]
@@ -780,29 +846,40 @@ def _panel_edges(pos, wid, nb, L):
         if not (-L < p < L) or w > PANEL_MAX:
             continue
         wmin = min(wmin, w)
-        raw[c] = p
-        c += 1
-        h = max(w, hi - lo)
+        h0 = max(w, hi - lo)
         fp[nf] = p
-        fw[nf] = h
+        fw[nf] = h0
+        # the graded edges p -+ h0 GRADING^j (j < J), written in ascending order (features come
+        # in ascending order too, so the sort below has little to do)
+        J = 0
+        h = h0
         while h < PANEL_MAX:
             fl[nf] = h
-            q = p - h
-            if -L < q < L:
-                raw[c] = q
-                c += 1
-            q = p + h
-            if -L < q < L:
-                raw[c] = q
-                c += 1
+            J += 1
             h *= GRADING
+        h = h0
+        for j in range(J):
+            raw[c + J - 1 - j] = p - h
+            raw[c + J + 1 + j] = p + h
+            h *= GRADING
+        raw[c + J] = p
+        m = c
+        for t in range(c, c + 2 * J + 1):
+            q = raw[t]
+            if -L < q < L:
+                raw[m] = q
+                m += 1
+        c = m
         nf += 1
-    pts = raw[:c][_argsort(raw[:c])]
+    raw[c] = L
+    c += 1
+    pts = raw[:c]
+    _sort_in_place(pts)
     c = _drop_redundant(pts, c, fp[:nf], fw[:nf], fl[:nf])
     # edges closer than a thousandth of the narrowest transition are one edge (near-coincident
     # ties, e.g. a cluster of nearly equal parameters, would otherwise make slivers)
     tiny = 1e-12 * L if wmin == np.inf else max(1e-12 * L, 1e-3 * wmin)
-    out = np.empty(c + int(2 * L / PANEL_MAX) + 4)
+    out = _grab(ws[0], W_EDGES + lev, c + int(2 * L / PANEL_MAX) + 4)
     m = 0
     out[0] = pts[0]
     m = 1
@@ -873,18 +950,19 @@ def _drop_redundant(pts, c, fp, fw, fl):
 
 
 @njit(cache=True, fastmath=FAST)
-def _line0(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, pos, wid):
+def _line0(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, pos, wid, ws):
     """Integrate along coordinate 0 (split Gauss-Legendre, one node block for the whole line)
-    with the other coordinates fixed in ``u``."""
+    with the other coordinates fixed in ``u``; ``ws`` is the work space (:func:`workspace`)."""
     n, d = D.shape
     k = E.shape[1]
-    nb = _line_breaks(E, o, 0, u, margin, pos, wid)
-    edges = _panel_edges(pos, wid, nb, L)
+    nb = _line_breaks(E, o, 0, u, margin, pos, wid, ws)
+    edges = _panel_edges(pos, wid, nb, L, 0, ws)
     q = GL_LADDER[gli]
     M = (edges.shape[0] - 1) * q
     norm = 1.0 / math.sqrt(2 * math.pi)
-    # one work allocation (rows: U, A, V, H, Ws, Fc, two scratch rows) and the exponent bits
-    work = np.empty((k + 2 * n + d + 4, M))
+    # the work rows U, A, V, H, Ws, Fc, Vs, R, two scratch rows, and the exponent bits
+    rows = k + 2 * n + d + 6
+    work = _grab(ws[0], W_NODES, rows * M).reshape((rows, M))
     U = work[:k]
     A = work[k:k + n]
     V = work[k + n:k + n + d]
@@ -893,7 +971,9 @@ def _line0(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, pos, wid):
     Fc = work[k + 2 * n + d + 1]
     x = work[k + 2 * n + d + 2]
     tb = work[k + 2 * n + d + 3]
-    kb = np.empty(M, dtype=np.int64)
+    Vs = work[k + 2 * n + d + 4]
+    R = work[k + 2 * n + d + 5]
+    kb = _grab(ws[1], WI_BITS, M)
     c = 0
     for p in range(edges.shape[0] - 1):
         half = 0.5 * (edges[p + 1] - edges[p])
@@ -911,7 +991,7 @@ def _line0(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, pos, wid):
         um = u[m]
         for c in range(M):
             U[m, c] = um
-    base = np.empty(n)
+    base = _grab(ws[0], W_TMP, n)
     for i in range(n):
         s = o[i]
         for m in range(1, k):
@@ -929,16 +1009,16 @@ def _line0(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, pos, wid):
         for c in range(M):
             x[c] = A[i, c] - Fc[c]
         _exp_nonpos(x, A[i], tb, kb)
-    _accum_block(A, M, U, Ws, C, D, acc, aacc, V, H, Fc)
+    _accum_block(A, M, U, Ws, C, D, acc, aacc, V, H, Fc, Vs, R)
     return M
 
 
 @njit(cache=True)
-def _line1(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, pos, wid, budget):
+def _line1(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, pos, wid, budget, ws):
     """Integrate along coordinate 1 (split at triple ties), an inner line along coordinate 0 per
     node; stops once more than ``budget`` nodes were used."""
-    nb = _line_breaks(E, o, 1, u, margin, pos, wid)
-    edges = _panel_edges(pos, wid, nb, L)
+    nb = _line_breaks(E, o, 1, u, margin, pos, wid, ws)
+    edges = _panel_edges(pos, wid, nb, L, 1, ws)
     q = GL_LADDER[gli]
     norm = 1.0 / math.sqrt(2 * math.pi)
     nodes = 0
@@ -949,18 +1029,18 @@ def _line1(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, pos, wid, budget):
             x = mid + half * GLX[gli, c]
             W = half * GLW[gli, c] * math.exp(-x * x / 2) * norm * Wout
             u[1] = x
-            nodes += _line0(E, o, C, D, u, W, gli, L, margin, acc, aacc, pos, wid)
+            nodes += _line0(E, o, C, D, u, W, gli, L, margin, acc, aacc, pos, wid, ws)
             if nodes > budget:
                 return nodes
     return nodes
 
 
 @njit(cache=True)
-def _line2(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, pos, wid, budget):
+def _line2(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, pos, wid, budget, ws):
     """Integrate along coordinate 2 (split at the ties of four logits), a plane over coordinates
     0 and 1 (:func:`_line1`) per node."""
-    nb = _line_breaks(E, o, 2, u, margin, pos, wid)
-    edges = _panel_edges(pos, wid, nb, L)
+    nb = _line_breaks(E, o, 2, u, margin, pos, wid, ws)
+    edges = _panel_edges(pos, wid, nb, L, 2, ws)
     q = GL_LADDER[gli]
     norm = 1.0 / math.sqrt(2 * math.pi)
     nodes = 0
@@ -972,14 +1052,14 @@ def _line2(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, pos, wid, budget):
             W = half * GLW[gli, c] * math.exp(-x * x / 2) * norm * Wout
             u[2] = x
             nodes += _line1(E, o, C, D, u, W, gli, L, margin, acc, aacc, pos, wid,
-                            budget - nodes)
+                            budget - nodes, ws)
             if nodes > budget:
                 return nodes
     return nodes
 
 
 @njit(cache=True)
-def _split(E, o, C, D, ks, idx_smooth, gli, L, margin, acc, aacc):
+def _split(E, o, C, D, ks, idx_smooth, gli, L, margin, acc, aacc, ws):
     """Split rule along the ks sharp coordinates (first), Gauss-Hermite along the rest."""
     n, d = D.shape
     k = E.shape[1]
@@ -997,13 +1077,13 @@ def _split(E, o, C, D, ks, idx_smooth, gli, L, margin, acc, aacc):
             u[ks + m] = GHX[idx_smooth[m], cnt[m]]
             Wout *= GHW[idx_smooth[m], cnt[m]]
         if ks == 1:
-            nodes += _line0(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, pos, wid)
+            nodes += _line0(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, pos, wid, ws)
         elif ks == 2:
             nodes += _line1(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, pos, wid,
-                            budget - nodes)
+                            budget - nodes, ws)
         else:
             nodes += _line2(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, pos, wid,
-                            budget - nodes)
+                            budget - nodes, ws)
         if nodes > budget:
             return nodes
         if not _advance(cnt, idx_smooth, nsm - 1):
@@ -1092,7 +1172,15 @@ def evaluate(C, params, state, G):
 
 @njit(cache=True)
 def evaluate_errors(C, params, state, G, errs):
-    """Loss and direct-form gradient at C (n, d) into G; returns (F, F error, status, nodes, level).
+    """Loss and direct-form gradient at C (n, d) into G; returns (F, F error, status, nodes, level)
+    (:func:`evaluate_in` with a work space of its own)."""
+    return evaluate_in(C, params, state, G, errs, workspace())
+
+
+@njit(cache=True)
+def evaluate_in(C, params, state, G, errs, ws):
+    """:func:`evaluate_errors` in the work space ``ws`` (:func:`workspace`), which a loop over
+    steps allocates once.
 
     ``params`` = (digits, L, log10 sharp limit, margin); ``state`` (int64, shape (4, 4, 5)) holds
     per (min(k, 3), separated directions) the warm-start ladder level, a slack counter, how
@@ -1123,17 +1211,17 @@ def evaluate_errors(C, params, state, G, errs):
             Cs[0, j] = C[ref, j]
             Cs[ref, j] = C[0, j]
         Gs = np.empty_like(G)
-        res = _evaluate(Cs, params, state, Gs, errs)
+        res = _evaluate(Cs, params, state, Gs, errs, ws)
         for i in range(n):
             r = ref if i == 0 else (0 if i == ref else i)
             for j in range(C.shape[1]):
                 G[r, j] = Gs[i, j]
         return res
-    return _evaluate(C, params, state, G, errs)
+    return _evaluate(C, params, state, G, errs, ws)
 
 
 @njit(cache=True)
-def _evaluate(C, params, state, G, errs):
+def _evaluate(C, params, state, G, errs, ws):
     """:func:`evaluate` with row 0 of C as the reference component."""
     digits, L, log_limit, margin = params[0], params[1], params[2], params[3]
     n, d = C.shape
@@ -1152,7 +1240,7 @@ def _evaluate(C, params, state, G, errs):
         aacc = np.zeros(ncomp)
         A = np.ones((n, 1))
         _accum_block(A, 1, np.zeros((0, 1)), np.ones(1), C, D, acc, aacc,
-                     np.empty((d, 1)), np.empty((n, 1)), np.empty(1))
+                     np.empty((d, 1)), np.empty((n, 1)), np.empty(1), np.empty(1), np.empty(1))
         for i in range(n):
             for j in range(d):
                 G[i, j] = 2 * (acc[1 + i * d + j] - C[i, j] * acc[1 + n * d + i])
@@ -1269,7 +1357,7 @@ def _evaluate(C, params, state, G, errs):
             if ks == 0:
                 mnodes = _tensor_gh(E, o, C, D, ig, vals[pass_], ra)
             else:
-                mnodes = _split(E, o, C, D, ks, ig, gli, L, margin, vals[pass_], ra)
+                mnodes = _split(E, o, C, D, ks, ig, gli, L, margin, vals[pass_], ra, ws)
             total += mnodes
             if mnodes > budget:
                 state[ki, ks, 0] = lv
@@ -1325,7 +1413,7 @@ def _evaluate(C, params, state, G, errs):
                 _slack(state, ki, ks, 3, g, _accept(val, eqh, rd, C, Pp, digits, Gt, out2) >= 4)
             elif ks and not mixed and lv >= 2 and spare < 4:
                 total += _probe_down(state, ki, ks, lv, lv > start, E, o, C, D, Pp, L, margin,
-                                     digits, vals, tv, rd, eqs, Gt, out2)
+                                     digits, vals, tv, rd, eqs, Gt, out2, ws)
             else:
                 _slack(state, ki, ks, 0, lv, spare >= 4)
             # the range, too, may come down when one step narrower would still meet the tail
@@ -1344,7 +1432,7 @@ def _evaluate(C, params, state, G, errs):
             # Gauss-Legendre part (at the coarse Gauss-Hermite orders); it only picks the ladder
             for c in range(ncomp):
                 vals[2, c] = 0.0
-            mn = _split(E, o, C, D, ks, idxc, lv, L, margin, vals[2], noacc)
+            mn = _split(E, o, C, D, ks, idxc, lv, L, margin, vals[2], noacc, ws)
             total += mn
             if mn > budget:
                 state[ki, ks, 0] = lv
@@ -1397,7 +1485,7 @@ def _slack(state, ki, ks, slot, level, ample):
 
 @njit(cache=True)
 def _probe_down(state, ki, ks, lv, climbed, E, o, C, D, Pp, L, margin, digits, vals, tv, rd,
-                eq, G, out):
+                eq, G, out, ws):
     """A pure split rule's way down (PROBE_SPARE), after an accepted pair at level ``lv`` >= 2
     whose coarse values are vals[0]: count the steps at this level in state[ki, ks, 1] (a climb
     this step restarts the count) and every SLACK_STEPS steps integrate once more at the order
@@ -1415,7 +1503,7 @@ def _probe_down(state, ki, ks, lv, climbed, E, o, C, D, Pp, L, margin, digits, v
     for c in range(ncomp):
         vals[2, c] = 0.0
     nodes = _split(E, o, C, D, ks, np.empty(0, dtype=np.int64), lv - 2, L, margin, vals[2],
-                   np.zeros(0))
+                   np.zeros(0), ws)
     for c in range(ncomp):
         eq[c] = abs(vals[0, c] - vals[2, c]) + tv[c]
     if _accept(vals[0], eq, rd, C, Pp, digits, G, out) >= PROBE_SPARE:
@@ -1518,13 +1606,15 @@ def run_chunk(C, h, steps, nsteps, sched, params, state, ist, stopc, fstop,
     current step and stop)."""
     n, d = C.shape
     G = np.empty((n, d))
+    errs = np.zeros(2)
+    ws = workspace()
     tau = ist[1]
     tau_stop = tau + nsteps
     while True:
         if tau >= tau_stop and tau < steps:
             ist[1] = tau
             return CHUNK_END
-        F, Ferr, status, nodes, lv = evaluate(C, params, state, G)
+        F, Ferr, status, nodes, lv = evaluate_in(C, params, state, G, errs, ws)
         ist[2] += nodes
         ist[3] = status
         if status != OK:
