@@ -442,3 +442,38 @@ def test_a_reused_work_space_gives_each_evaluation_the_values_of_a_fresh_one():
         b = engine_f64.evaluate_errors(C, params, engine_f64.new_state(), fresh, np.zeros(2))
         assert a == b and np.array_equal(shared, fresh), (C.tolist(), a, b)
     assert ws[0][engine_f64.W_NODES].shape[0] > engine_f64.WORK_INIT      # it did grow
+
+
+def test_inner_lines_in_blocks_equal_the_lines_one_at_a_time_within_rounding():
+    # the inner lines of an outer line are integrated in blocks of about NODE_BLOCK nodes (several
+    # lines per accumulation): the block sums must be the per-line sums, up to the order of
+    # summation -- each differs from the other by at most 2 M eps times the sum of the magnitudes
+    # (M nodes), whatever their order.  A line's nodes given another line's coordinates, weight or
+    # offset would be off by the line's whole contribution
+    C = np.array(FAR_CELL[1])
+    D, _, E, o, k = engine_f64._reduce(C)
+    assert k == 2
+    n, d = C.shape
+    ncomp = 1 + n * d + n + k * n
+    nl = 30
+    us = np.zeros((nl, k))
+    us[:, 1] = np.linspace(-3.0, 3.0, nl)
+    Wl = np.exp(-us[:, 1] ** 2 / 2) * np.linspace(0.5, 1.5, nl)
+    cfg = engine_f64.Config(5)
+    gli, L, margin = 2, cfg.L, cfg.margin
+    pos, wid = np.empty(200), np.empty(200)
+    ws = engine_f64.workspace()
+    block, mag = np.zeros(ncomp), np.zeros(ncomp)
+    M = engine_f64._inner_lines(E, o, C, D, us, Wl, nl, gli, L, margin, block, mag, pos, wid,
+                                10 ** 9, ws)
+    one = np.zeros(ncomp)
+    t, m = 0, 0
+    while t < nl:
+        got, t1 = engine_f64._lines0(E, o, C, D, us, Wl, t, t + 1, gli, L, margin, one,
+                                     np.zeros(0), pos, wid, ws)
+        assert t1 == t + 1
+        m += got
+        t = t1
+    assert m == M and M > 3 * engine_f64.NODE_BLOCK      # several blocks of several lines
+    tol = 2 * M * engine_f64.EPS * mag
+    assert np.all(np.abs(block - one) <= tol), np.abs(block - one) / mag
