@@ -29,8 +29,8 @@ Rules (independent of :mod:`verify.quadrature`, same mathematics):
 Rule order follows the requested digits and the geometry: per direction the Gauss-Hermite order
 shrinks with the spread, and the ladder level is the lowest whose pair meets the target (warm
 started per run, moving down when a pair agrees 4 digits better than needed, or, for a split
-rule, when a probe every SLACK_STEPS steps finds that the pair one rung lower meets the target).  A mixed rule
-(separated and smooth directions) has two ladders, the Gauss-Legendre level and a Gauss-Hermite
+rule, when a probe every SLACK_STEPS steps finds that the pair one rung lower meets the target).
+A mixed rule (separated and smooth directions) has two ladders, the Gauss-Legendre level and a Gauss-Hermite
 level: while the latter gives no higher orders, the rule is the one-ladder pair; when a failing
 pair's Gauss-Hermite share is the larger (one more pass splits the difference), the Gauss-Hermite
 level climbs alone and the rule is two-way: three passes, (GH coarse, GL fine), (GH fine,
@@ -568,10 +568,10 @@ def _advance(cnt, idx, top):
 
 # the line rules' work arrays: initial length of each (grown on demand, kept for the chunk)
 WORK_INIT = 256
-# slots of the float64 buffers (edges at levels 0, 1, 2 must coexist: an outer line's edges
+# slots of the float64 buffers, W_US the last (edges at levels 0, 1, 2 must coexist: an outer line's edges
 # stay in use while its inner lines run; the inner lines' edges one after another; the inner
 # lines' coordinates and weights) and of the int64 buffers (scratch, exponent bits, the offsets
-# of each inner line's edges)
+# of each inner line's edges; WI_OFFS the last)
 W_EDGES, W_TMP, W_NODES, W_LINES, W_US = 0, 3, 4, 5, 6
 WI_TMP, WI_BITS, WI_OFFS = 0, 1, 2
 # Inner lines are integrated in blocks of at least this many nodes (several lines per call of
@@ -586,17 +586,17 @@ NODE_BLOCK = 1024
 @njit(cache=True)
 def workspace():
     """Work arrays for the split rule's lines, allocated once per chunk of steps (or per
-    :func:`evaluate_errors` call) and reused by every line of every evaluation: float64 buffers
-    (edges at levels 0, 1, 2; scratch; node rows) and int64 buffers (scratch; exponent bits), each
-    grown by :func:`_grab` when a line needs more.  Measured on the one-converges grid (2 Dask
+    :func:`evaluate_errors` call) and reused by every line of every evaluation: the float64
+    buffers W_* and the int64 buffers WI_* above, each grown by :func:`_grab` when a line needs
+    more.  Measured on the one-converges grid (2 Dask
     workers): 0.88x the time of allocating them per line.  Allocated per split pass at a size
     bounding every line, they sat above malloc's mmap threshold (Dask workers set
     MALLOC_TRIM_THRESHOLD_), and the page faults cost 100 s of system time."""
     f = List()
-    for _ in range(7):
+    for _ in range(W_US + 1):
         f.append(np.empty(WORK_INIT))
     i = List()
-    for _ in range(3):
+    for _ in range(WI_OFFS + 1):
         i.append(np.empty(WORK_INIT, dtype=np.int64))
     return f, i
 
@@ -980,8 +980,7 @@ def _lines0(E, o, C, D, us, Wl, t0, nl, gli, L, margin, acc, aacc, pos, wid, ws)
         edges = _panel_edges(pos, wid, nb, L, 0, ws)
         j = t - t0
         ne = edges.shape[0]
-        allp = _grab(ws[0], W_LINES, off[j] + ne)
-        allp[off[j]:off[j] + ne] = edges
+        _grab(ws[0], W_LINES, off[j] + ne)[off[j]:] = edges
         off[j + 1] = off[j] + ne
         M += (ne - 1) * q
         t += 1
