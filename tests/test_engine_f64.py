@@ -477,3 +477,60 @@ def test_inner_lines_in_blocks_equal_the_lines_one_at_a_time_within_rounding():
     assert m == M and M > 3 * engine_f64.NODE_BLOCK      # several blocks of several lines
     tol = 2 * M * engine_f64.EPS * mag
     assert np.all(np.abs(block - one) <= tol), np.abs(block - one) / mag
+
+
+def _blocks_from_definitions(A, U, Ws, C):
+    """The integrand's blocks at each node, written from their definitions (not the engine's
+    reduced form): softmax weights w = A / sum A, v = sum_i w_i c_i, F = |v|^2, wv_ij = w_i v_j,
+    wh_i = w_i (c_i - v).v, uwh_mi = u_m wh_i, each weighted by Ws and summed over the nodes;
+    and the rounding magnitudes the engine documents, with va = |c_0| + sum_i w_i |c_i - c_0|."""
+    n, d = C.shape
+    k = U.shape[0]
+    w = A / A.sum(axis=0)                               # (n, q)
+    v = w.T @ C                                         # (q, d)
+    f = (v * v).sum(axis=1)
+    h = ((C[None, :, :] - v[:, None, :]) * v[:, None, :]).sum(axis=2).T      # (n, q)
+    dn = np.linalg.norm(C - C[0], axis=1)
+    vs = (w * dn[:, None]).sum(axis=0)
+    va = np.linalg.norm(C[0]) + vs
+    gam = 0.5 * (n + 3)
+    val = [np.sum(Ws * f)]
+    mag = [np.sum(Ws * (f + gam * va * (np.sqrt(f) + 2 * gam * engine_f64.EPS * va)))]
+    for i in range(n):
+        for j in range(d):
+            val.append(np.sum(Ws * w[i] * v[:, j]))
+            mag.append(np.sum(Ws * w[i] * va))
+    r = Ws * w * (dn[:, None] + vs) * va                # (n, q)
+    val += list((Ws * w * h).sum(axis=1))
+    mag += list(r.sum(axis=1))
+    for m in range(k):
+        val += list((U[m] * Ws * w * h).sum(axis=1))
+        mag += list((np.abs(U[m]) * r).sum(axis=1))
+    return np.array(val), np.array(mag)
+
+
+@pytest.mark.parametrize("n,d,k,q", [(2, 1, 1, 1), (3, 2, 2, 7), (4, 2, 2, 1000), (5, 3, 3, 33)])
+def test_node_block_sums_are_the_blocks_of_their_definitions(n, d, k, q):
+    # the accumulation works in the reduced form (d_i = c_i - c_0, v' = sum_i w_i d_i, h_i =
+    # (d_i - v').(c_0 + v')), pass by pass over the nodes, into the flat layout F, wv (n*d),
+    # wh (n), uwh (k*n).  Against the definitions at every node, summed in numpy: the two differ
+    # by rounding only, at most (q + 4 n d) eps times the magnitude sums.  Work rows that hold
+    # another block's values (as they do inside a chunk) must not leak into the sums
+    rng = np.random.default_rng(n * 100 + q)
+    C = rng.standard_normal((n, d)) * 2.0
+    D = C - C[0]
+    A = np.exp(rng.uniform(-30.0, 0.0, (n, q)))
+    U = rng.standard_normal((k, q)) * 3.0
+    Ws = rng.uniform(0.0, 1.0, q)
+    want, wmag = _blocks_from_definitions(A, U, Ws, C)
+    ncomp = 1 + n * d + n + k * n
+    for rnd in (True, False):
+        acc = np.full(ncomp, 0.25)                      # the sums are added to what is there
+        aacc = np.full(ncomp, 0.5) if rnd else np.zeros(0)
+        V, H = np.full((d, q), 7.0), np.full((n, q), -3.0)
+        Fc, Vs, R = np.full(q, 11.0), np.full(q, 13.0), np.full(q, 17.0)
+        engine_f64._accum_block(A.copy(), q, U, Ws, C, D, acc, aacc, V, H, Fc, Vs, R)
+        tol = (q + 4 * n * d) * engine_f64.EPS * (wmag + 1.0)
+        assert np.all(np.abs(acc - 0.25 - want) <= tol), (rnd, np.abs(acc - 0.25 - want) / wmag)
+        if rnd:
+            assert np.all(np.abs(aacc - 0.5 - wmag) <= tol), np.abs(aacc - 0.5 - wmag) / wmag

@@ -351,11 +351,15 @@ def _accum_block(A, q, U, Ws, C, D, acc, aacc, V, H, Fc, Vs, R):
     n, d = D.shape
     k = U.shape[0]
     rnd = aacc.shape[0] > 0
+    # each pass runs over the nodes (rows of length q), so that it vectorises; a pass begins
+    # with its first term rather than with zeros (0 + x is x: the sums are the same)
     for c in range(q):
-        s = 0.0
-        for i in range(n):
-            s += A[i, c]
-        Fc[c] = 1.0 / s
+        Fc[c] = A[0, c]
+    for i in range(1, n):
+        for c in range(q):
+            Fc[c] += A[i, c]
+    for c in range(q):
+        Fc[c] = 1.0 / Fc[c]
     for i in range(n):
         for c in range(q):
             A[i, c] *= Fc[c]
@@ -373,37 +377,41 @@ def _accum_block(A, q, U, Ws, C, D, acc, aacc, V, H, Fc, Vs, R):
     c0n = math.sqrt(c0n)
     gam = 0.5 * (n + 3)
     if rnd:
+        dn = Dn[0]
         for c in range(q):
-            Vs[c] = 0.0
-        for i in range(n):
+            Vs[c] = A[0, c] * dn
+        for i in range(1, n):
             dn = Dn[i]
             for c in range(q):
                 Vs[c] += A[i, c] * dn
     for j in range(d):
+        dij = D[0, j]
         for c in range(q):
-            V[j, c] = 0.0
-        for i in range(n):
+            V[j, c] = A[0, c] * dij
+        for i in range(1, n):
             dij = D[i, j]
             for c in range(q):
                 V[j, c] += A[i, c] * dij
-    for i in range(n):
-        for c in range(q):
-            H[i, c] = 0.0
     for j in range(d):
         c0 = C[0, j]
         for i in range(n):
             dij = D[i, j]
-            for c in range(q):
-                H[i, c] += (dij - V[j, c]) * (c0 + V[j, c])
+            if j == 0:
+                for c in range(q):
+                    H[i, c] = (dij - V[j, c]) * (c0 + V[j, c])
+            else:
+                for c in range(q):
+                    H[i, c] += (dij - V[j, c]) * (c0 + V[j, c])
         for c in range(q):
             V[j, c] += c0
+    for c in range(q):
+        Fc[c] = V[0, c] * V[0, c]
+    for j in range(1, d):
+        for c in range(q):
+            Fc[c] += V[j, c] * V[j, c]
     s = 0.0
     for c in range(q):
-        f = 0.0
-        for j in range(d):
-            f += V[j, c] * V[j, c]
-        Fc[c] = f
-        s += Ws[c] * f
+        s += Ws[c] * Fc[c]
     acc[0] += s
     if rnd:
         sa = 0.0
@@ -414,45 +422,45 @@ def _accum_block(A, q, U, Ws, C, D, acc, aacc, V, H, Fc, Vs, R):
             f = Fc[c]
             sa += Ws[c] * (f + gam * va * (math.sqrt(f) + 2 * gam * EPS * va))
         aacc[0] += sa
-    # from here on A holds W w_i (weight times softmax weight), H holds W w_i h_i, and Fc the
-    # rounding scale |c_0| + sum_j w_j |d_j| (each product formed once, not per block component)
-    if rnd:
+        # from here on Fc holds the rounding scale |c_0| + sum_j w_j |d_j|
         for c in range(q):
             Fc[c] = c0n + Vs[c]
+    p = 1 + n * d
     for i in range(n):
-        for c in range(q):
-            A[i, c] *= Ws[c]
-            H[i, c] *= A[i, c]
-    p = 1
-    for i in range(n):
+        # one pass makes A hold W w_i (weight times softmax weight) and H hold W w_i h_i (each
+        # product formed once, not per block component) and sums what needs no other row
+        s = 0.0
         if rnd:
-            # the same magnitude for every j
             sa = 0.0
+            sr = 0.0
+            dn = Dn[i]
             for c in range(q):
-                sa += A[i, c] * Fc[c]
+                a = A[i, c] * Ws[c]
+                A[i, c] = a
+                h = H[i, c] * a
+                H[i, c] = h
+                s += h
+                sa += a * Fc[c]
+                r = a * (dn + Vs[c]) * Fc[c]
+                R[c] = r
+                sr += r
+            aacc[p + i] += sr
+            # the same magnitude for every j
+            for j in range(d):
+                aacc[1 + i * d + j] += sa
+        else:
+            for c in range(q):
+                a = A[i, c] * Ws[c]
+                A[i, c] = a
+                h = H[i, c] * a
+                H[i, c] = h
+                s += h
+        acc[p + i] += s
         for j in range(d):
             s = 0.0
             for c in range(q):
                 s += A[i, c] * V[j, c]
-            acc[p] += s
-            if rnd:
-                aacc[p] += sa
-            p += 1
-    for i in range(n):
-        s = 0.0
-        if rnd:
-            sa = 0.0
-            dn = Dn[i]
-            for c in range(q):
-                s += H[i, c]
-                r = A[i, c] * (dn + Vs[c]) * Fc[c]
-                R[c] = r
-                sa += r
-            aacc[p + i] += sa
-        else:
-            for c in range(q):
-                s += H[i, c]
-        acc[p + i] += s
+            acc[1 + i * d + j] += s
         for m in range(k):
             s = 0.0
             for c in range(q):
@@ -900,11 +908,13 @@ def _panel_edges(pos, wid, nb, L, lev, ws):
         gap = q - out[m - 1]
         if gap <= tiny and t < c - 1:
             continue
-        pieces = max(1, math.ceil(gap / PANEL_MAX))
-        base = out[m - 1]
-        for s in range(1, pieces):
-            out[m] = base + gap * (s / pieces)
-            m += 1
+        if gap > PANEL_MAX:
+            # (a gap of at most PANEL_MAX is one piece: its quotient rounds to at most 1)
+            pieces = math.ceil(gap / PANEL_MAX)
+            base = out[m - 1]
+            for s in range(1, pieces):
+                out[m] = base + gap * (s / pieces)
+                m += 1
         out[m] = q
         m += 1
     return out[:m]
@@ -940,9 +950,12 @@ def _drop_redundant(pts, c, fp, fw, fl):
             a = pts[m - 1]
             b = pts[t + 1]
             # without e, [a, b] is cut into equal pieces no wider than PANEL_MAX (as
-            # _panel_edges does next); the pieces at either end are the ones nearest a feature
-            pieces = max(1, math.ceil((b - a) / (PANEL_MAX * slack)))
-            width = (b - a) / pieces
+            # _panel_edges does next); the pieces at either end are the ones nearest a feature.
+            # One piece (the common case) needs no division: b - a <= PANEL_MAX slack is exactly
+            # when the rounded quotient is at most 1
+            width = b - a
+            if width > PANEL_MAX * slack:
+                width = width / max(1, math.ceil(width / (PANEL_MAX * slack)))
             for end in range(2):
                 lo = a if end == 0 else b - width
                 hi = a + width if end == 0 else b
