@@ -825,8 +825,11 @@ def test_progress_forced_and_switch_restored(fake_claims, capsys):
 
 
 def test_sweep_shows_a_cell_bar_on_a_terminal(tmp_path):
+    # a hang guard, not a speed test: on a fresh checkout this subprocess compiles the float64
+    # engine itself while the test workers compile it too (measured 2026-12-03: 136 s alone,
+    # 287-290 s with two compiles at once), so 300 s timed out in CI; 900 s still stops a hang
     rc, shown, _ = _run_with_terminal_stderr(
         ["sweep", "thm3.4-map", "--grid", "angle_deg=0;M0=2,4", "--scheduler", "none",
-         "--out", str(tmp_path)], tmp_path)
+         "--out", str(tmp_path)], tmp_path, timeout=900)
     assert rc == 0, shown
     assert "thm3.4-map" in shown and "2/2" in shown and "cell" in shown, shown
