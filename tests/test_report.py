@@ -263,6 +263,57 @@ def test_ascii_math_to_tex(ascii_math, tex):
     MathTextParser("path").parse(f"${tex}$")  # mathtext (the figures) reads it too
 
 
+# Prose the records can hold that once made invalid TeX: the first is the reason of an ERROR record
+# from a CI run (numba's compiler stopped by Ctrl-C), "Double subscript" in pdflatex
+HOSTILE_PROSE = ["RuntimeError: no object yet for <Library '_log_normal_cdf' at 0x7f3a>",
+                 "M0_a and 1e-5^2", "x_a_b_c", "a^2^3 and m_1^2'", "sqrt and sqrt() and 2_sqrt(x)",
+                 "a}b {c~8", "f(x_i_j) <= g_{k}_l", "sqrt(, x)"]
+
+
+@pytest.mark.parametrize("ascii_math, tex", [
+    ("M0_a", r"M_{0}{}_{a}"),
+    ("1e-5^2", r"10^{-5}{}^{2}"),
+    ("x_a_b", r"x_{a}{}_{b}"),
+    ("m^2'", r"m^{2}{}'"),                     # a prime is a superscript too
+    ("x'^2", r"x'^{2}"),                       # a prime then a superscript: one atom in TeX
+    ("(1 - n^2)^2", r"(1 - n^{2})^{2}"),       # a bracket is a new atom: no empty one needed
+    ("sqrt", r"\mathrm{sqrt}"),               # TeX's sqrt needs its argument
+    ("sqrt()", r"\mathrm{sqrt}()"),
+])
+def test_a_second_script_on_one_atom_starts_an_empty_atom(ascii_math, tex):
+    from matplotlib.mathtext import MathTextParser
+    from verify.report.mathtext import spans, to_tex
+    assert to_tex(ascii_math) == tex
+    MathTextParser("path").parse(f"${tex}$")
+    if ascii_math == "M0_a":  # and the CI witness, found in prose
+        assert r"'_{\log}{}_{\mathrm{normal}}" in [x for k, x in spans(HOSTILE_PROSE[0]) if k == "math"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from([chr(c) for c in range(32, 127)] + [
+    "eta ", "sqrt(", "log10", "mu_i", "tau", "<=", "->", "1e-5", "M0", "x'", "ubar", "m*", "inf",
+    "\u2264", "\u00b7", "\u27e8", "\u27e9"]), max_size=25).map("".join))
+def test_every_formula_found_in_any_prose_is_valid_tex(prose):
+    """Whatever a record's text holds, each run typeset as mathematics parses (mathtext reports
+    double scripts, unbalanced groups and commands short of their argument, as TeX would)."""
+    from matplotlib.mathtext import MathTextParser
+    from verify.report.mathtext import spans
+    parser = MathTextParser("path")
+    for kind, x in spans(prose):
+        if kind == "math":
+            parser.parse(f"${x}$")
+
+
+@needs_pdflatex
+def test_hostile_prose_in_a_record_compiles(tmp_path):
+    """A record whose reason and findings hold the prose above typesets: pdflatex accepts it."""
+    records, prov = fixture_records()
+    r = dataclasses.replace(records[0], verdict="ERROR", reason="; ".join(HOSTILE_PROSE),
+                            findings=list(HOSTILE_PROSE), figures=[], tables=[])
+    tex = report_latex.render_latex([r], prov)
+    report_latex.compile_latex(tex, {})
+
+
 def test_prose_keeps_words_and_typesets_formulas():
     from verify.report.mathtext import spans
     got = spans("a symmetric pair decays like tau^-2, faster than n - 2 steps at M0 = 3")

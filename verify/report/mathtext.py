@@ -165,6 +165,16 @@ def _could_be_math(toks, i, inside: bool = False) -> bool:
     return False
 
 
+def _nested(run: list[str], o: str, c: str) -> bool:
+    """Whether the brackets o...c in run close in order (``a}b{c`` has as many of each but is not)."""
+    depth = 0
+    for t in run:
+        depth += (t == o) - (t == c)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
 def _balance(toks, a: int, b: int) -> tuple[int, int]:
     """Trim toks[a:b] to balanced brackets and bars, no operator at either end; returns the new
     (a, b), with a >= b when nothing is left."""
@@ -176,7 +186,7 @@ def _balance(toks, a: int, b: int) -> tuple[int, int]:
         while a < b and (toks[a][1] in head or toks[a][0] == "space"):
             a += 1
         run = [t for _, t in toks[a:b]]
-        bad = next(((o, c) for o, c in ("()", "[]", "{}", "⟨⟩") if run.count(o) != run.count(c)), None)
+        bad = next(((o, c) for o, c in ("()", "[]", "{}", "⟨⟩") if not _nested(run, o, c)), None)
         if bad is None and run.count("|") % 2 == 0:
             return a, b
         if a >= b:
@@ -206,7 +216,9 @@ def _word_tex(w: str) -> str:
     base = w.rstrip("*")
     m = re.fullmatch(r"([A-Za-z]+)(\d*)", base)
     name, digits = m.groups()
-    if base == "inf":  # as the records write infinity
+    if base == "sqrt":  # a sqrt without its bracket: a word (TeX's sqrt needs an argument)
+        tex = r"\mathrm{sqrt}"
+    elif base == "inf":  # as the records write infinity
         tex = r"\infty"
     elif base in FUNCS:
         tex = FUNCS[base]
@@ -232,9 +244,29 @@ def to_tex(s: str) -> str:
     return out + "{}" if out.endswith("\\") else out
 
 
+def _stripped(tex: str) -> str:
+    """TeX without its outer spaces; a control symbol left at the end (``,\\ ``) keeps its space."""
+    out = tex.strip()
+    return out + " " if out.endswith("\\") else out
+
+
 def _convert(toks, i, stop):
-    """Convert tokens from i until the closing bracket ``stop`` (consumed); returns (tex, next i)."""
+    """Convert tokens from i until the closing bracket ``stop`` (consumed); returns (tex, next i).
+
+    Scripts already on the current atom are tracked (``M0`` is ``M_{0}``, ``1e-5`` is
+    ``10^{-5}``, a prime is a superscript): a second subscript or superscript on the same atom
+    starts a new, empty atom (``M0_a`` -> ``M_{0}{}_{a}``), which TeX and mathtext both read,
+    where ``M_{0}_{a}`` is a "double subscript" error."""
     out: list[str] = []
+    scripts: set[str] = set()  # the scripts ("^", "_", "'") on the atom just written
+
+    def atom(tex: str, scripted: bool = False) -> None:
+        """Write a new atom; ``scripted``: a word or number whose TeX may carry scripts."""
+        out.append(tex)
+        scripts.clear()
+        if scripted:
+            scripts.update(x for x in ("^", "_") if x + "{" in tex)
+
     while i < len(toks):
         kind, t = toks[i]
         if stop and t == stop:
@@ -242,52 +274,64 @@ def _convert(toks, i, stop):
         if kind == "space":
             out.append(" ")
             i += 1
-        elif kind == "word" and t in ("sqrt",) and i + 1 < len(toks) and toks[i + 1][1] == "(":
+        elif kind == "word" and t == "sqrt" and i + 1 < len(toks) and toks[i + 1][1] == "(":
             inner, i = _convert(toks, i + 2, ")")
-            out.append(r"\sqrt{" + inner.strip() + "}")
+            inner = _stripped(inner)
+            atom(r"\sqrt{" + inner + "}" if inner else r"\mathrm{sqrt}()")
         elif kind == "word":
-            out.append(_word_tex(t) + (" " if t.rstrip("*") in FUNCS or t in GREEK else ""))
+            atom(_word_tex(t) + (" " if t.rstrip("*") in FUNCS or t in GREEK else ""), True)
             i += 1
         elif kind == "num":
-            out.append(_number_tex(t))
+            atom(_number_tex(t), True)
             i += 1
         elif kind == "op":
-            out.append(OPS.get(t, t))
+            atom(OPS.get(t, t))
             i += 1
         elif t in ("^", "_"):
             arg, i = _argument(toks, i + 1)
+            if t in scripts:
+                out.append("{}")
+                scripts.clear()
             out.append(f"{t}{{{arg}}}")
+            scripts.add(t)
+        elif t == "'":
+            if "^" in scripts:  # a prime is a superscript: x^{2}' would be a double one
+                out.append("{}")
+                scripts.clear()
+            out.append(t)
+            scripts.add("'")
+            i += 1
         elif t == "{":
             inner, i = _convert(toks, i + 1, "}")
-            out.append("{" + inner + "}")
+            atom("{" + inner + "}")
         elif t == "(":
             inner, i = _convert(toks, i + 1, ")")
-            out.append("(" + inner + ")")
+            atom("(" + inner + ")")
         elif t == "[":
             inner, i = _convert(toks, i + 1, "]")
-            out.append("[" + inner + "]")
+            atom("[" + inner + "]")
         elif t in ("⟨", "⟩"):
-            out.append(OPS[t])
+            atom(OPS[t])
             i += 1
         elif t == "*":
-            out.append(r"\cdot ")
+            atom(r"\cdot ")
             i += 1
         elif t == "~":
-            out.append(r"\sim ")
+            atom(r"\sim ")
             i += 1
         elif t == ",":
-            out.append(",\\ ")
+            atom(",\\ ")
             i += 1
             while i < len(toks) and toks[i][0] == "space":
                 i += 1
         elif t == "%":
-            out.append(r"\%")
+            atom(r"\%")
             i += 1
         elif t in "#$&\\":
-            out.append("\\" + t if t != "\\" else r"\backslash ")
+            atom("\\" + t if t != "\\" else r"\backslash ")
             i += 1
         else:
-            out.append(t)
+            atom(t)
             i += 1
     return "".join(out), i
 
@@ -298,7 +342,7 @@ def _argument(toks, i):
     if i < len(toks) and toks[i][1] in ("(", "{"):
         close = ")" if toks[i][1] == "(" else "}"
         inner, j = _convert(toks, i + 1, close)
-        return inner.strip(), j
+        return _stripped(inner), j
     parts = []
     if i < len(toks) and toks[i][1] in ("-", "+"):
         parts.append(toks[i][1])
