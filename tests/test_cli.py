@@ -157,6 +157,72 @@ def test_strings_are_not_vectors():
             verify.gradient([[1], [0]], [0], t=t, parameterisation="clean", digits=10)
 
 
+def _stub_claims(monkeypatch, checks: dict):
+    """Claims ``checks`` (id -> check function) in place of the real ones, for runner tests."""
+    from verify import interrupt
+    mods = {cid: types.SimpleNamespace(TITLE=f"stub {cid}", STATEMENT="s", PROVENANCE="p", check=fn)
+            for cid, fn in checks.items()}
+    monkeypatch.setattr(runner, "CLAIM_IDS", tuple(checks))
+    monkeypatch.setattr(runner, "load", mods.__getitem__)
+    interrupt.clear()
+
+
+def _stub_record(cid, tier):
+    return rec_mod.ClaimRecord(id=cid, title=f"stub {cid}", statement="s", provenance="p",
+                               verdict="CONFIRMED", assurance="numeric", tier=tier)
+
+
+def test_an_error_raised_after_ctrl_c_is_an_interruption_and_otherwise_an_error(monkeypatch):
+    """CI witness: numba's compiler, stopped by Ctrl-C, raised its own error; the check was
+    recorded as ERROR (and its text broke the report).  After a Ctrl-C such an error makes the
+    record "interrupted" (INCONCLUSIVE, the error named); without one it stays an ERROR."""
+    from verify import interrupt
+
+    def after_ctrl_c(tier, seed):
+        interrupt.request()
+        raise RuntimeError("no object yet for <Library '_log_normal_cdf'>")
+
+    def broken(tier, seed):
+        raise RuntimeError("a real failure")
+
+    _stub_claims(monkeypatch, {"a": after_ctrl_c, "b": broken})
+    try:
+        r = runner.run_one("a", "quick", 0)
+        assert r.verdict == "INCONCLUSIVE" and runner.is_interrupted(r), r.reason
+        assert "RuntimeError: no object yet" in r.reason
+        interrupt.clear()
+        r = runner.run_one("b", "quick", 0)
+        assert r.verdict == "ERROR" and "a real failure" in r.reason
+    finally:
+        interrupt.clear()
+
+
+def test_an_interrupted_run_whose_pdf_fails_still_exits_130(tmp_path, monkeypatch, capsys):
+    """Ctrl-C after one check finished: the finished record is published; when LaTeX then fails
+    the error is printed and the exit status is still 130 (it was 1, and CI expected 130)."""
+    from verify import interrupt
+
+    def ctrl_c(tier, seed):
+        interrupt.request()
+        raise KeyboardInterrupt
+
+    def no_pdf(*a, **k):
+        raise runner.PublishError("report.pdf not built, LaTeX failed: stub")
+
+    _stub_claims(monkeypatch, {"fine": lambda tier, seed: _stub_record("fine", tier), "stop": ctrl_c})
+    monkeypatch.setattr(runner, "_publish", no_pdf)
+    try:
+        code = main(["run", "fine", "stop", "--quick", "--jobs", "1", "--out", str(tmp_path / "r")])
+    finally:
+        interrupt.clear()
+    err = capsys.readouterr().err
+    assert code == 130, err
+    assert "error: report.pdf not built" in err and "1 of 2 check(s) finished" in err, err
+    # and without the Ctrl-C the same failure is exit 1
+    _stub_claims(monkeypatch, {"fine": lambda tier, seed: _stub_record("fine", tier)})
+    assert main(["run", "fine", "--quick", "--jobs", "1", "--out", str(tmp_path / "r")]) == 1
+
+
 def _no_compute(monkeypatch):
     def boom(*a, **k):
         raise AssertionError("computed before checking --out")

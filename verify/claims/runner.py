@@ -42,6 +42,12 @@ class PublishError(RuntimeError):
     """The records were computed but (part of) the report could not be published."""
 
 
+def _one_line(x, limit: int = 300) -> str:
+    """An exception or message on one line, cut to ``limit`` characters."""
+    text = " ".join(str(x).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def list_claims() -> int:
     for cid in CLAIM_IDS:
         try:
@@ -62,10 +68,12 @@ def _blank_record(claim_id: str, tier: str, verdict: str, reason: str) -> rec.Cl
                            verdict=verdict, assurance="numeric", tier=tier, reason=reason)
 
 
-def interrupted_record(claim_id: str, tier: str) -> rec.ClaimRecord:
-    """The record of a check that Ctrl-C stopped: no verdict, whatever it had computed."""
+def interrupted_record(claim_id: str, tier: str, then: str = "") -> rec.ClaimRecord:
+    """The record of a check that Ctrl-C stopped: no verdict, whatever it had computed.  ``then``:
+    what the check raised after the Ctrl-C, kept in the reason."""
+    more = f"; it then raised {then}" if then else ""
     return _blank_record(claim_id, tier, rec.INCONCLUSIVE,
-                         f"{interrupt.REASON} (Ctrl-C stopped the check before it finished)")
+                         f"{interrupt.REASON} (Ctrl-C stopped the check before it finished{more})")
 
 
 def is_interrupted(r: rec.ClaimRecord) -> bool:
@@ -92,8 +100,14 @@ def run_one(claim_id: str, tier: str, seed: int) -> rec.ClaimRecord:
     except KeyboardInterrupt:
         r = interrupted_record(claim_id, tier)
     except Exception as e:  # noqa: BLE001 - turned into an ERROR record with the traceback
-        r = _blank_record(claim_id, tier, rec.ERROR,
-                          f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=6)}")
+        if interrupt.requested():
+            # raised after a Ctrl-C: code that turned the KeyboardInterrupt into its own error
+            # (numba's compiler stopped in the middle reports a half-built library) -- the check
+            # did not finish, it did not fail
+            r = interrupted_record(claim_id, tier, f"{type(e).__name__}: {_one_line(e)}")
+        else:
+            r = _blank_record(claim_id, tier, rec.ERROR,
+                              f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=6)}")
     r.runtime_s = time.perf_counter() - start
     return r
 
@@ -398,6 +412,10 @@ def _run_claims(ids: list[str] | None, *, quick: bool, seed: int, jobs: int | No
         before = _identity(out_path)
         try:
             _publish(out_path, previous, records, prov, total, as_json)
+        except PublishError as e:
+            if not stopped:
+                raise
+            print(f"error: {_one_line(e)}", file=sys.stderr)  # interrupted all the same: 130
         except KeyboardInterrupt:  # the staging directory is gone; --out is one whole set
             if not stopped:
                 raise
@@ -452,7 +470,7 @@ def _publish(out_path: Path, previous, records, prov, total, as_json) -> None:
         if latex_error is None or not isinstance(e, latex_error):
             raise
         report_io.publish(out_path, render(pdf=False))
-        raise PublishError(f"report.pdf not built, LaTeX failed: {' '.join(str(e).split())[:300]}; "
+        raise PublishError(f"report.pdf not built, LaTeX failed: {_one_line(e)}; "
                            f"the other report files are in {out_path}") from None
     if not as_json:
         new_ids = {r.id for r in new}
