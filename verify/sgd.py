@@ -42,7 +42,7 @@ import numpy as np
 from verify.dynamics import (FLOAT64_OVERFLOW, Rules, Trajectory, classify, record_schedule)
 
 try:
-    from numba import njit
+    from verify.jitcache import njit
 except ImportError:  # pragma: no cover - numba is a declared dependency
     njit = None
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 import mpmath
 import numpy as np
-from numba import njit
+from verify.jitcache import njit
 
 from verify.asymptotics.ode import dopri45, hermite
 from verify.precision import context
