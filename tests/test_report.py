@@ -279,6 +279,7 @@ HOSTILE_PROSE = ["RuntimeError: no object yet for <Library '_log_normal_cdf' at 
     ("(1 - n^2)^2", r"(1 - n^{2})^{2}"),       # a bracket is a new atom: no empty one needed
     ("sqrt", r"\mathrm{sqrt}"),               # TeX's sqrt needs its argument
     ("sqrt()", r"\mathrm{sqrt}()"),
+    ("3 sqrt 3/16", r"3 \sqrt{3}/16"),             # the root of the next number or symbol
 ])
 def test_a_second_script_on_one_atom_starts_an_empty_atom(ascii_math, tex):
     from matplotlib.mathtext import MathTextParser

@@ -244,6 +244,15 @@ def to_tex(s: str) -> str:
     return out + "{}" if out.endswith("\\") else out
 
 
+def _next_atom(toks, i):
+    """Index of the number or (non-function) symbol after token i - 1, over spaces; else None."""
+    while i < len(toks) and toks[i][0] == "space":
+        i += 1
+    if i < len(toks) and (toks[i][0] == "num" or (toks[i][0] == "word" and toks[i][1] not in FUNCS)):
+        return i
+    return None
+
+
 def _stripped(tex: str) -> str:
     """TeX without its outer spaces; a control symbol left at the end (``,\\ ``) keeps its space."""
     out = tex.strip()
@@ -278,6 +287,11 @@ def _convert(toks, i, stop):
             inner, i = _convert(toks, i + 2, ")")
             inner = _stripped(inner)
             atom(r"\sqrt{" + inner + "}" if inner else r"\mathrm{sqrt}()")
+        elif kind == "word" and t == "sqrt" and _next_atom(toks, i + 1) is not None:
+            j = _next_atom(toks, i + 1)  # sqrt 3, sqrt n: the root of the next number or symbol
+            k2, t2 = toks[j]
+            atom(r"\sqrt{" + (_number_tex(t2) if k2 == "num" else _word_tex(t2)) + "}")
+            i = j + 1
         elif kind == "word":
             atom(_word_tex(t) + (" " if t.rstrip("*") in FUNCS or t in GREEK else ""), True)
             i += 1
