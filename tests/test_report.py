@@ -321,6 +321,9 @@ def test_prose_keeps_words_and_typesets_formulas():
     assert got == [("text", "a symmetric pair decays like "), ("math", r"\tau ^{-2}"),
                    ("text", ", faster than n - 2 steps at "), ("math", "M_{0} = 3")]
     assert spans("plain words only") == [("text", "plain words only")]
+    # a claim's id stays a name: thm3.4 is not "thm3." and the formula "4 n=2"
+    assert spans("thm3.4 n=2 M0=4.0: slope") == [("text", "thm3.4 "), ("math", "n=2 M_{0}=4.0"),
+                                                ("text", ": slope")]
 
 
 def test_catalogue_is_generated_from_the_claim_modules():

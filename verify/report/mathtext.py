@@ -88,7 +88,7 @@ def spans(s: str) -> list[tuple[str, str]]:
 
     while i < n:
         kind, tok = toks[i]
-        if not (_could_be_math(toks, i) or _subscripted(toks, i)):
+        if not (_could_be_math(toks, i) or _subscripted(toks, i)) or _dotted_name(toks, i):
             text_buf.append(tok)
             i += 1
             continue
@@ -136,6 +136,12 @@ def spans(s: str) -> list[tuple[str, str]]:
 def _is_plain_number_range(raw: str) -> bool:
     return re.fullmatch(r"[\d.e+\-\s,/:]+", raw) is not None and "e" not in raw.replace("e+", "").replace("e-", "") \
         and not re.search(r"\d/\d", raw)
+
+
+def _dotted_name(toks, j) -> bool:
+    """A number that ends a dotted name (the 4 of thm3.4, a claim's id) is part of the name."""
+    return (toks[j][0] == "num" and j >= 2 and toks[j - 1][1] == "."
+            and toks[j - 2][0] == "word" and not _var_like(toks[j - 2][1]))
 
 
 def _subscripted(toks, j) -> bool:
