@@ -206,3 +206,40 @@ def test_unknown_sweep_and_unreachable_scheduler(tmp_path, monkeypatch):
     monkeypatch.setattr(engine, "CONNECT_TIMEOUT_S", 1)
     with pytest.raises(SweepError, match=r"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:9 within 1 s"):
         run_sweep("split-threshold", grid=TINY, scheduler="tcp://127.0.0.1:9", out=str(tmp_path))
+
+
+def test_cells_with_more_means_are_submitted_first_and_run_first(tmp_path, monkeypatch):
+    """The Dask path submits the cells with more means first and gives them the higher priority
+    (the longest runs start first; a long tail on one worker was the risk), in grid order
+    otherwise; every cell's result still lands under its own key."""
+    submitted = []
+
+    class Future:
+        def __init__(self, cell):
+            self.cell = cell
+
+        def result(self):
+            return {"n": self.cell["n"]}
+
+        def cancel(self):
+            pass
+
+    class Client:
+        def submit(self, fn, name, cell, key, retries, pure, priority):
+            submitted.append((cell["n"], cell["M0"], priority))
+            return Future(cell)
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(engine, "connect", lambda scheduler, workers: (Client(), None))
+    monkeypatch.setattr("dask.distributed.as_completed", lambda futs: iter(futs))
+    sweep = get("one-converges")
+    cells = sweep.grid(True)
+    results, counts = engine.run_cells(sweep, cells, tmp_path, scheduler="tcp://fake:1")
+    ns = [n for n, _, _ in submitted]
+    assert ns == sorted(ns, reverse=True) and len(set(ns)) > 1
+    assert [p for _, _, p in submitted] == ns                  # priority grows with n
+    order = [(c["n"], c["M0"]) for c in cells]
+    assert [(n, m) for n, m, _ in submitted] == sorted(order, key=lambda x: -x[0])  # stable
+    assert all(r == {"n": c["n"]} for c, r in results) and counts["computed"] == len(cells)
