@@ -530,7 +530,13 @@ def test_ctrl_c_during_all_keeps_the_finished_records(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "verify", "all", "--quick", "--jobs", "2",
                              "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=env, start_new_session=True)
-    time.sleep(25.0)
+    # 5 s after the pool's workers exist: the symbolic checks have finished, the long ones run
+    # (a fixed 25 s from the start came after the whole quick tier, 17.5 s, once it got faster)
+    deadline = time.monotonic() + 120
+    while _group_size(proc.pid) < 3 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(5.0)
+    assert proc.poll() is None, "the quick tier finished before the Ctrl-C: nothing was tested"
     os.killpg(proc.pid, signal.SIGINT)
     sent = time.perf_counter()
     stdout, stderr = proc.communicate(timeout=120)
