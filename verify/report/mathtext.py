@@ -293,9 +293,8 @@ def _convert(toks, i, stop):
             inner, i = _convert(toks, i + 2, ")")
             inner = _stripped(inner)
             atom(r"\sqrt{" + inner + "}" if inner else r"\mathrm{sqrt}()")
-        elif kind == "word" and t == "sqrt" and _next_atom(toks, i + 1) is not None:
-            j = _next_atom(toks, i + 1)  # sqrt 3, sqrt n: the root of the next number or symbol
-            k2, t2 = toks[j]
+        elif kind == "word" and t == "sqrt" and (j := _next_atom(toks, i + 1)) is not None:
+            k2, t2 = toks[j]  # sqrt 3, sqrt n: the root of the next number or symbol
             atom(r"\sqrt{" + (_number_tex(t2) if k2 == "num" else _word_tex(t2)) + "}")
             i = j + 1
         elif kind == "word":
