@@ -536,8 +536,10 @@ def _pair_case(exponent: int, target: str, digits: int, kind: str):
 
 
 @pytest.mark.parametrize("exponent,kind", [(-300, "loss"), (-300, "grad"), (-37, "grad"),
-                                           # minutes on 2 cores (the 1e300 scale's reference
-                                           # quadrature): the slow tier
+                                           # 12 s on one core (the 1e300 scale's reference
+                                           # quadrature): the slow tier.  It ran for ever
+                                           # until the tie widths stopped overflowing (see
+                                           # test_quadrature_rules)
                                            pytest.param(300, "loss", marks=pytest.mark.slow),
                                            (-3, "loss")])
 def test_pair_scales_pinned(exponent, kind):

@@ -423,6 +423,10 @@ def _panel_edges(breaks: list[tuple[float, float]], L: float,
     for p, width in breaks:
         if not -L < p < L:
             continue
+        if not 0 < width < math.inf:
+            # the grading below would never reach panel_max (a logit slope beyond float64)
+            raise ValueError(f"a tie at {p:g} has transition width {width!r}: positive and "
+                             "finite needed (logit slopes beyond the float64 range?)")
         edges.add(p)
         h = width
         while h < panel_max:
@@ -469,7 +473,10 @@ def _line_breaks(geom_f: Geometry, level: int, fixed: np.ndarray, margin: float)
         logits = e @ u + o
         if logits[i0] < logits.max() - margin:
             continue
-        slope = max(np.linalg.norm(e[i] - e[i0]) for i in S[1:])
+        # math.hypot does not overflow where the squares would: a pair of means at +-1e300 has a
+        # slope of 2e300, whose square (np.linalg.norm) is inf, which made the width 0 and the
+        # grading in _panel_edges loop for ever
+        slope = max(math.hypot(*(e[i] - e[i0])) for i in S[1:])
         out.append((float(x[-1]), 1.0 / slope))
     return out
 
