@@ -1,8 +1,10 @@
 """Compiles serialised across processes (verify.jitcache): of processes that start cold together,
 one compiles and the others load its cache; a lock that is never released costs a compile, not a
-hang; a Ctrl-C while waiting leaves nothing held."""
+hang; a Ctrl-C while waiting leaves nothing held.  And what is compiled does not depend on who
+compiled it first: every compiled function called from a fastmath one declares its own flags."""
 from __future__ import annotations
 
+import ast
 import fcntl
 import json
 import os
@@ -109,3 +111,95 @@ def test_ctrl_c_while_waiting_leaves_nothing_open(tmp_path, monkeypatch):
         assert len(os.listdir("/proc/self/fd")) == before
     finally:
         os.close(fd)
+
+
+# ------------------------------------------------------------------------------------------------
+# Compile flags.  numba compiles a callee that declares no fastmath with the flags of the function
+# being compiled when it is first met (numba issue 7168), and the on-disk cache keeps that one
+# version: the engine's _panel_edges was built with reassociation when a run compiled it (from
+# _lines0) and without when a test called it first, and the panel edges differed by up to 9 ulps;
+# sgd._normals, documented "no fastmath", was built with its caller's.  So every compiled function
+# that a fastmath function calls declares fastmath itself.  Read from the source with ast.
+# ------------------------------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _njit_functions(tree: ast.AST) -> dict[str, ast.FunctionDef]:
+    out = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef):
+            for dec in node.decorator_list:
+                f = dec.func if isinstance(dec, ast.Call) else dec
+                if (isinstance(f, ast.Name) and f.id == "njit") or \
+                        (isinstance(f, ast.Attribute) and f.attr == "njit"):
+                    out[node.name] = node
+    return out
+
+
+def _fastmath(fn: ast.FunctionDef):
+    """The fastmath keyword of fn's njit decorator: None when not declared."""
+    for dec in fn.decorator_list:
+        if isinstance(dec, ast.Call):
+            for kw in dec.keywords:
+                if kw.arg == "fastmath":
+                    return kw.value
+    return None
+
+
+def _is_fast(value) -> bool:
+    return value is not None and not (isinstance(value, ast.Constant) and value.value is False)
+
+
+def undeclared_callees(source: str) -> list[tuple[str, str]]:
+    """(caller, callee) pairs where a compiled fastmath function calls a compiled function of the
+    same module that declares no fastmath of its own."""
+    funcs = _njit_functions(ast.parse(source))
+    bad = []
+    for name, fn in funcs.items():
+        if not _is_fast(_fastmath(fn)):
+            continue
+        for node in ast.walk(fn):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                callee = funcs.get(node.func.id)
+                if callee is not None and callee is not fn and _fastmath(callee) is None:
+                    bad.append((name, node.func.id))
+    return sorted(set(bad))
+
+
+def _compiled_modules() -> list[Path]:
+    return [p for p in sorted((ROOT / "verify").rglob("*.py"))
+            if "njit" in p.read_text() and p.name != "jitcache.py"]
+
+
+def test_the_compiled_modules_are_found():
+    names = {p.name for p in _compiled_modules()}
+    assert {"engine_f64.py", "sgd.py", "far.py"} <= names
+
+
+@pytest.mark.parametrize("path", _compiled_modules(), ids=lambda p: p.name)
+def test_every_callee_of_a_fastmath_function_declares_its_flags(path):
+    bad = undeclared_callees(path.read_text())
+    assert not bad, (f"{path.name}: these callees take their first caller's fastmath flags, so "
+                     f"what is compiled depends on which entry point compiled it first: {bad}")
+
+
+def test_the_flag_check_finds_an_undeclared_callee():
+    src = """
+@njit(cache=True)
+def helper(x):
+    return x * 2.0 + 1.0
+
+@njit(cache=True, fastmath=False)
+def plain(x):
+    return x + 1.0
+
+@njit(cache=True, fastmath={"reassoc"})
+def kernel(x):
+    return helper(x) + plain(x)
+
+@njit(cache=True)
+def slow(x):
+    return helper(x)
+"""
+    assert undeclared_callees(src) == [("kernel", "helper")]

@@ -99,6 +99,14 @@ OUTER_WIDTH = 4.0
 
 # Reassociation lets the node-loop sums vectorise (SIMD); NaN/inf semantics are kept.
 FAST = {"reassoc", "contract"}
+# A compiled function with no fastmath of its own takes its first caller's: numba compiles a callee
+# with the flags of the function being compiled when it is first met (numba issue 7168), and the
+# cache keeps that one version.  _panel_edges, first met in _lines0, was built with FAST by the
+# engine's entry points but without it when a test called it first: the uniform panels' edges
+# then differed by up to 9 ulps, and the trajectories with them.  So every function called from a
+# FAST one that does floating-point arithmetic declares FAST itself (the flags the engine's runs
+# have always given it), the helpers without any (index sorts, buffers, the odometer) declare
+# False, and tests/test_jitcache.py checks that no callee is left to its caller.
 
 # status codes of one evaluation
 OK, INACCURATE, BUDGET, TOO_SHARP, RANGE = 0, 1, 2, 3, 4
@@ -168,7 +176,7 @@ def _argsort(x):
     return idx
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=False)
 def _argsort_into(x, idx):
     """idx[:m] = indices sorting x ascending, m = x.shape[0] (no allocation)."""
     m = x.shape[0]
@@ -561,7 +569,7 @@ def _tensor_gh(E, o, C, D, idx, acc, aacc):
     return nodes
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=False)
 def _advance(cnt, idx, top):
     """Step the mixed-radix node counter cnt[0..top] (digit m runs over the GH_LADDER[idx[m]]
     nodes of its rule), last digit fastest; False once it wraps (every node visited)."""
@@ -616,7 +624,7 @@ def workspace():
     return f, i
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=False)
 def _grab(bufs, slot, m):
     """The first m entries of buffer ``slot`` (a view), after growing it (at least doubling, its
     contents kept) if it is shorter."""
@@ -629,7 +637,7 @@ def _grab(bufs, slot, m):
     return b[:m]
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FAST)
 def _line_breaks(E, o, lev, u, margin, pos, wid, ws):
     """Tie points along coordinate ``lev`` (0, 1 or 2) with the coordinates above it fixed in ``u``:
     where lev+2 logits tie (solving for coordinates 0..lev), kept when the tie is within
@@ -787,7 +795,7 @@ def _exp_poly(x, out, tb):
         out[c] = p
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FAST)
 def _exp_nonpos(x, out, tb, kb):
     """out[c] = exp(x[c]) for x[c] <= 0 within about 1 ulp (below -708, exp(-708) ~ 3e-308: a
     softmax weight that far below the largest is nothing next to it), in loops the compiler
@@ -803,14 +811,14 @@ def _exp_nonpos(x, out, tb, kb):
         out[c] *= sc[c]
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FAST)
 def _det3(A):
     return (A[0, 0] * (A[1, 1] * A[2, 2] - A[1, 2] * A[2, 1])
             - A[0, 1] * (A[1, 0] * A[2, 2] - A[1, 2] * A[2, 0])
             + A[0, 2] * (A[1, 0] * A[2, 1] - A[1, 1] * A[2, 0]))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FAST)
 def _det3_col(A, r, col):
     """det(A) with column ``col`` replaced by r (Cramer's rule)."""
     B = A.copy()
@@ -819,7 +827,7 @@ def _det3_col(A, r, col):
     return _det3(B)
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=False)
 def _sort_in_place(x):
     """Sort x ascending in place (insertion sort: linear on the nearly sorted edges)."""
     for i in range(1, x.shape[0]):
@@ -831,7 +839,7 @@ def _sort_in_place(x):
         x[j] = v
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FAST)
 def _panel_edges(pos, wid, nb, L, lev, ws):
     """Panel edges on [-L, L]: tie points, graded towards each (first panel = transition width,
     each next one GRADING - 1 times its distance from the tie), uniform panels no wider than
@@ -927,7 +935,7 @@ def _panel_edges(pos, wid, nb, L, lev, ws):
     return out[:m]
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FAST)
 def _drop_redundant(pts, c, fp, fw, fl):
     """Remove, in place, the graded edges of pts[:c] (sorted) that another feature's grading made
     redundant; returns the new count.  One feature's grading (centre p, width h, edges

@@ -337,7 +337,9 @@ if njit is not None:
                         < np.exp(-0.5 * x * x)):
                     return x, hi, lo
 
-    @njit(cache=True)
+    # fastmath=False, declared: left undeclared, _normals took the flags of its caller _sgd_sums
+    # (reassoc, contract; numba issue 7168), which allow an FMA in the acceptance test
+    @njit(cache=True, fastmath=False)
     def _normals(words, YT, m):
         """YT[j, c] for c < m, j < d: the next m * d standard normals of the PCG64 stream in
         ``words`` (sample by sample, as numpy fills an (m, d) array); advances ``words``.
