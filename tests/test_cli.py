@@ -905,3 +905,13 @@ def test_sweep_shows_a_cell_bar_on_a_terminal(tmp_path):
          "--out", str(tmp_path)], tmp_path, timeout=900)
     assert rc == 0, shown
     assert "thm3.4-map" in shown and "2/2" in shown and "cell" in shown, shown
+
+
+def test_one_line_collapses_whitespace_and_cuts_at_the_limit():
+    """verify.messages.one_line (the CLI's error line, the runner's and the falsifier's lines)."""
+    from verify.messages import one_line
+    assert one_line("a\n  b\tc\r\n") == "a b c"
+    assert one_line(ValueError("x\ny")) == "x y"
+    assert one_line("abcdef", 6) == "abcdef"
+    assert one_line("abcdefg", 6) == "abc..."
+    assert len(one_line("word " * 200)) == 300

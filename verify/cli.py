@@ -21,6 +21,8 @@ import re
 import sys
 import traceback
 
+from verify import messages
+
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 MAX_MESSAGE = 400
 
@@ -46,8 +48,7 @@ class _Parser(argparse.ArgumentParser):
 
 def one_line(msg: str) -> str:
     """Collapse whitespace and cut to MAX_MESSAGE characters."""
-    text = " ".join(str(msg).split())
-    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE - 3] + "..."
+    return messages.one_line(msg, MAX_MESSAGE)
 
 
 def _json(text: str, option: str):

@@ -18,16 +18,12 @@ import traceback
 from concurrent.futures import ProcessPoolExecutor
 
 from verify import interrupt
+from verify.messages import one_line
 from verify.claims.record import REFUTED
 from verify.claims.registry import CLAIM_IDS, load
 from verify.claims.statement import judge
 
 __all__ = ["falsify_claim", "run_falsify"]
-
-
-def _one_line(text: str, limit: int = 300) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def falsify_claim(claim_id: str, tier: str, seed: int) -> tuple[list[str], int, int, float]:
@@ -49,14 +45,14 @@ def falsify_claim(claim_id: str, tier: str, seed: int) -> tuple[list[str], int, 
         if os.environ.get("VERIFY_DEBUG"):
             traceback.print_exc()
         return ([f"{claim_id:8s} error: the evidence could not be computed "
-                 f"({_one_line(f'{type(e).__name__}: {e}', 200)})"], 0, 1,
+                 f"({one_line(f'{type(e).__name__}: {e}', 200)})"], 0, 1,
                 time.perf_counter() - start)
     lines, refuted = [], 0
     for t in twins:
         try:
             verdict, witness, reason, decisions = judge(mod.decide, t.statement, obs)
         except Exception as e:  # noqa: BLE001 - one twin's decide failing is that twin's error line
-            lines.append(f"{claim_id:8s} {t.name:22s} ERROR  {_one_line(f'{type(e).__name__}: {e}')}")
+            lines.append(f"{claim_id:8s} {t.name:22s} ERROR  {one_line(f'{type(e).__name__}: {e}')}")
             continue
         if verdict == REFUTED:
             refuted += 1
@@ -64,8 +60,8 @@ def falsify_claim(claim_id: str, tier: str, seed: int) -> tuple[list[str], int, 
         else:
             why = reason or "every conclusion held: " + "; ".join(
                 f"{d.key}: {d.observed}" for d in decisions)
-        lines.append(f"{claim_id:8s} {t.name:22s} {verdict:12s} {_one_line(why, 220)}  "
-                     f"[{_one_line(t.change, 160)}]")
+        lines.append(f"{claim_id:8s} {t.name:22s} {verdict:12s} {one_line(why, 220)}  "
+                     f"[{one_line(t.change, 160)}]")
     return lines, refuted, len(twins), time.perf_counter() - start
 
 

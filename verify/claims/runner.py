@@ -30,6 +30,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed, wait
 from pathlib import Path
 
 from verify import interrupt, progress
+from verify.messages import one_line
 from verify.claims import record as rec
 from verify.claims.registry import CLAIM_IDS, RUN_TOGETHER, load
 
@@ -40,12 +41,6 @@ RUN_KEYS = ("tier", "git_commit", "commit_date", "seed", "command")
 
 class PublishError(RuntimeError):
     """The records were computed but (part of) the report could not be published."""
-
-
-def _one_line(x, limit: int = 300) -> str:
-    """An exception or message on one line, cut to ``limit`` characters."""
-    text = " ".join(str(x).split())
-    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def list_claims() -> int:
@@ -104,7 +99,7 @@ def run_one(claim_id: str, tier: str, seed: int) -> rec.ClaimRecord:
             # raised after a Ctrl-C: code that turned the KeyboardInterrupt into its own error
             # (numba's compiler stopped in the middle reports a half-built library) -- the check
             # did not finish, it did not fail
-            r = interrupted_record(claim_id, tier, f"{type(e).__name__}: {_one_line(e)}")
+            r = interrupted_record(claim_id, tier, f"{type(e).__name__}: {one_line(e)}")
         else:
             r = _blank_record(claim_id, tier, rec.ERROR,
                               f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=6)}")
@@ -415,7 +410,7 @@ def _run_claims(ids: list[str] | None, *, quick: bool, seed: int, jobs: int | No
         except PublishError as e:
             if not stopped:
                 raise
-            print(f"error: {_one_line(e)}", file=sys.stderr)  # interrupted all the same: 130
+            print(f"error: {one_line(e)}", file=sys.stderr)  # interrupted all the same: 130
         except KeyboardInterrupt:  # the staging directory is gone; --out is one whole set
             if not stopped:
                 raise
@@ -470,7 +465,7 @@ def _publish(out_path: Path, previous, records, prov, total, as_json) -> None:
         if latex_error is None or not isinstance(e, latex_error):
             raise
         report_io.publish(out_path, render(pdf=False))
-        raise PublishError(f"report.pdf not built, LaTeX failed: {_one_line(e)}; "
+        raise PublishError(f"report.pdf not built, LaTeX failed: {one_line(e)}; "
                            f"the other report files are in {out_path}") from None
     if not as_json:
         new_ids = {r.id for r in new}
