@@ -35,6 +35,29 @@ def test_local_cluster_matches_serial_and_cache_is_hit(tmp_path):
         assert hi - lo <= 0.05 and lo < res["log10_delta_star"] < hi
 
 
+def test_each_computed_cell_keeps_its_times_outside_its_key(tmp_path, monkeypatch):
+    """A computed cell's file holds its wall and CPU seconds beside the result; a cached run
+    reads the result alone and rewrites nothing; the key (so the result found) does not depend
+    on the times."""
+    ticks = iter(range(100))
+    monkeypatch.setattr(engine, "_run_cell", lambda name, cell: {"M": cell["M"]})
+    monkeypatch.setattr(engine.time, "process_time", lambda: 0.25 * next(ticks))
+    sweep = get("split-threshold")
+    cells = sweep.grid(True, parse_grid(TINY))
+    first, c1 = engine.run_cells(sweep, cells, tmp_path, scheduler="none")
+    files = sorted((tmp_path / "sweeps" / "split-threshold" / "cells").glob("*.json"))
+    docs = [json.loads(p.read_text()) for p in files]
+    assert c1["computed"] == len(files) == 2 and c1["cells_cpu_s"] == 0.5
+    for d in docs:
+        assert d["seconds"]["cpu_s"] == 0.25 and d["seconds"]["wall_s"] >= 0
+        assert d["result"] == {"M": d["cell"]["M"]}
+        assert d["key"] == engine.cell_key("split-threshold", d["cell"], d["code_version"])
+    before = [p.read_bytes() for p in files]
+    again, c2 = engine.run_cells(sweep, cells, tmp_path, scheduler="none")
+    assert c2["cached"] == 2 and again == first and c2["cells_cpu_s"] == 0
+    assert [p.read_bytes() for p in files] == before
+
+
 def test_summary_is_reproducible_and_rendered(tmp_path):
     s1 = run_sweep("split-threshold", grid=TINY, scheduler="none", out=str(tmp_path), quiet=True)
     text1 = (tmp_path / "sweeps" / "split-threshold" / "summary.json").read_bytes()
@@ -219,7 +242,7 @@ def test_cells_with_more_means_are_submitted_first_and_run_first(tmp_path, monke
             self.cell = cell
 
         def result(self):
-            return {"n": self.cell["n"]}
+            return {"n": self.cell["n"]}, {"wall_s": 1.0, "cpu_s": 1.0}
 
         def cancel(self):
             pass

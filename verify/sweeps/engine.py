@@ -82,12 +82,16 @@ class CellStore:
         except (ValueError, KeyError):
             return None   # a damaged file is recomputed
 
-    def put(self, key: str, cell: dict, result: dict, version: str) -> None:
+    def put(self, key: str, cell: dict, result: dict, version: str,
+            seconds: dict | None = None) -> None:
+        """Store a finished cell; ``seconds`` (its wall and CPU time where it ran) sits beside
+        the result, outside the key: reading a cell never looks at it."""
         self.dir.mkdir(parents=True, exist_ok=True)
         tmp = self.path(key).with_suffix(".tmp")
-        tmp.write_text(json.dumps({"key": key, "cell": cell, "code_version": version,
-                                   "result": result}, sort_keys=True, indent=1) + "\n",
-                       encoding="utf-8")
+        doc = {"key": key, "cell": cell, "code_version": version, "result": result}
+        if seconds is not None:
+            doc["seconds"] = seconds
+        tmp.write_text(json.dumps(doc, sort_keys=True, indent=1) + "\n", encoding="utf-8")
         os.replace(tmp, self.path(key))
 
     def scan(self) -> dict[str, dict[str, dict]]:
@@ -147,9 +151,19 @@ def stored_results(sweep: Sweep, cells: list[dict], out: Path | str) -> tuple[li
 
 
 def _run_cell(name: str, cell: dict) -> dict:
-    """The task a worker runs (module-level, so Dask can pickle it by reference)."""
+    """One cell's result."""
     from verify.sweeps.registry import get
     return get(name).cell_fn(**cell)
+
+
+def _timed_cell(name: str, cell: dict) -> tuple[dict, dict]:
+    """The task a worker runs (module-level, so Dask can pickle it by reference): the cell's
+    result and {"wall_s", "cpu_s"}, timed in the process that computed it (kept in the cell's
+    file, so where a grid's time goes can be read without rerunning it)."""
+    w0, c0 = time.perf_counter(), time.process_time()
+    result = _run_cell(name, cell)
+    return result, {"wall_s": round(time.perf_counter() - w0, 4),
+                    "cpu_s": round(time.process_time() - c0, 4)}
 
 
 def _progress(total: int, done: int, enabled: bool | None, name: str):
@@ -179,7 +193,8 @@ def connect(scheduler: str, workers: int | None):
 
 def run_cells(sweep: Sweep, cells: list[dict], out: Path | str, *, scheduler: str = "local",
               workers: int | None = None, progress: bool | None = None) -> tuple[list, dict]:
-    """Results for ``cells`` (in grid order) and counts {"cached", "computed", "seconds"}.
+    """Results for ``cells`` (in grid order) and counts {"cached", "computed", "seconds", and
+    over the cells computed here, their wall and CPU seconds summed and the longest wall}.
     Ctrl-C raises :class:`SweepInterrupted` once the finished cells are on disk."""
     version = code_version()
     store = CellStore(Path(out), sweep.name)
@@ -192,9 +207,15 @@ def run_cells(sweep: Sweep, cells: list[dict], out: Path | str, *, scheduler: st
     start = time.perf_counter()
     done = []                                       # keys computed and stored in this run
 
-    def finished(k, c, result):
+    spent = {"cells_wall_s": 0.0, "cells_cpu_s": 0.0, "longest_cell_wall_s": 0.0}
+
+    def finished(k, c, result, seconds=None):
         results[k] = result
-        store.put(k, c, result, version)
+        store.put(k, c, result, version, seconds)
+        if seconds is not None:
+            spent["cells_wall_s"] += seconds["wall_s"]
+            spent["cells_cpu_s"] += seconds["cpu_s"]
+            spent["longest_cell_wall_s"] = max(spent["longest_cell_wall_s"], seconds["wall_s"])
         done.append(k)
         if bar is not None:
             bar.update(1)
@@ -212,7 +233,8 @@ def run_cells(sweep: Sweep, cells: list[dict], out: Path | str, *, scheduler: st
             bar.close()
     ordered = [(c, results[k]) for k, c in zip(keys, cells)]
     return ordered, {"cached": cached, "computed": len(todo),
-                     "seconds": time.perf_counter() - start, "code_version": version}
+                     "seconds": time.perf_counter() - start, "code_version": version,
+                     **{k: round(v, 2) for k, v in spent.items()}}
 
 
 def _run_serial(sweep, todo, finished) -> None:
@@ -223,10 +245,10 @@ def _run_serial(sweep, todo, finished) -> None:
     interrupt.clear()
     with interrupt.armed():
         for k, c in todo:
-            result = _run_cell(sweep.name, c)
+            result, seconds = _timed_cell(sweep.name, c)
             if interrupt.requested():
                 raise interrupt.Interrupted(interrupt.REASON)
-            finished(k, c, result)
+            finished(k, c, result, seconds)
 
 
 @contextmanager
@@ -289,12 +311,12 @@ def _run_dask(sweep, todo, finished, scheduler, workers) -> None:
     futures = {}
     try:
         for k, c in sorted(todo, key=lambda kc: -heavy_first(kc[1])):  # stable: grid order next
-            fut = client.submit(_run_cell, sweep.name, c, key=f"{sweep.name}-{k}", retries=2,
+            fut = client.submit(_timed_cell, sweep.name, c, key=f"{sweep.name}-{k}", retries=2,
                                 pure=False, priority=heavy_first(c))
             futures[fut] = (k, c)
         for fut in as_completed(list(futures)):
             k, c = futures[fut]
-            finished(k, c, fut.result())
+            finished(k, c, *fut.result())
     except KeyboardInterrupt:
         with _sigint_ignored():     # a second Ctrl-C does not break the shutdown
             for fut in futures:
