@@ -131,3 +131,14 @@ def test_the_check_catches_an_undeclared_import(tmp_path, monkeypatch):
     for name in ("'scipy'", "'pytest'", "'no_such_dist_xyz'"):
         assert name in text, text
     assert "'numpy'" not in text, text
+
+
+def test_import_verify_does_not_load_numba():
+    """`import verify` (every command's first step, `verify list` and `--help` included) does not
+    import numba; verify.api.run_sgd is verify.sgd.run_sgd, loaded on first use."""
+    import subprocess
+    code = ("import sys, verify, verify.api; assert 'numba' not in sys.modules, 'numba loaded'; "
+            "import verify.sgd; assert verify.api.run_sgd is verify.sgd.run_sgd; "
+            "assert not hasattr(verify.api, 'no_such_name')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr

@@ -199,5 +199,11 @@ def gradient(params, target, t=0, *, digits: int | None = None, dps: int | None 
 
 
 # Stochastic gradient descent with B fresh samples per step, 1 <= B <= 10^6 (issue 22; centred
-# coordinates, reproducible from the seed, compiled engine): see verify.sgd.run_sgd.
-from verify.sgd import run_sgd  # noqa: E402,F401
+# coordinates, reproducible from the seed, compiled engine): verify.api.run_sgd is
+# verify.sgd.run_sgd, imported on first use, since verify.sgd imports numba (half of the time
+# `import verify` took, for commands such as `verify list` that never run SGD).
+def __getattr__(name: str):
+    if name == "run_sgd":
+        from verify.sgd import run_sgd
+        return run_sgd
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
