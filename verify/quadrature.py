@@ -424,9 +424,11 @@ def _panel_edges(breaks: list[tuple[float, float]], L: float,
         if not -L < p < L:
             continue
         if not 0 < width < math.inf:
-            # the grading below would never reach panel_max (a logit slope beyond float64)
-            raise ValueError(f"a tie at {p:g} has transition width {width!r}: positive and "
-                             "finite needed (logit slopes beyond the float64 range?)")
+            # the grading below would never reach panel_max (a logit slope beyond float64):
+            # refused as the other geometries float64 cannot place ties for are
+            raise InaccurateError(f"a tie at {p:g} has transition width {width!r}, not positive "
+                                  "and finite (logit slopes beyond the float64 range): its "
+                                  "panels cannot be graded")
         edges.add(p)
         h = width
         while h < panel_max:
