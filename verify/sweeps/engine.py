@@ -82,16 +82,14 @@ class CellStore:
         except (ValueError, KeyError):
             return None   # a damaged file is recomputed
 
-    def put(self, key: str, cell: dict, result: dict, version: str,
-            seconds: dict | None = None) -> None:
+    def put(self, key: str, cell: dict, result: dict, version: str, seconds: dict) -> None:
         """Store a finished cell; ``seconds`` (its wall and CPU time where it ran) sits beside
         the result, outside the key: reading a cell never looks at it."""
         self.dir.mkdir(parents=True, exist_ok=True)
         tmp = self.path(key).with_suffix(".tmp")
-        doc = {"key": key, "cell": cell, "code_version": version, "result": result}
-        if seconds is not None:
-            doc["seconds"] = seconds
-        tmp.write_text(json.dumps(doc, sort_keys=True, indent=1) + "\n", encoding="utf-8")
+        tmp.write_text(json.dumps({"key": key, "cell": cell, "code_version": version,
+                                   "result": result, "seconds": seconds},
+                                  sort_keys=True, indent=1) + "\n", encoding="utf-8")
         os.replace(tmp, self.path(key))
 
     def scan(self) -> dict[str, dict[str, dict]]:
@@ -209,13 +207,12 @@ def run_cells(sweep: Sweep, cells: list[dict], out: Path | str, *, scheduler: st
 
     spent = {"cells_wall_s": 0.0, "cells_cpu_s": 0.0, "longest_cell_wall_s": 0.0}
 
-    def finished(k, c, result, seconds=None):
+    def finished(k, c, result, seconds):
         results[k] = result
         store.put(k, c, result, version, seconds)
-        if seconds is not None:
-            spent["cells_wall_s"] += seconds["wall_s"]
-            spent["cells_cpu_s"] += seconds["cpu_s"]
-            spent["longest_cell_wall_s"] = max(spent["longest_cell_wall_s"], seconds["wall_s"])
+        spent["cells_wall_s"] += seconds["wall_s"]
+        spent["cells_cpu_s"] += seconds["cpu_s"]
+        spent["longest_cell_wall_s"] = max(spent["longest_cell_wall_s"], seconds["wall_s"])
         done.append(k)
         if bar is not None:
             bar.update(1)
