@@ -199,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     stays 130: a Ctrl-C while the interpreter exits (joining the pool's threads, running exit
     handlers) would otherwise kill it by SIGINT or print a traceback from an exit handler."""
     import signal
+    global _as_program
+    _as_program = argv is None
     try:
         code = _main(argv)
     except KeyboardInterrupt:  # a Ctrl-C just as the command returned
@@ -208,10 +210,20 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
+_as_program = False   # main() runs as the program (argv None), not called in-process
+
+
 def _interrupted() -> int:
     from verify import interrupt
     interrupt.note()
     print("interrupted", file=sys.stderr)
+    if _as_program:
+        # An object the Ctrl-C caught half-built (an llvmlite handle inside numba's compiler,
+        # seen when bench was stopped 1 s in) fails in its __del__ once the interrupt's frames
+        # are freed, after the line above, and Python prints "Exception ignored ... Traceback"
+        # below it.  The command has said it was interrupted and exits 130: what those
+        # half-built objects report is that interrupt's aftermath, so it is not printed.
+        sys.unraisablehook = lambda _unraisable: None
     return EXIT_INTERRUPTED
 
 
