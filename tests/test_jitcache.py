@@ -167,6 +167,37 @@ def undeclared_callees(source: str) -> list[tuple[str, str]]:
     return sorted(set(bad))
 
 
+def _inline(fn: ast.FunctionDef) -> bool:
+    for dec in fn.decorator_list:
+        if isinstance(dec, ast.Call):
+            for kw in dec.keywords:
+                if kw.arg == "inline" and isinstance(kw.value, ast.Constant):
+                    return kw.value.value == "always"
+    return False
+
+
+def _flags(fn: ast.FunctionDef) -> str:
+    """The declared fastmath flags, with none declared and False both "off"."""
+    v = _fastmath(fn)
+    return ast.dump(v) if _is_fast(v) else "off"
+
+
+def inline_flag_mismatches(source: str) -> list[tuple[str, str]]:
+    """(caller, callee) pairs where a compiled function inlined at numba IR level
+    (``inline="always"``) is called from a compiled function that declares other fastmath flags:
+    the inlined body is lowered with its caller's flags, not its own."""
+    funcs = _njit_functions(ast.parse(source))
+    bad = []
+    for name, fn in funcs.items():
+        for node in ast.walk(fn):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                callee = funcs.get(node.func.id)
+                if (callee is not None and callee is not fn and _inline(callee)
+                        and _flags(callee) != _flags(fn)):
+                    bad.append((name, node.func.id))
+    return sorted(set(bad))
+
+
 def _compiled_modules() -> list[Path]:
     return [p for p in sorted((ROOT / "verify").rglob("*.py"))
             if "njit" in p.read_text() and p.name != "jitcache.py"]
@@ -203,3 +234,31 @@ def slow(x):
     return helper(x)
 """
     assert undeclared_callees(src) == [("kernel", "helper")]
+
+
+@pytest.mark.parametrize("path", _compiled_modules(), ids=lambda p: p.name)
+def test_every_inlined_function_has_its_callers_flags(path):
+    bad = inline_flag_mismatches(path.read_text())
+    assert not bad, (f"{path.name}: these inlined functions would be compiled with their "
+                     f"caller's fastmath flags, not the ones they declare: {bad}")
+
+
+def test_the_inline_check_finds_a_caller_with_other_flags():
+    src = """
+@njit(cache=True, inline="always")
+def body(x):
+    return x * 2.0 + 1.0
+
+@njit(cache=True, fastmath={"reassoc"}, inline="always")
+def fast_body(x):
+    return x * 2.0
+
+@njit(cache=True)
+def plain(x):
+    return body(x) + fast_body(x)
+
+@njit(cache=True, fastmath={"reassoc"})
+def kernel(x):
+    return body(x) + fast_body(x)
+"""
+    assert inline_flag_mismatches(src) == [("kernel", "body"), ("plain", "fast_body")]

@@ -13,7 +13,8 @@ One table: the same tasks on each back end that runs them --
 machine-readable object with the same numbers.  ``--tiers`` also times the quick and full tiers
 and the full ``one-converges`` and ``split-threshold`` sweep grids, each as a subprocess writing
 into a temporary directory (``quick_tier_s``, ``full_tier_s``, ``sweep_one_converges_s``,
-``sweep_split_threshold_s``; null with a note when not measured) -- long, so opt in, on an idle
+``sweep_split_threshold_s``; null with a note when not measured) and the float64 engine's compile
+from an empty cache (``engine_cold_compile_s``, no target) -- long, so opt in, on an idle
 machine.  ``--against REV`` times the paper objective's engine in this checkout and in git
 revision REV alternately (subprocesses, a temporary worktree) and prints the ratios.
 
@@ -128,6 +129,18 @@ TIER_KEYS = ("quick_tier_s", "full_tier_s", "sweep_one_converges_s", "sweep_spli
 # issue 19's wall-time targets on 2 idle cores (seconds); judged only when measured
 TIER_TARGETS = {"quick_tier_s": 30.0, "full_tier_s": 120.0, "sweep_one_converges_s": 240.0,
                 "sweep_split_threshold_s": 240.0}
+# measured beside the tiers, without a target: what a fresh machine's first run waits for the
+# float64 engine to compile (a subprocess with an empty numba cache directory of its own)
+INFO_KEYS = ("engine_cold_compile_s",)
+_COMPILE_SNIPPET = r"""
+import os, sys
+os.environ["NUMBA_CACHE_DIR"] = sys.argv[1]        # before numba is imported: an empty cache
+from verify import dynamics, engine_f64
+import numpy as np
+sep = [[1.5, 0.2], [-1.0, 1.2], [0.3, -1.9]]
+engine_f64.evaluate_py(np.array(sep), 10)
+dynamics.run_gd(sep, 0.1, 3, digits=10, progress=False, engine="numba", backend="float64")
+"""
 TIERS_NOTE = ("not measured: `python -m verify bench --tiers` times them (subprocesses into a "
               "temporary directory; about 7 minutes on 2 idle cores at the last measured speeds)")
 
@@ -141,7 +154,9 @@ def tier_commands(tmp: str) -> dict[str, list[str]]:
             "sweep_one_converges_s": py + ["sweep", "one-converges", "--out",
                                            os.path.join(tmp, "sweeps")],
             "sweep_split_threshold_s": py + ["sweep", "split-threshold", "--out",
-                                             os.path.join(tmp, "sweeps")]}
+                                             os.path.join(tmp, "sweeps")],
+            "engine_cold_compile_s": [sys.executable, "-c", _COMPILE_SNIPPET,
+                                      os.path.join(tmp, "numba-cache")]}
 
 
 def measure_tiers(commands: dict[str, list[str]] | None = None, log=print) -> dict:
@@ -271,7 +286,7 @@ def summary(d: dict, step: dict, lossgrad: dict, tiers: dict | None = None) -> d
     out["targets"] = {key: _met(out.get(value_key), op, bound)
                       for key, _, value_key, op, bound, _ in TARGETS}
     tiers = tiers or {}
-    out.update({k: tiers.get(k) for k in TIER_KEYS})
+    out.update({k: tiers.get(k) for k in TIER_KEYS + INFO_KEYS})
     out["tiers_note"] = tiers.get("tiers_note", TIERS_NOTE)
     for k in TIER_KEYS:       # null (not judged) unless measured
         out["targets"][_tier_target(k)] = None if out[k] is None else _met(out[k], "<=",
@@ -383,6 +398,8 @@ def run_bench(quick: bool = False, as_json: bool = False, tiers: bool = False) -
             verdict = "not measured" if met is None else ("met" if met else "NOT met")
             print(f"  {k[:-2]}: {_fmt(out[k], 's')} (target <= {_fmt(TIER_TARGETS[k], 's')}) "
                   f"{verdict}")
+        for k in INFO_KEYS:
+            print(f"  {k[:-2]}: {_fmt(out[k], 's')} (no target)")
     if as_json:
         print(json.dumps(out, sort_keys=True))
     return 0

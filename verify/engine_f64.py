@@ -236,7 +236,7 @@ def _jacobi_eigh(G):
     return lam, V
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")   # one call site (_evaluate)
 def _reduce(C):
     """(D, Pp, Ep, o, k): differences, basis (d, k), logit slopes (n, k), offsets (n,)."""
     n, d = C.shape
@@ -1071,7 +1071,7 @@ def _lines0(E, o, C, D, us, Wl, t0, nl, gli, L, margin, acc, aacc, pos, wid, ws)
     return M, t1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")   # ten lines, called from _line1 and _split
 def _inner_lines(E, o, C, D, us, Wl, nl, gli, L, margin, acc, aacc, pos, wid, budget, ws):
     """All nl inner lines (:func:`_lines0`, block by block); stops once more than ``budget``
     nodes were used."""
@@ -1085,7 +1085,7 @@ def _inner_lines(E, o, C, D, us, Wl, nl, gli, L, margin, acc, aacc, pos, wid, bu
     return nodes
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")   # called from _line2 and _split, both inlined there
 def _line1(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, pos, wid, budget, ws):
     """Integrate along coordinate 1 (split at triple ties), an inner line along coordinate 0 per
     node; stops once more than ``budget`` nodes were used."""
@@ -1114,7 +1114,7 @@ def _line1(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, pos, wid, budget, ws)
                         ws)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")   # one call site (_split)
 def _line2(E, o, C, D, u, Wout, gli, L, margin, acc, aacc, pos, wid, budget, ws):
     """Integrate along coordinate 2 (split at the ties of four logits), a plane over coordinates
     0 and 1 (:func:`_line1`) per node."""
@@ -1246,14 +1246,16 @@ def _tail_bounds(n, d, k, ks, L, R, tv):
         tv[p] = 2 * R * R * M
 
 
-@njit(cache=True)
+# The entry points called from Python are Python functions around one compiled entry point
+# (evaluate_in, run_chunk): numba re-optimises a compiled function together with everything it
+# calls, so each compiled wrapper layer cost another pass over the whole engine (about 5.5 s of a
+# cold compile each, measured with numba's compile events).
+
 def evaluate(C, params, state, G):
     """Loss and direct-form gradient at C (n, d) into G; see :func:`evaluate_errors`."""
-    errs = np.zeros(2)
-    return evaluate_errors(C, params, state, G, errs)
+    return evaluate_errors(C, params, state, G, np.zeros(2))
 
 
-@njit(cache=True)
 def evaluate_errors(C, params, state, G, errs):
     """Loss and direct-form gradient at C (n, d) into G; returns (F, F error, status, nodes, level)
     (:func:`evaluate_in` with a work space of its own)."""
@@ -1288,22 +1290,25 @@ def evaluate_in(C, params, state, G, errs, ws):
         if s < best:
             best = s
             ref = i
+    Cs, Gs = C, G
     if ref != 0:
         Cs = C.copy()
         for j in range(C.shape[1]):
             Cs[0, j] = C[ref, j]
             Cs[ref, j] = C[0, j]
         Gs = np.empty_like(G)
-        res = _evaluate(Cs, params, state, Gs, errs, ws)
+    res = _evaluate(Cs, params, state, Gs, errs, ws)
+    if ref != 0:
         for i in range(n):
             r = ref if i == 0 else (0 if i == ref else i)
             for j in range(C.shape[1]):
                 G[r, j] = Gs[i, j]
-        return res
-    return _evaluate(C, params, state, G, errs, ws)
+    return res
 
 
-@njit(cache=True)
+# inline="always" (numba IR, one call site each, same flags as the caller): no module of its own,
+# which numba would optimise once alone and again inside its caller
+@njit(cache=True, inline="always")
 def _evaluate(C, params, state, G, errs, ws):
     """:func:`evaluate` with row 0 of C as the reference component."""
     digits, L, log_limit, margin = params[0], params[1], params[2], params[3]
@@ -1566,7 +1571,7 @@ def _slack(state, ki, ks, slot, level, ample):
         state[ki, ks, slot + 1] = 0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")   # one call site (_evaluate), as _evaluate's
 def _probe_down(state, ki, ks, lv, climbed, E, o, C, D, Pp, L, margin, digits, vals, tv, rd,
                 eq, G, out, ws):
     """A pure split rule's way down (PROBE_SPARE), after an accepted pair at level ``lv`` >= 2
@@ -1728,10 +1733,10 @@ def run_chunk(C, h, steps, nsteps, sched, params, state, ist, stopc, fstop,
                 return CLASSIFIED
 
 
-@njit(cache=True)
 def run_chunk_batch(Cs, h, steps, nsteps, sched, params, states, ists, stopc, fstops, codes,
                     active, rsteps, rloss, rlerr, rdist, rn2, rgn):
-    """run_chunk for each active trajectory b of a batch (independent states and records)."""
+    """run_chunk for each active trajectory b of a batch (independent states and records); a
+    Python loop (a chunk is about 0.2 s of compiled work, so the calls cost nothing measurable)."""
     for b in range(Cs.shape[0]):
         if active[b]:
             codes[b] = run_chunk(Cs[b], h, steps, nsteps, sched, params, states[b], ists[b],

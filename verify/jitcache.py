@@ -3,7 +3,7 @@ cross-process lock around every compile.
 
 numba caches a compiled function on disk (``cache=True``), but two processes that start cold at
 the same time both miss the cache and both compile: a pool's workers, pytest's workers, the
-subprocesses of the CLI tests.  The float64 engine takes about 90 s to compile from a cold cache
+subprocesses of the CLI tests.  The float64 engine takes about 46 s to compile from a cold cache
 on one idle core, and two compiles at once share the cores.  Here the first process to compile
 a function holds an exclusive lock on a file in that function's cache directory; a process that
 needs a compile meanwhile waits for the lock, then looks in the cache again, where it usually
