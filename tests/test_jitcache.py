@@ -262,3 +262,34 @@ def kernel(x):
     return body(x) + fast_body(x)
 """
     assert inline_flag_mismatches(src) == [("kernel", "body"), ("plain", "fast_body")]
+
+
+# ------------------------------------------------------------------------------------------------
+# The test files' order (tests/conftest.py, file_order): the files listed as never calling the
+# compiled engine run while it compiles.  A stale list only costs time, so these tests keep it true.
+# ------------------------------------------------------------------------------------------------
+
+def test_the_ordered_test_files_exist():
+    import conftest
+    for path in (conftest.COMPILES_FIRST,) + conftest.ENGINE_FREE:
+        assert (ROOT / path).is_file(), path
+    order = conftest.file_order({conftest.COMPILES_FIRST: 1, "tests/test_big.py": 90,
+                                 "tests/test_small.py": 3, conftest.ENGINE_FREE[1]: 5,
+                                 conftest.ENGINE_FREE[0]: 2})
+    assert order == [conftest.COMPILES_FIRST, conftest.ENGINE_FREE[0], conftest.ENGINE_FREE[1],
+                     "tests/test_big.py", "tests/test_small.py"]
+
+
+@pytest.mark.slow
+def test_the_engine_free_files_compile_nothing(tmp_path):
+    """Run with a numba cache directory of their own, empty, the files conftest.ENGINE_FREE names
+    leave it empty: nothing they call is compiled (so they can run while the engine compiles)."""
+    import conftest
+    cache = tmp_path / "numba-cache"
+    cache.mkdir()
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache))
+    env.pop("NUMBA_DISABLE_JIT", None)
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider",
+                        *conftest.ENGINE_FREE], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert not list(cache.rglob("*.nbi")), sorted(p.name for p in cache.rglob("*.nbi"))

@@ -498,7 +498,7 @@ def run_gd_batch(c0s, eta, steps: int, *, digits: int = 20, backend: str = "auto
                  engine: str = "auto", objective: str = "forward-fisher",
                  t_range=None) -> list[Trajectory]:
     """B independent runs (different starts ``c0s``; same n, d, eta, steps and options), advanced
-    together by the compiled engine: one compiled call moves every trajectory a chunk of steps.
+    together by the compiled engine: each round moves every trajectory a chunk of steps.
     Each result is identical to ``run_gd(c0s[b], eta, steps, ...)`` with the same options
     (same iterates, records, classes and stop reasons; only ``seconds`` differs -- it is the batch's
     wall time).  Starts whose precision policy gives mpmath, or ``engine="numpy"``, run one by one
