@@ -137,43 +137,28 @@ def _njit_functions(tree: ast.AST) -> dict[str, ast.FunctionDef]:
     return out
 
 
-def _fastmath(fn: ast.FunctionDef):
-    """The fastmath keyword of fn's njit decorator: None when not declared."""
+def _keyword(fn: ast.FunctionDef, name: str):
+    """The value node of keyword ``name`` in fn's njit decorator: None when not given."""
     for dec in fn.decorator_list:
         if isinstance(dec, ast.Call):
             for kw in dec.keywords:
-                if kw.arg == "fastmath":
+                if kw.arg == name:
                     return kw.value
     return None
+
+
+def _fastmath(fn: ast.FunctionDef):
+    """The fastmath keyword of fn's njit decorator: None when not declared."""
+    return _keyword(fn, "fastmath")
 
 
 def _is_fast(value) -> bool:
     return value is not None and not (isinstance(value, ast.Constant) and value.value is False)
 
 
-def undeclared_callees(source: str) -> list[tuple[str, str]]:
-    """(caller, callee) pairs where a compiled fastmath function calls a compiled function of the
-    same module that declares no fastmath of its own."""
-    funcs = _njit_functions(ast.parse(source))
-    bad = []
-    for name, fn in funcs.items():
-        if not _is_fast(_fastmath(fn)):
-            continue
-        for node in ast.walk(fn):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-                callee = funcs.get(node.func.id)
-                if callee is not None and callee is not fn and _fastmath(callee) is None:
-                    bad.append((name, node.func.id))
-    return sorted(set(bad))
-
-
 def _inline(fn: ast.FunctionDef) -> bool:
-    for dec in fn.decorator_list:
-        if isinstance(dec, ast.Call):
-            for kw in dec.keywords:
-                if kw.arg == "inline" and isinstance(kw.value, ast.Constant):
-                    return kw.value.value == "always"
-    return False
+    value = _keyword(fn, "inline")
+    return isinstance(value, ast.Constant) and value.value == "always"
 
 
 def _flags(fn: ast.FunctionDef) -> str:
@@ -182,20 +167,31 @@ def _flags(fn: ast.FunctionDef) -> str:
     return ast.dump(v) if _is_fast(v) else "off"
 
 
+def _compiled_calls(source: str):
+    """(caller, callee) function nodes for every call from a compiled function of ``source`` to
+    another compiled function of the same module."""
+    funcs = _njit_functions(ast.parse(source))
+    for fn in funcs.values():
+        for node in ast.walk(fn):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                callee = funcs.get(node.func.id)
+                if callee is not None and callee is not fn:
+                    yield fn, callee
+
+
+def undeclared_callees(source: str) -> list[tuple[str, str]]:
+    """(caller, callee) pairs where a compiled fastmath function calls a compiled function of the
+    same module that declares no fastmath of its own."""
+    return sorted({(fn.name, callee.name) for fn, callee in _compiled_calls(source)
+                   if _is_fast(_fastmath(fn)) and _fastmath(callee) is None})
+
+
 def inline_flag_mismatches(source: str) -> list[tuple[str, str]]:
     """(caller, callee) pairs where a compiled function inlined at numba IR level
     (``inline="always"``) is called from a compiled function that declares other fastmath flags:
     the inlined body is lowered with its caller's flags, not its own."""
-    funcs = _njit_functions(ast.parse(source))
-    bad = []
-    for name, fn in funcs.items():
-        for node in ast.walk(fn):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-                callee = funcs.get(node.func.id)
-                if (callee is not None and callee is not fn and _inline(callee)
-                        and _flags(callee) != _flags(fn)):
-                    bad.append((name, node.func.id))
-    return sorted(set(bad))
+    return sorted({(fn.name, callee.name) for fn, callee in _compiled_calls(source)
+                   if _inline(callee) and _flags(callee) != _flags(fn)})
 
 
 def _compiled_modules() -> list[Path]:

@@ -151,8 +151,7 @@ def _write(target: Path, summary: dict, counts: dict, scheduler: str, workers: i
     (target / "timings.json").write_text(json.dumps(
         {"seconds": round(counts["seconds"], 2), "cached": counts["cached"],
          "computed": counts["computed"], "scheduler": scheduler, "workers": workers,
-         **{k: counts[k] for k in ("cells_wall_s", "cells_cpu_s", "longest_cell_wall_s")
-            if k in counts}, **extra},
+         **{k: counts[k] for k in engine.CELL_SECONDS_KEYS if k in counts}, **extra},
         indent=1) + "\n", encoding="utf-8")
 
 

@@ -53,6 +53,8 @@ _CODE = ("sweeps/definitions.py", "dynamics.py", "model.py", "quadrature.py", "p
          "engine_f64.py", "engine_arb.py", "claims/small_init.py", "claims/c_thm3_4.py",
          "outcomes.py")
 CONNECT_TIMEOUT_S = 10
+# what run_cells adds to its counts about the cells it computed (summed from each cell's seconds)
+CELL_SECONDS_KEYS = ("cells_wall_s", "cells_cpu_s", "longest_cell_wall_s")
 
 
 def code_version() -> str:
@@ -205,7 +207,7 @@ def run_cells(sweep: Sweep, cells: list[dict], out: Path | str, *, scheduler: st
     start = time.perf_counter()
     done = []                                       # keys computed and stored in this run
 
-    spent = {"cells_wall_s": 0.0, "cells_cpu_s": 0.0, "longest_cell_wall_s": 0.0}
+    spent = dict.fromkeys(CELL_SECONDS_KEYS, 0.0)
 
     def finished(k, c, result, seconds):
         results[k] = result
