@@ -426,9 +426,11 @@ def test_a_climb_restarts_the_probe_count():
 
 
 def test_a_reused_work_space_gives_each_evaluation_the_values_of_a_fresh_one():
-    # the lines' work arrays live for a chunk of steps: nothing one line or evaluation leaves
+    # the lines' work arrays live for a whole trajectory: nothing one line or evaluation leaves
     # there (edges, graded distances, node rows, a buffer grown for a longer line) may reach the
-    # next.  Every configuration is evaluated in one shared work space, in an order that passes
+    # next, but the kept edges of a line whose ties did not move -- and these configurations'
+    # ties are far apart, or (at the turn) the same.  Every configuration is evaluated in one
+    # shared work space, in an order that passes
     # from two separated directions to one, to none (Gauss-Hermite) and a mixed rule and back, and
     # must give exactly (bit for bit) what it gives in a fresh one
     configs = [np.array(c) for c in FAR_CELL + [[[30.0], [0.5]], OVERLAP, MIXED[0]]]
@@ -442,6 +444,86 @@ def test_a_reused_work_space_gives_each_evaluation_the_values_of_a_fresh_one():
         b = engine_f64.evaluate_errors(C, params, engine_f64.new_state(), fresh, np.zeros(2))
         assert a == b and np.array_equal(shared, fresh), (C.tolist(), a, b)
     assert ws[0][engine_f64.W_NODES].shape[0] > engine_f64.WORK_INIT      # it did grow
+
+
+def _far_run(C, steps, chunks, ws, digits=4.0, h=0.01):
+    """``steps`` GD steps of the compiled loop from C in chunks of the given sizes, all in the
+    work space ``ws``; returns the final iterate."""
+    C = np.array(C, dtype=float)
+    n = C.shape[0]
+    params = engine_f64.Config(digits).params
+    sched = np.zeros(steps + 2, dtype=np.bool_)
+    rec = (np.zeros(1, dtype=np.int64), np.zeros(1), np.zeros(1), np.zeros((1, n)),
+           np.zeros((1, n)), np.zeros(1))
+    st, ist = engine_f64.new_state(), np.zeros(4, dtype=np.int64)
+    for m in chunks:
+        code = engine_f64.run_chunk(C, h, steps, m, sched, params, st, ist,
+                                    np.array([5, 0], dtype=np.int64), np.array([0.0, np.inf]),
+                                    *rec, ws)
+        assert code in (engine_f64.CHUNK_END, engine_f64.MAX_STEPS) and ist[3] == engine_f64.OK
+    assert ist[1] == steps
+    return C
+
+
+def _reused_lines(ws):
+    return int(ws[1][engine_f64.WI_CTRL][3])
+
+
+def test_kept_edges_do_not_depend_on_where_chunks_begin():
+    # a run's work space (with the panel edges it keeps from step to step) lives as long as the
+    # run, so the iterates are the same bits however the steps are cut into chunks (dynamics cuts
+    # them by wall time); a work space per chunk would rebuild every line at each chunk's start
+    steps = 60
+    one_ws, cut_ws, per_chunk = (engine_f64.workspace() for _ in range(3))
+    whole = _far_run(FAR_CELL[1], steps, [steps], one_ws)
+    cut = _far_run(FAR_CELL[1], steps, [7, 1, 20, 32], cut_ws)
+    assert np.array_equal(whole, cut)
+    assert _reused_lines(one_ws) == _reused_lines(cut_ws) > 0
+    C = np.array(FAR_CELL[1], dtype=float)
+    for m in (7, 1, 20, 32):
+        C = _far_run(C, m, [m], engine_f64.workspace()) if m else C
+    # (fresh work spaces at each cut: the runs differ, by far less than the runs' 4 digits)
+    assert not np.array_equal(whole, C) and np.abs(whole - C).max() < 1e-6
+
+
+def test_kept_edges_give_values_within_both_estimates_and_moved_ties_are_rebuilt():
+    # along a far run (n = 4, d = 2: two separated directions) the kept edges' values agree with
+    # a rebuild of every line (a fresh work space) within the sum of the two error estimates; at
+    # the same iterate again the kept edges are the rebuilt ones (same ties), and where every tie
+    # moved by far more than REUSE_SHIFT of its width, every line is rebuilt: both bit for bit
+    # what a fresh work space gives (and a copy that skipped the ties' check, or took another
+    # line's edges, would fail the one or the other)
+    digits = 4.0
+    params = engine_f64.Config(digits).params
+    ws = engine_f64.workspace()
+    C = np.array(FAR_CELL[1], dtype=float)
+    st = engine_f64.new_state()
+    checked = 0
+    for step in range(40):
+        G, errs = np.empty_like(C), np.zeros(2)
+        before = _reused_lines(ws)
+        F, Fe, status, _, _ = engine_f64.evaluate_in(C, params, st, G, errs, ws)
+        assert status == engine_f64.OK
+        G0, errs0 = np.empty_like(C), np.zeros(2)
+        F0, Fe0, *_ = engine_f64.evaluate_errors(C, params, st.copy(), G0, errs0)
+        assert abs(F - F0) <= Fe + Fe0, (step, F, F0, Fe, Fe0)
+        assert np.all(np.abs(G - G0) <= errs[1] + errs0[1]), (step, np.abs(G - G0).max())
+        checked += _reused_lines(ws) > before
+        C = C - 0.01 * G
+    assert checked >= 30                   # most steps took kept edges
+    ws = engine_f64.workspace()
+    engine_f64.evaluate_in(C, params, st.copy(), np.empty_like(C), np.zeros(2), ws)   # builds
+    moved = C.copy()
+    moved[1, 0] += 0.3         # the near mean: its ties with the far ones move ~0.15 ~ their width
+    L = ws[0][engine_f64.W_CL][:2].copy()
+    for C2 in (C, moved):
+        before = _reused_lines(ws)
+        G, G0 = np.empty_like(C2), np.empty_like(C2)
+        a = engine_f64.evaluate_in(C2, params, st.copy(), G, np.zeros(2), ws)
+        b = engine_f64.evaluate_errors(C2, params, st.copy(), G0, np.zeros(2))
+        assert a == b and np.array_equal(G, G0)
+        assert (_reused_lines(ws) > before) == (C2 is C)
+    assert np.array_equal(ws[0][engine_f64.W_CL][:2], L)    # the same range: the ties decided
 
 
 def test_inner_lines_in_blocks_equal_the_lines_one_at_a_time_within_rounding():

@@ -699,6 +699,7 @@ class _F64Run:
         self.ist = np.array([have, tau, 0, 0], dtype=np.int64)
         self.synced = have
         self.state = E.new_state()
+        self.ws = E.workspace()       # kept for the whole trajectory (its kept panel edges)
         self.cfg = E.Config(prec.digits + prec.spread_digits)
         bound = su.rules.diverge_bound if su.rules.diverge_bound is not None else 2 * su.initial_max
         self.fstop = np.array([su.rules.converge_tol, bound], dtype=float)
@@ -859,7 +860,7 @@ def _drive(runs: list[_F64Run], steps: int, intr, bar, start: float,
         t0 = time.perf_counter()
         E.run_chunk_batch(Cs, runs[0].h, steps, chunk, runs[0].sched, runs[0].cfg.params, states,
                           ists, runs[0].stopc, fstops, codes, active, rsteps, rloss, rlerr,
-                          rdist, rn2, rgn)
+                          rdist, rn2, rgn, [r.ws for r in runs])
         dt = time.perf_counter() - t0
         # about 0.2 s between callbacks; the iterates do not depend on the chunking
         chunk = int(min(1 << 20, max(16, chunk * min(4.0, 0.2 / max(dt, 1e-6)))))
