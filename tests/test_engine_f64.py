@@ -546,8 +546,13 @@ def test_inner_lines_in_blocks_equal_the_lines_one_at_a_time_within_rounding():
     pos, wid = np.empty(200), np.empty(200)
     ws = engine_f64.workspace()
     block, mag = np.zeros(ncomp), np.zeros(ncomp)
-    M = engine_f64._inner_lines(E, o, C, D, us, Wl, nl, gli, L, margin, block, mag, pos, wid,
-                                10 ** 9, ws)
+    # the blocks as _inner_lines takes them (its loop, here in Python: called from Python, that
+    # inlined function would be compiled once more on its own, ~5 s of a cold test run)
+    M, t = 0, 0
+    while t < nl:
+        got, t = engine_f64._lines0(E, o, C, D, us, Wl, t, nl, gli, L, margin, block, mag, pos,
+                                    wid, ws)
+        M += got
     one = np.zeros(ncomp)
     t, m = 0, 0
     while t < nl:
