@@ -607,8 +607,8 @@ WI_TMP, WI_BITS, WI_OFFS = (np.int64(i) for i in (0, 1, 2))
 # tie is analytic with its poles ~pi w off the real line, not on it, so the tie need not sit on an
 # edge; what the grading secures is each panel's Bernstein radius rho (see GRADING).  A tie moved
 # by w/4 and narrowed by a quarter leaves the two panels beside it at rho ~9 (~13 in place) and
-# moves the graded ones, whose design value is rho ~3.7 at distance D >> w, by O(w/D).  The rule is still a pair of Gauss-Legendre rules on fixed panels, judged by
-# its own difference each step.  Measured on six n = 3, 4 far states over 400 steps: 0.90x the
+# moves the graded ones, whose design value is rho ~3.7 at distance D >> w, by O(w/D).  The rule
+# is still a pair of Gauss-Legendre rules on fixed panels, judged by its own difference each step.  Measured on six n = 3, 4 far states over 400 steps: 0.90x the
 # time, 90% of the lines' edges taken, the same nodes a step, iterates within 2e-9 of rebuilding
 # every line (the runs' 4 digits ask 1e-4).  A single evaluation (:func:`evaluate`) uses a fresh
 # work space, so it builds every line; the kept edges of a run do not depend on where its chunks
@@ -618,10 +618,13 @@ REUSE_SHIFT = 0.25
 W_CL = np.int64(7)                       # the range L each pass's kept edges were built for
 W_CACHE = np.int64(8)
 W_CTIES = np.int64(8 + CACHED_PASSES)
-WI_CTRL = np.int64(3)                    # [pass number, line number, pass, reused lines, kept lines per pass]
+WI_CTRL = np.int64(3)                    # the counters below
 WI_COFF = np.int64(4)
 WI_CTOFF = np.int64(4 + CACHED_PASSES)
-CTRL_LEN = 4 + CACHED_PASSES
+# entries of the WI_CTRL buffer: the evaluation's pass number, the pass's line number, the kept
+# edges' slot of the pass (CACHED_PASSES: none), lines that took kept edges (a count the tests
+# read), and from CT_KEPT on each slot's number of kept lines
+CT_PASS, CT_LINE, CT_SLOT, CT_REUSED, CT_KEPT = 0, 1, 2, 3, 4
 # Integer arguments written as constants (a line's level, a state slot) go through these: numba
 # compiles a callee once for every literal value it is passed (``Literal[int](2)``), whereas
 # these are typed int64, so one compile serves all values (a cold compile of the engine went
@@ -1021,12 +1024,16 @@ def _drop_redundant(pts, c, fp, fw, fl):
 
 
 @njit(cache=True, fastmath=FAST)
-def _kept_edges(seq, pos, wid, nb, toff, ties, eoff, cache, dst, at):
-    """Copy kept line ``seq`` (its edges cache[eoff[seq]:eoff[seq + 1]], built from the ties
-    ties[toff[seq]:toff[seq + 1]], positions then widths) into dst at ``at`` when pos/wid[:nb]
-    are the same ties (same count, each position within REUSE_SHIFT of its width, each width
-    within REUSE_SHIFT of itself); returns the edge count, or -1 (its ties moved).  dst must
-    have room for them."""
+def _kept_edges(ws, slot, seq, pos, wid, nb, at):
+    """Copy kept line ``seq`` of pass ``slot`` into the lines buffer at ``at`` when pos/wid[:nb]
+    are the ties its edges were built from (same count, each position within REUSE_SHIFT of its
+    width, each width within REUSE_SHIFT of itself); returns the edge count, or -1 (nothing kept
+    for this line, or its ties moved)."""
+    ctrl = ws[1][WI_CTRL]
+    if seq >= ctrl[CT_KEPT + slot]:
+        return -1
+    toff = ws[1][WI_CTOFF + slot]
+    ties = ws[0][W_CTIES + slot]
     t0 = toff[seq]
     if toff[seq + 1] - t0 != 2 * nb:
         return -1
@@ -1035,42 +1042,37 @@ def _kept_edges(seq, pos, wid, nb, toff, ties, eoff, cache, dst, at):
         if not (abs(pos[b] - ties[t0 + b]) <= REUSE_SHIFT * w
                 and abs(wid[b] - w) <= REUSE_SHIFT * w):
             return -1
+    eoff = ws[1][WI_COFF + slot]
+    cache = ws[0][W_CACHE + slot]
     e0 = eoff[seq]
     ne = eoff[seq + 1] - e0
+    dst = _grab(ws[0], W_LINES, at + ne)
     for x in range(ne):
         dst[at + x] = cache[e0 + x]
+    ctrl[CT_REUSED] += 1
     return ne
 
 
 @njit(cache=True, fastmath=False)
 def _keep_edges(ws, slot, seq, edges, pos, wid, nb):
-    """Keep line ``seq``'s freshly built edges and its ties for pass ``slot``; the pass's kept
-    lines from ``seq`` on are replaced (their order follows the lines')."""
+    """Keep line ``seq``'s freshly built edges and its ties for pass ``slot``: in place when the
+    line was kept before with as many ties and edges (the later lines' kept edges stay where they
+    are), else as the pass's last kept line (any kept after it are dropped)."""
     ctrl = ws[1][WI_CTRL]
-    if seq > ctrl[4 + slot]:
+    kept = ctrl[CT_KEPT + slot]
+    if seq > kept:
         return
     ne = edges.shape[0]
-    if seq < ctrl[4 + slot]:
-        # a line whose ties moved: rebuilt in place when it keeps its number of ties and edges
-        # (the later lines' kept edges stay where they are), else the pass's kept lines end here
-        eoff = ws[1][WI_COFF + slot]
-        toff = ws[1][WI_CTOFF + slot]
-        if eoff[seq + 1] - eoff[seq] == ne and toff[seq + 1] - toff[seq] == 2 * nb:
-            cache = ws[0][W_CACHE + slot]
-            for x in range(ne):
-                cache[eoff[seq] + x] = edges[x]
-            ties = ws[0][W_CTIES + slot]
-            for b in range(nb):
-                ties[toff[seq] + b] = pos[b]
-                ties[toff[seq] + nb + b] = wid[b]
-            return
     eoff = _grab(ws[1], WI_COFF + slot, seq + 2)
     toff = _grab(ws[1], WI_CTOFF + slot, seq + 2)
-    if seq == 0:
-        eoff[0] = 0
-        toff[0] = 0
-    eoff[seq + 1] = eoff[seq] + ne
-    toff[seq + 1] = toff[seq] + 2 * nb
+    if not (seq < kept and eoff[seq + 1] - eoff[seq] == ne
+            and toff[seq + 1] - toff[seq] == 2 * nb):
+        if seq == 0:
+            eoff[0] = 0
+            toff[0] = 0
+        eoff[seq + 1] = eoff[seq] + ne
+        toff[seq + 1] = toff[seq] + 2 * nb
+        ctrl[CT_KEPT + slot] = seq + 1
     cache = _grab(ws[0], W_CACHE + slot, eoff[seq + 1])
     for x in range(ne):
         cache[eoff[seq] + x] = edges[x]
@@ -1078,7 +1080,6 @@ def _keep_edges(ws, slot, seq, edges, pos, wid, nb):
     for b in range(nb):
         ties[toff[seq] + b] = pos[b]
         ties[toff[seq] + nb + b] = wid[b]
-    ctrl[4 + slot] = seq + 1
 
 
 @njit(cache=True, fastmath=FAST)
@@ -1096,36 +1097,19 @@ def _lines0(E, o, C, D, us, Wl, t0, nl, gli, L, margin, acc, aacc, pos, wid, ws)
     M = 0
     t = t0
     ctrl = ws[1][WI_CTRL]
-    slot = ctrl[2]
-    fresh = True
-    toff = eoff = ctrl                   # (typed for numba; set before their first use)
-    ties = cache = ws[0][W_CL]
+    slot = ctrl[CT_SLOT]
     while t < nl and M < NODE_BLOCK:
         nb = _line_breaks(E, o, I0, us[t], margin, pos, wid, ws)
         j = t - t0
-        seq = ctrl[1]
-        ctrl[1] += 1
-        ne = -1
-        if slot < CACHED_PASSES and seq < ctrl[4 + slot]:
-            if fresh:
-                # this call's first kept line: the pass's buffers (a keep may have grown them)
-                toff = ws[1][WI_CTOFF + slot]
-                ties = ws[0][W_CTIES + slot]
-                eoff = ws[1][WI_COFF + slot]
-                cache = ws[0][W_CACHE + slot]
-                fresh = False
-            ne_max = eoff[seq + 1] - eoff[seq]
-            ne = _kept_edges(seq, pos, wid, nb, toff, ties, eoff, cache,
-                             _grab(ws[0], W_LINES, off[j] + ne_max), off[j])
-            if ne >= 0:
-                ctrl[3] += 1
+        seq = ctrl[CT_LINE]
+        ctrl[CT_LINE] += 1
+        ne = _kept_edges(ws, slot, seq, pos, wid, nb, off[j]) if slot < CACHED_PASSES else -1
         if ne < 0:
             edges = _panel_edges(pos, wid, nb, L, I0, ws)
             ne = edges.shape[0]
             _grab(ws[0], W_LINES, off[j] + ne)[off[j]:] = edges
             if slot < CACHED_PASSES:
                 _keep_edges(ws, slot, seq, edges, pos, wid, nb)
-                fresh = True
         off[j + 1] = off[j] + ne
         M += (ne - 1) * q
         t += 1
@@ -1272,14 +1256,14 @@ def _split(E, o, C, D, ks, idx_smooth, gli, L, margin, acc, aacc, ws):
     # drops them.  Three separated directions keep none: their passes have up to ~10^5-10^6
     # inner lines (a plane of lines per outer node), too many to hold for every pass
     ctrl = ws[1][WI_CTRL]
-    slot = ctrl[0] if ks < 3 else CACHED_PASSES
-    ctrl[0] += 1
-    ctrl[1] = 0
-    ctrl[2] = slot
+    slot = ctrl[CT_PASS] if ks < 3 else CACHED_PASSES
+    ctrl[CT_PASS] += 1
+    ctrl[CT_LINE] = 0
+    ctrl[CT_SLOT] = slot
     if slot < CACHED_PASSES:
         cl = ws[0][W_CL]
         if cl[slot] != L:
-            ctrl[4 + slot] = 0
+            ctrl[CT_KEPT + slot] = 0
             cl[slot] = L
     while True:
         Wout = 1.0
@@ -1410,7 +1394,7 @@ def evaluate_in(C, params, state, G, errs, ws):
     [loss error, largest gradient-component error] (inf when the status is not OK)."""
     errs[0] = np.inf
     errs[1] = np.inf
-    ws[1][WI_CTRL][0] = 0          # passes are numbered from 0 in each evaluation
+    ws[1][WI_CTRL][CT_PASS] = 0    # passes are numbered from 0 in each evaluation
     n = C.shape[0]
     ref = 0
     best = np.inf
