@@ -696,7 +696,8 @@ class _F64Run:
         for r in range(have):  # records of an mpmath phase, for the classification
             self.rsteps[r] = self.traj.steps[r]
             self.rdist[r] = self.traj.dist[r]
-        self.ist = np.array([have, tau, 0, 0], dtype=np.int64)
+        self.ist = np.zeros(E.IST_LEN, dtype=np.int64)    # [records, tau, nodes, status, level]
+        self.ist[E.IST_RECORDS], self.ist[E.IST_TAU] = have, tau
         self.synced = have
         self.state = E.new_state()
         self.ws = E.workspace()       # kept for the whole trajectory (its kept panel edges)
@@ -718,12 +719,13 @@ class _F64Run:
 
     @property
     def evaluations(self) -> int:
-        return int(self.ist[2]) + (self.ev.integrator.evaluations if self.ev is not None else 0)
+        ref = self.ev.integrator.evaluations if self.ev is not None else 0
+        return int(self.ist[self.E.IST_NODES]) + ref
 
     def sync(self) -> None:
         """Mirror the new records into the Trajectory (same values as dynamics._record)."""
         tr = self.traj
-        for r in range(self.synced, int(self.ist[0])):
+        for r in range(self.synced, int(self.ist[self.E.IST_RECORDS])):
             tr.steps.append(int(self.rsteps[r]))
             F = float(self.rloss[r])
             tr.loss.append(F)
@@ -732,7 +734,7 @@ class _F64Run:
             tr.dist.append([float(x) for x in self.rdist[r]])
             tr.dist_log10.append([log10_abs(float(x)) / 2 for x in self.rn2[r]])
             tr.grad_norm.append(float(self.rgn[r]))
-        self.synced = int(self.ist[0])
+        self.synced = int(self.ist[self.E.IST_RECORDS])
 
     def stop(self, reason: str) -> None:
         self.traj.stop_reason = reason
@@ -748,7 +750,7 @@ class _F64Run:
         estimate misses the target.  None (with the stop reason set) when neither resolves."""
         G = np.empty_like(self.C)
         F, Fe, status, nodes, _ = self.E.evaluate(self.C, self.cfg.params, self.state, G)
-        self.ist[2] += nodes
+        self.ist[self.E.IST_NODES] += nodes
         if status == self.E.OK:
             return float(F), float(Fe), G
         return self._fallback_eval(int(status))
@@ -790,7 +792,7 @@ class _F64Run:
     def python_step(self) -> None:
         """One step on the reference path (the compiled estimate missed its target here);
         the same sequence as the compiled loop."""
-        res = self._fallback_eval(int(self.ist[3]))
+        res = self._fallback_eval(int(self.ist[self.E.IST_STATUS]))
         if res is None:
             return
         F, Fe, G = res
@@ -801,13 +803,14 @@ class _F64Run:
             return
         self.C[:] = self.C - self.h * G
         self.tau += 1
-        self.ist[1] = self.tau
+        self.ist[self.E.IST_TAU] = self.tau
         if not np.all(np.isfinite(self.C)) or np.abs(self.C).max() > FLOAT64_OVERFLOW:
             self.stop("overflow")
             return
         if (self.stop_when_classified and self.sched[self.tau]
-                and self.ist[0] > self.stopc[0]
-                and self.E._classified(self.rdist, int(self.ist[0]), int(self.stopc[0]),
+                and self.ist[self.E.IST_RECORDS] > self.stopc[0]
+                and self.E._classified(self.rdist, int(self.ist[self.E.IST_RECORDS]),
+                                       int(self.stopc[0]),
                                        self.fstop[0], self.fstop[1], int(self.stopc[1]))):
             self.finish_classified()
 
@@ -821,7 +824,8 @@ class _F64Run:
 
     def final_record(self, reason: str) -> None:
         """Stop early (Ctrl-C, time budget), recording the current step if not yet recorded."""
-        if not (self.ist[0] and self.rsteps[self.ist[0] - 1] == self.tau):
+        last = int(self.ist[self.E.IST_RECORDS])
+        if not (last and self.rsteps[last - 1] == self.tau):
             res = self.evaluate()
             if res is None:
                 return
@@ -856,7 +860,7 @@ def _drive(runs: list[_F64Run], steps: int, intr, bar, start: float,
     active = np.array([not r.done for r in runs], dtype=np.bool_)
     chunk = 32
     while active.any():
-        before = ists[:, 1].copy()
+        before = ists[:, E.IST_TAU].copy()
         t0 = time.perf_counter()
         E.run_chunk_batch(Cs, runs[0].h, steps, chunk, runs[0].sched, runs[0].cfg.params, states,
                           ists, runs[0].stopc, fstops, codes, active, rsteps, rloss, rlerr,
@@ -867,7 +871,7 @@ def _drive(runs: list[_F64Run], steps: int, intr, bar, start: float,
         for b, r in enumerate(runs):
             if not active[b]:
                 continue
-            r.tau = int(ists[b, 1])
+            r.tau = int(ists[b, E.IST_TAU])
             code = codes[b]
             if code == E.MAX_STEPS:
                 r.stop("max steps")
@@ -881,7 +885,7 @@ def _drive(runs: list[_F64Run], steps: int, intr, bar, start: float,
             if r.done:
                 active[b] = False
         if bar is not None:
-            bar.update(int((ists[:, 1] - before).sum()))
+            bar.update(int((ists[:, E.IST_TAU] - before).sum()))
         stop_why = None
         if intr.hit:
             stop_why = "interrupted at step {}"

@@ -1360,38 +1360,54 @@ def _tail_bounds(n, d, k, ks, L, R, tv):
         tv[p] = 2 * R * R * M
 
 
-# The entry points called from Python are Python functions around one compiled entry point
-# (evaluate_in, run_chunk): numba re-optimises a compiled function together with everything it
-# calls, so each compiled wrapper layer cost another pass over the whole engine (about 5.5 s of a
-# cold compile each, measured with numba's compile events).
+# The engine has one compiled entry point, run_chunk: numba re-optimises a compiled function
+# together with everything it calls, so each compiled layer costs another pass over the whole
+# engine on a cold compile, and each numba-IR inlining of the evaluation's body another copy of
+# it (with an evaluation compiled on its own as well, the first compile took 73.9 s; with it
+# inlined into run_chunk through one more layer, 66.8 s).  One evaluation is a chunk of no steps
+# (evaluate_errors).
 
 def evaluate(C, params, state, G):
     """Loss and direct-form gradient at C (n, d) into G; see :func:`evaluate_errors`."""
     return evaluate_errors(C, params, state, G, np.zeros(2))
 
 
-def evaluate_errors(C, params, state, G, errs):
-    """Loss and direct-form gradient at C (n, d) into G; returns (F, F error, status, nodes, level)
-    (:func:`evaluate_in` with a work space of its own)."""
-    return evaluate_in(C, params, state, G, errs, workspace())
+def evaluate_errors(C, params, state, G, errs, ws=None):
+    """Loss and direct-form gradient at C (n, d) into G; returns (F, F error, status, nodes,
+    level) and puts [loss error, largest gradient-component error] into ``errs``, in the work
+    space ``ws`` (a fresh one if None).  It is a chunk of :func:`run_chunk` that ends at the step
+    it starts from: one evaluation, no records, C kept."""
+    n = C.shape[0]
+    ist = np.zeros(IST_LEN, dtype=np.int64)
+    out = np.zeros(3)
+    run_chunk(C, 0.0, 0, 1, np.zeros(1, dtype=np.bool_), params, state, ist,
+              np.array([0, 0], dtype=np.int64), np.array([0.0, np.inf]),
+              np.zeros(1, dtype=np.int64), np.zeros(1), np.zeros(1), np.zeros((1, n)),
+              np.zeros((1, n)), np.zeros(1), workspace() if ws is None else ws, G, out)
+    errs[0], errs[1] = out[1], out[2]
+    return out[0], out[1], ist[IST_STATUS], ist[IST_NODES], ist[IST_LEVEL]
 
 
-@njit(cache=True)
-def evaluate_in(C, params, state, G, errs, ws):
-    """:func:`evaluate_errors` in the work space ``ws`` (:func:`workspace`), which a loop over
-    steps allocates once.
+# One evaluation (run_chunk's step): _reference_first, _evaluate, _gradient_back, each inlined
+# once into run_chunk.
+#
+# ``params`` = (digits, L, log10 sharp limit, margin); ``state`` (int64, shape (4, 4, 5)) holds
+# per (min(k, 3), separated directions) the warm-start ladder level, a slack counter, how many
+# L_STEP widenings of the split range the run needs at present, and for a mixed rule (separated
+# and smooth directions) the Gauss-Hermite level and its slack counter; ``ws`` is the work space
+# (:func:`workspace`), which a run allocates once.
+#
+# The reference component (row 0 of the reduction, the base v = c_ref + sum_i w_i d_i is formed
+# from) is the one nearest the target, as in model.prepare: a far reference would leave
+# v = 30 - 30 (1 - 1e-50) to rounding.  The split rule's range is widened until the rigorous tail
+# bound is at most a quarter of the relative budget of the loss and of the gradient (or below
+# their rounding level); a range beyond L_MAX returns RANGE (no value).  ``errs`` receives [loss
+# error, largest gradient-component error] (inf when the status is not OK).
 
-    ``params`` = (digits, L, log10 sharp limit, margin); ``state`` (int64, shape (4, 4, 5)) holds
-    per (min(k, 3), separated directions) the warm-start ladder level, a slack counter, how
-    many L_STEP widenings of the split range the run needs at present, and for a mixed rule
-    (separated and smooth directions) the Gauss-Hermite level and its slack counter.
-
-    The reference component (row 0 of the reduction, the base v = c_ref + sum_i w_i d_i is formed
-    from) is the one nearest the target, as in model.prepare: a far reference would leave
-    v = 30 - 30 (1 - 1e-50) to rounding.  The split rule's range is widened until the rigorous
-    tail bound is at most a quarter of the relative budget of the loss and of the gradient (or
-    below their rounding level); a range beyond L_MAX returns RANGE (no value).  ``errs`` receives
-    [loss error, largest gradient-component error] (inf when the status is not OK)."""
+@njit(cache=True, inline="always")   # one call site (run_chunk)
+def _reference_first(C, G, errs, ws):
+    """Start an evaluation at C: (ref, Cs, Gs) with ref the row nearest the target, Cs = C with
+    rows 0 and ref swapped (C itself when ref is 0) and Gs the gradient's buffer in that order."""
     errs[0] = np.inf
     errs[1] = np.inf
     ws[1][WI_CTRL][CT_PASS] = 0    # passes are numbered from 0 in each evaluation
@@ -1412,20 +1428,25 @@ def evaluate_in(C, params, state, G, errs, ws):
             Cs[0, j] = C[ref, j]
             Cs[ref, j] = C[0, j]
         Gs = np.empty_like(G)
-    res = _evaluate(Cs, params, state, Gs, errs, ws)
+    return ref, Cs, Gs
+
+
+@njit(cache=True, inline="always")   # one call site (run_chunk)
+def _gradient_back(G, Gs, ref):
+    """The gradient Gs (rows 0 and ref swapped, see :func:`_reference_first`) into G."""
     if ref != 0:
-        for i in range(n):
+        for i in range(G.shape[0]):
             r = ref if i == 0 else (0 if i == ref else i)
-            for j in range(C.shape[1]):
+            for j in range(G.shape[1]):
                 G[r, j] = Gs[i, j]
-    return res
 
 
 # inline="always" (numba IR, one call site each, same flags as the caller): no module of its own,
 # which numba would optimise once alone and again inside its caller
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always")   # one call site (run_chunk)
 def _evaluate(C, params, state, G, errs, ws):
-    """:func:`evaluate` with row 0 of C as the reference component."""
+    """One evaluation at C with row 0 as the reference component: (F, F error, status, nodes,
+    level), the gradient into G (see the comment above :func:`_reference_first`)."""
     digits, L, log_limit, margin = params[0], params[1], params[2], params[3]
     n, d = C.shape
     D, P, E0, o, k = _reduce(C)
@@ -1777,11 +1798,16 @@ def _classified(rdist, cnt, window, tol, bound, mode):
     return True
 
 
+# the entries of a trajectory's int64 state ``ist`` (run_chunk)
+IST_RECORDS, IST_TAU, IST_NODES, IST_STATUS, IST_LEVEL = 0, 1, 2, 3, 4
+IST_LEN = 5
+
+
 @njit(cache=True)
 def record(C, G, F, Ferr, tau, rsteps, rloss, rlerr, rdist, rn2, rgn, ist):
     """Append one record (step, loss, its error, distances, squared norms, gradient norm)."""
     n, d = C.shape
-    r = ist[0]
+    r = ist[IST_RECORDS]
     rsteps[r] = tau
     rloss[r] = F
     rlerr[r] = Ferr
@@ -1794,38 +1820,43 @@ def record(C, G, F, Ferr, tau, rsteps, rloss, rlerr, rdist, rn2, rgn, ist):
         rn2[r, i] = s
         rdist[r, i] = math.sqrt(s) if s > 0 else 0.0
     rgn[r] = math.sqrt(gn)
-    ist[0] = r + 1
+    ist[IST_RECORDS] = r + 1
 
 
 @njit(cache=True)
 def run_chunk(C, h, steps, nsteps, sched, params, state, ist, stopc, fstop,
-              rsteps, rloss, rlerr, rdist, rn2, rgn, ws):
+              rsteps, rloss, rlerr, rdist, rn2, rgn, ws, G, out):
     """Advance one trajectory from step ist[1] by up to ``nsteps`` steps or until a stop.
 
-    ist = [record count, tau, evaluations, last status]; stopc = [window, stop rule: 0 none,
-    1 or 2 the modes of :func:`_classified`];
-    fstop = [converge_tol, diverge bound].  Returns a chunk code (CHUNK_END, MAX_STEPS,
+    ist = [record count, tau, nodes evaluated, last status, last ladder level] (IST_*); stopc =
+    [window, stop rule: 0 none, 1 or 2 the modes of :func:`_classified`]; fstop =
+    [converge_tol, diverge bound].  G (n, d) and out = [F, loss error, gradient error] receive
+    the last evaluation (at step ist[1] on return).  Returns a chunk code (CHUNK_END, MAX_STEPS,
     OVERFLOWED, FALLBACK: the step at ist[1] needs the reference path, CLASSIFIED: record the
-    current step and stop)."""
+    current step and stop).  With steps == ist[1] it evaluates once and returns MAX_STEPS (or
+    FALLBACK), C unchanged."""
     n, d = C.shape
-    G = np.empty((n, d))
-    errs = np.zeros(2)
-    tau = ist[1]
+    errs = out[1:]
+    tau = ist[IST_TAU]
     tau_stop = tau + nsteps
     while True:
         if tau >= tau_stop and tau < steps:
-            ist[1] = tau
+            ist[IST_TAU] = tau
             return CHUNK_END
-        F, Ferr, status, nodes, lv = evaluate_in(C, params, state, G, errs, ws)
-        ist[2] += nodes
-        ist[3] = status
+        ref, Cs, Gs = _reference_first(C, G, errs, ws)
+        F, Ferr, status, nodes, lv = _evaluate(Cs, params, state, Gs, errs, ws)
+        _gradient_back(G, Gs, ref)
+        out[0] = F
+        ist[IST_NODES] += nodes
+        ist[IST_STATUS] = status
+        ist[IST_LEVEL] = lv
         if status != OK:
-            ist[1] = tau
+            ist[IST_TAU] = tau
             return FALLBACK
         if sched[tau]:
             record(C, G, F, Ferr, tau, rsteps, rloss, rlerr, rdist, rn2, rgn, ist)
         if tau >= steps:
-            ist[1] = tau
+            ist[IST_TAU] = tau
             return MAX_STEPS
         big = 0.0
         bad = False
@@ -1839,11 +1870,11 @@ def run_chunk(C, h, steps, nsteps, sched, params, state, ist, stopc, fstop,
                     big = abs(x)
         tau += 1
         if bad or big > OVERFLOW:
-            ist[1] = tau
+            ist[IST_TAU] = tau
             return OVERFLOWED
-        if stopc[1] and sched[tau] and ist[0] > stopc[0]:
-            if _classified(rdist, ist[0], stopc[0], fstop[0], fstop[1], stopc[1]):
-                ist[1] = tau
+        if stopc[1] and sched[tau] and ist[IST_RECORDS] > stopc[0]:
+            if _classified(rdist, ist[IST_RECORDS], stopc[0], fstop[0], fstop[1], stopc[1]):
+                ist[IST_TAU] = tau
                 return CLASSIFIED
 
 
@@ -1857,7 +1888,7 @@ def run_chunk_batch(Cs, h, steps, nsteps, sched, params, states, ists, stopc, fs
         if active[b]:
             codes[b] = run_chunk(Cs[b], h, steps, nsteps, sched, params, states[b], ists[b],
                                  stopc, fstops[b], rsteps[b], rloss[b], rlerr[b], rdist[b],
-                                 rn2[b], rgn[b], wss[b])
+                                 rn2[b], rgn[b], wss[b], np.empty_like(Cs[b]), np.zeros(3))
 
 
 def new_state() -> np.ndarray:
@@ -1897,14 +1928,16 @@ def time_steps(C0, h: float, steps: int, digits: float, repeat: int = 5) -> tupl
     for _ in range(max(1, repeat) + 1):      # the first run loads/compiles: not timed
         C = C0.copy()
         st = new_state()
-        ist = np.array([0, 0, 0, 0], dtype=np.int64)
+        ist = np.zeros(IST_LEN, dtype=np.int64)
         ws = workspace()
+        G, out = np.empty_like(C), np.zeros(3)
         t0 = time.perf_counter()
         code = run_chunk(C, h, steps, steps + 1, sched, cfg.params, st, ist, stopc, fstop,
-                         rs, rl, re_, rd, rn, rg, ws)
+                         rs, rl, re_, rd, rn, rg, ws, G, out)
         times.append(time.perf_counter() - t0)
-        info = {"code": int(code), "steps_done": int(ist[1]), "nodes_per_step": ist[2] / max(1, ist[1]),
-                "status": int(ist[3])}
+        done = int(ist[IST_TAU])
+        info = {"code": int(code), "steps_done": done,
+                "nodes_per_step": ist[IST_NODES] / max(1, done), "status": int(ist[IST_STATUS])}
     return statistics.median(times[1:]) / max(1, info["steps_done"]), info
 
 
