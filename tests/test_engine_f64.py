@@ -52,6 +52,17 @@ def test_single_evaluation_matches_the_numpy_path_within_both_estimates():
         assert np.abs(G - Gn).max() <= 10.0 ** -digits * np.linalg.norm(Gn) + g.max_error()
 
 
+def test_one_compiled_signature_serves_evaluations_runs_and_batches():
+    # evaluate_errors is a chunk of run_chunk with arguments of the types dynamics passes; a
+    # mismatch (a non-contiguous array, an int where a float goes) would make numba compile the
+    # whole engine again for the other signature (about a minute on a cold cache)
+    engine_f64.evaluate_py(np.array(OVERLAP), 8)
+    dynamics.run_gd(OVERLAP, 0.1, 3, digits=8, progress=False, engine="numba")
+    dynamics.run_gd_batch([OVERLAP, [[x + 0.01 for x in r] for r in OVERLAP]], 0.1, 3, digits=8, progress=False, engine="numba")
+    engine_f64.time_steps(OVERLAP, 0.1, 3, 8, repeat=1)
+    assert len(engine_f64.run_chunk.signatures) == 1, engine_f64.run_chunk.signatures
+
+
 def test_iterates_agree_overlapping():
     # 300 steps: 37 probes of the warm-start ladder (every SLACK_STEPS steps) and 29 records; the
     # numpy path costs ~10 ms a step here, and the slow tier runs the same comparison to 10^4 steps
