@@ -58,7 +58,8 @@ def test_one_compiled_signature_serves_evaluations_runs_and_batches():
     # whole engine again for the other signature (about a minute on a cold cache)
     engine_f64.evaluate_py(np.array(OVERLAP), 8)
     dynamics.run_gd(OVERLAP, 0.1, 3, digits=8, progress=False, engine="numba")
-    dynamics.run_gd_batch([OVERLAP, [[x + 0.01 for x in r] for r in OVERLAP]], 0.1, 3, digits=8, progress=False, engine="numba")
+    moved = [[x + 0.01 for x in r] for r in OVERLAP]
+    dynamics.run_gd_batch([OVERLAP, moved], 0.1, 3, digits=8, progress=False, engine="numba")
     engine_f64.time_steps(OVERLAP, 0.1, 3, 8, repeat=1)
     assert len(engine_f64.run_chunk.signatures) == 1, engine_f64.run_chunk.signatures
 
@@ -443,9 +444,9 @@ def test_a_reused_work_space_gives_each_evaluation_the_values_of_a_fresh_one():
     # there (edges, graded distances, node rows, a buffer grown for a longer line) may reach the
     # next, but the kept edges of a line whose ties did not move -- and these configurations'
     # ties are far apart, or (at the turn) the same.  Every configuration is evaluated in one
-    # shared work space, in an order that passes
-    # from two separated directions to one, to none (Gauss-Hermite) and a mixed rule and back, and
-    # must give exactly (bit for bit) what it gives in a fresh one
+    # shared work space, in an order that passes from two separated directions to one, to none
+    # (Gauss-Hermite) and a mixed rule and back, and must give exactly (bit for bit) what it
+    # gives in a fresh one
     configs = [np.array(c) for c in FAR_CELL + [[[30.0], [0.5]], OVERLAP, MIXED[0]]]
     configs = configs + configs[::-1]
     params = engine_f64.Config(5).params
@@ -475,8 +476,9 @@ def _far_run(C, steps, chunks, ws, digits=4.0, h=0.01):
                                     np.array([5, 0], dtype=np.int64), np.array([0.0, np.inf]),
                                     *rec, engine_f64.workspace() if ws is None else ws,
                                     np.empty_like(C), np.zeros(3))
-        assert code in (engine_f64.CHUNK_END, engine_f64.MAX_STEPS) and ist[3] == engine_f64.OK
-    assert ist[1] == steps
+        assert code in (engine_f64.CHUNK_END, engine_f64.MAX_STEPS)
+        assert ist[engine_f64.IST_STATUS] == engine_f64.OK
+    assert ist[engine_f64.IST_TAU] == steps
     return C
 
 
@@ -489,7 +491,7 @@ def test_kept_edges_do_not_depend_on_where_chunks_begin():
     # run, so the iterates are the same bits however the steps are cut into chunks (dynamics cuts
     # them by wall time); a work space per chunk would rebuild every line at each chunk's start
     steps = 60
-    one_ws, cut_ws, per_chunk = (engine_f64.workspace() for _ in range(3))
+    one_ws, cut_ws = engine_f64.workspace(), engine_f64.workspace()
     whole = _far_run(FAR_CELL[1], steps, [steps], one_ws)
     cut = _far_run(FAR_CELL[1], steps, [7, 1, 20, 32], cut_ws)
     assert np.array_equal(whole, cut)
