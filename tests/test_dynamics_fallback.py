@@ -9,6 +9,7 @@ Arb kernel the run uses), from the same iterate.  Starts that float64 handles ar
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 import signal
@@ -33,6 +34,15 @@ def _aligned(tr):
 
 
 def _reference_gd(c, eta, steps, recorded=None):
+    """The reference run below, computed once per start, step, length and recorded steps: the two
+    engines' mid-run switches continue from the same float64 iterate, and each is checked
+    against the same multiprecision run (about 5 s)."""
+    return _reference_gd_once(tuple(tuple(r) for r in c), eta, steps,
+                              None if recorded is None else frozenset(recorded))
+
+
+@functools.lru_cache(maxsize=None)
+def _reference_gd_once(c, eta, steps, recorded):
     """Plain GD on the mpmath reference path from ``c`` (n = 2, d = 1): per step the iterate,
     the loss estimate, the gradient and ``drift``, a bound per parameter on how far a run whose
     gradients are good to 10^-DIGITS of |grad F| (the run under test) can be from this one.

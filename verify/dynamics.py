@@ -468,7 +468,7 @@ def _reference_steps(ph: _Phase, compiled: bool, stop_when_classified: bool, int
             if not recorded:
                 _record(traj, tau, f_est, C, G)
             break
-        C = C - ph.h * G
+        C = C - G * ph.h
         tau += 1
         ph.C, ph.tau = C, tau
         if su.backend == "auto" and not ph.prec.is_float64 and not ph.raised:
@@ -630,7 +630,7 @@ def run_objective_gd(c0, eta, steps: int, *, objective: str, t_range=None, digit
                 if max_seconds is not None and time.perf_counter() - start > max_seconds:
                     su.traj.stop_reason = "time budget"
                     break
-                C = C - h * G
+                C = C - G * h
                 tau += 1
                 if bar is not None:
                     bar.update(1)

@@ -608,11 +608,12 @@ WI_TMP, WI_BITS, WI_OFFS = (np.int64(i) for i in (0, 1, 2))
 # edge; what the grading secures is each panel's Bernstein radius rho (see GRADING).  A tie moved
 # by w/4 and narrowed by a quarter leaves the two panels beside it at rho ~9 (~13 in place) and
 # moves the graded ones, whose design value is rho ~3.7 at distance D >> w, by O(w/D).  The rule
-# is still a pair of Gauss-Legendre rules on fixed panels, judged by its own difference each step.  Measured on six n = 3, 4 far states over 400 steps: 0.90x the
-# time, 90% of the lines' edges taken, the same nodes a step, iterates within 2e-9 of rebuilding
-# every line (the runs' 4 digits ask 1e-4).  A single evaluation (:func:`evaluate`) uses a fresh
-# work space, so it builds every line; the kept edges of a run do not depend on where its chunks
-# of steps begin.  (Two separated directions or fewer: see _split.)
+# is still a pair of Gauss-Legendre rules on fixed panels, judged by its own difference each step.
+# Measured on six n = 3, 4 far states over 400 steps: 0.90x the time, 90% of the lines' edges taken,
+# the same nodes a step, iterates within 2e-9 of rebuilding every line (the runs' 4 digits ask
+# 1e-4).  A single evaluation (:func:`evaluate`) uses a fresh work space, so it builds every line;
+# the kept edges of a run do not depend on where its chunks of steps begin.  (Two separated
+# directions or fewer: see _split.)
 CACHED_PASSES = 6
 REUSE_SHIFT = 0.25
 W_CL = np.int64(7)                       # the range L each pass's kept edges were built for
@@ -1363,8 +1364,8 @@ def _tail_bounds(n, d, k, ks, L, R, tv):
 # The engine has one compiled entry point, run_chunk: numba re-optimises a compiled function
 # together with everything it calls, so each compiled layer costs another pass over the whole
 # engine on a cold compile, and each numba-IR inlining of the evaluation's body another copy of
-# it (with an evaluation compiled on its own as well, the first compile took 73.9 s; with it
-# inlined into run_chunk through one more layer, 66.8 s).  One evaluation is a chunk of no steps
+# it (a cold compile of an evaluation and a run took 71.6 s with the evaluation compiled on its
+# own as well, 62.2 s with this one entry point).  One evaluation is a chunk of no steps
 # (evaluate_errors).
 
 def evaluate(C, params, state, G):

@@ -161,7 +161,7 @@ def _orthonormal_basis(D: np.ndarray, ar: Arith) -> np.ndarray:
         r = row.copy()
         for _ in range(2):
             for b in basis:
-                r = r - (r * b).sum() * b
+                r = r - b * (r * b).sum()
         nrm = ar.sqrt((r * r).sum())
         if nrm > rel * nrm0:
             basis.append(r / nrm)
@@ -269,7 +269,9 @@ def integrand(setup: Setup, blocks: Sequence[str]):
         w = _softmax(L, ar)                        # (m, n)
         delta = w @ D                              # (m, d)
         v = c1[None, :] + delta                    # (m, d)
-        vabs = absc1 + w @ normD                   # (m,)  >= |v|: the scale v is formed at
+        # the array goes first in array-with-mpf arithmetic: mpf + ndarray has mpmath format the
+        # whole array into an error message before numpy takes over (the same sum, at a cost)
+        vabs = w @ normD + absc1                   # (m,)  >= |v|: the scale v is formed at
         out, mag = [], []
         for b in blocks:
             if b == "F":

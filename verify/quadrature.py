@@ -465,12 +465,20 @@ def _line_breaks(geom_f: Geometry, level: int, fixed: np.ndarray, margin: float)
         i0 = S[0]
         A = np.array([e[i, :j] - e[i0, :j] for i in S[1:]])
         rhs = np.array([-(o[i] - o[i0]) - (e[i, j:] - e[i0, j:]) @ fixed for i in S[1:]])
-        try:
-            if abs(np.linalg.det(A)) < 1e-14 * max(1.0, np.abs(A).max()) ** j:
+        if j == 1:
+            # one unknown (every inner line): the quotient numpy's solve returns, without its
+            # LAPACK call; the singularity test on |a| itself (numpy's det is exp(log|a|))
+            a = A[0, 0]
+            if abs(a) < 1e-14 * max(1.0, abs(a)):
                 continue
-            x = np.linalg.solve(A, rhs)
-        except np.linalg.LinAlgError:
-            continue
+            x = rhs / a
+        else:
+            try:
+                if abs(np.linalg.det(A)) < 1e-14 * max(1.0, np.abs(A).max()) ** j:
+                    continue
+                x = np.linalg.solve(A, rhs)
+            except np.linalg.LinAlgError:
+                continue
         u = np.concatenate([x, fixed])
         logits = e @ u + o
         if logits[i0] < logits.max() - margin:

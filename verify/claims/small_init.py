@@ -145,7 +145,7 @@ def tracked_gd(c0, eta, steps: int, digits: int = DIGITS, *, backend: str = "aut
         if tau == steps:
             tr.stop_reason = "max steps"
             break
-        C = C - h * ar.array(g.value)
+        C = C - ar.array(g.value) * h
         if any(not math.isfinite(x) or x > dynamics.FLOAT64_OVERFLOW for x in dist):
             tr.stop_reason = "overflow"
             break

@@ -111,7 +111,7 @@ def integrand(setup, geom: Geometry, blocks: Sequence[str]):
         w = X / S[:, None]                          # (m, n)
         delta = w @ D
         v = c1[None, :] + delta
-        vabs = absc1 + w @ normD                    # >= |v|: the scale v is formed at
+        vabs = w @ normD + absc1                    # >= |v|: the scale v is formed at
         h = ((D[None, :, :] - delta[:, None, :]) * v[:, None, :]).sum(axis=2)   # (m, n)
         hmag = (normD[None, :] + (w @ normD)[:, None]) * vabs[:, None]
         out, mag = [], []
