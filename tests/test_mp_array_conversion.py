@@ -44,7 +44,7 @@ def test_model_expectations(array_conversions):
     assert array_conversions == []
 
 
-@pytest.mark.parametrize("name", objectives.OBJECTIVES[1:3])
+@pytest.mark.parametrize("name", ["gradient-em", "reverse-fisher"])
 def test_objective_integrands(name, array_conversions):
     objectives.gradient(name, [[0.3], [-0.2]], 10, backend="mpmath")
     assert array_conversions == []
